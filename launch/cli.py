@@ -1,0 +1,224 @@
+"""The ``lunarsite`` command line. The only place in the package that talks to the terminal.
+
+Exit status: 0 success; 1 the run ended but fell short of its acceptance criteria;
+2 bad input (a scenario or rover file, an argument), reported without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .schema import ScenarioError, list_rovers, list_scenarios, load_scenario
+
+__all__ = ["main"]
+
+EXIT_OK = 0
+EXIT_SHORT = 1
+EXIT_BAD_INPUT = 2
+
+log = logging.getLogger("lunarsite")
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not (value > 0.0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be positive and finite, got {text!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be zero or positive, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lunarsite",
+        description="Lunar construction rovers: simulate scenarios, check files, benchmark.",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run a scenario in simulation and write a run folder")
+    run.add_argument("scenario", help="a shipped scenario name (see 'scenarios') or a YAML path")
+    run.add_argument("--seed", type=_seed, default=None, help="random seed (default: the file's)")
+    run.add_argument("--out", type=Path, default=None, help="run folder (default: runs/NAME-TIME)")
+    run.add_argument(
+        "--time-limit",
+        type=_positive_float,
+        default=None,
+        metavar="SECONDS",
+        help="simulated time allowed (default: the file's time_limit_s)",
+    )
+    run.add_argument("--gui", action="store_true", help="open the PyBullet viewer")
+    run.add_argument("--video", action="store_true", help="also write video.mp4 (chase camera)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    sub.add_parser("scenarios", help="list the shipped scenarios and rovers")
+
+    val = sub.add_parser("validate", help="check a scenario file (and its rover) without running")
+    val.add_argument("scenario", help="a shipped scenario name or a YAML path")
+
+    bench = sub.add_parser("bench", help="measure speed and print JSON")
+    bench.add_argument("what", choices=["sim"], help="sim: real-time factor of drive_test")
+    bench.add_argument(
+        "--sim-seconds",
+        type=_positive_float,
+        default=60.0,
+        help="simulated seconds per measurement (default 60)",
+    )
+    bench.add_argument("--seed", type=_seed, default=0)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(args.verbose, 2),
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    console = Console(stderr=True)
+    out = Console()
+    try:
+        if args.command == "scenarios":
+            return _cmd_scenarios(out)
+        if args.command == "validate":
+            return _cmd_validate(args, out)
+        if args.command == "run":
+            return _cmd_run(args, out, console)
+        if args.command == "bench":
+            return _cmd_bench(args, out)
+    except ScenarioError as exc:
+        console.print("[bold red]error:[/] invalid input", highlight=False)
+        for line in exc.problems:
+            console.print(f"  {line}", highlight=False, markup=False)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        console.print("interrupted")
+        return 130
+    raise AssertionError(f"unhandled command {args.command}")
+
+
+def _cmd_scenarios(out: Console) -> int:
+    table = Table(title="Scenarios", show_lines=False)
+    table.add_column("name", style="bold")
+    table.add_column("description")
+    for name, desc in list_scenarios():
+        table.add_row(name, desc)
+    out.print(table)
+    rovers = Table(title="Rovers")
+    rovers.add_column("name", style="bold")
+    rovers.add_column("description")
+    for name, desc in list_rovers():
+        rovers.add_row(name, desc)
+    out.print(rovers)
+    return EXIT_OK
+
+
+def _cmd_validate(args: argparse.Namespace, out: Console) -> int:
+    scenario = load_scenario(args.scenario)
+    cfg = scenario.config
+    size = scenario.site_size_m
+    out.print(
+        f"[green]ok[/] {scenario.path}: scenario {cfg.name!r}, rover {scenario.rover.name!r} "
+        f"({scenario.rover_path.name}), site {size[0]:g} × {size[1]:g} m, "
+        f"{len(cfg.mission.waypoints)} waypoints",
+        highlight=False,
+    )
+    return EXIT_OK
+
+
+def _cmd_run(args: argparse.Namespace, out: Console, console: Console) -> int:
+    from .pictures import PictureError
+    from .report import default_out_dir, write_run_folder
+    from .runner import run_scenario
+
+    scenario = load_scenario(args.scenario)
+    out_dir: Path = args.out or default_out_dir(scenario.config.name)
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise ScenarioError(out_dir, [f"--out {out_dir}: folder exists and is not empty"])
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ScenarioError(out_dir, [f"--out {out_dir}: cannot create folder: {exc}"]) from None
+    seed = scenario.config.seed if args.seed is None else args.seed
+    limit = args.time_limit or scenario.config.time_limit_s
+    console.print(
+        f"running [bold]{scenario.config.name}[/] seed {seed}, rover {scenario.rover.name}, "
+        f"up to {limit:g} s simulated → {out_dir}",
+        highlight=False,
+    )
+    video = out_dir / "video.mp4" if args.video else None
+    show = not args.quiet and console.is_terminal
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:.0f}/{task.total:.0f} s sim"),
+        TextColumn("{task.fields[wp]}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not show,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(scenario.config.name, total=limit, wp="")
+
+        def progress(sim_s: float, limit_s: float, reached: int, n: int) -> None:
+            bar.update(task, completed=min(sim_s, limit_s), wp=f"waypoints {reached}/{n}")
+
+        try:
+            record = run_scenario(
+                scenario,
+                seed=seed,
+                time_limit_s=limit,
+                gui=args.gui,
+                video_path=video,
+                progress=progress,
+            )
+        except PictureError as exc:
+            raise ScenarioError(out_dir, [f"video: {exc}"]) from None
+    metrics = write_run_folder(record, out_dir)
+    d = metrics.data
+    verdict = "[green]succeeded[/]" if metrics.success else "[red]fell short[/]"
+    out.print(
+        f"{d['scenario']} seed {d['seed']}: {verdict} ({d['status']}: {d['reason']})\n"
+        f"  waypoints reached {d['waypoints_reached']}/{len(d['waypoints'])}, "
+        f"distance {d['distance_driven_m']:.2f} m in {d['sim_time_s']:.1f} s simulated, "
+        f"{d['wall_time_s']:.1f} s wall ({d['real_time_factor']}× real time)\n"
+        f"  final position error {d['final_position_error_m']:.3f} m (estimate vs truth), "
+        f"{d['final_goal_distance_m']:.3f} m from the last waypoint\n"
+        f"  run folder: {out_dir}",
+        highlight=False,
+    )
+    if not metrics.success:
+        failed = [k for k, ok in d["acceptance"]["checks"].items() if not ok]
+        out.print(f"  failed checks: {', '.join(failed)}", highlight=False)
+    return EXIT_OK if metrics.success else EXIT_SHORT
+
+
+def _cmd_bench(args: argparse.Namespace, out: Console) -> int:
+    from .bench import bench_sim
+
+    result = bench_sim(sim_seconds=args.sim_seconds, seed=args.seed)
+    out.print_json(json.dumps(result))
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

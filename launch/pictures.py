@@ -1,0 +1,557 @@
+"""Pictures and video for a run folder.
+
+Maps are drawn with matplotlib's object API (``Figure`` + ``FigureCanvasAgg``), never
+``pyplot``, so they work headless and share no global state. Video is written with
+OpenCV.
+
+Grid convention (the same as the rest of lunarsite): ``heights_m[j, i]`` is the height
+of the cell centred at ``x = origin_x + i * cell``, ``y = origin_y + j * cell``; row 0
+is the SOUTH edge. Every picture this module makes shows north up, east right.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import MappingProxyType, TracebackType
+from typing import Final
+
+import cv2
+import numpy as np
+from matplotlib import colormaps
+from matplotlib import patheffects as pe
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.cm import ScalarMappable
+from matplotlib.collections import PatchCollection
+from matplotlib.colors import Colormap, LightSource, Normalize
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Circle
+from matplotlib.ticker import MaxNLocator
+
+__all__ = [
+    "DIFFERENCE_CMAP",
+    "DPI",
+    "TERRAIN_CMAP",
+    "PictureError",
+    "VideoRecorder",
+    "figure_to_rgb",
+    "hillshade_rgb",
+    "terrain_map_figure",
+    "write_difference_map",
+    "write_terrain_map",
+]
+
+_log = logging.getLogger(__name__)
+
+DPI: Final = 100
+"""Resolution of written PNGs, in dots per inch (a terrain map is 10 in = 1000 px wide)."""
+
+TERRAIN_CMAP: Final = "cividis"
+"""Elevation colormap: lightness rises monotonically with height (dark = low)."""
+
+DIFFERENCE_CMAP: Final = "RdBu_r"
+"""Diverging colormap for after − before: blue = cut (lower), red = fill (higher)."""
+
+_NO_DATA_RGB: Final = (128, 128, 128)
+_PATH_COLOURS: Final = ("#e41a1c", "#ffffff", "#ff7f00", "#f781bf", "#00e5ff", "#4daf4a")
+_ROCK_COLOUR: Final = "#ff6f00"
+_WAYPOINT_COLOUR: Final = "#ffffff"
+_EMPTY_PATHS: Final[Mapping[str, np.ndarray]] = MappingProxyType({})
+_OUTLINE = (pe.withStroke(linewidth=3.0, foreground="black"),)
+
+
+class PictureError(RuntimeError):
+    """A picture or video could not be written; the message names the file."""
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _check_heights(name: str, heights_m: np.ndarray) -> np.ndarray:
+    arr = np.asarray(heights_m, dtype=float)
+    if arr.ndim != 2 or arr.shape[0] < 2 or arr.shape[1] < 2:
+        raise ValueError(
+            f"{name} must be a 2-D array of at least 2 x 2 cells, got shape {arr.shape}"
+        )
+    return arr
+
+
+def _check_cell_size(cell_size_m: float) -> float:
+    cell = float(cell_size_m)
+    if not np.isfinite(cell) or cell <= 0.0:
+        raise ValueError(f"cell_size_m must be a finite positive number, got {cell_size_m!r}")
+    return cell
+
+
+def _check_origin(origin_xy_m: tuple[float, float]) -> tuple[float, float]:
+    if len(origin_xy_m) != 2 or not all(np.isfinite(v) for v in origin_xy_m):
+        raise ValueError(f"origin_xy_m must be two finite numbers (x, y), got {origin_xy_m!r}")
+    return float(origin_xy_m[0]), float(origin_xy_m[1])
+
+
+def _check_points(name: str, points: np.ndarray) -> np.ndarray:
+    """An (N, >=2) array of positions; returns the (N, 2) x, y columns."""
+    arr = np.asarray(points, dtype=float)
+    if arr.ndim != 2 or arr.shape[1] < 2:
+        raise ValueError(f"{name} must be an (N, 2) array of x, y in m, got shape {arr.shape}")
+    return arr[:, :2]
+
+
+def _elevation_limits(*grids: np.ndarray) -> tuple[float, float]:
+    finite = [g[np.isfinite(g)] for g in grids]
+    finite = [f for f in finite if f.size]
+    if not finite:
+        return 0.0, 1.0
+    lo = float(min(f.min() for f in finite))
+    hi = float(max(f.max() for f in finite))
+    if hi - lo < 1e-9:
+        lo, hi = lo - 0.5e-3, hi + 0.5e-3
+    return lo, hi
+
+
+def _extent(
+    shape: tuple[int, ...], cell: float, origin: tuple[float, float]
+) -> tuple[float, float, float, float]:
+    """(west, east, south, north) edges of the grid, in m, for ``imshow(extent=...)``."""
+    ny, nx = shape[0], shape[1]
+    x0, y0 = origin
+    half = 0.5 * cell
+    return (x0 - half, x0 + (nx - 0.5) * cell, y0 - half, y0 + (ny - 0.5) * cell)
+
+
+# ------------------------------------------------------------------------ hillshade
+
+
+def _shade(
+    heights_m: np.ndarray,
+    cell: float,
+    azimuth_deg: float,
+    altitude_deg: float,
+    vmin: float,
+    vmax: float,
+) -> np.ndarray:
+    """North-up uint8 RGB of a south-first height grid, coloured on [vmin, vmax]."""
+    north_up = heights_m[::-1, :]
+    no_data = ~np.isfinite(north_up)
+    if no_data.any():
+        fill = float(np.nanmean(north_up)) if (~no_data).any() else 0.0
+        north_up = np.where(no_data, fill, north_up)
+    cmap: Colormap = colormaps[TERRAIN_CMAP]
+    # LightSource takes row 0 as the top (north) of the image, as we now have it.
+    light = LightSource(azdeg=azimuth_deg, altdeg=altitude_deg)
+    rgba = light.shade(
+        north_up,
+        cmap=cmap,
+        norm=Normalize(vmin=vmin, vmax=vmax),
+        blend_mode="soft",
+        dx=cell,
+        dy=cell,
+    )
+    rgb = np.clip(np.rint(rgba[..., :3] * 255.0), 0, 255).astype(np.uint8)
+    rgb[no_data] = _NO_DATA_RGB
+    return rgb
+
+
+def hillshade_rgb(
+    heights_m: np.ndarray,
+    cell_size_m: float,
+    azimuth_deg: float = 315.0,
+    altitude_deg: float = 20.0,
+) -> np.ndarray:
+    """Colour-by-elevation image of a height grid, shaded by a low sun as on the Moon.
+
+    Args:
+        heights_m: (ny, nx) heights in m, row 0 = south (see the module docstring).
+            Non-finite cells are drawn grey.
+        cell_size_m: grid spacing in m (the same in x and y).
+        azimuth_deg: direction the sun shines from, in degrees clockwise from north.
+        altitude_deg: sun elevation above the horizon, in degrees.
+
+    Returns:
+        uint8 (ny, nx, 3) RGB image with NORTH UP: image row 0 is ``heights_m[-1]``.
+        Colours come from ``TERRAIN_CMAP`` over the grid's own min..max height.
+    """
+    heights = _check_heights("heights_m", heights_m)
+    cell = _check_cell_size(cell_size_m)
+    vmin, vmax = _elevation_limits(heights)
+    return _shade(heights, cell, azimuth_deg, altitude_deg, vmin, vmax)
+
+
+# ----------------------------------------------------------------------- rendering
+
+
+def _new_figure(width_in: float, height_in: float) -> Figure:
+    fig = Figure(figsize=(width_in, height_in), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save_png(fig: Figure, path: Path, what: str) -> None:
+    path = Path(path)
+    try:
+        fig.savefig(path, dpi=DPI, format="png")
+    except OSError as exc:
+        raise PictureError(f"cannot write {what} {path}: {exc}") from exc
+    _log.debug("wrote %s %s", what, path)
+
+
+def figure_to_rgb(fig: Figure) -> np.ndarray:
+    """Render a figure made by this module to a uint8 (h, w, 3) RGB array (e.g. a video frame)."""
+    canvas = fig.canvas
+    if not isinstance(canvas, FigureCanvasAgg):
+        canvas = FigureCanvasAgg(fig)
+    canvas.draw()  # type: ignore[no-untyped-call]
+    rgba = np.asarray(canvas.buffer_rgba())  # type: ignore[no-untyped-call]
+    return rgba[..., :3].copy()
+
+
+def _panel_height_in(panel_width_in: float, extent: tuple[float, float, float, float]) -> float:
+    aspect = (extent[3] - extent[2]) / (extent[1] - extent[0])
+    return float(np.clip(panel_width_in * aspect, 2.0, 14.0))
+
+
+def _label_axes(ax: Axes) -> None:
+    ax.set_xlabel("x east (m)")
+    ax.set_ylabel("y north (m)")
+    ax.set_aspect("equal")
+
+
+def terrain_map_figure(
+    heights_m: np.ndarray,
+    cell_size_m: float,
+    origin_xy_m: tuple[float, float],
+    *,
+    paths: Mapping[str, np.ndarray] = _EMPTY_PATHS,
+    waypoints_xy_m: np.ndarray | None = None,
+    rocks: Sequence[tuple[float, float, float]] = (),
+    title: str = "",
+    waypoint_tolerance_m: float | None = None,
+) -> Figure:
+    """The figure that ``write_terrain_map`` saves (see there); ``fig.axes[0]`` is the map."""
+    heights = _check_heights("heights_m", heights_m)
+    cell = _check_cell_size(cell_size_m)
+    origin = _check_origin(origin_xy_m)
+    if waypoint_tolerance_m is not None and not waypoint_tolerance_m > 0.0:
+        raise ValueError(f"waypoint_tolerance_m must be positive, got {waypoint_tolerance_m!r}")
+    checked_paths = {name: _check_points(f"paths[{name!r}]", p) for name, p in paths.items()}
+    waypoints = None if waypoints_xy_m is None else _check_points("waypoints_xy_m", waypoints_xy_m)
+    rock_arr = np.asarray(rocks, dtype=float).reshape(-1, 3) if len(rocks) else np.empty((0, 3))
+    if (rock_arr[:, 2] <= 0.0).any():
+        raise ValueError("rocks must be (x, y, diameter) with diameter > 0 m")
+
+    extent = _extent(heights.shape, cell, origin)
+    vmin, vmax = _elevation_limits(heights)
+    rgb = _shade(heights, cell, 315.0, 20.0, vmin, vmax)
+
+    fig = _new_figure(10.0, _panel_height_in(8.3, extent) + (0.9 if title else 0.6))
+    ax = fig.add_subplot()
+    ax.imshow(rgb, origin="upper", extent=extent, interpolation="nearest")
+    fig.colorbar(
+        ScalarMappable(norm=Normalize(vmin, vmax), cmap=colormaps[TERRAIN_CMAP]),
+        ax=ax,
+        label="elevation (m)",
+        shrink=0.9,
+    )
+
+    handles: list[Line2D] = []
+    for k, (name, xy) in enumerate(checked_paths.items()):
+        if xy.shape[0] == 0:
+            _log.debug("path %r is empty; not drawn", name)
+            continue
+        colour = _PATH_COLOURS[k % len(_PATH_COLOURS)]
+        (line,) = ax.plot(
+            xy[:, 0], xy[:, 1], color=colour, lw=1.8, label=name, path_effects=list(_OUTLINE)
+        )
+        handles.append(line)
+        ax.plot(xy[0, 0], xy[0, 1], "o", ms=9, mfc=colour, mec="black", mew=1.5, zorder=5)
+    if any(xy.shape[0] for xy in checked_paths.values()):
+        handles.append(
+            Line2D([], [], ls="none", marker="o", ms=9, mfc="white", mec="black", label="start")
+        )
+
+    if waypoints is not None and waypoints.shape[0]:
+        ax.plot(
+            waypoints[:, 0],
+            waypoints[:, 1],
+            "D",
+            ms=6,
+            mfc=_WAYPOINT_COLOUR,
+            mec="black",
+            zorder=6,
+        )
+        for n, (x, y) in enumerate(waypoints, start=1):
+            ax.annotate(
+                str(n),
+                (x, y),
+                xytext=(6, 6),
+                textcoords="offset points",
+                color="white",
+                fontsize=10,
+                fontweight="bold",
+                path_effects=list(_OUTLINE),
+                zorder=7,
+            )
+        if waypoint_tolerance_m is not None:
+            ax.add_collection(
+                PatchCollection(
+                    [Circle((x, y), waypoint_tolerance_m) for x, y in waypoints],
+                    facecolor="none",
+                    edgecolor=_WAYPOINT_COLOUR,
+                    linestyle="--",
+                    linewidth=1.2,
+                    zorder=4,
+                )
+            )
+        label = "waypoint" + (
+            f" (± {waypoint_tolerance_m:g} m)" if waypoint_tolerance_m is not None else ""
+        )
+        handles.append(
+            Line2D(
+                [], [], ls="none", marker="D", ms=6, mfc=_WAYPOINT_COLOUR, mec="black", label=label
+            )
+        )
+
+    if rock_arr.shape[0]:
+        ax.add_collection(
+            PatchCollection(
+                [Circle((x, y), d / 2.0) for x, y, d in rock_arr],
+                facecolor="none",
+                edgecolor=_ROCK_COLOUR,
+                linewidth=1.5,
+                zorder=3,
+            )
+        )
+        handles.append(
+            Line2D(
+                [],
+                [],
+                ls="none",
+                marker="o",
+                ms=9,
+                mfc="none",
+                mec=_ROCK_COLOUR,
+                mew=1.5,
+                label="rock",
+            )
+        )
+
+    # Show the whole site, and anything drawn outside it.
+    west, east, south, north = extent
+    drawn = [xy for xy in checked_paths.values() if xy.shape[0]]
+    if waypoints is not None and waypoints.shape[0]:
+        drawn.append(waypoints)
+    if rock_arr.shape[0]:
+        r = rock_arr[:, 2:3] / 2.0
+        drawn += [rock_arr[:, :2] - r, rock_arr[:, :2] + r]
+    if drawn:
+        pts = np.vstack(drawn)
+        pts = pts[np.isfinite(pts).all(axis=1)]
+        if pts.size:
+            west, south = min(west, pts[:, 0].min()), min(south, pts[:, 1].min())
+            east, north = max(east, pts[:, 0].max()), max(north, pts[:, 1].max())
+    ax.set_xlim(west, east)
+    ax.set_ylim(south, north)
+    _label_axes(ax)
+    if handles:
+        ax.legend(handles=handles, loc="upper right", framealpha=0.8, fontsize=9)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def write_terrain_map(
+    path: Path,
+    heights_m: np.ndarray,
+    cell_size_m: float,
+    origin_xy_m: tuple[float, float],
+    *,
+    paths: Mapping[str, np.ndarray] = _EMPTY_PATHS,
+    waypoints_xy_m: np.ndarray | None = None,
+    rocks: Sequence[tuple[float, float, float]] = (),
+    title: str = "",
+    waypoint_tolerance_m: float | None = None,
+) -> None:
+    """Write a PNG map of the site, north up, 1000 px wide.
+
+    Args:
+        path: the PNG to write (its folder must exist).
+        heights_m: (ny, nx) heights in m, row 0 = south.
+        cell_size_m: grid spacing in m.
+        origin_xy_m: site-frame (x, y) in m of the centre of cell ``[0, 0]``.
+        paths: name -> (N, >=2) array whose first two columns are x, y in m (e.g.
+            ``{"true": ..., "estimated": ...}``); each drawn as a line with its start.
+        waypoints_xy_m: (M, >=2) waypoints, numbered from 1 in order.
+        rocks: (x, y, diameter) in m, outlined to scale.
+        title: drawn above the map when not empty.
+        waypoint_tolerance_m: radius of a dashed circle around each waypoint, in m.
+
+    Raises:
+        ValueError: an argument has the wrong shape or value (the message names it).
+        PictureError: the file cannot be written.
+    """
+    fig = terrain_map_figure(
+        heights_m,
+        cell_size_m,
+        origin_xy_m,
+        paths=paths,
+        waypoints_xy_m=waypoints_xy_m,
+        rocks=rocks,
+        title=title,
+        waypoint_tolerance_m=waypoint_tolerance_m,
+    )
+    _save_png(fig, path, "terrain map")
+
+
+def write_difference_map(
+    path: Path,
+    before_m: np.ndarray,
+    after_m: np.ndarray,
+    cell_size_m: float,
+    origin_xy_m: tuple[float, float],
+    *,
+    title: str = "",
+) -> None:
+    """Write a PNG of three panels: before, after (hill-shaded) and after − before.
+
+    Before and after share one elevation colour scale. The difference uses
+    ``DIFFERENCE_CMAP`` with limits symmetric about 0 (red = higher after).
+
+    Raises:
+        ValueError: the grids differ in shape, or an argument is invalid.
+        PictureError: the file cannot be written.
+    """
+    before = _check_heights("before_m", before_m)
+    after = _check_heights("after_m", after_m)
+    if before.shape != after.shape:
+        raise ValueError(f"before_m shape {before.shape} and after_m shape {after.shape} differ")
+    cell = _check_cell_size(cell_size_m)
+    origin = _check_origin(origin_xy_m)
+    extent = _extent(before.shape, cell, origin)
+    vmin, vmax = _elevation_limits(before, after)
+
+    diff = after - before
+    finite = np.abs(diff[np.isfinite(diff)])
+    limit = float(finite.max()) if finite.size else 0.0
+    limit = max(limit, 1e-3)
+
+    panel_w = 4.6
+    fig = _new_figure(3 * panel_w + 1.2, _panel_height_in(panel_w, extent) + 1.4)
+    axes = fig.subplots(1, 3, sharex=True, sharey=True)
+    for ax, grid, name in ((axes[0], before, "before"), (axes[1], after, "after")):
+        ax.imshow(
+            _shade(grid, cell, 315.0, 20.0, vmin, vmax),
+            origin="upper",
+            extent=extent,
+            interpolation="nearest",
+        )
+        ax.set_title(name)
+        _label_axes(ax)
+    fig.colorbar(
+        ScalarMappable(norm=Normalize(vmin, vmax), cmap=colormaps[TERRAIN_CMAP]),
+        ax=[axes[0], axes[1]],
+        label="elevation (m)",
+        location="bottom",
+        shrink=0.6,
+    )
+    image = axes[2].imshow(
+        diff[::-1, :],
+        origin="upper",
+        extent=extent,
+        interpolation="nearest",
+        cmap=DIFFERENCE_CMAP,
+        vmin=-limit,
+        vmax=limit,
+    )
+    axes[2].set_title("after − before")
+    _label_axes(axes[2])
+    diff_bar = fig.colorbar(
+        image, ax=axes[2], label="after − before (m)", location="bottom", shrink=0.9
+    )
+    diff_bar.locator = MaxNLocator(nbins=5, symmetric=True)
+    if title:
+        fig.suptitle(title)
+    _save_png(fig, path, "difference map")
+
+
+# --------------------------------------------------------------------------- video
+
+
+class VideoRecorder:
+    """Writes RGB frames to an MP4 (codec 'mp4v'); use as a context manager.
+
+    Args:
+        path: the video file to write (its folder must exist).
+        fps: frames per second, > 0.
+        frame_size_px: (width, height) of the video in pixels; frames of another size
+            are resized.
+
+    Raises:
+        PictureError: the file cannot be opened for writing.
+    """
+
+    def __init__(self, path: Path, fps: float, frame_size_px: tuple[int, int]) -> None:
+        if not np.isfinite(fps) or fps <= 0.0:
+            raise ValueError(f"fps must be a finite positive number, got {fps!r}")
+        width, height = (int(v) for v in frame_size_px)
+        if width <= 0 or height <= 0 or (width, height) != tuple(frame_size_px):
+            raise ValueError(
+                f"frame_size_px must be positive integers (width, height), got {frame_size_px!r}"
+            )
+        self.path = Path(path)
+        self.fps = float(fps)
+        self.frame_size_px = (width, height)
+        self.frames_written = 0
+        fourcc = cv2.VideoWriter.fourcc(*"mp4v")
+        self._writer: cv2.VideoWriter | None = cv2.VideoWriter(
+            str(self.path), fourcc, self.fps, (width, height)
+        )
+        if not self._writer.isOpened():
+            self._writer.release()
+            self._writer = None
+            raise PictureError(
+                f"cannot open video {self.path} for writing "
+                f"(codec mp4v, {width}x{height} px at {self.fps:g} fps)"
+            )
+        _log.debug("recording %s at %g fps, %dx%d px", self.path, self.fps, width, height)
+
+    def add_frame(self, rgb: np.ndarray) -> None:
+        """Append one uint8 (h, w, 3) RGB frame, resized to the video size if needed."""
+        if self._writer is None:
+            raise PictureError(f"video {self.path} is closed")
+        frame = np.asarray(rgb)
+        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+            raise ValueError(
+                f"a frame must be a uint8 (h, w, 3) RGB array, got {frame.dtype} {frame.shape}"
+            )
+        width, height = self.frame_size_px
+        if frame.shape[:2] != (height, width):
+            shrink = frame.shape[0] > height or frame.shape[1] > width
+            frame = cv2.resize(
+                frame,
+                (width, height),
+                interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR,
+            )
+        self._writer.write(cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2BGR))
+        self.frames_written += 1
+
+    def close(self) -> None:
+        """Finish the file; calling it again does nothing."""
+        if self._writer is None:
+            return
+        self._writer.release()
+        self._writer = None
+        _log.debug("wrote video %s (%d frames)", self.path, self.frames_written)
+
+    def __enter__(self) -> VideoRecorder:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

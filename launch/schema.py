@@ -1,0 +1,365 @@
+"""Scenario and rover files: strict schemas, and errors that name the file, line and field.
+
+A scenario or rover can be named without a path (``drive_test``, ``lab_rover``): the
+shipped files in this package are searched. Anything that looks like a path (has a
+suffix or a separator, or exists) is read as a user's file.
+
+Validation happens in two passes, both before anything runs: the pydantic schema (types,
+unknown keys, ranges) and the scenario checks that need several fields at once (a
+waypoint outside the site, a start on the edge). Every problem is collected and reported
+as ``file:line: field.path: reason``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import Field, ValidationError
+
+from lunarsite.robot.config import Positive, RoverConfig, StrictModel
+from lunarsite.sim.terrain import DemTerrainConfig, ProceduralTerrainConfig, TerrainConfig
+from lunarsite.sim.world import SimConfig
+
+__all__ = [
+    "AcceptanceConfig",
+    "LoadedScenario",
+    "Point2",
+    "ScenarioConfig",
+    "ScenarioError",
+    "list_rovers",
+    "list_scenarios",
+    "load_rover",
+    "load_scenario",
+]
+
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class ScenarioError(ValueError):
+    """A scenario or rover file that cannot be used. ``problems`` holds one line each."""
+
+    def __init__(self, path: Path | str, problems: list[str]) -> None:
+        self.path = Path(path)
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+# --------------------------------------------------------------------- schemas
+class Point2(StrictModel):
+    x_m: Finite
+    y_m: Finite
+
+
+class StartPose(StrictModel):
+    x_m: Finite
+    y_m: Finite
+    yaw_rad: Finite = 0.0
+
+
+class SiteConfig(StrictModel):
+    """The ground. For a procedural site give its size and cell; a DEM brings its own."""
+
+    size_m: tuple[Positive, Positive] | None = None
+    cell_size_m: Positive | None = None
+    terrain: TerrainConfig = ProceduralTerrainConfig()
+
+
+class RoverPlacement(StrictModel):
+    file: Annotated[str, Field(min_length=1)]
+    """A shipped rover name (``lab_rover``) or a path relative to the scenario file."""
+    start: StartPose
+
+
+class WaypointMission(StrictModel):
+    kind: Literal["waypoints"]
+    waypoints: Annotated[tuple[Point2, ...], Field(min_length=1)]
+    cruise_speed_mps: Positive | None = None
+    """Defaults to the rover's max_speed_mps."""
+    arrival_tolerance_m: Positive = 0.25
+    """Distance at which the controller counts a waypoint reached (by its own estimate)."""
+
+
+class AcceptanceConfig(StrictModel):
+    """What a run must achieve, judged on ground truth."""
+
+    max_waypoint_error_m: Positive
+    """True distance to each waypoint when the controller declared it reached."""
+    max_final_error_m: Positive
+    """True distance from the final position to the last waypoint."""
+    max_rock_contacts: Annotated[int, Field(ge=0)] | None = None
+    """Rocks touched during the run; null to not judge."""
+
+
+class ScenarioConfig(StrictModel):
+    name: Annotated[str, Field(min_length=1)]
+    description: str = ""
+    seed: Annotated[int, Field(ge=0)] = 0
+    site: SiteConfig
+    rover: RoverPlacement
+    sim: SimConfig = SimConfig()
+    time_limit_s: Positive
+    """Simulated time allowed for the mission, in s."""
+    mission: WaypointMission
+    acceptance: AcceptanceConfig
+
+
+@dataclass(frozen=True)
+class LoadedScenario:
+    """A validated scenario with its rover resolved."""
+
+    config: ScenarioConfig
+    path: Path
+    rover: RoverConfig
+    rover_path: Path
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    @property
+    def site_size_m(self) -> tuple[float, float]:
+        size = self.config.site.size_m
+        assert size is not None, "sizes are filled in by load_scenario"
+        return size
+
+
+# ---------------------------------------------------------------- YAML reading
+class _StrictLoader(yaml.SafeLoader):
+    """A safe loader that refuses duplicate keys instead of keeping the last one."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)  # type: ignore[no-untyped-call]
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(path, [f"{path}: file not found"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(path, [f"{path}: cannot read: {exc}"]) from None
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ScenarioError(path, [f"{where}: not valid YAML: {problem}"]) from None
+    if not isinstance(data, dict):
+        raise ScenarioError(path, [f"{path}: expected a mapping of keys at the top level"])
+    return data, node
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
+    """The 1-based line of the deepest YAML node along ``loc`` that exists."""
+    line = None
+    for key in loc:
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == key), None)
+            if node is None:
+                # Unknown keys are reported at the key itself.
+                return line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int):
+            node = node.value[key] if key < len(node.value) else None
+        else:
+            node = None
+    if node is not None:
+        line = node.start_mark.line + 1
+    return line
+
+
+def _format_loc(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            # Union members show up as tags ("procedural", "function-after[...]"): skip.
+            if item in ("procedural", "dem") or "[" in str(item):
+                continue
+            parts.append(("." if parts else "") + str(item))
+    return "".join(parts) or "(top level)"
+
+
+def _clean_loc(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    return tuple(k for k in loc if not (k in ("procedural", "dem") or "[" in str(k)))
+
+
+def _validate(path: Path, model: type[StrictModel], data: Any, node: yaml.Node | None) -> Any:
+    try:
+        payload = json.dumps(data, allow_nan=True)
+    except (TypeError, ValueError) as exc:
+        raise ScenarioError(path, [f"{path}: unsupported value in file: {exc}"]) from None
+    try:
+        return model.model_validate_json(payload, strict=True)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_url=False):
+            loc = _clean_loc(tuple(err["loc"]))
+            line = _line_of(node, loc)
+            where = f"{path}:{line}" if line is not None else str(path)
+            msg = err["msg"]
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key (not part of the schema; check the spelling)"
+            elif err["type"] == "missing":
+                msg = "required field is missing"
+            msg = msg.removeprefix("Value error, ")
+            problems.append(f"{where}: {_format_loc(loc)}: {msg}")
+        raise ScenarioError(path, problems) from None
+
+
+# ------------------------------------------------------------ name resolution
+def _shipped(kind: Literal["scenarios", "rovers"]) -> dict[str, Path]:
+    folder = resources.files("lunarsite.launch") / kind
+    out: dict[str, Path] = {}
+    for entry in folder.iterdir():
+        if entry.name.endswith(".yaml"):
+            out[entry.name.removesuffix(".yaml")] = Path(str(entry))
+    return dict(sorted(out.items()))
+
+
+def _resolve(ref: str, kind: Literal["scenarios", "rovers"], base_dir: Path | None) -> Path:
+    looks_like_path = ref.endswith((".yaml", ".yml")) or "/" in ref or "\\" in ref
+    if looks_like_path:
+        path = Path(ref).expanduser()
+        if not path.is_absolute() and base_dir is not None:
+            path = base_dir / path
+        return path
+    shipped = _shipped(kind)
+    if ref in shipped:
+        return shipped[ref]
+    if Path(ref).is_file():
+        return Path(ref)
+    known = ", ".join(shipped) or "none"
+    noun = "scenario" if kind == "scenarios" else "rover"
+    raise ScenarioError(ref, [f"{ref}: no shipped {noun} of that name (shipped: {known})"])
+
+
+def list_scenarios() -> list[tuple[str, str]]:
+    """Shipped scenarios as (name, description)."""
+    out = []
+    for name, path in _shipped("scenarios").items():
+        data, _ = _read_yaml(path)
+        out.append((name, str(data.get("description", "")).strip()))
+    return out
+
+
+def list_rovers() -> list[tuple[str, str]]:
+    """Shipped rovers as (name, description)."""
+    out = []
+    for name, path in _shipped("rovers").items():
+        data, _ = _read_yaml(path)
+        out.append((name, str(data.get("description", "")).strip()))
+    return out
+
+
+def load_rover(ref: str, base_dir: Path | None = None) -> tuple[RoverConfig, Path]:
+    """Read and validate a rover file, by shipped name or by path."""
+    path = _resolve(ref, "rovers", base_dir)
+    data, node = _read_yaml(path)
+    return _validate(path, RoverConfig, data, node), path
+
+
+def _inside(x: float, y: float, size: tuple[float, float], margin: float = 0.0) -> bool:
+    return margin <= x <= size[0] - margin and margin <= y <= size[1] - margin
+
+
+def load_scenario(ref: str) -> LoadedScenario:
+    """Read and validate a scenario and its rover, by shipped name or by path.
+
+    Raises :class:`ScenarioError` listing every problem found.
+    """
+    path = _resolve(ref, "scenarios", None)
+    data, node = _read_yaml(path)
+    config: ScenarioConfig = _validate(path, ScenarioConfig, data, node)
+    try:
+        rover, rover_path = load_rover(config.rover.file, base_dir=path.parent)
+    except ScenarioError as exc:
+        line = _line_of(node, ("rover", "file"))
+        raise ScenarioError(
+            path,
+            [f"{path}:{line}: rover.file: cannot use rover {config.rover.file!r}:"]
+            + [f"  {p}" for p in exc.problems],
+        ) from None
+
+    problems: list[str] = []
+
+    def problem(loc: tuple[int | str, ...], msg: str) -> None:
+        line = _line_of(node, loc)
+        problems.append(f"{path}:{line}: {_format_loc(loc)}: {msg}")
+
+    site = config.site
+    size = site.size_m
+    terrain = site.terrain
+    if isinstance(terrain, ProceduralTerrainConfig):
+        if size is None:
+            problem(("site", "size_m"), "a procedural site needs size_m: [x, y] in m")
+        if site.cell_size_m is None:
+            problem(("site", "cell_size_m"), "a procedural site needs cell_size_m")
+    elif isinstance(terrain, DemTerrainConfig):
+        from lunarsite.sim.terrain import TerrainError, load_dem
+
+        try:
+            dem = load_dem(terrain, path.parent)
+        except TerrainError as exc:
+            problem(("site", "terrain", "path"), str(exc))
+        else:
+            dem_size = dem.size_xy_m
+            if size is not None and any(abs(a - b) > 1e-6 for a, b in zip(size, dem_size, strict=True)):
+                problem(
+                    ("site", "size_m"),
+                    f"size_m {list(size)} does not match the DEM ({dem_size[0]:g} × {dem_size[1]:g} m)",
+                )
+            size = dem_size
+            if site.cell_size_m is not None and not math.isclose(site.cell_size_m, terrain.cell_size_m):
+                problem(("site", "cell_size_m"), "differs from the DEM's terrain.cell_size_m")
+            config = config.model_copy(
+                update={"site": site.model_copy(update={"size_m": size, "cell_size_m": terrain.cell_size_m})}
+            )
+    if size is not None:
+        start = config.rover.start
+        reach = 0.5 * math.hypot(rover.chassis.length_m, rover.chassis.width_m)
+        if not _inside(start.x_m, start.y_m, size, reach):
+            problem(
+                ("rover", "start"),
+                f"start ({start.x_m:g}, {start.y_m:g}) m puts the rover outside the site "
+                f"(0..{size[0]:g} × 0..{size[1]:g} m, keeping {reach:.2f} m from the edge)",
+            )
+        for i, wp in enumerate(config.mission.waypoints):
+            if not _inside(wp.x_m, wp.y_m, size):
+                problem(
+                    ("mission", "waypoints", i),
+                    f"waypoint ({wp.x_m:g}, {wp.y_m:g}) m is outside the site "
+                    f"(0..{size[0]:g} × 0..{size[1]:g} m)",
+                )
+    cruise = config.mission.cruise_speed_mps
+    if cruise is not None and cruise > rover.drive.max_speed_mps:
+        problem(
+            ("mission", "cruise_speed_mps"),
+            f"{cruise:g} m/s exceeds the rover's drive.max_speed_mps ({rover.drive.max_speed_mps:g})",
+        )
+    if problems:
+        raise ScenarioError(path, problems)
+    return LoadedScenario(config=config, path=path, rover=rover, rover_path=rover_path)

@@ -1,0 +1,271 @@
+"""What the robot knows about itself: the rover configuration.
+
+A rover file (YAML, read by ``lunarsite.launch``) is validated into a :class:`RoverConfig`.
+The same object feeds the controller (wheel radius, track, encoder resolution, limits,
+sensor noise for its filters) and the simulator (chassis, masses, motors), so the lab
+rover and a Lunabotics-class excavator are two files, not two code paths.
+
+Every quantity is SI and the unit is in the field name (``radius_m``, ``max_torque_nm``).
+Models are strict: unknown keys, wrong types and impossible values are rejected by
+pydantic, and :mod:`lunarsite.launch.schema` turns the errors into messages that name
+the file and the field.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "BatteryConfig",
+    "CameraConfig",
+    "ChassisConfig",
+    "DriveConfig",
+    "EncoderConfig",
+    "ImuConfig",
+    "JointConfig",
+    "LimitsConfig",
+    "NonNegative",
+    "Positive",
+    "RoverConfig",
+    "StrictModel",
+    "ToolConfig",
+    "Vec3",
+    "WheelsConfig",
+]
+
+Positive = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Vec3 = tuple[Finite, Finite, Finite]
+
+
+class StrictModel(BaseModel):
+    """Base of every file schema: frozen, no unknown keys, no silent type coercion."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class ChassisConfig(StrictModel):
+    """The rover body as a box; the wheel axles sit ``axle_drop_m`` below its centre."""
+
+    length_m: Positive
+    width_m: Positive
+    height_m: Positive
+    mass_kg: Positive
+    axle_drop_m: NonNegative = 0.0
+    """Vertical distance from the chassis centre down to the wheel axles, in m."""
+
+
+class WheelsConfig(StrictModel):
+    """Four wheels in a skid-steer layout (two per side, each side driven together)."""
+
+    radius_m: Positive
+    width_m: Positive
+    mass_kg: Positive
+    wheelbase_m: Positive
+    """Front axle to rear axle, in m."""
+    track_m: Positive
+    """Left wheel centre to right wheel centre, in m."""
+    friction: Annotated[float, Field(gt=0.0, le=2.0)] = 0.8
+    """Coulomb friction coefficient of the wheel on regolith (dimensionless)."""
+    lateral_friction_ratio: Annotated[float, Field(gt=0.0, le=1.0)] = 0.3
+    """Sideways (along the axle) friction as a fraction of ``friction``.
+
+    A wheel that is slipping longitudinally, as every skid-steer wheel is in a turn,
+    resists sideways sliding far less than a locked block would (combined-slip behaviour
+    of wheels on soil). Isotropic Coulomb friction leaves a four-wheel skid-steer whose
+    wheelbase exceeds its track nearly unable to turn; this ratio is the simulator's
+    stand-in for combined slip. Measured effect: tests/sim/test_rover.py.
+    """
+
+
+class DriveConfig(StrictModel):
+    """Motors and the motion limits the controller must respect."""
+
+    max_wheel_torque_nm: Positive
+    """Stall torque available at each wheel, in N·m."""
+    max_wheel_speed_radps: Positive
+    """No-load wheel speed, in rad/s."""
+    max_speed_mps: Positive
+    """Highest body speed the controller will command, in m/s."""
+    max_yaw_rate_radps: Positive
+    """Highest body yaw rate the controller will command, in rad/s."""
+    max_accel_mps2: Positive = 0.5
+    """Highest body acceleration the controller will command, in m/s²."""
+    effective_track_factor: Annotated[float, Field(ge=1.0, le=4.0)] = 1.0
+    """Skid-steer slip: yaw rate = (v_r - v_l) / (track · factor). 1 is an ideal diff drive."""
+
+
+class EncoderConfig(StrictModel):
+    """One quadrature encoder per side, on the motor channel."""
+
+    ticks_per_rev: Annotated[int, Field(gt=0)]
+    """Counts per wheel revolution (after gearing)."""
+    noise_std_ticks: NonNegative = 0.0
+    """Gaussian read noise on each count report, in ticks (does not accumulate)."""
+
+
+class ImuConfig(StrictModel):
+    """A 6-axis IMU fixed to the chassis centre, axes aligned with the body."""
+
+    gyro_noise_std_radps: NonNegative = 0.0
+    gyro_bias_std_radps: NonNegative = 0.0
+    """Standard deviation of the constant per-run gyro bias, in rad/s."""
+    accel_noise_std_mps2: NonNegative = 0.0
+    accel_bias_std_mps2: NonNegative = 0.0
+
+
+class CameraConfig(StrictModel):
+    """A forward camera giving RGB and depth (pinhole, rendered by the simulator)."""
+
+    width_px: Annotated[int, Field(gt=0, le=4096)]
+    height_px: Annotated[int, Field(gt=0, le=4096)]
+    vertical_fov_rad: Annotated[float, Field(gt=0.0, lt=math.pi)]
+    rate_hz: Positive
+    near_m: Positive = 0.05
+    far_m: Positive = 20.0
+    mount_xyz_m: Vec3 = (0.0, 0.0, 0.0)
+    """Camera position in the chassis frame (x forward, y left, z up), in m."""
+    mount_pitch_rad: Finite = 0.0
+    """Downward tilt of the optical axis (positive looks down), in rad."""
+    depth_noise_std_m: NonNegative = 0.0
+
+    @model_validator(mode="after")
+    def _near_before_far(self) -> CameraConfig:
+        if self.far_m <= self.near_m:
+            raise ValueError(f"far_m ({self.far_m}) must be greater than near_m ({self.near_m})")
+        return self
+
+
+class JointConfig(StrictModel):
+    """A servo joint of a tool, position controlled."""
+
+    name: Annotated[str, Field(min_length=1, pattern=r"^[a-z][a-z0-9_]*$")]
+    lower_rad: Finite
+    upper_rad: Finite
+    home_rad: Finite = 0.0
+    max_speed_radps: Positive
+    max_torque_nm: Positive
+
+    @model_validator(mode="after")
+    def _limits_ordered(self) -> JointConfig:
+        if self.upper_rad <= self.lower_rad:
+            raise ValueError(
+                f"joint {self.name!r}: upper_rad ({self.upper_rad}) must exceed "
+                f"lower_rad ({self.lower_rad})"
+            )
+        if not self.lower_rad <= self.home_rad <= self.upper_rad:
+            raise ValueError(
+                f"joint {self.name!r}: home_rad ({self.home_rad}) is outside "
+                f"[{self.lower_rad}, {self.upper_rad}]"
+            )
+        return self
+
+
+class ToolConfig(StrictModel):
+    """A tool on the chassis.
+
+    ``scoop`` and ``bucket``: an arm of ``arm_length_m`` pivoting at ``mount_xyz_m`` with an
+    open box of ``width_m`` × ``depth_m`` × ``height_m`` at its tip. The first joint lifts the
+    arm; a second joint, where present, curls the bucket. ``gripper``: two jaws of
+    ``arm_length_m`` driven together by one servo.
+    """
+
+    name: Annotated[str, Field(min_length=1, pattern=r"^[a-z][a-z0-9_]*$")]
+    kind: Literal["scoop", "bucket", "gripper"]
+    mount_xyz_m: Vec3
+    mount_yaw_rad: Finite = 0.0
+    """Direction the tool faces in the chassis frame: 0 forward, π backward."""
+    arm_length_m: Positive
+    width_m: Positive
+    depth_m: Positive
+    height_m: Positive
+    mass_kg: Positive
+    capacity_m3: NonNegative = 0.0
+    """Volume of soil the tool holds when full, in m³ (0 for a gripper)."""
+    joints: Annotated[tuple[JointConfig, ...], Field(min_length=1, max_length=2)]
+
+    @model_validator(mode="after")
+    def _joint_count(self) -> ToolConfig:
+        if self.kind == "gripper" and len(self.joints) != 1:
+            raise ValueError(f"tool {self.name!r}: a gripper has exactly one joint (the jaw servo)")
+        return self
+
+
+class LimitsConfig(StrictModel):
+    """Terrain the rover may attempt, used by the controller and for tip-over detection."""
+
+    max_slope_rad: Annotated[float, Field(gt=0.0, lt=math.pi / 2)]
+    max_step_m: Positive
+    tip_over_rad: Annotated[float, Field(gt=0.0, le=math.pi)] = 1.0
+    """Roll or pitch beyond which the rover counts as tipped over, in rad."""
+
+
+class BatteryConfig(StrictModel):
+    nominal_v: Positive
+    capacity_wh: Positive
+
+
+class RoverConfig(StrictModel):
+    """A whole rover description, as read from a rover file."""
+
+    name: Annotated[str, Field(min_length=1)]
+    description: str = ""
+    chassis: ChassisConfig
+    wheels: WheelsConfig
+    drive: DriveConfig
+    encoders: EncoderConfig
+    imu: ImuConfig
+    camera: CameraConfig | None = None
+    tools: tuple[ToolConfig, ...] = ()
+    limits: LimitsConfig
+    battery: BatteryConfig
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RoverConfig:
+        w = self.wheels
+        if w.track_m <= w.width_m:
+            raise ValueError(
+                f"wheels.track_m ({w.track_m}) must exceed wheels.width_m ({w.width_m})"
+            )
+        if w.wheelbase_m <= 2.0 * w.radius_m:
+            raise ValueError(
+                f"wheels.wheelbase_m ({w.wheelbase_m}) must exceed the wheel diameter "
+                f"({2.0 * w.radius_m} m), or the front and rear wheels overlap"
+            )
+        top_speed = self.drive.max_wheel_speed_radps * w.radius_m
+        if self.drive.max_speed_mps > top_speed:
+            raise ValueError(
+                f"drive.max_speed_mps ({self.drive.max_speed_mps}) exceeds what the wheels "
+                f"can reach ({top_speed:.3f} m/s = max_wheel_speed_radps × radius_m)"
+            )
+        names = [j.name for t in self.tools for j in t.joints]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"tool joint names must be unique; repeated: {', '.join(dup)}")
+        tool_names = [t.name for t in self.tools]
+        if len(set(tool_names)) != len(tool_names):
+            raise ValueError("tool names must be unique")
+        return self
+
+    @property
+    def total_mass_kg(self) -> float:
+        """Chassis, four wheels and tools, in kg."""
+        return (
+            self.chassis.mass_kg + 4.0 * self.wheels.mass_kg + sum(t.mass_kg for t in self.tools)
+        )
+
+    @property
+    def joint_names(self) -> tuple[str, ...]:
+        """Every tool joint, in file order."""
+        return tuple(j.name for t in self.tools for j in t.joints)
+
+    def joint(self, name: str) -> JointConfig:
+        for t in self.tools:
+            for j in t.joints:
+                if j.name == name:
+                    return j
+        raise KeyError(f"rover {self.name!r} has no tool joint {name!r}")

@@ -1,0 +1,480 @@
+"""A rover in the lunar world, built from its configuration, behind the hardware interface.
+
+The body is a PyBullet multibody: a chassis box, four wheels on revolute joints (driven
+per side, as a two-channel motor board drives a skid-steer chassis), and the tools of the
+rover file on servo joints. :class:`SimRover` implements
+:class:`lunarsite.robot.hardware.RoverInterface` and reports only what the real board
+reports: encoder counts, IMU rates and specific force, servo positions, battery voltage.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pybullet as pb
+
+from lunarsite.robot.config import RoverConfig, ToolConfig
+from lunarsite.robot.hardware import Clock, RoverInterface
+from lunarsite.robot.types import STOP, CameraFrame, DriveCommand, Pose2, RoverCommand, SensedState
+
+if TYPE_CHECKING:
+    from .world import LunarWorld
+
+__all__ = ["SimRover", "mix_skid_steer"]
+
+log = logging.getLogger(__name__)
+
+CHASSIS_RGBA = (0.85, 0.78, 0.35, 1.0)
+WHEEL_RGBA = (0.15, 0.15, 0.15, 1.0)
+TOOL_RGBA = (0.7, 0.7, 0.75, 1.0)
+SETTLE_S = 1.0
+"""Simulated time a new rover is left to settle on the ground during configure, in s."""
+MOTOR_EFFICIENCY = 0.7
+"""Battery energy per unit of mechanical work delivered (brushed DC motor with gearbox)."""
+
+
+def mix_skid_steer(command: DriveCommand, config: RoverConfig) -> tuple[float, float]:
+    """Left and right wheel speeds in rad/s for a body velocity command.
+
+    Ground speeds are ``v ∓ ω·B/2`` with B the effective track (the geometric track times
+    the slip factor of a skid-steer). When a side would exceed the motors' top speed, both
+    are scaled down together so the path curvature is kept.
+    """
+    track = config.wheels.track_m * config.drive.effective_track_factor
+    r = config.wheels.radius_m
+    left = (command.linear_mps - 0.5 * command.angular_radps * track) / r
+    right = (command.linear_mps + 0.5 * command.angular_radps * track) / r
+    top = config.drive.max_wheel_speed_radps
+    peak = max(abs(left), abs(right))
+    if peak > top:
+        left, right = left * top / peak, right * top / peak
+    return left, right
+
+
+@dataclass(frozen=True, slots=True)
+class _ServoJoint:
+    """One commanded servo and the PyBullet joints it drives (sign for mirrored jaws)."""
+
+    name: str
+    joints: tuple[tuple[int, float], ...]
+    lower_rad: float
+    upper_rad: float
+    max_speed_radps: float
+    max_torque_nm: float
+
+
+class _BodyBuilder:
+    """Collects links for one ``createMultiBody`` call."""
+
+    def __init__(self, client: object) -> None:
+        self.c = client
+        self.masses: list[float] = []
+        self.cols: list[int] = []
+        self.viss: list[int] = []
+        self.pos: list[list[float]] = []
+        self.orn: list[list[float]] = []
+        self.inertial_pos: list[list[float]] = []
+        self.parents: list[int] = []
+        self.types: list[int] = []
+        self.axes: list[list[float]] = []
+
+    def boxes(
+        self, parts: list[tuple[tuple[float, float, float], tuple[float, float, float]]], rgba: tuple[float, ...]
+    ) -> tuple[int, int]:
+        """A compound of boxes given as (half extents, centre) pairs."""
+        c = self.c
+        half = [list(h) for h, _ in parts]
+        centres = [list(p) for _, p in parts]
+        col = c.createCollisionShapeArray(  # type: ignore[attr-defined]
+            shapeTypes=[pb.GEOM_BOX] * len(parts), halfExtents=half, collisionFramePositions=centres
+        )
+        vis = c.createVisualShapeArray(  # type: ignore[attr-defined]
+            shapeTypes=[pb.GEOM_BOX] * len(parts),
+            halfExtents=half,
+            visualFramePositions=centres,
+            rgbaColors=[list(rgba)] * len(parts),
+        )
+        return int(col), int(vis)
+
+    def add(
+        self,
+        *,
+        mass: float,
+        shapes: tuple[int, int],
+        parent: int,
+        position: tuple[float, float, float],
+        yaw: float = 0.0,
+        joint: int,
+        axis: tuple[float, float, float] = (0.0, 0.0, 0.0),
+        com: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    ) -> int:
+        """Add a link; returns its link index (PyBullet joint index)."""
+        self.masses.append(mass)
+        self.cols.append(shapes[0])
+        self.viss.append(shapes[1])
+        self.pos.append(list(position))
+        self.orn.append(list(pb.getQuaternionFromEuler([0.0, 0.0, yaw])))
+        self.inertial_pos.append(list(com))
+        self.parents.append(parent)
+        self.types.append(joint)
+        self.axes.append(list(axis))
+        return len(self.masses) - 1
+
+
+class SimRover(RoverInterface):
+    """A simulated rover. Build it with :meth:`LunarWorld.add_rover`."""
+
+    def __init__(
+        self, world: LunarWorld, config: RoverConfig, start: Pose2, *, rng: np.random.Generator
+    ) -> None:
+        super().__init__(joint_names=config.joint_names)
+        self.world = world
+        self.config = config
+        self._rng = rng
+        self._command = RoverCommand()
+        self._servos: dict[str, _ServoJoint] = {}
+        self._left_wheels: list[int] = []
+        self._right_wheels: list[int] = []
+        self.body = self._build(start)
+        imu = config.imu
+        self._gyro_bias = rng.normal(0.0, imu.gyro_bias_std_radps, 3) if imu.gyro_bias_std_radps else np.zeros(3)
+        self._accel_bias = (
+            rng.normal(0.0, imu.accel_bias_std_mps2, 3) if imu.accel_bias_std_mps2 else np.zeros(3)
+        )
+        self._last_velocity = np.zeros(3)
+        self._last_read_s: float | None = None
+        self.energy_used_j = 0.0
+        self._latest_frame: CameraFrame | None = None
+        cam = config.camera
+        if cam is not None and world.config.render_camera:
+            self._frame_every = max(1, round(world.config.physics_hz / cam.rate_hz))
+            world.add_step_hook(self._maybe_render)
+        world.add_step_hook(self._account_energy)
+
+    # ---------------------------------------------------------------- building
+    def _build(self, start: Pose2) -> int:
+        cfg = self.config
+        c = self.world.client
+        ch, wh = cfg.chassis, cfg.wheels
+        b = _BodyBuilder(c)
+        chassis = b.boxes(
+            [((ch.length_m / 2, ch.width_m / 2, ch.height_m / 2), (0.0, 0.0, 0.0))], CHASSIS_RGBA
+        )
+        # Wheels touch the ground at one point (a sphere of the wheel radius): a cylinder
+        # touches with its two rim edges, whose opposed Coulomb forces scrub a skid-steer
+        # turn to a fraction of what the single-contact skid-steer model predicts.
+        wheel_col = c.createCollisionShape(pb.GEOM_SPHERE, radius=wh.radius_m)
+        wheel_vis = c.createVisualShape(
+            pb.GEOM_CYLINDER,
+            radius=wh.radius_m,
+            length=wh.width_m,
+            rgbaColor=list(WHEEL_RGBA),
+            visualFrameOrientation=pb.getQuaternionFromEuler([math.pi / 2, 0.0, 0.0]),
+        )
+        for sx in (1.0, -1.0):
+            for sy in (1.0, -1.0):
+                idx = b.add(
+                    mass=wh.mass_kg,
+                    shapes=(wheel_col, wheel_vis),
+                    parent=0,
+                    position=(sx * wh.wheelbase_m / 2, sy * wh.track_m / 2, -ch.axle_drop_m),
+                    joint=pb.JOINT_REVOLUTE,
+                    axis=(0.0, 1.0, 0.0),
+                )
+                (self._left_wheels if sy > 0 else self._right_wheels).append(idx)
+        for tool in cfg.tools:
+            self._add_tool(b, tool)
+
+        ground = self._ground_under_footprint(start)
+        z0 = ground + ch.axle_drop_m + wh.radius_m + 0.01
+        body = int(
+            c.createMultiBody(
+                baseMass=ch.mass_kg,
+                baseCollisionShapeIndex=chassis[0],
+                baseVisualShapeIndex=chassis[1],
+                basePosition=[start.x_m, start.y_m, z0],
+                baseOrientation=pb.getQuaternionFromEuler([0.0, 0.0, start.yaw_rad]),
+                linkMasses=b.masses,
+                linkCollisionShapeIndices=b.cols,
+                linkVisualShapeIndices=b.viss,
+                linkPositions=b.pos,
+                linkOrientations=b.orn,
+                linkInertialFramePositions=b.inertial_pos,
+                linkInertialFrameOrientations=[[0.0, 0.0, 0.0, 1.0]] * len(b.masses),
+                linkParentIndices=b.parents,
+                linkJointTypes=b.types,
+                linkJointAxis=b.axes,
+            )
+        )
+        for w in self._left_wheels + self._right_wheels:
+            c.changeDynamics(
+                body,
+                w,
+                lateralFriction=wh.friction,
+                rollingFriction=0.0,
+                spinningFriction=0.0,
+                anisotropicFriction=[1.0, wh.lateral_friction_ratio, 1.0],
+            )
+            c.setJointMotorControl2(body, w, pb.VELOCITY_CONTROL, targetVelocity=0.0, force=0.0)
+        self.body = body
+        for servo in self._servos.values():
+            home = cfg.joint(servo.name).home_rad
+            for joint, sign in servo.joints:
+                c.resetJointState(body, joint, sign * home)
+        self._hold_stop()
+        return body
+
+    def _add_tool(self, b: _BodyBuilder, tool: ToolConfig) -> None:
+        mx, my, mz = tool.mount_xyz_m
+        yaw = tool.mount_yaw_rad
+        L, w, d, h = tool.arm_length_m, tool.width_m, tool.depth_m, tool.height_m
+        bar = max(0.01, 0.12 * w)
+        if tool.kind == "gripper":
+            jaw = tool.joints[0]
+            finger = b.boxes([((L / 2, bar / 2, h / 2), (L / 2, 0.0, 0.0))], TOOL_RGBA)
+            joints = []
+            for side in (1.0, -1.0):
+                off_x, off_y = -math.sin(yaw) * side * w / 2, math.cos(yaw) * side * w / 2
+                idx = b.add(
+                    mass=tool.mass_kg / 2,
+                    shapes=finger,
+                    parent=0,
+                    position=(mx + off_x, my + off_y, mz),
+                    yaw=yaw,
+                    joint=pb.JOINT_REVOLUTE,
+                    axis=(0.0, 0.0, 1.0),
+                    com=(L / 2, 0.0, 0.0),
+                )
+                joints.append((idx, side))
+            self._servos[jaw.name] = _ServoJoint(
+                jaw.name, tuple(joints), jaw.lower_rad, jaw.upper_rad, jaw.max_speed_radps, jaw.max_torque_nm
+            )
+            return
+        # Scoop or bucket: an open box (floor, back wall, two sides) at the end of an arm.
+        t = max(0.004, 0.05 * d)
+        box = [
+            ((d / 2, w / 2, t / 2), (d / 2, 0.0, -h / 2 + t / 2)),  # floor, cutting edge at +x
+            ((t / 2, w / 2, h / 2), (t / 2, 0.0, 0.0)),  # back wall
+            ((d / 2, t / 2, h / 2), (d / 2, w / 2 - t / 2, 0.0)),  # sides
+            ((d / 2, t / 2, h / 2), (d / 2, -w / 2 + t / 2, 0.0)),
+        ]
+        lift = tool.joints[0]
+        arm_mass = tool.mass_kg * (0.6 if len(tool.joints) == 2 else 1.0)
+        if len(tool.joints) == 1:
+            # A scoop fixed at the end of its arm: one link carries both.
+            parts = [((L / 2, bar / 2, bar / 2), (L / 2, 0.0, 0.0))]
+            parts += [(he, (cx + L, cy, cz)) for he, (cx, cy, cz) in box]
+            arm = b.add(
+                mass=arm_mass,
+                shapes=b.boxes(parts, TOOL_RGBA),
+                parent=0,
+                position=(mx, my, mz),
+                yaw=yaw,
+                joint=pb.JOINT_REVOLUTE,
+                axis=(0.0, -1.0, 0.0),
+                com=(L + d / 2, 0.0, -h / 4),
+            )
+            self._servos[lift.name] = _ServoJoint(
+                lift.name, ((arm, 1.0),), lift.lower_rad, lift.upper_rad, lift.max_speed_radps, lift.max_torque_nm
+            )
+            return
+        curl = tool.joints[1]
+        arm = b.add(
+            mass=arm_mass,
+            shapes=b.boxes([((L / 2, bar / 2, bar / 2), (L / 2, 0.0, 0.0))], TOOL_RGBA),
+            parent=0,
+            position=(mx, my, mz),
+            yaw=yaw,
+            joint=pb.JOINT_REVOLUTE,
+            axis=(0.0, -1.0, 0.0),
+            com=(L / 2, 0.0, 0.0),
+        )
+        bucket = b.add(
+            mass=tool.mass_kg - arm_mass,
+            shapes=b.boxes(box, TOOL_RGBA),
+            parent=arm + 1,
+            position=(L, 0.0, 0.0),
+            joint=pb.JOINT_REVOLUTE,
+            axis=(0.0, -1.0, 0.0),
+            com=(d / 2, 0.0, -h / 4),
+        )
+        for joint_cfg, idx in ((lift, arm), (curl, bucket)):
+            self._servos[joint_cfg.name] = _ServoJoint(
+                joint_cfg.name,
+                ((idx, 1.0),),
+                joint_cfg.lower_rad,
+                joint_cfg.upper_rad,
+                joint_cfg.max_speed_radps,
+                joint_cfg.max_torque_nm,
+            )
+
+    def _ground_under_footprint(self, start: Pose2) -> float:
+        t = self.world.terrain
+        wh = self.config.wheels
+        cy, sy = math.cos(start.yaw_rad), math.sin(start.yaw_rad)
+        heights = []
+        for fx in (wh.wheelbase_m / 2, -wh.wheelbase_m / 2):
+            for fy in (wh.track_m / 2, -wh.track_m / 2):
+                x = start.x_m + cy * fx - sy * fy
+                y = start.y_m + sy * fx + cy * fy
+                heights.append(t.height_at(x, y) if t.contains(x, y) else t.height_at(start.x_m, start.y_m))
+        return max(heights)
+
+    # --------------------------------------------------------------- lifecycle
+    @property
+    def clock(self) -> Clock:
+        return self.world.clock
+
+    def _on_configure(self) -> None:
+        self._hold_stop()
+        self.world.step(round(SETTLE_S * self.world.config.physics_hz))
+
+    def _on_activate(self) -> None:
+        self._command = RoverCommand()
+        self._apply()
+
+    def _on_deactivate(self) -> None:
+        self._hold_stop()
+
+    def _hold_stop(self) -> None:
+        self._command = RoverCommand(drive=STOP, tool_targets_rad=self._command.tool_targets_rad)
+        self._apply()
+
+    # ------------------------------------------------------------------- cycle
+    def _on_write(self, command: RoverCommand) -> None:
+        merged = dict(self._command.tool_targets_rad)
+        merged.update(command.tool_targets_rad)
+        self._command = RoverCommand(drive=command.drive, tool_targets_rad=merged)
+        self._apply()
+
+    def _apply(self) -> None:
+        c = self.world.client
+        cfg = self.config
+        left, right = mix_skid_steer(self._command.drive, cfg)
+        torque = cfg.drive.max_wheel_torque_nm
+        for joints, speed in ((self._left_wheels, left), (self._right_wheels, right)):
+            for j in joints:
+                c.setJointMotorControl2(
+                    self.body, j, pb.VELOCITY_CONTROL, targetVelocity=speed, force=torque
+                )
+        for name, servo in self._servos.items():
+            target = self._command.tool_targets_rad.get(name, cfg.joint(name).home_rad)
+            target = min(max(target, servo.lower_rad), servo.upper_rad)
+            for joint, sign in servo.joints:
+                c.setJointMotorControl2(
+                    self.body,
+                    joint,
+                    pb.POSITION_CONTROL,
+                    targetPosition=sign * target,
+                    force=servo.max_torque_nm,
+                    maxVelocity=servo.max_speed_radps,
+                )
+
+    def _on_read(self) -> SensedState:
+        c = self.world.client
+        cfg = self.config
+        now = self.world.sim_time_s
+        rng = self._rng
+
+        def side_ticks(joints: list[int]) -> int:
+            angle = sum(c.getJointState(self.body, j)[0] for j in joints) / len(joints)
+            ticks = math.floor(angle * cfg.encoders.ticks_per_rev / (2.0 * math.pi))
+            if cfg.encoders.noise_std_ticks > 0.0:
+                ticks += round(float(rng.normal(0.0, cfg.encoders.noise_std_ticks)))
+            return int(ticks)
+
+        _, orn = c.getBasePositionAndOrientation(self.body)
+        lin, ang = c.getBaseVelocity(self.body)
+        rot = np.asarray(c.getMatrixFromQuaternion(orn), dtype=np.float64).reshape(3, 3)
+        velocity = np.asarray(lin, dtype=np.float64)
+        if self._last_read_s is not None and now > self._last_read_s:
+            accel_world = (velocity - self._last_velocity) / (now - self._last_read_s)
+        else:
+            accel_world = np.zeros(3)
+        self._last_velocity = velocity
+        self._last_read_s = now
+        specific_force = accel_world + np.array([0.0, 0.0, self.world.config.gravity_mps2])
+        gyro = rot.T @ np.asarray(ang, dtype=np.float64) + self._gyro_bias
+        accel = rot.T @ specific_force + self._accel_bias
+        if cfg.imu.gyro_noise_std_radps > 0.0:
+            gyro = gyro + rng.normal(0.0, cfg.imu.gyro_noise_std_radps, 3)
+        if cfg.imu.accel_noise_std_mps2 > 0.0:
+            accel = accel + rng.normal(0.0, cfg.imu.accel_noise_std_mps2, 3)
+        tools = {
+            name: servo.joints[0][1] * c.getJointState(self.body, servo.joints[0][0])[0]
+            for name, servo in self._servos.items()
+        }
+        used = self.energy_used_j / 3600.0 / cfg.battery.capacity_wh
+        battery_v = cfg.battery.nominal_v * (1.0 - 0.15 * min(1.0, used))
+        return SensedState(
+            stamp_s=now,
+            left_ticks=side_ticks(self._left_wheels),
+            right_ticks=side_ticks(self._right_wheels),
+            gyro_radps=(float(gyro[0]), float(gyro[1]), float(gyro[2])),
+            accel_mps2=(float(accel[0]), float(accel[1]), float(accel[2])),
+            tool_positions_rad=tools,
+            battery_v=battery_v,
+        )
+
+    # ------------------------------------------------------------------ camera
+    def _on_read_camera(self) -> CameraFrame:
+        if self.config.camera is None:
+            return super()._on_read_camera()
+        if self._latest_frame is None:
+            self._latest_frame = self._render()
+        return self._latest_frame
+
+    def _maybe_render(self) -> None:
+        if self.world.step_count % self._frame_every == 0:
+            self._latest_frame = self._render()
+
+    def _render(self) -> CameraFrame:
+        cam = self.config.camera
+        assert cam is not None
+        c = self.world.client
+        pos, orn = c.getBasePositionAndOrientation(self.body)
+        rot = np.asarray(c.getMatrixFromQuaternion(orn), dtype=np.float64).reshape(3, 3)
+        eye = np.asarray(pos) + rot @ np.asarray(cam.mount_xyz_m)
+        p = cam.mount_pitch_rad
+        forward = rot @ np.array([math.cos(p), 0.0, -math.sin(p)])
+        up = rot @ np.array([math.sin(p), 0.0, math.cos(p)])
+        view = c.computeViewMatrix(eye.tolist(), (eye + forward).tolist(), up.tolist())
+        proj = c.computeProjectionMatrixFOV(
+            fov=math.degrees(cam.vertical_fov_rad),
+            aspect=cam.width_px / cam.height_px,
+            nearVal=cam.near_m,
+            farVal=cam.far_m,
+        )
+        _, _, rgba, depth_buf, _ = c.getCameraImage(
+            cam.width_px,
+            cam.height_px,
+            viewMatrix=view,
+            projectionMatrix=proj,
+            renderer=pb.ER_TINY_RENDERER,
+            shadow=0,
+        )
+        rgb = np.reshape(np.asarray(rgba, dtype=np.uint8), (cam.height_px, cam.width_px, 4))[:, :, :3]
+        zbuf = np.reshape(np.asarray(depth_buf, dtype=np.float64), (cam.height_px, cam.width_px))
+        depth = cam.far_m * cam.near_m / (cam.far_m - (cam.far_m - cam.near_m) * zbuf)
+        if cam.depth_noise_std_m > 0.0:
+            depth = depth + self._rng.normal(0.0, cam.depth_noise_std_m, depth.shape)
+        return CameraFrame(
+            stamp_s=self.world.sim_time_s,
+            rgb=np.ascontiguousarray(rgb),
+            depth_m=depth.astype(np.float32),
+            vertical_fov_rad=cam.vertical_fov_rad,
+        )
+
+    # ------------------------------------------------------------------ energy
+    def _account_energy(self) -> None:
+        c = self.world.client
+        dt = self.world.physics_dt_s
+        power = 0.0
+        for j in self._left_wheels + self._right_wheels:
+            _, vel, _, torque = c.getJointState(self.body, j)
+            power += max(0.0, vel * torque)
+        self.energy_used_j += power * dt / MOTOR_EFFICIENCY

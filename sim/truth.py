@@ -1,0 +1,79 @@
+"""The evaluation channel: what really happened in the simulated world.
+
+Ground truth is for metrics and reports. Nothing here is passed to the controller; the
+controller only sees what :meth:`SimRover.read` returns, as a real rover would.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from lunarsite.robot.types import Pose2
+
+if TYPE_CHECKING:
+    from .rover import SimRover
+    from .world import LunarWorld
+
+__all__ = ["GroundTruth", "TruePose"]
+
+
+@dataclass(frozen=True, slots=True)
+class TruePose:
+    """The true 3-D pose of a rover's chassis: position in m, Euler angles in rad."""
+
+    x_m: float
+    y_m: float
+    z_m: float
+    roll_rad: float
+    pitch_rad: float
+    yaw_rad: float
+
+    @property
+    def pose2(self) -> Pose2:
+        return Pose2(self.x_m, self.y_m, self.yaw_rad)
+
+    @property
+    def tilt_rad(self) -> float:
+        """Angle between the chassis z axis and vertical, in rad."""
+        return math.acos(max(-1.0, min(1.0, math.cos(self.roll_rad) * math.cos(self.pitch_rad))))
+
+
+class GroundTruth:
+    """Read-only access to the true state of a :class:`LunarWorld`."""
+
+    def __init__(self, world: LunarWorld) -> None:
+        self._world = world
+
+    def rover_pose(self, rover: SimRover) -> TruePose:
+        c = self._world.client
+        pos, orn = c.getBasePositionAndOrientation(rover.body)
+        roll, pitch, yaw = c.getEulerFromQuaternion(orn)
+        return TruePose(pos[0], pos[1], pos[2], roll, pitch, yaw)
+
+    def rover_speed_mps(self, rover: SimRover) -> float:
+        lin, _ = self._world.client.getBaseVelocity(rover.body)
+        return float(math.hypot(lin[0], lin[1]))
+
+    def tipped_over(self, rover: SimRover) -> bool:
+        return self.rover_pose(rover).tilt_rad > rover.config.limits.tip_over_rad
+
+    def rock_contacts(self, rover: SimRover) -> frozenset[int]:
+        """Rock bodies the rover touches right now."""
+        rocks = self._world.rock_bodies
+        if not rocks:
+            return frozenset()
+        rock_set = set(rocks)
+        contacts = self._world.client.getContactPoints(bodyA=rover.body)
+        return frozenset(int(cp[2]) for cp in contacts if int(cp[2]) in rock_set)
+
+    def terrain_heights_m(self) -> np.ndarray:
+        """A copy of the true terrain height grid (see :class:`Terrain` for the layout)."""
+        return np.array(self._world.terrain.heights_m, copy=True)
+
+    def energy_used_wh(self, rover: SimRover) -> float:
+        """Mechanical energy the rover's motors have delivered, in Wh."""
+        return rover.energy_used_j / 3600.0

@@ -1,0 +1,276 @@
+"""The lunar world: one PyBullet client, lunar gravity, terrain, rocks, rovers.
+
+Every PyBullet call goes through this world's own :class:`BulletClient`; there is no
+module-level PyBullet state, so several worlds can live in one process (a test runs two
+side by side to check determinism).
+
+Ground truth (true poses, true terrain, contacts) is reached only through
+:attr:`LunarWorld.truth`, which is for metrics and reports, never for the controller.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated
+
+import numpy as np
+import pybullet as pb
+from pybullet_utils import bullet_client
+from pydantic import Field, model_validator
+from scipy.spatial import ConvexHull
+
+from lunarsite.robot.config import Positive, RoverConfig, StrictModel
+from lunarsite.robot.constants import LUNAR_GRAVITY_MPS2
+from lunarsite.robot.types import Pose2
+
+from .clock import SimClock
+from .terrain import MAX_HEIGHTFIELD_SAMPLES, Terrain
+from .truth import GroundTruth
+
+if TYPE_CHECKING:
+    from .rover import SimRover
+
+__all__ = ["LunarWorld", "SimConfig", "SimError"]
+
+log = logging.getLogger(__name__)
+
+REGOLITH_COLOR_RGBA = (0.55, 0.54, 0.52, 1.0)
+ROCK_COLOR_RGBA = (0.38, 0.37, 0.36, 1.0)
+
+
+def _outward_triangles(vertices: np.ndarray, hull: ConvexHull) -> np.ndarray:
+    """Hull triangles wound counter-clockwise seen from outside (for rendering)."""
+    tris = np.array(hull.simplices, dtype=np.int64)
+    a, b, cc = (vertices[tris[:, k]] for k in range(3))
+    normals = np.cross(b - a, cc - a)
+    outward = np.einsum("ij,ij->i", normals, a - vertices.mean(axis=0)) >= 0.0
+    tris[~outward] = tris[~outward][:, ::-1]
+    return tris
+
+
+class SimError(RuntimeError):
+    """The simulation cannot be built or run as asked."""
+
+
+class SimConfig(StrictModel):
+    """Physics settings of a world."""
+
+    physics_hz: Annotated[int, Field(gt=0, le=10_000)] = 240
+    control_hz: Annotated[int, Field(gt=0, le=1_000)] = 20
+    gravity_mps2: Positive = LUNAR_GRAVITY_MPS2
+    solver_iterations: Annotated[int, Field(gt=0, le=1000)] = 50
+    render_camera: bool = False
+    """Stream the rover camera at its rate (costs real time; off when nothing reads it)."""
+
+    @model_validator(mode="after")
+    def _rates_commensurate(self) -> SimConfig:
+        if self.physics_hz % self.control_hz != 0:
+            raise ValueError(
+                f"physics_hz ({self.physics_hz}) must be an integer multiple of "
+                f"control_hz ({self.control_hz})"
+            )
+        return self
+
+    @property
+    def steps_per_control(self) -> int:
+        return self.physics_hz // self.control_hz
+
+
+class LunarWorld:
+    """A lunar site in PyBullet: heightfield terrain, rigid rocks and rovers."""
+
+    def __init__(
+        self, terrain: Terrain, config: SimConfig | None = None, *, gui: bool = False
+    ) -> None:
+        self.config = config or SimConfig()
+        self.terrain = terrain
+        if terrain.heights_m.size > MAX_HEIGHTFIELD_SAMPLES:
+            raise SimError(
+                f"terrain has {terrain.heights_m.size} samples; PyBullet heightfields break "
+                f"above {MAX_HEIGHTFIELD_SAMPLES} (use a coarser cell size)"
+            )
+        mode = pb.GUI if gui else pb.DIRECT
+        self.client = bullet_client.BulletClient(connection_mode=mode)
+        self.gui = gui
+        self._step_count = 0
+        self._step_hooks: list[Callable[[], None]] = []
+        self.rovers: list[SimRover] = []
+        c = self.client
+        c.resetSimulation()
+        c.setPhysicsEngineParameter(
+            fixedTimeStep=1.0 / self.config.physics_hz,
+            numSolverIterations=self.config.solver_iterations,
+            deterministicOverlappingPairs=1,
+        )
+        c.setGravity(0.0, 0.0, -self.config.gravity_mps2)
+        if gui:
+            c.configureDebugVisualizer(pb.COV_ENABLE_GUI, 0)
+        self.terrain_body = self._build_terrain()
+        self.rock_bodies = self._build_rocks()
+        self.clock = SimClock(self)
+        self.truth = GroundTruth(self)
+        log.info(
+            "world: %d×%d terrain at %.3f m, %d rocks, %d Hz physics, g = %.3f m/s²",
+            terrain.heights_m.shape[1],
+            terrain.heights_m.shape[0],
+            terrain.cell_size_m,
+            len(self.rock_bodies),
+            self.config.physics_hz,
+            self.config.gravity_mps2,
+        )
+
+    # ------------------------------------------------------------------- building
+    def _build_terrain(self) -> int:
+        t = self.terrain
+        c = self.client
+        ny, nx = t.heights_m.shape
+        shape = c.createCollisionShape(
+            pb.GEOM_HEIGHTFIELD,
+            meshScale=[t.cell_size_m, t.cell_size_m, 1.0],
+            heightfieldData=np.ascontiguousarray(t.heights_m, dtype=np.float64).ravel().tolist(),
+            numHeightfieldRows=nx,
+            numHeightfieldColumns=ny,
+        )
+        # Bullet centres the grid on the body origin in x and y, and on (min+max)/2 in z.
+        z_mid = 0.5 * (float(t.heights_m.min()) + float(t.heights_m.max()))
+        body = int(
+            c.createMultiBody(
+                baseMass=0.0,
+                baseCollisionShapeIndex=shape,
+                basePosition=[
+                    t.origin_xy_m[0] + 0.5 * (nx - 1) * t.cell_size_m,
+                    t.origin_xy_m[1] + 0.5 * (ny - 1) * t.cell_size_m,
+                    z_mid,
+                ],
+            )
+        )
+        c.changeVisualShape(body, -1, rgbaColor=list(REGOLITH_COLOR_RGBA))
+        c.changeDynamics(body, -1, lateralFriction=1.0, restitution=0.0)
+        return body
+
+    def _build_rocks(self) -> list[int]:
+        c = self.client
+        bodies: list[int] = []
+        for rock in self.terrain.rocks:
+            verts = np.asarray(rock.vertices_m, dtype=np.float64)
+            ground = self.terrain.height_at(rock.x_m, rock.y_m)
+            z = ground - rock.embed_depth_m - float(verts[:, 2].min())
+            col = c.createCollisionShape(pb.GEOM_MESH, vertices=verts.tolist())
+            hull = ConvexHull(verts)
+            vis = c.createVisualShape(
+                pb.GEOM_MESH,
+                vertices=verts.tolist(),
+                indices=_outward_triangles(verts, hull).ravel().tolist(),
+                rgbaColor=list(ROCK_COLOR_RGBA),
+            )
+            body = int(
+                c.createMultiBody(
+                    baseMass=0.0,
+                    baseCollisionShapeIndex=col,
+                    baseVisualShapeIndex=vis,
+                    basePosition=[rock.x_m, rock.y_m, z],
+                )
+            )
+            c.changeDynamics(body, -1, lateralFriction=0.9, restitution=0.0)
+            bodies.append(body)
+        return bodies
+
+    def add_rover(
+        self, config: RoverConfig, start: Pose2, *, rng: np.random.Generator
+    ) -> SimRover:
+        """Place a rover built from ``config`` on the ground at ``start``."""
+        from .rover import SimRover
+
+        if not self.terrain.contains(start.x_m, start.y_m):
+            raise SimError(
+                f"rover start ({start.x_m:.2f}, {start.y_m:.2f}) m is outside the terrain"
+            )
+        rover = SimRover(self, config, start, rng=rng)
+        self.rovers.append(rover)
+        return rover
+
+    # -------------------------------------------------------------------- running
+    @property
+    def physics_dt_s(self) -> float:
+        return 1.0 / self.config.physics_hz
+
+    @property
+    def sim_time_s(self) -> float:
+        """Simulated time since the world was built, in s (exact multiple of the step)."""
+        return self._step_count / self.config.physics_hz
+
+    @property
+    def step_count(self) -> int:
+        return self._step_count
+
+    def add_step_hook(self, hook: Callable[[], None]) -> None:
+        """Call ``hook`` after every physics step (sensors that sample at the physics rate)."""
+        self._step_hooks.append(hook)
+
+    def step(self, n: int = 1) -> None:
+        """Advance the physics by ``n`` steps."""
+        if n < 0:
+            raise ValueError(f"cannot step a negative number of times ({n})")
+        c = self.client
+        hooks = self._step_hooks
+        for _ in range(n):
+            c.stepSimulation()
+            self._step_count += 1
+            for hook in hooks:
+                hook()
+
+    def render_view(
+        self,
+        target_xyz_m: tuple[float, float, float],
+        *,
+        distance_m: float,
+        yaw_rad: float,
+        pitch_rad: float,
+        width_px: int,
+        height_px: int,
+        vertical_fov_rad: float = math.radians(50.0),
+    ) -> np.ndarray:
+        """An RGB picture (H×W×3 uint8) from an orbit camera, for videos and reports."""
+        c = self.client
+        view = c.computeViewMatrixFromYawPitchRoll(
+            cameraTargetPosition=list(target_xyz_m),
+            distance=distance_m,
+            yaw=math.degrees(yaw_rad),
+            pitch=math.degrees(pitch_rad),
+            roll=0.0,
+            upAxisIndex=2,
+        )
+        proj = c.computeProjectionMatrixFOV(
+            fov=math.degrees(vertical_fov_rad),
+            aspect=width_px / height_px,
+            nearVal=0.05,
+            farVal=200.0,
+        )
+        _, _, rgba, _, _ = c.getCameraImage(
+            width_px,
+            height_px,
+            viewMatrix=view,
+            projectionMatrix=proj,
+            renderer=pb.ER_TINY_RENDERER,
+            shadow=0,
+            lightDirection=[-1.0, -1.0, 0.6],
+        )
+        img = np.reshape(np.asarray(rgba, dtype=np.uint8), (height_px, width_px, 4))
+        return np.ascontiguousarray(img[:, :, :3])
+
+    def close(self) -> None:
+        """Disconnect the PyBullet client. Safe to call twice."""
+        if getattr(self, "client", None) is not None:
+            try:
+                self.client.disconnect()
+            except pb.error:  # already disconnected
+                pass
+            self.client = None  # type: ignore[assignment]
+
+    def __enter__(self) -> LunarWorld:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

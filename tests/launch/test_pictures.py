@@ -1,0 +1,327 @@
+"""Tests for lunarsite.launch.pictures: maps (north up) and video."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from lunarsite.launch.pictures import (
+    PictureError,
+    VideoRecorder,
+    figure_to_rgb,
+    hillshade_rgb,
+    terrain_map_figure,
+    write_difference_map,
+    write_terrain_map,
+)
+from matplotlib.figure import Figure
+
+CELL_M = 0.05
+N = 80  # cells per side: a 4 m x 4 m site
+ORIGIN_XY_M = (-2.0, -2.0)
+
+
+def _grid() -> tuple[np.ndarray, np.ndarray]:
+    """Site x, y of every cell, shaped like a height grid (row 0 = south)."""
+    coords = ORIGIN_XY_M[0] + CELL_M * np.arange(N)
+    x_m, y_m = np.meshgrid(coords, coords)  # y_m[j, i] grows with j: row 0 is south
+    return x_m, y_m
+
+
+def _cone() -> np.ndarray:
+    x_m, y_m = _grid()
+    heights_m: np.ndarray = np.clip(0.5 - 0.3 * np.hypot(x_m, y_m), 0.0, None)
+    return heights_m
+
+
+def _plateau(side: str) -> np.ndarray:
+    """0.4 m plateau on one side of the site, 0 m on the other, a ramp between."""
+    x_m, y_m = _grid()
+    along = {"north": y_m, "south": -y_m, "east": x_m, "west": -x_m}[side]
+    heights_m: np.ndarray = np.clip(along, -0.5, 0.5) * 0.4 + 0.2
+    return heights_m
+
+
+def _luminance(rgb: np.ndarray) -> np.ndarray:
+    luminance: np.ndarray = rgb[..., :3].astype(float) @ np.array([0.299, 0.587, 0.114])
+    return luminance
+
+
+# ------------------------------------------------------------------- orientation
+
+
+@pytest.mark.parametrize(
+    ("high_side", "high_part", "low_part"),
+    [
+        # Image row 0 is north; column 0 is west. A quarter of the image on each side.
+        ("north", np.s_[: N // 4, :], np.s_[-N // 4 :, :]),
+        ("south", np.s_[-N // 4 :, :], np.s_[: N // 4, :]),
+        ("east", np.s_[:, -N // 4 :], np.s_[:, : N // 4]),
+        ("west", np.s_[:, : N // 4], np.s_[:, -N // 4 :]),
+    ],
+)
+def test_hillshade_shows_north_up_east_right(
+    high_side: str, high_part: tuple[slice, slice], low_part: tuple[slice, slice]
+) -> None:
+    rgb = hillshade_rgb(_plateau(high_side), CELL_M)
+    assert rgb.dtype == np.uint8
+    assert rgb.shape == (N, N, 3)
+    # Both plateaus are flat, so they get the same shading; only the elevation colour
+    # differs, and the colormap's lightness rises with height.
+    luminance = _luminance(rgb)
+    assert luminance[high_part].mean() > luminance[low_part].mean() + 60.0
+
+
+def test_hillshade_lights_the_north_west_flank_of_a_cone() -> None:
+    """Default sun from azimuth 315° (north-west): that flank is brighter than the SE one."""
+    luminance = _luminance(hillshade_rgb(_cone(), CELL_M))
+    # Flanks 0.7 m from the summit, at the same height; north-up image, so NW is up-left.
+    k = round(0.5 / CELL_M)
+    centre = N // 2
+    north_west = luminance[centre - k - 2 : centre - k + 2, centre - k - 2 : centre - k + 2]
+    south_east = luminance[centre + k - 2 : centre + k + 2, centre + k - 2 : centre + k + 2]
+    assert north_west.mean() > south_east.mean() + 60.0
+
+
+def test_hillshade_sun_from_south_east_swaps_the_lit_flank() -> None:
+    luminance = _luminance(hillshade_rgb(_cone(), CELL_M, azimuth_deg=135.0))
+    k = round(0.5 / CELL_M)
+    centre = N // 2
+    assert luminance[centre + k, centre + k] > luminance[centre - k, centre - k] + 60.0
+
+
+def test_hillshade_of_flat_ground_and_missing_cells() -> None:
+    heights = np.zeros((4, 5))
+    heights[0, 0] = np.nan  # south-west corner: bottom-left of a north-up image
+    rgb = hillshade_rgb(heights, 0.1)
+    assert rgb.shape == (4, 5, 3)
+    assert tuple(rgb[-1, 0]) == (128, 128, 128)
+    assert len({tuple(px) for px in rgb.reshape(-1, 3)}) == 2
+
+
+@pytest.mark.parametrize(
+    ("heights", "cell", "message"),
+    [
+        (np.zeros(5), 0.1, r"heights_m must be a 2-D array .* shape \(5,\)"),
+        (np.zeros((1, 5)), 0.1, r"heights_m .* at least 2 x 2 cells, got shape \(1, 5\)"),
+        (np.zeros((3, 3)), 0.0, r"cell_size_m must be a finite positive number, got 0\.0"),
+        (np.zeros((3, 3)), float("nan"), r"cell_size_m must be a finite positive number"),
+    ],
+)
+def test_hillshade_rejects_bad_input(heights: np.ndarray, cell: float, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        hillshade_rgb(heights, cell)
+
+
+# ------------------------------------------------------------------- terrain map
+
+
+def test_terrain_map_png_has_expected_size(tmp_path: Path) -> None:
+    x_m = np.linspace(-1.5, 1.5, 50)
+    path = tmp_path / "map.png"
+    write_terrain_map(
+        path,
+        _cone(),
+        CELL_M,
+        ORIGIN_XY_M,
+        paths={"true": np.c_[x_m, 0.5 * x_m, np.zeros_like(x_m)], "estimated": np.c_[x_m, x_m]},
+        waypoints_xy_m=np.array([[1.0, 1.0], [-1.0, 1.0]]),
+        rocks=[(0.5, -1.0, 0.3), (-1.0, -1.0, 0.2)],
+        title="cone",
+        waypoint_tolerance_m=0.2,
+    )
+    image = cv2.imread(str(path))
+    assert image is not None
+    height_px, width_px = image.shape[:2]
+    assert 900 <= width_px <= 1100
+    assert 500 <= height_px <= 1200  # a square site: roughly square picture
+    # Not a blank canvas: the hill shading spans many colours.
+    assert len(np.unique(image.reshape(-1, 3), axis=0)) > 100
+
+
+def _pixel_at(fig_rgb: np.ndarray, fig: Figure, x_m: float, y_m: float) -> np.ndarray:
+    """5 x 5 pixels of the rendered figure around site point (x_m, y_m) on the map axes."""
+    x_px, y_px = fig.axes[0].transData.transform((x_m, y_m))
+    row = fig_rgb.shape[0] - round(float(y_px))  # display y grows upwards, image rows down
+    col = round(float(x_px))
+    return fig_rgb[row - 2 : row + 3, col - 2 : col + 3]
+
+
+@pytest.mark.parametrize("high_side", ["north", "south"])
+def test_terrain_map_puts_the_high_side_where_its_coordinates_are(high_side: str) -> None:
+    """Sample the rendered map at site coordinates: catches a flipped or mirrored image."""
+    fig = terrain_map_figure(_plateau(high_side), CELL_M, ORIGIN_XY_M)
+    rgb = figure_to_rgb(fig)
+    north = _luminance(_pixel_at(rgb, fig, 0.0, 1.6)).mean()
+    south = _luminance(_pixel_at(rgb, fig, 0.0, -1.6)).mean()
+    if high_side == "north":
+        assert north > south + 60.0
+    else:
+        assert south > north + 60.0
+    ax = fig.axes[0]
+    assert ax.get_ylim()[0] < ax.get_ylim()[1]  # north up
+    assert ax.get_xlim()[0] < ax.get_xlim()[1]  # east right
+
+
+def test_terrain_map_extends_to_show_paths_outside_the_grid() -> None:
+    fig = terrain_map_figure(
+        _cone(), CELL_M, ORIGIN_XY_M, paths={"true": np.array([[0.0, 0.0], [3.0, 2.5]])}
+    )
+    ax = fig.axes[0]
+    assert ax.get_xlim()[1] >= 3.0
+    assert ax.get_ylim()[1] >= 2.5
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["true", "start"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"paths": {"true": np.zeros(4)}}, r"paths\['true'\] must be an \(N, 2\) array"),
+        ({"waypoints_xy_m": np.zeros((3, 1))}, r"waypoints_xy_m must be an \(N, 2\) array"),
+        ({"rocks": [(0.0, 0.0, -0.1)]}, r"diameter > 0 m"),
+        ({"waypoint_tolerance_m": 0.0}, r"waypoint_tolerance_m must be positive"),
+    ],
+)
+def test_terrain_map_rejects_bad_overlays(
+    tmp_path: Path, kwargs: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        write_terrain_map(tmp_path / "m.png", _cone(), CELL_M, ORIGIN_XY_M, **kwargs)  # type: ignore[arg-type]
+
+
+def test_terrain_map_into_missing_folder_raises_picture_error(tmp_path: Path) -> None:
+    path = tmp_path / "missing" / "map.png"
+    with pytest.raises(PictureError, match="missing"):
+        write_terrain_map(path, _cone(), CELL_M, ORIGIN_XY_M)
+
+
+# ---------------------------------------------------------------- difference map
+
+
+def test_difference_map_of_a_bump(tmp_path: Path) -> None:
+    x_m, y_m = _grid()
+    before = _cone()
+    after = before + 0.1 * np.exp(-((x_m - 1.0) ** 2 + y_m**2) / 0.1)
+    path = tmp_path / "diff.png"
+    write_difference_map(path, before, after, CELL_M, ORIGIN_XY_M, title="after dumping")
+    image = cv2.imread(str(path))
+    assert image is not None
+    height_px, width_px = image.shape[:2]
+    assert width_px >= 1000
+    assert height_px >= 300
+    # The bump is drawn in the red end of the diverging map: strongly red pixels exist.
+    assert _red_rows(image).size > 50
+
+
+def _red_rows(image_bgr: np.ndarray) -> np.ndarray:
+    b, g, r = (image_bgr[..., k].astype(int) for k in range(3))
+    return np.nonzero((r > 150) & (r - b > 80) & (r - g > 80))[0]
+
+
+def test_difference_map_shows_north_up(tmp_path: Path) -> None:
+    """The same layout with the bump in the north, then the south: red must move up."""
+    x_m, y_m = _grid()
+    rows = {}
+    for side, y0_m in (("north", 1.2), ("south", -1.2)):
+        after = 0.1 * np.exp(-(x_m**2 + (y_m - y0_m) ** 2) / 0.1)
+        path = tmp_path / f"{side}.png"
+        write_difference_map(path, np.zeros_like(after), after, CELL_M, ORIGIN_XY_M)
+        image = cv2.imread(str(path))
+        assert image is not None
+        rows[side] = _red_rows(image).mean()
+    assert rows["north"] < rows["south"] - 30.0
+
+
+def test_difference_map_rejects_different_shapes(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"\(80, 80\).*\(40, 80\)"):
+        write_difference_map(tmp_path / "d.png", _cone(), _cone()[:40], CELL_M, ORIGIN_XY_M)
+    assert not (tmp_path / "d.png").exists()
+
+
+# ------------------------------------------------------------------------- video
+
+
+def _square_frame(k: int, width: int, height: int) -> np.ndarray:
+    frame = np.zeros((height, width, 3), np.uint8)
+    x0 = 4 * k
+    frame[40:70, x0 : x0 + 30] = (255, 40, 40)  # a red square moving east
+    return frame
+
+
+def test_video_of_a_moving_square(tmp_path: Path) -> None:
+    path = tmp_path / "v.mp4"
+    width, height = 160, 120
+    with VideoRecorder(path, 10.0, (width, height)) as video:
+        for k in range(30):
+            video.add_frame(_square_frame(k, width, height))
+        assert video.frames_written == 30
+    video.close()  # idempotent
+
+    capture = cv2.VideoCapture(str(path))
+    try:
+        assert capture.isOpened()
+        assert int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)) == width
+        assert int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)) == height
+        frames = []
+        while True:
+            ok, bgr = capture.read()
+            if not ok:
+                break
+            frames.append(bgr)
+    finally:
+        capture.release()
+    assert len(frames) >= 30
+    assert frames[0].shape == (height, width, 3)
+    # RGB went in, BGR comes out: the square is red, and it moved east.
+    square = frames[10][45:65, 45:65].reshape(-1, 3).mean(axis=0)
+    assert square[2] > 180  # red channel
+    assert square[0] < 100  # blue channel
+    assert frames[0][55, 10, 2] > 180
+    assert frames[29][55, 10, 2] < 60
+
+
+def test_video_resizes_frames_of_another_size(tmp_path: Path) -> None:
+    path = tmp_path / "r.mp4"
+    with VideoRecorder(path, 5.0, (64, 48)) as video:
+        video.add_frame(np.full((97, 131, 3), 200, np.uint8))
+        video.add_frame(np.full((20, 30, 3), 200, np.uint8))
+    capture = cv2.VideoCapture(str(path))
+    ok, bgr = capture.read()
+    capture.release()
+    assert ok
+    assert bgr.shape == (48, 64, 3)
+
+
+def test_video_rejects_bad_frames_and_frames_after_close(tmp_path: Path) -> None:
+    video = VideoRecorder(tmp_path / "b.mp4", 5.0, (64, 48))
+    with pytest.raises(ValueError, match=r"uint8 \(h, w, 3\) RGB array, got float64"):
+        video.add_frame(np.zeros((48, 64, 3)))
+    with pytest.raises(ValueError, match=r"got uint8 \(48, 64\)"):
+        video.add_frame(np.zeros((48, 64), np.uint8))
+    video.close()
+    with pytest.raises(PictureError, match="is closed"):
+        video.add_frame(np.zeros((48, 64, 3), np.uint8))
+
+
+def test_video_in_missing_folder_raises_picture_error(tmp_path: Path) -> None:
+    path = tmp_path / "no_such_dir" / "v.mp4"
+    with pytest.raises(PictureError, match="no_such_dir"):
+        VideoRecorder(path, 10.0, (160, 120))
+
+
+@pytest.mark.parametrize(
+    ("fps", "size", "message"),
+    [
+        (0.0, (64, 48), "fps must be a finite positive number"),
+        (10.0, (0, 48), "frame_size_px must be positive integers"),
+        (10.0, (64.5, 48), "frame_size_px must be positive integers"),
+    ],
+)
+def test_video_rejects_bad_settings(
+    tmp_path: Path, fps: float, size: tuple[int, int], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        VideoRecorder(tmp_path / "x.mp4", fps, size)
