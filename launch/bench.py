@@ -49,9 +49,7 @@ def bench_sim(*, sim_seconds: float = 60.0, seed: int = 0) -> dict[str, Any]:
     }
     for label, camera in (("no_camera", False), ("camera", True)):
         t0 = time.perf_counter()
-        record = run_scenario(
-            scenario, seed=seed, time_limit_s=sim_seconds, render_camera=camera
-        )
+        record = run_scenario(scenario, seed=seed, time_limit_s=sim_seconds, render_camera=camera)
         wall = time.perf_counter() - t0
         assert record.outcome is not None
         sim = record.outcome.elapsed_s
@@ -59,7 +57,9 @@ def bench_sim(*, sim_seconds: float = 60.0, seed: int = 0) -> dict[str, Any]:
             "sim_time_s": round(sim, 3),
             "wall_time_s": round(wall, 3),
             "real_time_factor": round(sim / wall, 2),
-            "physics_step_us": round(1e6 * wall / max(1.0, sim * scenario.config.sim.physics_hz), 1),
+            "physics_step_us": round(
+                1e6 * wall / max(1.0, sim * scenario.config.sim.physics_hz), 1
+            ),
         }
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
     return result

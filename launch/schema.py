@@ -157,7 +157,7 @@ def _read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(path, [f"{path}: cannot read: {exc}"]) from None
     try:
-        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=_StrictLoader)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
@@ -327,16 +327,25 @@ def load_scenario(ref: str) -> LoadedScenario:
             problem(("site", "terrain", "path"), str(exc))
         else:
             dem_size = dem.size_xy_m
-            if size is not None and any(abs(a - b) > 1e-6 for a, b in zip(size, dem_size, strict=True)):
+            if size is not None and any(
+                abs(a - b) > 1e-6 for a, b in zip(size, dem_size, strict=True)
+            ):
                 problem(
                     ("site", "size_m"),
-                    f"size_m {list(size)} does not match the DEM ({dem_size[0]:g} × {dem_size[1]:g} m)",
+                    f"size_m {list(size)} does not match the DEM "
+                    f"({dem_size[0]:g} × {dem_size[1]:g} m)",
                 )
             size = dem_size
-            if site.cell_size_m is not None and not math.isclose(site.cell_size_m, terrain.cell_size_m):
+            if site.cell_size_m is not None and not math.isclose(
+                site.cell_size_m, terrain.cell_size_m
+            ):
                 problem(("site", "cell_size_m"), "differs from the DEM's terrain.cell_size_m")
             config = config.model_copy(
-                update={"site": site.model_copy(update={"size_m": size, "cell_size_m": terrain.cell_size_m})}
+                update={
+                    "site": site.model_copy(
+                        update={"size_m": size, "cell_size_m": terrain.cell_size_m}
+                    )
+                }
             )
     if size is not None:
         start = config.rover.start
@@ -358,7 +367,8 @@ def load_scenario(ref: str) -> LoadedScenario:
     if cruise is not None and cruise > rover.drive.max_speed_mps:
         problem(
             ("mission", "cruise_speed_mps"),
-            f"{cruise:g} m/s exceeds the rover's drive.max_speed_mps ({rover.drive.max_speed_mps:g})",
+            f"{cruise:g} m/s exceeds the rover's drive.max_speed_mps "
+            f"({rover.drive.max_speed_mps:g})",
         )
     if problems:
         raise ScenarioError(path, problems)

@@ -57,6 +57,9 @@ class ChassisConfig(StrictModel):
     mass_kg: Positive
     axle_drop_m: NonNegative = 0.0
     """Vertical distance from the chassis centre down to the wheel axles, in m."""
+    com_offset_xyz_m: Vec3 = (0.0, 0.0, 0.0)
+    """Centre of mass of the chassis body (batteries, electronics, counterweight) from its
+    geometric centre, in m. A rover counterweights a front tool by moving mass back."""
 
 
 class WheelsConfig(StrictModel):
@@ -71,15 +74,6 @@ class WheelsConfig(StrictModel):
     """Left wheel centre to right wheel centre, in m."""
     friction: Annotated[float, Field(gt=0.0, le=2.0)] = 0.8
     """Coulomb friction coefficient of the wheel on regolith (dimensionless)."""
-    lateral_friction_ratio: Annotated[float, Field(gt=0.0, le=1.0)] = 0.3
-    """Sideways (along the axle) friction as a fraction of ``friction``.
-
-    A wheel that is slipping longitudinally, as every skid-steer wheel is in a turn,
-    resists sideways sliding far less than a locked block would (combined-slip behaviour
-    of wheels on soil). Isotropic Coulomb friction leaves a four-wheel skid-steer whose
-    wheelbase exceeds its track nearly unable to turn; this ratio is the simulator's
-    stand-in for combined slip. Measured effect: tests/sim/test_rover.py.
-    """
 
 
 class DriveConfig(StrictModel):
@@ -254,9 +248,7 @@ class RoverConfig(StrictModel):
     @property
     def total_mass_kg(self) -> float:
         """Chassis, four wheels and tools, in kg."""
-        return (
-            self.chassis.mass_kg + 4.0 * self.wheels.mass_kg + sum(t.mass_kg for t in self.tools)
-        )
+        return self.chassis.mass_kg + 4.0 * self.wheels.mass_kg + sum(t.mass_kg for t in self.tools)
 
     @property
     def joint_names(self) -> tuple[str, ...]:

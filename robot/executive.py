@@ -181,9 +181,7 @@ class DriveToWaypoints:
         except HardwareError as exc:
             return finish(ActionStatus.EXECUTION_FAILED, f"hardware: {exc}")
 
-    def _wait_for_rest(
-        self, observer: Callable[[ControlTick], None] | None, reached: int
-    ) -> None:
+    def _wait_for_rest(self, observer: Callable[[ControlTick], None] | None, reached: int) -> None:
         """Hold a stop until the encoders stop changing (or STOP_WAIT_S passes)."""
         rover = self.rover
         rate = LoopRate(rover.clock, self.control_hz)

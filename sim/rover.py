@@ -83,7 +83,9 @@ class _BodyBuilder:
         self.axes: list[list[float]] = []
 
     def boxes(
-        self, parts: list[tuple[tuple[float, float, float], tuple[float, float, float]]], rgba: tuple[float, ...]
+        self,
+        parts: list[tuple[tuple[float, float, float], tuple[float, float, float]]],
+        rgba: tuple[float, ...],
     ) -> tuple[int, int]:
         """A compound of boxes given as (half extents, centre) pairs."""
         c = self.c
@@ -141,7 +143,9 @@ class SimRover(RoverInterface):
         self._right_wheels: list[int] = []
         self.body = self._build(start)
         imu = config.imu
-        self._gyro_bias = rng.normal(0.0, imu.gyro_bias_std_radps, 3) if imu.gyro_bias_std_radps else np.zeros(3)
+        self._gyro_bias = (
+            rng.normal(0.0, imu.gyro_bias_std_radps, 3) if imu.gyro_bias_std_radps else np.zeros(3)
+        )
         self._accel_bias = (
             rng.normal(0.0, imu.accel_bias_std_mps2, 3) if imu.accel_bias_std_mps2 else np.zeros(3)
         )
@@ -164,10 +168,12 @@ class SimRover(RoverInterface):
         chassis = b.boxes(
             [((ch.length_m / 2, ch.width_m / 2, ch.height_m / 2), (0.0, 0.0, 0.0))], CHASSIS_RGBA
         )
-        # Wheels touch the ground at one point (a sphere of the wheel radius): a cylinder
-        # touches with its two rim edges, whose opposed Coulomb forces scrub a skid-steer
-        # turn to a fraction of what the single-contact skid-steer model predicts.
-        wheel_col = c.createCollisionShape(pb.GEOM_SPHERE, radius=wh.radius_m)
+        wheel_col = c.createCollisionShape(
+            pb.GEOM_CYLINDER,
+            radius=wh.radius_m,
+            height=wh.width_m,
+            collisionFrameOrientation=pb.getQuaternionFromEuler([math.pi / 2, 0.0, 0.0]),
+        )
         wheel_vis = c.createVisualShape(
             pb.GEOM_CYLINDER,
             radius=wh.radius_m,
@@ -198,6 +204,7 @@ class SimRover(RoverInterface):
                 baseVisualShapeIndex=chassis[1],
                 basePosition=[start.x_m, start.y_m, z0],
                 baseOrientation=pb.getQuaternionFromEuler([0.0, 0.0, start.yaw_rad]),
+                baseInertialFramePosition=list(ch.com_offset_xyz_m),
                 linkMasses=b.masses,
                 linkCollisionShapeIndices=b.cols,
                 linkVisualShapeIndices=b.viss,
@@ -210,6 +217,9 @@ class SimRover(RoverInterface):
                 linkJointAxis=b.axes,
             )
         )
+        # Vacuum: no air drag. PyBullet damps every body by default (linear 0.04).
+        for link in range(-1, len(b.masses)):
+            c.changeDynamics(body, link, linearDamping=0.0, angularDamping=0.0)
         for w in self._left_wheels + self._right_wheels:
             c.changeDynamics(
                 body,
@@ -217,7 +227,6 @@ class SimRover(RoverInterface):
                 lateralFriction=wh.friction,
                 rollingFriction=0.0,
                 spinningFriction=0.0,
-                anisotropicFriction=[1.0, wh.lateral_friction_ratio, 1.0],
             )
             c.setJointMotorControl2(body, w, pb.VELOCITY_CONTROL, targetVelocity=0.0, force=0.0)
         self.body = body
@@ -251,7 +260,12 @@ class SimRover(RoverInterface):
                 )
                 joints.append((idx, side))
             self._servos[jaw.name] = _ServoJoint(
-                jaw.name, tuple(joints), jaw.lower_rad, jaw.upper_rad, jaw.max_speed_radps, jaw.max_torque_nm
+                jaw.name,
+                tuple(joints),
+                jaw.lower_rad,
+                jaw.upper_rad,
+                jaw.max_speed_radps,
+                jaw.max_torque_nm,
             )
             return
         # Scoop or bucket: an open box (floor, back wall, two sides) at the end of an arm.
@@ -279,7 +293,12 @@ class SimRover(RoverInterface):
                 com=(L + d / 2, 0.0, -h / 4),
             )
             self._servos[lift.name] = _ServoJoint(
-                lift.name, ((arm, 1.0),), lift.lower_rad, lift.upper_rad, lift.max_speed_radps, lift.max_torque_nm
+                lift.name,
+                ((arm, 1.0),),
+                lift.lower_rad,
+                lift.upper_rad,
+                lift.max_speed_radps,
+                lift.max_torque_nm,
             )
             return
         curl = tool.joints[1]
@@ -321,8 +340,24 @@ class SimRover(RoverInterface):
             for fy in (wh.track_m / 2, -wh.track_m / 2):
                 x = start.x_m + cy * fx - sy * fy
                 y = start.y_m + sy * fx + cy * fy
-                heights.append(t.height_at(x, y) if t.contains(x, y) else t.height_at(start.x_m, start.y_m))
+                heights.append(
+                    t.height_at(x, y) if t.contains(x, y) else t.height_at(start.x_m, start.y_m)
+                )
         return max(heights)
+
+    def chassis_frame(self) -> tuple[np.ndarray, np.ndarray]:
+        """Position of the chassis centre (m) and its rotation matrix, in the world.
+
+        PyBullet reports the base's centre of mass; the rover frame is the geometric
+        centre of the chassis, ``chassis.com_offset_xyz_m`` away from it.
+        """
+        c = self.world.client
+        pos, orn = c.getBasePositionAndOrientation(self.body)
+        rot = np.asarray(c.getMatrixFromQuaternion(orn), dtype=np.float64).reshape(3, 3)
+        centre = np.asarray(pos, dtype=np.float64) - rot @ np.asarray(
+            self.config.chassis.com_offset_xyz_m, dtype=np.float64
+        )
+        return centre, rot
 
     # --------------------------------------------------------------- lifecycle
     @property
@@ -436,9 +471,8 @@ class SimRover(RoverInterface):
         cam = self.config.camera
         assert cam is not None
         c = self.world.client
-        pos, orn = c.getBasePositionAndOrientation(self.body)
-        rot = np.asarray(c.getMatrixFromQuaternion(orn), dtype=np.float64).reshape(3, 3)
-        eye = np.asarray(pos) + rot @ np.asarray(cam.mount_xyz_m)
+        pos, rot = self.chassis_frame()
+        eye = pos + rot @ np.asarray(cam.mount_xyz_m)
         p = cam.mount_pitch_rad
         forward = rot @ np.array([math.cos(p), 0.0, -math.sin(p)])
         up = rot @ np.array([math.sin(p), 0.0, math.cos(p)])
@@ -457,7 +491,9 @@ class SimRover(RoverInterface):
             renderer=pb.ER_TINY_RENDERER,
             shadow=0,
         )
-        rgb = np.reshape(np.asarray(rgba, dtype=np.uint8), (cam.height_px, cam.width_px, 4))[:, :, :3]
+        rgb = np.reshape(np.asarray(rgba, dtype=np.uint8), (cam.height_px, cam.width_px, 4))[
+            :, :, :3
+        ]
         zbuf = np.reshape(np.asarray(depth_buf, dtype=np.float64), (cam.height_px, cam.width_px))
         depth = cam.far_m * cam.near_m / (cam.far_m - (cam.far_m - cam.near_m) * zbuf)
         if cam.depth_noise_std_m > 0.0:

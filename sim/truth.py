@@ -50,9 +50,10 @@ class GroundTruth:
 
     def rover_pose(self, rover: SimRover) -> TruePose:
         c = self._world.client
-        pos, orn = c.getBasePositionAndOrientation(rover.body)
+        _, orn = c.getBasePositionAndOrientation(rover.body)
+        pos, _ = rover.chassis_frame()
         roll, pitch, yaw = c.getEulerFromQuaternion(orn)
-        return TruePose(pos[0], pos[1], pos[2], roll, pitch, yaw)
+        return TruePose(float(pos[0]), float(pos[1]), float(pos[2]), roll, pitch, yaw)
 
     def rover_speed_mps(self, rover: SimRover) -> float:
         lin, _ = self._world.client.getBaseVelocity(rover.body)

@@ -10,6 +10,7 @@ Ground truth (true poses, true terrain, contacts) is reached only through
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from collections.abc import Callable
@@ -177,9 +178,7 @@ class LunarWorld:
             bodies.append(body)
         return bodies
 
-    def add_rover(
-        self, config: RoverConfig, start: Pose2, *, rng: np.random.Generator
-    ) -> SimRover:
+    def add_rover(self, config: RoverConfig, start: Pose2, *, rng: np.random.Generator) -> SimRover:
         """Place a rover built from ``config`` on the ground at ``start``."""
         from .rover import SimRover
 
@@ -263,10 +262,8 @@ class LunarWorld:
     def close(self) -> None:
         """Disconnect the PyBullet client. Safe to call twice."""
         if getattr(self, "client", None) is not None:
-            try:
+            with contextlib.suppress(pb.error):  # already disconnected
                 self.client.disconnect()
-            except pb.error:  # already disconnected
-                pass
             self.client = None  # type: ignore[assignment]
 
     def __enter__(self) -> LunarWorld:

@@ -7,6 +7,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from matplotlib.figure import Figure
+
 from lunarsite.launch.pictures import (
     PictureError,
     VideoRecorder,
@@ -16,7 +18,6 @@ from lunarsite.launch.pictures import (
     write_difference_map,
     write_terrain_map,
 )
-from matplotlib.figure import Figure
 
 CELL_M = 0.05
 N = 80  # cells per side: a 4 m x 4 m site

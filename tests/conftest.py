@@ -1,0 +1,41 @@
+"""Shared fixtures: shipped rover configurations and small terrains."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lunarsite.launch.schema import load_rover
+from lunarsite.robot.config import RoverConfig
+from lunarsite.sim.terrain import Terrain
+
+
+def flat_terrain(size_m: float = 10.0, cell_m: float = 0.1, height_m: float = 0.0) -> Terrain:
+    n = round(size_m / cell_m) + 1
+    return Terrain(
+        heights_m=np.full((n, n), height_m),
+        cell_size_m=cell_m,
+        origin_xy_m=(0.0, 0.0),
+        craters=(),
+        rocks=(),
+    )
+
+
+@pytest.fixture(scope="session")
+def excavator() -> RoverConfig:
+    return load_rover("excavator_66kg")[0]
+
+
+@pytest.fixture(scope="session")
+def lab_rover() -> RoverConfig:
+    return load_rover("lab_rover")[0]
+
+
+@pytest.fixture
+def flat() -> Terrain:
+    return flat_terrain()
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)

@@ -1,0 +1,162 @@
+"""The simulated rover: built from its file, senses like a real board, obeys the lifecycle."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from lunarsite.robot.config import RoverConfig
+from lunarsite.robot.constants import LUNAR_GRAVITY_MPS2
+from lunarsite.robot.hardware import CommandError, LifecycleError, LifecycleState
+from lunarsite.robot.types import DriveCommand, Pose2, RoverCommand, wrap_angle
+from lunarsite.sim.rover import SimRover, mix_skid_steer
+from lunarsite.sim.world import LunarWorld, SimConfig
+from tests.conftest import flat_terrain
+
+
+def _active(config: RoverConfig, **sim: object) -> tuple[LunarWorld, SimRover]:
+    world = LunarWorld(flat_terrain(), SimConfig(**sim))  # type: ignore[arg-type]
+    rover = world.add_rover(config, Pose2(5.0, 5.0, 0.0), rng=np.random.default_rng(0))
+    rover.configure()
+    rover.activate()
+    return world, rover
+
+
+def _drive(world: LunarWorld, rover: SimRover, cmd: DriveCommand, seconds: float) -> None:
+    for _ in range(round(seconds * 20)):
+        rover.write(RoverCommand(cmd))
+        world.clock.sleep_s(0.05)
+
+
+@pytest.mark.parametrize("name", ["excavator", "lab_rover"])
+def test_rover_rests_level_and_its_imu_reads_lunar_gravity(
+    name: str, request: pytest.FixtureRequest
+) -> None:
+    config: RoverConfig = request.getfixturevalue(name)
+    world, rover = _active(config)
+    with world:
+        world.clock.sleep_s(0.5)
+        s = rover.read()
+        pose = world.truth.rover_pose(rover)
+        assert pose.tilt_rad < 0.01
+        assert s.accel_mps2[2] == pytest.approx(LUNAR_GRAVITY_MPS2, abs=0.1)
+        assert max(abs(g) for g in s.gyro_radps) < 0.01
+        # The wheels carry the rover's whole weight at lunar gravity.
+        normal = sum(cp[9] for cp in world.client.getContactPoints(bodyA=rover.body))
+        assert normal == pytest.approx(config.total_mass_kg * LUNAR_GRAVITY_MPS2, rel=0.05)
+
+
+@pytest.mark.parametrize("name", ["excavator", "lab_rover"])
+def test_straight_drive_matches_encoders(name: str, request: pytest.FixtureRequest) -> None:
+    config: RoverConfig = request.getfixturevalue(name)
+    world, rover = _active(config)
+    with world:
+        before, p0 = rover.read(), world.truth.rover_pose(rover)
+        _drive(world, rover, DriveCommand(config.drive.max_speed_mps, 0.0), 8.0)
+        after, p1 = rover.read(), world.truth.rover_pose(rover)
+    true_m = math.hypot(p1.x_m - p0.x_m, p1.y_m - p0.y_m)
+    ticks = 0.5 * (after.left_ticks - before.left_ticks + after.right_ticks - before.right_ticks)
+    encoder_m = ticks / config.encoders.ticks_per_rev * 2 * math.pi * config.wheels.radius_m
+    assert true_m == pytest.approx(8.0 * config.drive.max_speed_mps, rel=0.05)
+    assert encoder_m == pytest.approx(true_m, rel=0.02)
+    assert abs(wrap_angle(p1.yaw_rad - p0.yaw_rad)) < 0.05
+
+
+def test_gyro_integrates_to_the_true_turn(excavator: RoverConfig) -> None:
+    world, rover = _active(excavator)
+    with world:
+        p0 = world.truth.rover_pose(rover)
+        integrated = 0.0
+        true_total = 0.0
+        last = p0.yaw_rad
+        for _ in range(120):
+            rover.write(RoverCommand(DriveCommand(0.0, excavator.drive.max_yaw_rate_radps)))
+            world.clock.sleep_s(0.05)
+            integrated += rover.read().gyro_radps[2] * 0.05
+            yaw = world.truth.rover_pose(rover).yaw_rad
+            true_total += wrap_angle(yaw - last)
+            last = yaw
+    assert true_total > 0.5, "a turn-in-place command must turn the rover the right way"
+    assert integrated == pytest.approx(true_total, rel=0.05)
+
+
+def test_servos_reach_targets_within_their_limits(lab_rover: RoverConfig) -> None:
+    world, rover = _active(lab_rover)
+    with world:
+        rover.write(RoverCommand(tool_targets_rad={"scoop_lift": 1.2, "gripper_jaw": 5.0}))
+        world.clock.sleep_s(2.0)
+        tools = rover.read().tool_positions_rad
+    assert tools["scoop_lift"] == pytest.approx(1.2, abs=0.02)
+    # Beyond its limit the jaw stops at the limit.
+    assert tools["gripper_jaw"] == pytest.approx(lab_rover.joint("gripper_jaw").upper_rad, abs=0.02)
+
+
+def test_refused_commands_move_nothing(lab_rover: RoverConfig) -> None:
+    world = LunarWorld(flat_terrain())
+    rover = world.add_rover(lab_rover, Pose2(5.0, 5.0, 0.0), rng=np.random.default_rng(0))
+    with world:
+        with pytest.raises(LifecycleError, match="cannot read: rover is unconfigured"):
+            rover.read()
+        rover.configure()
+        p0 = world.truth.rover_pose(rover)
+        with pytest.raises(LifecycleError, match="inactive, not active"):
+            rover.write(RoverCommand(DriveCommand(0.3, 0.0)))
+        rover.activate()
+        for bad, message in [
+            (RoverCommand(DriveCommand(math.nan, 0.0)), "not finite"),
+            (RoverCommand(DriveCommand(0.0, math.inf)), "not finite"),
+            (RoverCommand(tool_targets_rad={"boom_lift": 0.1}), "unknown tool joint 'boom_lift'"),
+            (RoverCommand(tool_targets_rad={"scoop_lift": math.nan}), "not finite"),
+        ]:
+            with pytest.raises(CommandError, match=message):
+                rover.write(bad)
+        world.clock.sleep_s(2.0)
+        p1 = world.truth.rover_pose(rover)
+        assert rover.lifecycle_state is LifecycleState.ACTIVE
+    assert math.hypot(p1.x_m - p0.x_m, p1.y_m - p0.y_m) < 1e-3
+
+
+def test_deactivate_stops_the_wheels(excavator: RoverConfig) -> None:
+    world, rover = _active(excavator)
+    with world:
+        _drive(world, rover, DriveCommand(0.3, 0.0), 3.0)
+        assert world.truth.rover_speed_mps(rover) > 0.25
+        rover.deactivate()
+        world.clock.sleep_s(1.0)
+        assert world.truth.rover_speed_mps(rover) < 0.01
+
+
+def test_mixing_keeps_curvature_when_a_side_saturates(excavator: RoverConfig) -> None:
+    left, right = mix_skid_steer(DriveCommand(1.0, 1.0), excavator)
+    top = excavator.drive.max_wheel_speed_radps
+    assert max(abs(left), abs(right)) == pytest.approx(top)
+    b = excavator.wheels.track_m * excavator.drive.effective_track_factor
+    r = excavator.wheels.radius_m
+    v, w = 0.5 * (left + right) * r, (right - left) * r / b
+    assert w / v == pytest.approx(1.0)
+
+
+def test_camera_sees_the_ground_at_the_expected_range(lab_rover: RoverConfig) -> None:
+    world, rover = _active(lab_rover, render_camera=True)
+    cam = lab_rover.camera
+    assert cam is not None
+    with world:
+        world.clock.sleep_s(0.5)
+        frame = rover.read_camera()
+        centre, _ = rover.chassis_frame()
+    assert frame.rgb.shape == (cam.height_px, cam.width_px, 3)
+    assert frame.depth_m.shape == (cam.height_px, cam.width_px)
+    # The optical axis hits flat ground at height h / sin(pitch) along the axis.
+    height = centre[2] + cam.mount_xyz_m[2]
+    expected = height / math.sin(cam.mount_pitch_rad)
+    mid = float(
+        np.median(
+            frame.depth_m[
+                cam.height_px // 2 - 2 : cam.height_px // 2 + 2,
+                cam.width_px // 2 - 2 : cam.width_px // 2 + 2,
+            ]
+        )
+    )
+    assert mid == pytest.approx(expected, rel=0.05)
