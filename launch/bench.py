@@ -42,12 +42,12 @@ def bench_sim(*, sim_seconds: float = 60.0, seed: int = 0) -> dict[str, Any]:
         "seed": seed,
         "physics_hz": scenario.config.sim.physics_hz,
         "control_hz": scenario.config.sim.control_hz,
-        "camera": None
+        "camera_config": None
         if cam is None
         else {"width_px": cam.width_px, "height_px": cam.height_px, "rate_hz": cam.rate_hz},
         "machine": _machine(),
     }
-    for label, camera in (("no_camera", False), ("camera", True)):
+    for label, camera in (("no_camera", False), ("with_camera", True)):
         t0 = time.perf_counter()
         record = run_scenario(scenario, seed=seed, time_limit_s=sim_seconds, render_camera=camera)
         wall = time.perf_counter() - t0
