@@ -1,1 +1,1 @@
-"""placeholder"""
+"""lunarsite.launch: the composition root: CLI, scenario and rover files, runs, reports."""
