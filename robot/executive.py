@@ -87,23 +87,23 @@ class DriveToWaypoints:
 
     Args:
         rover: an ACTIVE rover.
+        params: follower settings (see :meth:`FollowerParams.for_rover`).
+        estimator: dead reckoning, initialised at the surveyed start pose.
         waypoints: (x, y) in the site frame, in m.
-        start: where the rover is at the start (surveyed), in the site frame.
         control_hz: loop rate, in Hz.
-        params: follower settings; defaults from the rover configuration.
     """
 
     def __init__(
         self,
         rover: RoverInterface,
-        config_params: FollowerParams,
+        params: FollowerParams,
         estimator: DeadReckoning,
         waypoints: Sequence[tuple[float, float]],
         *,
         control_hz: float,
     ) -> None:
         self.rover = rover
-        self.params = config_params
+        self.params = params
         self.estimator = estimator
         self.waypoints = tuple((float(x), float(y)) for x, y in waypoints)
         self.control_hz = control_hz

@@ -113,8 +113,8 @@ class LoopRate:
             self._start_s = self.clock.now_s()
             self._tick = 0
             return
-        # Sleep a whole number of periods' worth on simulated clocks: the deadline
-        # arithmetic can leave a rounding residue of a few ulp.
+        # On a simulated clock ``remaining`` is one period up to a few ulp of rounding,
+        # which the clock's whole-step check tolerates.
         self.clock.sleep_s(max(remaining, 0.0))
 
 

@@ -142,6 +142,7 @@ class SimRover(RoverInterface):
         self._left_wheels: list[int] = []
         self._right_wheels: list[int] = []
         self.body = self._build(start)
+        self._wheels = self._left_wheels + self._right_wheels
         imu = config.imu
         self._gyro_bias = (
             rng.normal(0.0, imu.gyro_bias_std_radps, 3) if imu.gyro_bias_std_radps else np.zeros(3)
@@ -507,10 +508,7 @@ class SimRover(RoverInterface):
 
     # ------------------------------------------------------------------ energy
     def _account_energy(self) -> None:
-        c = self.world.client
-        dt = self.world.physics_dt_s
-        power = 0.0
-        for j in self._left_wheels + self._right_wheels:
-            _, vel, _, torque = c.getJointState(self.body, j)
-            power += max(0.0, vel * torque)
-        self.energy_used_j += power * dt / MOTOR_EFFICIENCY
+        """Add one physics step of motor work (runs every step: one PyBullet call)."""
+        states = self.world.client.getJointStates(self.body, self._wheels)
+        power = sum(max(0.0, vel * torque) for _, vel, _, torque in states)
+        self.energy_used_j += power * self.world.physics_dt_s / MOTOR_EFFICIENCY
