@@ -134,6 +134,7 @@ def compute_metrics(record: RunRecord) -> Metrics:
         "waypoints_reached": sum(1 for w in waypoints if w["reached"]),
         "rock_contacts": len(record.rocks_touched),
         "tipped_over": record.tipped_over,
+        "turn_stalls": outcome.turn_stalls,
         "energy_used_wh": round(record.energy_used_wh, 5),
         "terrain": {
             "craters": len(record.terrain.craters),

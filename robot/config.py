@@ -74,6 +74,14 @@ class WheelsConfig(StrictModel):
     """Left wheel centre to right wheel centre, in m."""
     friction: Annotated[float, Field(gt=0.0, le=2.0)] = 0.8
     """Coulomb friction coefficient of the wheel on regolith (dimensionless)."""
+    lateral_friction_ratio: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
+    """Sideways (along the axle) friction as a share of ``friction`` (dimensionless).
+
+    A wheel in loose soil resists sliding along its axle less than it pushes along its
+    rim at high slip (Ishigami et al. 2007, J. Field Robotics 24(3), side force against
+    slip angle on lunar regolith simulant); below 1 a skid-steer turns in place more
+    readily. 1 is plain isotropic Coulomb friction.
+    """
 
 
 class DriveConfig(StrictModel):

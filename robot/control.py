@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
@@ -46,6 +47,13 @@ class FollowerParams:
     """Half the effective track (``track_m · effective_track_factor / 2``), in m."""
     heading_gain_per_s: float = 2.0
     """Yaw rate per rad of heading error when turning in place, in 1/s."""
+    stall_window_s: float = 0.75
+    """A turn in place is judged stalled over this much time, in s."""
+    stall_yaw_fraction: float = 0.3
+    """A turn in place has stalled when the heading turned less than this share of the
+    commanded yaw rate over ``stall_window_s``."""
+    recovery_distance_m: float = 0.25
+    """After a stalled turn, back up this far along the heading before trying again, in m."""
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -100,6 +108,40 @@ class FollowerParams:
         )
 
 
+class _TurnWatch:
+    """Watches a turn in place for a stall: the heading lags far behind the command.
+
+    A four-wheel skid-steer turning in place on uneven ground can have one side grip
+    while the other spins: the body then backs or creeps instead of turning. The
+    encoders (equal and opposite) do not see that motion, so dead reckoning loses it;
+    the heading from the gyro does see that the turn is not happening. The sooner the
+    wheels stop, the less unseen motion there is.
+    """
+
+    def __init__(self, window_s: float, fraction: float) -> None:
+        self.window_s = window_s
+        self.fraction = fraction
+        self._samples: deque[tuple[float, float, float]] = deque()
+        self._elapsed_s = 0.0
+
+    def reset(self) -> None:
+        self._samples.clear()
+        self._elapsed_s = 0.0
+
+    def stalled(self, yaw_rad: float, commanded_radps: float, dt_s: float) -> bool:
+        """Record one cycle; true when the last ``window_s`` turned too little."""
+        self._samples.append((self._elapsed_s, yaw_rad, commanded_radps * dt_s))
+        self._elapsed_s += dt_s
+        while self._samples and self._samples[0][0] < self._elapsed_s - self.window_s - 1e-9:
+            self._samples.popleft()
+        if self._elapsed_s < self.window_s or len(self._samples) < 2:
+            return False
+        commanded = sum(step for _, _, step in self._samples)
+        turned = wrap_angle(yaw_rad - self._samples[0][1])
+        expected = abs(commanded)
+        return expected > 0.0 and math.copysign(1.0, commanded) * turned < self.fraction * expected
+
+
 class WaypointFollower:
     """Pure pursuit through ``waypoints`` ((x_m, y_m) in the site frame), forward only.
 
@@ -111,7 +153,10 @@ class WaypointFollower:
     least of the cruise speed, ``max_yaw_rate / |κ|``, the wheels' top speed on that
     curvature, and a profile that slows toward the next stop, then ramps at
     ``max_accel_mps2`` from the last command. With ``|α| > turn_in_place_rad`` the rover
-    ramps to a stop and turns in place. After the last waypoint it ramps to a stop;
+    ramps to a stop and turns in place. When the heading lags far behind a turn in
+    place (see ``stall_*`` in :class:`FollowerParams`), the wheels stop, the rover backs
+    ``recovery_distance_m`` along its heading (the ground it just drove over) and tries
+    again; :attr:`stalls` counts these. After the last waypoint it ramps to a stop;
     :attr:`done` turns true with the first :data:`STOP` returned.
     """
 
@@ -137,6 +182,10 @@ class WaypointFollower:
         self._speed_mps = 0.0
         self._turning = False
         self._done = False
+        self._watch = _TurnWatch(params.stall_window_s, params.stall_yaw_fraction)
+        self._recovery_from: tuple[float, float] | None = None
+        self.stalls = 0
+        """Turns in place that stalled and were retried after backing up."""
 
     @property
     def current_index(self) -> int:
@@ -165,17 +214,32 @@ class WaypointFollower:
         if self._index == len(self.waypoints):
             return self._finish(dt_s)
         p = self.params
+        if self._recovery_from is not None:
+            return self._recover(pose, dt_s)
         look_x, look_y = self._lookahead_point(pose)
         alpha = pose.bearing_to(look_x, look_y)
         if abs(alpha) > p.turn_in_place_rad:
             if not self._turning:
                 log.debug("heading error %.2f rad: turning in place", alpha)
+                self._watch.reset()
             self._turning = True
         elif abs(alpha) < 0.5 * p.turn_in_place_rad:
             self._turning = False
         if self._turning:
             speed = self._ramp(0.0, dt_s)
-            return DriveCommand(speed, self._limit_yaw_rate(p.heading_gain_per_s * alpha, speed))
+            yaw_rate = self._limit_yaw_rate(p.heading_gain_per_s * alpha, speed)
+            if speed == 0.0 and self._watch.stalled(pose.yaw_rad, yaw_rate, dt_s):
+                self.stalls += 1
+                log.info(
+                    "turn in place stalled at (%.2f, %.2f): backing %.2f m to try again",
+                    pose.x_m,
+                    pose.y_m,
+                    p.recovery_distance_m,
+                )
+                self._recovery_from = (pose.x_m, pose.y_m)
+                self._watch.reset()
+                return STOP
+            return DriveCommand(speed, yaw_rate)
         curvature = 2.0 * math.sin(alpha) / pose.distance_to(look_x, look_y)
         target = min(
             p.cruise_speed_mps,
@@ -254,6 +318,22 @@ class WaypointFollower:
         if p.half_track_m > 0.0:
             limit = min(limit, max(p.max_wheel_speed_mps - abs(speed_mps), 0.0) / p.half_track_m)
         return min(max(yaw_rate_radps, -limit), limit)
+
+    def _recover(self, pose: Pose2, dt_s: float) -> DriveCommand:
+        """Back straight up ``recovery_distance_m`` at a crawl, then stop and hand back."""
+        assert self._recovery_from is not None
+        p = self.params
+        backed_m = pose.distance_to(*self._recovery_from)
+        crawl = 0.5 * math.sqrt(p.max_accel_mps2 * p.recovery_distance_m)
+        braking = math.sqrt(2.0 * p.max_accel_mps2 * max(p.recovery_distance_m - backed_m, 0.0))
+        if backed_m < p.recovery_distance_m:
+            target = -max(min(crawl, braking, p.cruise_speed_mps), 0.5 * crawl)
+            return DriveCommand(self._ramp(target, dt_s), 0.0)
+        speed = self._ramp(0.0, dt_s)
+        if speed == 0.0:
+            self._recovery_from = None
+            return STOP
+        return DriveCommand(speed, 0.0)
 
     def _finish(self, dt_s: float) -> DriveCommand:
         speed = self._ramp(0.0, dt_s)

@@ -80,6 +80,8 @@ class WaypointRunResult:
     arrivals: tuple[WaypointArrival, ...]
     final_estimate: Pose2
     elapsed_s: float
+    turn_stalls: int = 0
+    """Turns in place that stalled and were retried (see :class:`WaypointFollower`)."""
 
 
 class DriveToWaypoints:
@@ -120,6 +122,7 @@ class DriveToWaypoints:
         clock = rover.clock
         t0 = clock.now_s()
         arrivals: list[WaypointArrival] = []
+        follower: WaypointFollower | None = None
 
         def finish(status: ActionStatus, reason: str) -> WaypointRunResult:
             log.info("drive to waypoints: %s (%s)", status.value, reason)
@@ -128,6 +131,7 @@ class DriveToWaypoints:
                 tuple(arrivals),
                 self.estimator.pose,
                 clock.now_s() - t0,
+                follower.stalls if follower is not None else 0,
             )
 
         if rover.lifecycle_state is not LifecycleState.ACTIVE:

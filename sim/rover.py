@@ -228,6 +228,9 @@ class SimRover(RoverInterface):
                 lateralFriction=wh.friction,
                 rollingFriction=0.0,
                 spinningFriction=0.0,
+                # The link frame turns about the axle (link y) as the wheel rolls, so
+                # scaling y scales the sideways friction whatever the wheel's angle.
+                anisotropicFriction=[1.0, wh.lateral_friction_ratio, 1.0],
             )
             c.setJointMotorControl2(body, w, pb.VELOCITY_CONTROL, targetVelocity=0.0, force=0.0)
         self.body = body

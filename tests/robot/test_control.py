@@ -256,3 +256,41 @@ def test_pop_arrivals_clears(rover_config: RoverConfig) -> None:
     assert follower.pop_arrivals() == [0, 1]
     assert follower.pop_arrivals() == []
     assert not follower.done
+
+
+def test_a_stalled_turn_in_place_stops_backs_up_and_tries_again(
+    rover_config: RoverConfig,
+) -> None:
+    params = FollowerParams.for_rover(rover_config)
+    follower = WaypointFollower(params, [(-2.0, 0.3)], Pose2(0.0, 0.0, 0.0))
+    stuck = Pose2(0.0, 0.0, 0.0)  # the heading never moves: the turn has stalled
+    window = round(params.stall_window_s / DT_S)
+    commands = [follower.update(stuck, DT_S) for _ in range(window + 2)]
+    assert all(c.linear_mps == 0.0 and c.angular_radps != 0.0 for c in commands[: window - 1])
+    assert STOP in commands
+    assert follower.stalls == 1
+    # it backs straight along its heading while the estimate moves back ...
+    x_m = 0.0
+    backing = []
+    for _ in range(400):
+        command = follower.update(Pose2(x_m, 0.0, 0.0), DT_S)
+        if command.angular_radps != 0.0:
+            break
+        backing.append(command)
+        x_m += command.linear_mps * DT_S
+    assert min(c.linear_mps for c in backing) < 0.0
+    assert all(c.linear_mps <= 0.0 for c in backing)
+    # ... by the recovery distance, then turns in place again from rest
+    assert -x_m == pytest.approx(params.recovery_distance_m, abs=0.05)
+    assert backing[-1] == STOP
+    assert command.linear_mps == 0.0 and command.angular_radps > 0.0
+
+
+def test_a_turn_that_follows_the_command_is_not_a_stall(rover_config: RoverConfig) -> None:
+    params = FollowerParams.for_rover(rover_config)
+    follower = WaypointFollower(params, [(-2.0, 0.3)], Pose2(0.0, 0.0, 0.0))
+    yaw = 0.0
+    for _ in range(round(3 * params.stall_window_s / DT_S)):
+        command = follower.update(Pose2(0.0, 0.0, yaw), DT_S)
+        yaw += 0.5 * command.angular_radps * DT_S  # half the commanded rate: slow, not stalled
+    assert follower.stalls == 0
