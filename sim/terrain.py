@@ -781,9 +781,10 @@ def _roughness(
     """Zero-mean fractal roughness with the configured RMS, by spectral synthesis.
 
     Power spectral density ∝ (1 + (k·L)²)^-(H+1) (von Kármán): a 2-D fractional Brownian
-    surface, P ∝ k^-(2H+2), at wavelengths shorter than L, flat beyond. Hurst exponents of
-    0.7-0.95 are reported for lunar topography at metre baselines (Rosenburg et al. 2011,
-    JGR, LOLA roughness).
+    surface, P ∝ k^-(2H+2), at wavelengths shorter than L, flat beyond. Rosenburg et al.
+    (2011, JGR 116, E02001) map the lunar Hurst exponent from LOLA deviograms at baselines
+    of 57 m to 2.7 km, with most of the surface between about 0.7 and 0.95; using those
+    values at metre scales is an extrapolation (no orbital data resolve them).
     """
     ny, nx = shape
     noise = rng.standard_normal((ny, nx))
