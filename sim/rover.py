@@ -24,7 +24,7 @@ from lunarsite.robot.types import STOP, CameraFrame, DriveCommand, Pose2, RoverC
 if TYPE_CHECKING:
     from .world import LunarWorld
 
-__all__ = ["SimRover", "mix_skid_steer"]
+__all__ = ["SimRover", "ToolLink", "mix_skid_steer"]
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,24 @@ class _ServoJoint:
     upper_rad: float
     max_speed_radps: float
     max_torque_nm: float
+
+
+@dataclass(frozen=True, slots=True)
+class ToolLink:
+    """Where a scoop or bucket is in the multibody, for the soil model.
+
+    ``link`` carries the open box; ``edge_local_m`` holds the two ends of its cutting edge
+    (the front of the floor) and ``forward_local`` the direction its opening faces, both in
+    that link's frame (PyBullet's link frame, ``getLinkState(...)[4:6]``).
+    """
+
+    name: str
+    kind: str
+    link: int
+    edge_local_m: tuple[tuple[float, float, float], tuple[float, float, float]]
+    forward_local: tuple[float, float, float]
+    link_mass_kg: float
+    capacity_m3: float
 
 
 class _BodyBuilder:
@@ -139,6 +157,8 @@ class SimRover(RoverInterface):
         self._rng = rng
         self._command = RoverCommand()
         self._servos: dict[str, _ServoJoint] = {}
+        self.tool_links: dict[str, ToolLink] = {}
+        """Scoops and buckets by tool name (the soil model reads their cutting edges)."""
         self._left_wheels: list[int] = []
         self._right_wheels: list[int] = []
         self.body = self._build(start)
@@ -304,6 +324,7 @@ class SimRover(RoverInterface):
                 lift.max_speed_radps,
                 lift.max_torque_nm,
             )
+            self._add_tool_link(tool, arm, L + d, arm_mass)
             return
         curl = tool.joints[1]
         arm = b.add(
@@ -325,6 +346,7 @@ class SimRover(RoverInterface):
             axis=(0.0, -1.0, 0.0),
             com=(d / 2, 0.0, -h / 4),
         )
+        self._add_tool_link(tool, bucket, d, tool.mass_kg - arm_mass)
         for joint_cfg, idx in ((lift, arm), (curl, bucket)):
             self._servos[joint_cfg.name] = _ServoJoint(
                 joint_cfg.name,
@@ -334,6 +356,26 @@ class SimRover(RoverInterface):
                 joint_cfg.max_speed_radps,
                 joint_cfg.max_torque_nm,
             )
+
+    def _add_tool_link(self, tool: ToolConfig, link: int, edge_x_m: float, mass_kg: float) -> None:
+        """Record a scoop or bucket's cutting edge: the front of its floor, ``edge_x_m``
+        ahead of the link origin, ``height_m / 2`` below it."""
+        z = -tool.height_m / 2
+        half = tool.width_m / 2
+        self.tool_links[tool.name] = ToolLink(
+            name=tool.name,
+            kind=tool.kind,
+            link=link,
+            edge_local_m=((edge_x_m, half, z), (edge_x_m, -half, z)),
+            forward_local=(1.0, 0.0, 0.0),
+            link_mass_kg=mass_kg,
+            capacity_m3=tool.capacity_m3,
+        )
+
+    @property
+    def wheel_links(self) -> tuple[int, ...]:
+        """PyBullet link indices of the four wheels (left pair first)."""
+        return tuple(self._left_wheels + self._right_wheels)
 
     def _ground_under_footprint(self, start: Pose2) -> float:
         t = self.world.terrain

@@ -27,11 +27,13 @@ from lunarsite.robot.constants import LUNAR_GRAVITY_MPS2
 from lunarsite.robot.types import Pose2
 
 from .clock import SimClock
+from .soil import SoilConfig
 from .terrain import MAX_HEIGHTFIELD_SAMPLES, Terrain
 from .truth import GroundTruth
 
 if TYPE_CHECKING:
     from .rover import SimRover
+    from .soil_coupling import SoilSim
 
 __all__ = ["LunarWorld", "SimConfig", "SimError"]
 
@@ -83,8 +85,16 @@ class LunarWorld:
     """A lunar site in PyBullet: heightfield terrain, rigid rocks and rovers."""
 
     def __init__(
-        self, terrain: Terrain, config: SimConfig | None = None, *, gui: bool = False
+        self,
+        terrain: Terrain,
+        config: SimConfig | None = None,
+        *,
+        gui: bool = False,
+        soil: SoilConfig | None = None,
     ) -> None:
+        """Build the world. With ``soil``, the ground is deformable regolith
+        (:class:`lunarsite.sim.soil_coupling.SoilSim`, reached as :attr:`soil`) on tiled
+        collision heightfields; without it, one rigid heightfield."""
         self.config = config or SimConfig()
         self.terrain = terrain
         if terrain.heights_m.size > MAX_HEIGHTFIELD_SAMPLES:
@@ -108,7 +118,16 @@ class LunarWorld:
         c.setGravity(0.0, 0.0, -self.config.gravity_mps2)
         if gui:
             c.configureDebugVisualizer(pb.COV_ENABLE_GUI, 0)
-        self.terrain_body = self._build_terrain()
+        self.soil: SoilSim | None = None
+        if soil is None:
+            self.terrain_body = self._build_terrain()
+            self.terrain_bodies: tuple[int, ...] = (self.terrain_body,)
+        else:
+            from .soil_coupling import SoilSim
+
+            self.soil = SoilSim(self, soil)
+            self.terrain_bodies = self.soil.terrain_bodies
+            self.terrain_body = self.terrain_bodies[0]
         self.rock_bodies = self._build_rocks()
         self.clock = SimClock(self)
         self.truth = GroundTruth(self)
@@ -188,6 +207,8 @@ class LunarWorld:
             )
         rover = SimRover(self, config, start, rng=rng)
         self.rovers.append(rover)
+        if self.soil is not None:
+            self.soil.attach(rover)
         return rover
 
     # -------------------------------------------------------------------- running

@@ -1,0 +1,602 @@
+"""The soil grid in the PyBullet world: tiled collision heightfield, tools, wheels.
+
+:class:`SoilSim` owns the true soil (:class:`SoilGrid`) of a :class:`LunarWorld` built with
+``soil=SoilConfig(...)`` and keeps physics and soil in step:
+
+- the collision surface is a set of heightfield tiles sharing their border samples, at a
+  cell a whole multiple of the soil cell (stepping cost grows with finer cells under the
+  wheels, reference/SIM.md); after a soil update only the tiles whose samples changed are
+  replaced in place, and their resting contacts are refreshed (collision mask 0,
+  ``performCollisionDetection``, mask back; reference/SIM.md);
+- each tile's height range is pinned at creation (one corner at the lowest, one at the
+  highest height allowed), because Bullet keeps the centring offset of the first data
+  (bullet3 issues #4200, #4236); soil outside the range is clipped in the collision
+  surface only, with a warning;
+- scoops and buckets do not collide with the terrain: the soil model decides what they
+  cut (:func:`scoop`), their load is added to the mass of their link, and the FEE
+  cutting resistance at the world's gravity pushes back on the link at the cutting edge;
+- tilted past ``dump_angle_rad``, a tool pours its load under its lip;
+- wheels sink by Bekker–Wong static sinkage under the load PyBullet reports, leaving ruts.
+
+Soil work runs every ``physics_hz / update_hz`` steps from a world step hook; the cutting
+force is applied on every physics step (PyBullet clears external forces after a step).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pybullet as pb
+from numpy.typing import NDArray
+from scipy.ndimage import uniform_filter
+
+from .earthmoving import (
+    CuttingEdge,
+    ToolLoad,
+    ahead_of,
+    blade,
+    edge_cells,
+    edge_engagement,
+    pour,
+    scoop,
+    wheel_rut,
+)
+from .soil import SoilConfig, SoilError, SoilGrid
+from .terramechanics import bekker_static_sinkage_m, contact_length_m, fee_force
+
+if TYPE_CHECKING:
+    from pybullet_utils.bullet_client import BulletClient
+
+    from .rover import SimRover, ToolLink
+    from .terrain import Terrain
+    from .world import LunarWorld
+
+__all__ = ["SoilSim", "TiledHeightfield", "resample_terrain"]
+
+log = logging.getLogger(__name__)
+
+FloatArray = NDArray[np.float64]
+
+_MASS_UPDATE_KG = 0.02
+"""Change of a tool's load that triggers a new link mass, in kg."""
+_FORCE_SPEED_FLOOR_MPS = 1e-4
+"""Edge speed below which no cutting force is applied, in m/s."""
+_COLLISION_TOLERANCE_M = 2e-4
+"""Soil changes smaller than this (m) do not make a collision tile be replaced (Bullet's
+contact slop is of the order of a millimetre)."""
+_WHEEL_LOAD_TAU_S = 0.25
+"""Time constant of the low-pass on a wheel's contact load before it sets the sinkage, s."""
+_STOP_FRACTION = 0.5
+"""The cutting force never exceeds this fraction of what would stop the rover in one step
+(an explicit force larger than that would reverse the motion and chatter)."""
+
+
+def resample_terrain(
+    terrain: Terrain, cell_size_m: float
+) -> tuple[FloatArray, tuple[float, float]]:
+    """Terrain heights bilinearly resampled to ``cell_size_m`` over the same extent.
+
+    Returns the grid and its origin. The grid keeps whole cells: its far edge may fall
+    short of the terrain's by less than one cell.
+    """
+    sx, sy = terrain.size_xy_m
+    nx = math.floor(sx / cell_size_m + 1e-9) + 1
+    ny = math.floor(sy / cell_size_m + 1e-9) + 1
+    if nx < 2 or ny < 2:
+        raise SoilError(f"soil cell {cell_size_m} m is larger than the terrain ({sx} × {sy} m)")
+    ox, oy = terrain.origin_xy_m
+    fx = np.arange(nx) * cell_size_m / terrain.cell_size_m
+    fy = np.arange(ny) * cell_size_m / terrain.cell_size_m
+    tny, tnx = terrain.shape
+    i = np.minimum(np.floor(fx).astype(np.intp), tnx - 2)
+    j = np.minimum(np.floor(fy).astype(np.intp), tny - 2)
+    tx = np.clip(fx - i, 0.0, 1.0)[None, :]
+    ty = np.clip(fy - j, 0.0, 1.0)[:, None]
+    h = terrain.heights_m
+    south = (1 - tx) * h[j][:, i] + tx * h[j][:, i + 1]
+    north = (1 - tx) * h[j + 1][:, i] + tx * h[j + 1][:, i + 1]
+    return np.asarray((1 - ty) * south + ty * north, dtype=np.float64), (ox, oy)
+
+
+@dataclass
+class _Tile:
+    j0: int
+    j1: int  # inclusive last collision row
+    i0: int
+    i1: int  # inclusive last collision column
+    shape_id: int
+    body: int
+
+
+class TiledHeightfield:
+    """A collision surface made of heightfield tiles that share their border samples.
+
+    Args:
+        client: the world's PyBullet client.
+        heights_m: collision samples, shape (ny, nx), in m.
+        cell_size_m: collision sample spacing, in m.
+        origin_xy_m: position of sample (0, 0), in m.
+        z_range_m: (lowest, highest) height the tiles will ever hold, pinned at creation.
+        tile_cells: cells per tile side (a tile has ``tile_cells + 1`` samples a side).
+    """
+
+    def __init__(
+        self,
+        client: BulletClient,
+        heights_m: FloatArray,
+        cell_size_m: float,
+        origin_xy_m: tuple[float, float],
+        z_range_m: tuple[float, float],
+        tile_cells: int,
+        *,
+        rgba: tuple[float, float, float, float],
+        friction: float,
+    ) -> None:
+        self._c = client
+        self.heights_m = np.array(heights_m, dtype=np.float64, copy=True)
+        self.cell_size_m = cell_size_m
+        self.origin_xy_m = origin_xy_m
+        self.z_lo, self.z_hi = z_range_m
+        ny, nx = self.heights_m.shape
+        self.tiles: list[_Tile] = []
+        self._clip_warned = False
+        starts_j = list(range(0, max(1, ny - 1), tile_cells))
+        starts_i = list(range(0, max(1, nx - 1), tile_cells))
+        for j0 in starts_j:
+            for i0 in starts_i:
+                j1 = min(j0 + tile_cells, ny - 1)
+                i1 = min(i0 + tile_cells, nx - 1)
+                self.tiles.append(self._create(j0, j1, i0, i1, rgba, friction))
+        self.bodies = tuple(t.body for t in self.tiles)
+        self._tile_rows = starts_j
+        self._tile_cols = starts_i
+        self._tile_cells = tile_cells
+
+    def _data(self, t: _Tile) -> FloatArray:
+        block = self.heights_m[t.j0 : t.j1 + 1, t.i0 : t.i1 + 1]
+        clipped = np.clip(block, self.z_lo, self.z_hi)
+        if not self._clip_warned and not np.array_equal(clipped, block):
+            self._clip_warned = True
+            log.warning(
+                "soil heights outside the pinned collision range [%.3f, %.3f] m were clipped",
+                self.z_lo,
+                self.z_hi,
+            )
+        return np.ascontiguousarray(clipped)
+
+    def _create(
+        self, j0: int, j1: int, i0: int, i1: int, rgba: tuple[float, ...], friction: float
+    ) -> _Tile:
+        c = self._c
+        tile = _Tile(j0, j1, i0, i1, -1, -1)
+        data = self._data(tile)
+        pinned = data.copy()
+        pinned[0, 0] = self.z_lo
+        pinned[-1, -1] = self.z_hi
+        rows, cols = data.shape
+        cell = self.cell_size_m
+        shape = int(
+            c.createCollisionShape(
+                pb.GEOM_HEIGHTFIELD,
+                meshScale=[cell, cell, 1.0],
+                heightfieldData=pinned.ravel().tolist(),
+                numHeightfieldRows=cols,
+                numHeightfieldColumns=rows,
+            )
+        )
+        body = int(
+            c.createMultiBody(
+                baseMass=0.0,
+                baseCollisionShapeIndex=shape,
+                basePosition=[
+                    self.origin_xy_m[0] + (i0 + 0.5 * (cols - 1)) * cell,
+                    self.origin_xy_m[1] + (j0 + 0.5 * (rows - 1)) * cell,
+                    0.5 * (self.z_lo + self.z_hi),
+                ],
+            )
+        )
+        c.changeVisualShape(body, -1, rgbaColor=list(rgba))
+        c.changeDynamics(body, -1, lateralFriction=friction, restitution=0.0)
+        tile.shape_id, tile.body = shape, body
+        self._replace(tile)
+        return tile
+
+    def _replace(self, tile: _Tile) -> None:
+        data = self._data(tile)
+        rows, cols = data.shape
+        self._c.createCollisionShape(
+            pb.GEOM_HEIGHTFIELD,
+            meshScale=[self.cell_size_m, self.cell_size_m, 1.0],
+            heightfieldData=data.ravel().tolist(),
+            numHeightfieldRows=cols,
+            numHeightfieldColumns=rows,
+            replaceHeightfieldIndex=tile.shape_id,
+        )
+
+    def update(
+        self, rows: slice, cols: slice, values_m: FloatArray, *, tolerance_m: float = 0.0
+    ) -> int:
+        """Write collision samples and replace the tiles where a sample moved by more than
+        ``tolerance_m``; returns how many tiles were replaced."""
+        old = self.heights_m[rows, cols]
+        moved = np.abs(values_m - old) > tolerance_m
+        if not moved.any():
+            return 0
+        self.heights_m[rows, cols] = np.where(moved, values_m, old)
+        mj, mi = np.nonzero(moved)
+        j0, j1 = rows.start + int(mj.min()), rows.start + int(mj.max())
+        i0, i1 = cols.start + int(mi.min()), cols.start + int(mi.max())
+        touched = [
+            t
+            for t in self.tiles
+            if t.j0 <= j1
+            and j0 <= t.j1
+            and t.i0 <= i1
+            and i0 <= t.i1
+            and moved[
+                max(t.j0, j0) - rows.start : min(t.j1, j1) + 1 - rows.start,
+                max(t.i0, i0) - cols.start : min(t.i1, i1) + 1 - cols.start,
+            ].any()
+        ]
+        for t in touched:
+            self._replace(t)
+        self._refresh_contacts(touched)
+        return len(touched)
+
+    def _refresh_contacts(self, tiles: list[_Tile]) -> None:
+        """Bodies resting on a replaced tile keep stale contact points: drop them
+        (collision mask 0, collision detection, mask back; reference/SIM.md)."""
+        if not tiles:
+            return
+        c = self._c
+        for t in tiles:
+            c.setCollisionFilterGroupMask(t.body, -1, 1, 0)
+        c.performCollisionDetection()
+        for t in tiles:
+            c.setCollisionFilterGroupMask(t.body, -1, 1, -1)
+
+
+@dataclass
+class _ToolTrack:
+    rover: SimRover
+    spec: ToolLink
+    load: ToolLoad
+    edge: CuttingEdge | None = None
+    pitch_down_rad: float = 0.0
+    applied_mass_kg: float = 0.0
+    force_h_n: float = 0.0
+    force_v_n: float = 0.0
+    cut_kg: float = 0.0
+    poured_kg: float = 0.0
+
+
+class SoilSim:
+    """Deformable regolith for one :class:`LunarWorld` (built by the world; see module doc).
+
+    The evaluation channel: :meth:`snapshot` is the true soil surface, :meth:`volume_report`
+    the ledger. Nothing here is visible to a controller.
+    """
+
+    def __init__(self, world: LunarWorld, config: SoilConfig) -> None:
+        self.world = world
+        self.config = config
+        terrain = world.terrain
+        cell = config.cell_size_m or terrain.cell_size_m
+        if math.isclose(cell, terrain.cell_size_m, rel_tol=1e-9):
+            heights, origin = np.array(terrain.heights_m, dtype=np.float64), terrain.origin_xy_m
+            cell = terrain.cell_size_m
+        else:
+            heights, origin = resample_terrain(terrain, cell)
+        g = world.config.gravity_mps2
+        self.grid = SoilGrid(heights, cell, origin, config=config, gravity_mps2=g)
+        self.initial_heights_m = self.grid.snapshot()
+        phys_hz = world.config.physics_hz
+        if phys_hz % config.update_hz != 0:
+            raise SoilError(
+                f"soil update_hz ({config.update_hz}) must divide physics_hz ({phys_hz})"
+            )
+        self.steps_per_update = phys_hz // config.update_hz
+        self.update_dt_s = 1.0 / config.update_hz
+        self.k = max(1, round(config.collision_cell_size_m / cell))
+        ny, nx = self.grid.shape
+        self._ncy = (ny - 1) // self.k + 1
+        self._ncx = (nx - 1) // self.k + 1
+        if self._ncx < 2 or self._ncy < 2:
+            raise SoilError(
+                f"collision cell {self.k * cell} m leaves fewer than 2 samples on the grid"
+            )
+        z_lo = float(heights.min()) - config.height_margin_m
+        z_hi = float(heights.max()) + config.height_margin_m
+        from .world import REGOLITH_COLOR_RGBA
+
+        self.field = TiledHeightfield(
+            world.client,
+            self._collision_samples(0, self._ncy, 0, self._ncx),
+            self.k * cell,
+            origin,
+            (z_lo, z_hi),
+            config.tile_cells,
+            rgba=REGOLITH_COLOR_RGBA,
+            friction=1.0,
+        )
+        self._tools: list[_ToolTrack] = []
+        self._wheels: list[tuple[SimRover, int]] = []
+        self._wheel_load: dict[tuple[int, int], float] = {}
+        self._terrain_set = frozenset(self.field.bodies)
+        self._tick = 0
+        self.updates = 0
+        self.tiles_replaced = 0
+        world.add_step_hook(self._on_step)
+        log.info(
+            "soil: %d×%d grid at %.3f m, collision %d×%d at %.3f m in %d tiles, %s",
+            nx,
+            ny,
+            cell,
+            self._ncx,
+            self._ncy,
+            self.k * cell,
+            len(self.field.tiles),
+            config.material,
+        )
+
+    # ----------------------------------------------------------------- geometry
+    @property
+    def terrain_bodies(self) -> tuple[int, ...]:
+        return self.field.bodies
+
+    def _collision_samples(self, cj0: int, cj1: int, ci0: int, ci1: int) -> FloatArray:
+        """Collision samples [cj0, cj1) × [ci0, ci1): soil heights box-averaged over a
+        collision cell around each sample."""
+        k = self.k
+        h = self.grid.heights_m
+        if k == 1:
+            return np.array(h[cj0:cj1, ci0:ci1], copy=True)
+        r = k // 2
+        ny, nx = h.shape
+        sj0, sj1 = max(0, cj0 * k - r), min(ny, (cj1 - 1) * k + r + 1)
+        si0, si1 = max(0, ci0 * k - r), min(nx, (ci1 - 1) * k + r + 1)
+        block = uniform_filter(h[sj0:sj1, si0:si1], size=2 * r + 1, mode="nearest")
+        rows = np.arange(cj0, cj1) * k - sj0
+        cols = np.arange(ci0, ci1) * k - si0
+        return np.asarray(block[np.ix_(rows, cols)], dtype=np.float64)
+
+    def _refresh(self) -> None:
+        box = self.grid.pop_dirty()
+        if box is None:
+            return
+        k = self.k
+        r = k // 2
+        cj0 = max(0, (box.j0 - r) // k)
+        cj1 = min(self._ncy, (box.j1 - 1 + r) // k + 1)
+        ci0 = max(0, (box.i0 - r) // k)
+        ci1 = min(self._ncx, (box.i1 - 1 + r) // k + 1)
+        if cj1 <= cj0 or ci1 <= ci0:
+            return
+        values = self._collision_samples(cj0, cj1, ci0, ci1)
+        self.tiles_replaced += self.field.update(
+            slice(cj0, cj1), slice(ci0, ci1), values, tolerance_m=_COLLISION_TOLERANCE_M
+        )
+
+    # ------------------------------------------------------------------ rovers
+    def attach(self, rover: SimRover) -> None:
+        """Track a rover's scoops, buckets and wheels (the world does this in add_rover)."""
+        c = self.world.client
+        for spec in rover.tool_links.values():
+            if spec.kind not in ("scoop", "bucket"):
+                continue
+            for body in self.field.bodies:
+                c.setCollisionFilterPair(body, rover.body, -1, spec.link, 0)
+            track = _ToolTrack(rover, spec, ToolLoad(spec.capacity_m3, self.grid.rho_loose))
+            track.applied_mass_kg = spec.link_mass_kg
+            track.edge = self._edge_now(track)
+            self._tools.append(track)
+        if self.config.wheel_sinkage:
+            self._wheels.extend((rover, w) for w in rover.wheel_links)
+
+    def tool_load_kg(self, rover: SimRover, tool: str) -> float:
+        """Soil held in a rover's tool, in kg (ground truth)."""
+        for t in self._tools:
+            if t.rover is rover and t.spec.name == tool:
+                return t.load.load_kg
+        raise KeyError(f"rover {rover.config.name!r} has no soil tool {tool!r}")
+
+    def _edge_now(self, t: _ToolTrack) -> CuttingEdge:
+        c = self.world.client
+        st = c.getLinkState(t.rover.body, t.spec.link, computeForwardKinematics=1)
+        pos = np.asarray(st[4], dtype=np.float64)
+        rot = np.asarray(c.getMatrixFromQuaternion(st[5]), dtype=np.float64).reshape(3, 3)
+        a, b = (pos + rot @ np.asarray(p, dtype=np.float64) for p in t.spec.edge_local_m)
+        fwd = rot @ np.asarray(t.spec.forward_local, dtype=np.float64)
+        t.pitch_down_rad = math.asin(max(-1.0, min(1.0, -float(fwd[2]))))
+        return CuttingEdge(a, b, fwd)
+
+    # ------------------------------------------------------------------ stepping
+    def _on_step(self) -> None:
+        self._tick += 1
+        if self._tick % self.steps_per_update == 0:
+            self.update()
+        if self.config.cutting_resistance:
+            self._apply_forces()
+
+    def update(self) -> None:
+        """One soil update: tools cut and pour, wheels sink, slopes slump, tiles refresh."""
+        grid = self.grid
+        obstacles = []
+        for t in self._tools:
+            prev = t.edge
+            curr = self._edge_now(t)
+            t.edge = curr
+            # Depth of cut: the soil standing at the edge before this sweep removes it.
+            width, depth = edge_engagement(grid, curr, ahead_of(grid, prev, curr))
+            pouring = t.pitch_down_rad >= self.config.dump_angle_rad
+            if prev is not None:
+                # A tool tipped to pour takes nothing in: its edge shoves soil like a blade.
+                result = blade(grid, prev, curr) if pouring else scoop(grid, t.load, prev, curr)
+                t.cut_kg += result.cut_kg
+            if pouring and t.load.load_kg > 0.0:
+                frac = 1.0 - math.exp(-self.update_dt_s / self.config.pour_time_constant_s)
+                kg = t.load.load_kg if t.load.load_kg < 0.01 else frac * t.load.load_kg
+                t.poured_kg += pour(grid, t.load, curr, kg)
+            if depth > 0.0:
+                obstacles.append(edge_cells(grid, curr))
+            self._set_cutting_force(t, width, depth)
+            self._set_tool_mass(t)
+        for rover, wheel in self._wheels:
+            self._rut(rover, wheel)
+        grid.set_obstacles(np.concatenate(obstacles) if obstacles else None)
+        grid.relax()
+        self._refresh()
+        self.updates += 1
+
+    def _set_cutting_force(self, t: _ToolTrack, width_m: float, depth_m: float) -> None:
+        if width_m <= 0.0 or depth_m <= 0.0 or not self.config.cutting_resistance:
+            t.force_h_n = t.force_v_n = 0.0
+            return
+        cfg = self.config
+        rake = min(max(t.pitch_down_rad, cfg.min_rake_rad), math.pi / 2)
+        f = fee_force(
+            width_m,
+            depth_m,
+            density_kgpm3=self.grid.rho_compact,
+            gravity_mps2=self.grid.gravity_mps2,
+            cohesion_pa=cfg.cohesion_pa,
+            phi_rad=cfg.friction_angle_rad,
+            rake_rad=rake,
+            delta_rad=cfg.tool_friction_angle_rad,
+        )
+        t.force_h_n, t.force_v_n = f.horizontal_n, f.vertical_n
+
+    def _apply_forces(self) -> None:
+        c = self.world.client
+        dt = self.world.physics_dt_s
+        for t in self._tools:
+            if t.force_h_n <= 0.0 or t.edge is None:
+                continue
+            st = c.getLinkState(t.rover.body, t.spec.link, computeLinkVelocity=1)
+            com = np.asarray(st[0], dtype=np.float64)
+            v = np.asarray(st[6], dtype=np.float64)
+            w = np.asarray(st[7], dtype=np.float64)
+            at = t.edge.centre_m
+            v_edge = v + np.cross(w, at - com)
+            speed = math.hypot(float(v_edge[0]), float(v_edge[1]))
+            if speed < _FORCE_SPEED_FLOOR_MPS:
+                continue
+            cap = _STOP_FRACTION * t.rover.config.total_mass_kg * speed / dt
+            h = min(t.force_h_n, cap)
+            scale = h / t.force_h_n
+            force = [
+                -h * float(v_edge[0]) / speed,
+                -h * float(v_edge[1]) / speed,
+                -t.force_v_n * scale,
+            ]
+            c.applyExternalForce(
+                t.rover.body, t.spec.link, force, at.tolist(), flags=pb.WORLD_FRAME
+            )
+
+    def _set_tool_mass(self, t: _ToolTrack) -> None:
+        want = t.spec.link_mass_kg + t.load.load_kg
+        if abs(want - t.applied_mass_kg) >= _MASS_UPDATE_KG or (
+            t.load.load_kg == 0.0 and want != t.applied_mass_kg
+        ):
+            self.world.client.changeDynamics(t.rover.body, t.spec.link, mass=want)
+            t.applied_mass_kg = want
+
+    def _rut(self, rover: SimRover, wheel: int) -> None:
+        """Sink the soil under a wheel by the Bekker static sinkage of its load.
+
+        The load is PyBullet's contact normal force, low-passed over ``_WHEEL_LOAD_TAU_S``
+        and capped at the rover's weight (contact impulses spike on impacts); the patch is
+        centred under the axle (contact points on a cylinder jump between its rims).
+        """
+        c = self.world.client
+        bodies = self._terrain_set
+        raw = sum(
+            float(cp[9])
+            for cp in c.getContactPoints(bodyA=rover.body, linkIndexA=wheel)
+            if cp[2] in bodies
+        )
+        weight = rover.config.total_mass_kg * self.grid.gravity_mps2
+        key = (rover.body, wheel)
+        alpha = 1.0 - math.exp(-self.update_dt_s / _WHEEL_LOAD_TAU_S)
+        load = self._wheel_load.get(key, 0.0)
+        load += alpha * (min(raw, weight) - load)
+        self._wheel_load[key] = load
+        if raw <= 0.0 or load <= 0.0:
+            return
+        wh = rover.config.wheels
+        cfg = self.config
+        z = bekker_static_sinkage_m(
+            load,
+            width_m=wh.width_m,
+            diameter_m=2.0 * wh.radius_m,
+            k_c=cfg.bekker_kc,
+            k_phi=cfg.bekker_kphi,
+            n=cfg.bekker_n,
+        )
+        if z <= 0.0:
+            return
+        pos = c.getLinkState(rover.body, wheel)[4]
+        _, orn = c.getBasePositionAndOrientation(rover.body)
+        yaw = c.getEulerFromQuaternion(orn)[2]
+        length = max(contact_length_m(z, 2.0 * wh.radius_m), self.grid.cell_size_m)
+        wheel_rut(
+            self.grid,
+            (float(pos[0]), float(pos[1])),
+            yaw,
+            width_m=wh.width_m,
+            length_m=length,
+            sinkage_m=z,
+        )
+
+    # --------------------------------------------------------------- reporting
+    def snapshot(self) -> FloatArray:
+        """The true soil surface now (a copy), in m; layout as the terrain's."""
+        return self.grid.snapshot()
+
+    @property
+    def tool_loads_kg(self) -> float:
+        return sum(t.load.load_kg for t in self._tools)
+
+    def volume_report(self) -> dict[str, Any]:
+        """The soil ledger: volumes and masses now against the start, for metrics.json.
+
+        ``conservation_error_kg`` is (grid + tools + outflow) now minus the grid at the
+        start; ``conservation_error_rel`` divides it by the mass moved (cut by tools).
+        """
+        g = self.grid
+        rho_l = g.rho_loose
+        area = g.cell_area_m2
+        v0 = float((self.initial_heights_m - g.datum_m).sum() * area)
+        mass_now = g.mass_kg()
+        tools = self.tool_loads_kg
+        moved = sum(t.load.filled_kg for t in self._tools)
+        cut = sum(t.cut_kg for t in self._tools)
+        err = mass_now + tools + g.outflow_kg - g.initial_mass_kg
+        diff = g.heights_m - self.initial_heights_m
+        return {
+            "material": self.config.material,
+            "cell_size_m": g.cell_size_m,
+            "collision_cell_size_m": self.k * g.cell_size_m,
+            "datum_m": g.datum_m,
+            "grid_volume_before_m3": v0,
+            "grid_volume_after_m3": g.volume_m3(),
+            "grid_mass_before_kg": g.initial_mass_kg,
+            "grid_mass_after_kg": mass_now,
+            "tool_load_kg": tools,
+            "tool_volume_m3": tools / rho_l,
+            "moved_into_tools_kg": moved,
+            "moved_into_tools_m3": moved / rho_l,
+            "cut_kg": cut,
+            "poured_kg": sum(t.load.poured_kg for t in self._tools),
+            "outflow_kg": g.outflow_kg,
+            "fill_m3": float(np.maximum(diff, 0.0).sum() * area),
+            "cut_m3": float(np.maximum(-diff, 0.0).sum() * area),
+            "conservation_error_kg": err,
+            "conservation_error_rel": abs(err) / cut if cut > 0.0 else 0.0,
+            "updates": self.updates,
+            "tiles_replaced": self.tiles_replaced,
+        }
