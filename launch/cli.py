@@ -77,7 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("scenario", help="a shipped scenario name or a YAML path")
 
     bench = sub.add_parser("bench", help="measure speed and print JSON")
-    bench.add_argument("what", choices=["sim"], help="sim: real-time factor of drive_test")
+    bench.add_argument(
+        "what",
+        choices=["sim", "soil", "link"],
+        help="sim: real-time factor of drive_test; soil: soil update, heightfield refresh "
+        "and dig_and_dump soil-on vs rigid; link: setpoint and telemetry rates and round "
+        "trips to the virtual rover at 115200 baud",
+    )
     bench.add_argument(
         "--sim-seconds",
         type=_positive_float,
@@ -85,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="simulated seconds per measurement (default 60)",
     )
     bench.add_argument("--seed", type=_seed, default=0)
+
+    from .rover_cli import add_rover_commands  # rover, teleop, link-check, virtual-rover
+
+    add_rover_commands(sub)
     return parser
 
 
@@ -105,6 +115,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_run(args, out, console)
         if args.command == "bench":
             return _cmd_bench(args, out)
+        if args.command in ("rover", "teleop", "link-check", "virtual-rover"):
+            from .rover_cli import dispatch
+
+            code = dispatch(args, out, console)
+            assert code is not None
+            return code
     except ScenarioError as exc:
         console.print("[bold red]error:[/] invalid input", highlight=False)
         for line in exc.problems:
@@ -139,18 +155,23 @@ def _cmd_validate(args: argparse.Namespace, out: Console) -> int:
     out.print(
         f"[green]ok[/] {scenario.path}: scenario {cfg.name!r}, rover {scenario.rover.name!r} "
         f"({scenario.rover_path.name}), site {size[0]:g} × {size[1]:g} m, "
-        f"{len(cfg.mission.waypoints)} waypoints",
+        + (
+            f"{len(cfg.mission.steps)} steps (a physical rover: lunarsite rover --port PORT)"
+            if cfg.mission.kind == "steps"
+            else f"{len(cfg.mission.waypoints)} waypoints"
+        ),
         highlight=False,
     )
     return EXIT_OK
 
 
 def _cmd_run(args: argparse.Namespace, out: Console, console: Console) -> int:
+    from .missions import run_in_sim, sim_entry
     from .pictures import PictureError
-    from .report import default_out_dir, write_run_folder
-    from .runner import run_scenario
+    from .report import default_out_dir
 
     scenario = load_scenario(args.scenario)
+    sim_entry(scenario)  # refuses a mission that does not run in simulation
     out_dir: Path = args.out or default_out_dir(scenario.config.name)
     if out_dir.exists() and any(out_dir.iterdir()):
         raise ScenarioError(out_dir, [f"--out {out_dir}: folder exists and is not empty"])
@@ -171,20 +192,21 @@ def _cmd_run(args: argparse.Namespace, out: Console, console: Console) -> int:
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         TextColumn("{task.completed:.0f}/{task.total:.0f} s sim"),
-        TextColumn("{task.fields[wp]}"),
+        TextColumn("{task.fields[status]}"),
         TimeElapsedColumn(),
         console=console,
         disable=not show,
         transient=True,
     ) as bar:
-        task = bar.add_task(scenario.config.name, total=limit, wp="")
+        task = bar.add_task(scenario.config.name, total=limit, status="")
 
-        def progress(sim_s: float, limit_s: float, reached: int, n: int) -> None:
-            bar.update(task, completed=min(sim_s, limit_s), wp=f"waypoints {reached}/{n}")
+        def progress(sim_s: float, limit_s: float, status: str) -> None:
+            bar.update(task, completed=min(sim_s, limit_s), status=status)
 
         try:
-            record = run_scenario(
+            run = run_in_sim(
                 scenario,
+                out_dir,
                 seed=seed,
                 time_limit_s=limit,
                 gui=args.gui,
@@ -193,19 +215,15 @@ def _cmd_run(args: argparse.Namespace, out: Console, console: Console) -> int:
             )
         except PictureError as exc:
             raise ScenarioError(out_dir, [f"video: {exc}"]) from None
-    metrics = write_run_folder(record, out_dir)
+    metrics = run.metrics
     d = metrics.data
     verdict = "[green]succeeded[/]" if metrics.success else "[red]fell short[/]"
     out.print(
-        f"{d['scenario']} seed {d['seed']}: {verdict} ({d['status']}: {d['reason']})\n"
-        f"  waypoints reached {d['waypoints_reached']}/{len(d['waypoints'])}, "
-        f"distance {d['distance_driven_m']:.2f} m in {d['sim_time_s']:.1f} s simulated, "
-        f"{d['wall_time_s']:.1f} s wall ({d['real_time_factor']}× real time)\n"
-        f"  final position error {d['final_position_error_m']:.3f} m (estimate vs truth), "
-        f"{d['final_goal_distance_m']:.3f} m from the last waypoint\n"
-        f"  run folder: {out_dir}",
+        f"{d['scenario']} seed {d['seed']}: {verdict} ({d['status']}: {d['reason']})",
         highlight=False,
     )
+    for line in (*run.summary, f"run folder: {out_dir}"):
+        out.print(f"  {line}", highlight=False)
     if not metrics.success:
         failed = [k for k, ok in d["acceptance"]["checks"].items() if not ok]
         out.print(f"  failed checks: {', '.join(failed)}", highlight=False)
@@ -213,9 +231,16 @@ def _cmd_run(args: argparse.Namespace, out: Console, console: Console) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace, out: Console) -> int:
-    from .bench import bench_sim
+    from .bench import bench_sim, bench_soil
 
-    result = bench_sim(sim_seconds=args.sim_seconds, seed=args.seed)
+    if args.what == "link":
+        from .rover_cli import bench_link
+
+        result = bench_link()  # 5 s of streaming in real time; see bench/bench_link.py
+    elif args.what == "soil":
+        result = bench_soil(sim_seconds=args.sim_seconds, seed=args.seed)
+    else:
+        result = bench_sim(sim_seconds=args.sim_seconds, seed=args.seed)
     out.print_json(json.dumps(result))
     return EXIT_OK
 

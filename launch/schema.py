@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Discriminator, Field, Tag, ValidationError
 
 from lunarsite.robot.config import Positive, RoverConfig, StrictModel
 from lunarsite.sim.terrain import DemTerrainConfig, ProceduralTerrainConfig, TerrainConfig
@@ -32,6 +32,8 @@ __all__ = [
     "Point2",
     "ScenarioConfig",
     "ScenarioError",
+    "StepsMission",
+    "WaypointMission",
     "list_rovers",
     "list_scenarios",
     "load_rover",
@@ -85,6 +87,90 @@ class WaypointMission(StrictModel):
     """Distance at which the controller counts a waypoint reached (by its own estimate)."""
 
 
+# Steps missions (issue 5): a scripted sequence for a physical rover, run by
+# ``lunarsite rover`` (launch/rover_cli.py). Tags carry brackets so that error locations
+# read ``mission.steps[2].speed_mps`` (``_clean_loc`` drops bracketed parts).
+class DriveStep(StrictModel):
+    """Drive straight ``distance_m`` (negative: backwards) at ``speed_mps``."""
+
+    kind: Literal["drive"]
+    distance_m: Annotated[float, Field(allow_inf_nan=False)]
+    speed_mps: Positive
+
+
+class TurnStep(StrictModel):
+    """Turn in place by ``angle_rad`` (positive: counter-clockwise) at ``yaw_rate_radps``."""
+
+    kind: Literal["turn"]
+    angle_rad: Annotated[float, Field(allow_inf_nan=False)]
+    yaw_rate_radps: Positive
+
+
+class ToolStep(StrictModel):
+    """Move a tool joint to ``position_rad``; ``joint`` defaults to the first tool joint."""
+
+    kind: Literal["tool"]
+    position_rad: Annotated[float, Field(allow_inf_nan=False)]
+    joint: str | None = None
+
+
+class GripperStep(StrictModel):
+    """Move the gripper jaw to ``position_rad``."""
+
+    kind: Literal["gripper"]
+    position_rad: Annotated[float, Field(allow_inf_nan=False)]
+
+
+class WaitStep(StrictModel):
+    """Hold still for ``duration_s``."""
+
+    kind: Literal["wait"]
+    duration_s: Positive
+
+
+def _kind_tag(kinds: tuple[str, ...]) -> Any:
+    def tag(value: Any) -> str | None:
+        kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
+        return f"[{kind}]" if kind in kinds else None
+
+    return tag
+
+
+_STEP_KINDS = ("drive", "turn", "tool", "gripper", "wait")
+Step = Annotated[
+    Annotated[DriveStep, Tag("[drive]")]
+    | Annotated[TurnStep, Tag("[turn]")]
+    | Annotated[ToolStep, Tag("[tool]")]
+    | Annotated[GripperStep, Tag("[gripper]")]
+    | Annotated[WaitStep, Tag("[wait]")],
+    Discriminator(
+        _kind_tag(_STEP_KINDS),
+        custom_error_type="step_kind",
+        custom_error_message="kind must be one of: " + ", ".join(_STEP_KINDS),
+    ),
+]
+
+
+class StepsMission(StrictModel):
+    """Drive, turn, tool, gripper and wait steps in order, on a physical rover."""
+
+    kind: Literal["steps"]
+    steps: Annotated[tuple[Step, ...], Field(min_length=1)]
+    control_hz: Positive = 20.0
+    """Rate of the control loop that runs the steps, in Hz."""
+
+
+_MISSION_KINDS = ("waypoints", "steps")
+Mission = Annotated[
+    Annotated[WaypointMission, Tag("[waypoints]")] | Annotated[StepsMission, Tag("[steps]")],
+    Discriminator(
+        _kind_tag(_MISSION_KINDS),
+        custom_error_type="mission_kind",
+        custom_error_message="kind must be one of: " + ", ".join(_MISSION_KINDS),
+    ),
+]
+
+
 class AcceptanceConfig(StrictModel):
     """What a run must achieve, judged on ground truth."""
 
@@ -105,7 +191,7 @@ class ScenarioConfig(StrictModel):
     sim: SimConfig = SimConfig()
     time_limit_s: Positive
     """Simulated time allowed for the mission, in s."""
-    mission: WaypointMission
+    mission: Mission
     acceptance: AcceptanceConfig
 
 
@@ -356,14 +442,20 @@ def load_scenario(ref: str) -> LoadedScenario:
                 f"start ({start.x_m:g}, {start.y_m:g}) m puts the rover outside the site "
                 f"(0..{size[0]:g} × 0..{size[1]:g} m, keeping {reach:.2f} m from the edge)",
             )
-        for i, wp in enumerate(config.mission.waypoints):
+        waypoints = config.mission.waypoints if isinstance(config.mission, WaypointMission) else ()
+        for i, wp in enumerate(waypoints):
             if not _inside(wp.x_m, wp.y_m, size):
                 problem(
                     ("mission", "waypoints", i),
                     f"waypoint ({wp.x_m:g}, {wp.y_m:g}) m is outside the site "
                     f"(0..{size[0]:g} × 0..{size[1]:g} m)",
                 )
-    cruise = config.mission.cruise_speed_mps
+    if isinstance(config.mission, StepsMission):
+        from .rover_cli import check_steps  # the steps runner owns their rules
+
+        for loc, msg in check_steps(config.mission, rover, config.rover.start, size):
+            problem(("mission", "steps", *loc), msg)
+    cruise = getattr(config.mission, "cruise_speed_mps", None)
     if cruise is not None and cruise > rover.drive.max_speed_mps:
         problem(
             ("mission", "cruise_speed_mps"),
