@@ -204,6 +204,9 @@ class LimitsConfig(StrictModel):
     max_step_m: Positive
     tip_over_rad: Annotated[float, Field(gt=0.0, le=math.pi)] = 1.0
     """Roll or pitch beyond which the rover counts as tipped over, in rad."""
+    max_crater_depth_m: Positive | None = None
+    """Deepest depression (crater) the rover may enter, in m; None: judged by slope and
+    step alone. Used by the navigation costmap."""
 
 
 class BatteryConfig(StrictModel):

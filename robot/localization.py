@@ -1,0 +1,430 @@
+"""Localization: an extended Kalman filter over wheel odometry, the gyro and fiducial fixes.
+
+State ``[x_m, y_m, yaw_rad, gyro_bias_radps, odometry_scale]`` in the site frame:
+
+- prediction from each :class:`~lunarsite.robot.types.SensedState`: distance from the
+  encoders times ``odometry_scale`` (1 when the wheels grip; below 1 when they slip),
+  projected to the plane with the pitch of a complementary tilt filter (gyro rates,
+  pulled toward the accelerometer's gravity less the body's own motion); heading change
+  from the gyro's world yaw rate less the estimated bias. Process noise grows with the
+  distance driven and the time elapsed;
+- :meth:`Localizer.update_landmark`: a surveyed point (a fiducial marker's centre) seen
+  at a horizontal offset in the rover's level frame (x forward, y left, yaw only) — a
+  range-bearing fix that pins position and, as the rover moves, heading;
+- :meth:`Localizer.update_yaw` and :meth:`Localizer.update_pose`: direct heading or pose
+  fixes (a marker's face normal; an external survey).
+
+Fixes whose innovation fails a χ² gate are rejected; after ``max_rejections`` in a row
+the filter accepts the next one with its covariance inflated (it was lost, not the fix).
+
+Slip detection (:class:`SlipStatus`): wheel odometry against the IMU (the yaw rate the
+encoders imply against the gyro's, beyond what the skid-steer track factor explains) and
+against the fiducials (the estimated odometry scale below ``1 - slip_scale_threshold``:
+the wheels turned farther than the fixes say the rover went). While the encoders disagree
+with the gyro the distance noise is inflated by ``slip_noise_factor``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from .config import RoverConfig
+from .constants import LUNAR_GRAVITY_MPS2
+from .estimation import EstimationError, tilt_from_gravity, world_yaw_rate
+from .types import Pose2, SensedState, wrap_angle
+
+__all__ = [
+    "LandmarkFix",
+    "LocalizationParams",
+    "Localizer",
+    "SlipStatus",
+    "shift_fix",
+]
+
+log = logging.getLogger(__name__)
+
+Matrix = npt.NDArray[np.float64]
+
+CHI2_GATE_2DOF = 13.82
+"""χ² 99.9% quantile, 2 degrees of freedom (standard tables)."""
+CHI2_GATE_1DOF = 10.83
+"""χ² 99.9% quantile, 1 degree of freedom (standard tables)."""
+CHI2_GATE_3DOF = 16.27
+"""χ² 99.9% quantile, 3 degrees of freedom (standard tables)."""
+
+X, Y, YAW, BIAS, SCALE = range(5)
+
+
+@dataclass(frozen=True, slots=True)
+class LandmarkFix:
+    """A surveyed point seen from the rover.
+
+    ``offset_xy_m`` is where the point lies from the chassis centre in the rover's level
+    frame (x along the heading, y to its left, both horizontal), in m; ``covariance_m2``
+    its 2×2 covariance. ``landmark_xy_m`` is the point's surveyed site position.
+    """
+
+    landmark_xy_m: tuple[float, float]
+    offset_xy_m: tuple[float, float]
+    covariance_m2: tuple[tuple[float, float], tuple[float, float]]
+    stamp_s: float = math.nan
+    label: str = ""
+
+
+def shift_fix(fix: LandmarkFix, then: Pose2, now: Pose2) -> LandmarkFix:
+    """A sighting taken at pose ``then`` re-expressed from pose ``now`` (both estimates).
+
+    A camera frame is older than the cycle that reads it (5 Hz rendering: up to 0.2 s, or
+    6 cm at 0.3 m/s); the motion since, by the filter's own short-term estimate, is taken
+    out so the fix does not pull the rover back to where it was.
+    """
+    ct, st = math.cos(then.yaw_rad), math.sin(then.yaw_rad)
+    ox, oy = fix.offset_xy_m
+    sx = then.x_m + ct * ox - st * oy - now.x_m
+    sy = then.y_m + st * ox + ct * oy - now.y_m
+    cn, sn = math.cos(now.yaw_rad), math.sin(now.yaw_rad)
+    d = wrap_angle(then.yaw_rad - now.yaw_rad)
+    rot = np.array([[math.cos(d), -math.sin(d)], [math.sin(d), math.cos(d)]])
+    cov = rot @ np.asarray(fix.covariance_m2, dtype=np.float64) @ rot.T
+    return LandmarkFix(
+        fix.landmark_xy_m,
+        (cn * sx + sn * sy, -sn * sx + cn * sy),
+        ((float(cov[0, 0]), float(cov[0, 1])), (float(cov[1, 0]), float(cov[1, 1]))),
+        fix.stamp_s,
+        fix.label,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SlipStatus:
+    """What the slip detector sees now."""
+
+    yaw_rate_residual_radps: float
+    """Encoder yaw rate minus gyro yaw rate, low-passed, in rad/s."""
+    turning_slip: bool
+    """The residual exceeds its threshold: the wheels slide in the turn."""
+    odometry_scale: float
+    """Estimated ground distance per encoder distance (1: no slip)."""
+    scale_slip: bool
+    """The scale is below ``1 - slip_scale_threshold``: the fixes say the wheels spin."""
+
+    @property
+    def slipping(self) -> bool:
+        return self.turning_slip or self.scale_slip
+
+
+@dataclass(frozen=True, slots=True)
+class LocalizationParams:
+    """Noise model and thresholds; :meth:`for_rover` fills them from a rover file."""
+
+    distance_noise_frac: float = 0.08
+    """Std of distance error per sqrt(m) driven (encoders, uneven ground), in sqrt(m)."""
+    lateral_noise_frac: float = 0.06
+    """Std of sideways slip per sqrt(m) driven, in sqrt(m)."""
+    gyro_noise_radps: float = 0.002
+    """Std of one gyro reading, in rad/s."""
+    gyro_bias_std_radps: float = 0.001
+    """Prior std of the gyro bias, in rad/s."""
+    gyro_bias_walk_radps_per_sqrt_s: float = 1e-5
+    scale_std: float = 0.05
+    """Prior std of the odometry scale (dimensionless)."""
+    scale_walk_per_sqrt_m: float = 0.01
+    slip_yaw_threshold_radps: float = 0.15
+    slip_yaw_fraction: float = 0.5
+    """Turning slip when |residual| > threshold + fraction · |gyro rate|."""
+    slip_scale_threshold: float = 0.15
+    slip_noise_factor: float = 5.0
+    slip_filter_time_s: float = 0.5
+    accel_time_constant_s: float = 10.0
+    """Time constant of the accelerometer's pull on the gyro-carried tilt, in s."""
+    accel_gate_fraction: float = 0.05
+    """The accelerometer corrects tilt only while its reading (less the body's motion)
+    is within this fraction of g ..."""
+    accel_tilt_gate_rad: float = 0.05
+    """... and only while the tilt it implies is within this of the estimate (the gyro
+    carries real tilt changes; the accelerometer only trims slow drift)."""
+    gravity_mps2: float = LUNAR_GRAVITY_MPS2
+    steady_yaw_rate_radps: float = 0.15
+    tilt_settle_s: float = 0.5
+    max_rejections: int = 5
+    lost_position_var_m2: float = 0.25
+    """Position variance added when a run of rejected fixes is finally accepted, in m²."""
+    turn_slide_frac: float = 0.3
+    """Std of the body's unseen shift per m of wheel scrub in a turn (dimensionless)."""
+    track_m: float = 0.0
+    """Effective track (geometric track × effective_track_factor), in m; 0 disables the
+    encoder-versus-gyro slip check."""
+    m_per_tick: float = 0.0
+
+    @classmethod
+    def for_rover(cls, config: RoverConfig, **overrides: float) -> LocalizationParams:
+        imu = config.imu
+        base = cls(
+            gyro_noise_radps=max(imu.gyro_noise_std_radps, 1e-4),
+            gyro_bias_std_radps=max(imu.gyro_bias_std_radps, 1e-4),
+            track_m=config.wheels.track_m * config.drive.effective_track_factor,
+            m_per_tick=2.0 * math.pi * config.wheels.radius_m / config.encoders.ticks_per_rev,
+        )
+        values = {name: getattr(base, name) for name in cls.__dataclass_fields__}
+        unknown = set(overrides) - set(values)
+        if unknown:
+            raise TypeError(f"LocalizationParams has no field(s) {sorted(unknown)}")
+        values.update(overrides)
+        return cls(**values)
+
+
+class Localizer:
+    """The EKF of the module docstring.
+
+    Args:
+        params: noise model (:meth:`LocalizationParams.for_rover`); ``m_per_tick`` must
+            be set.
+        start: initial pose (a surveyed start or a first fiducial fix).
+        start_std: initial std of (x_m, y_m, yaw_rad).
+    """
+
+    def __init__(
+        self,
+        params: LocalizationParams,
+        start: Pose2,
+        start_std: tuple[float, float, float] = (0.05, 0.05, 0.05),
+    ) -> None:
+        if not params.m_per_tick > 0.0:
+            raise ValueError("LocalizationParams.m_per_tick must be positive (use for_rover)")
+        self.params = params
+        self.x = np.array([start.x_m, start.y_m, start.yaw_rad, 0.0, 1.0])
+        self.P = np.diag(
+            [
+                start_std[0] ** 2,
+                start_std[1] ** 2,
+                start_std[2] ** 2,
+                params.gyro_bias_std_radps**2,
+                params.scale_std**2,
+            ]
+        )
+        self._last: SensedState | None = None
+        self._roll = 0.0
+        self._pitch = 0.0
+        self._calm_s = 0.0
+        self._speed_mps = 0.0
+        self._residual_radps = 0.0
+        self._turning_slip = False
+        self._rejections = 0
+        self.accepted_fixes = 0
+        self.rejected_fixes = 0
+        self.distance_m = 0.0
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def pose(self) -> Pose2:
+        return Pose2(float(self.x[X]), float(self.x[Y]), wrap_angle(float(self.x[YAW])))
+
+    @property
+    def pose_std(self) -> tuple[float, float, float]:
+        """Standard deviations of (x_m, y_m, yaw_rad)."""
+        d = np.sqrt(np.diag(self.P)[:3])
+        return (float(d[0]), float(d[1]), float(d[2]))
+
+    @property
+    def tilt_trusted(self) -> bool:
+        """The body has turned slower than ``steady_yaw_rate_radps`` for ``tilt_settle_s``.
+
+        Skid-steer turns shake the chassis (in the simulator the raw accelerometer then
+        errs by 0.1–0.3 rad of tilt and the filter by up to 0.04 rad); driving straight
+        the filter holds within ~0.01 rad. Range data placed with the tilt should wait.
+        """
+        return self._calm_s >= self.params.tilt_settle_s
+
+    @property
+    def gyro_bias_radps(self) -> float:
+        return float(self.x[BIAS])
+
+    @property
+    def tilt_rad(self) -> tuple[float, float]:
+        """(roll, pitch) from the gyro and the accelerometer, in rad (ZYX Euler)."""
+        return (self._roll, self._pitch)
+
+    @property
+    def slip(self) -> SlipStatus:
+        scale = float(self.x[SCALE])
+        return SlipStatus(
+            self._residual_radps,
+            self._turning_slip,
+            scale,
+            scale < 1.0 - self.params.slip_scale_threshold,
+        )
+
+    # --------------------------------------------------------------- prediction
+    def predict(self, state: SensedState) -> Pose2:
+        """Fold in one reading (encoders and IMU); the first only initialises."""
+        if not all(math.isfinite(v) for v in (state.stamp_s, *state.gyro_radps)):
+            raise EstimationError(f"reading at {state.stamp_s} s has non-finite values")
+        last = self._last
+        if last is None:
+            self._last = state
+            if all(math.isfinite(a) for a in state.accel_mps2):
+                self._roll, self._pitch = tilt_from_gravity(state.accel_mps2)
+            return self.pose
+        dt = state.stamp_s - last.stamp_s
+        if dt <= 0.0:
+            if dt == 0.0:
+                return self.pose
+            raise EstimationError(
+                f"reading stamp {state.stamp_s} s is before the previous one ({last.stamp_s} s)"
+            )
+        p = self.params
+        d_left = (state.left_ticks - last.left_ticks) * p.m_per_tick
+        d_right = (state.right_ticks - last.right_ticks) * p.m_per_tick
+        self._last = state
+        # Tilt: a complementary filter. The gyro's body rates carry roll and pitch from
+        # step to step; the accelerometer pulls them toward gravity over
+        # ``accel_time_constant_s``, after taking out what odometry and the gyro say the
+        # body does (forward dv/dt, centripetal v·ω), and only while what is left is
+        # close to g and near the estimate: at lunar g a 0.1 m/s² jolt, or a wheel
+        # spin-up the body did not follow, would read as 0.06 rad of tilt.
+        speed = 0.5 * (d_left + d_right) / dt * float(self.x[SCALE])
+        forward_accel = (speed - self._speed_mps) / dt
+        self._speed_mps = speed
+        roll, pitch = self._roll, self._pitch
+        gx, gy, gz = state.gyro_radps
+        tan_p = math.tan(max(min(pitch, 1.4), -1.4))
+        roll += (gx + (gy * math.sin(roll) + gz * math.cos(roll)) * tan_p) * dt
+        pitch += (gy * math.cos(roll) - gz * math.sin(roll)) * dt
+        if all(math.isfinite(a) for a in state.accel_mps2):
+            ax, ay, az = state.accel_mps2
+            measured = (ax - forward_accel, ay - speed * gz, az)
+            norm = math.sqrt(sum(a * a for a in measured))
+            acc_roll, acc_pitch = tilt_from_gravity(measured)
+            calm = abs(norm - p.gravity_mps2) < p.accel_gate_fraction * p.gravity_mps2
+            near = math.hypot(acc_roll - roll, acc_pitch - pitch) < p.accel_tilt_gate_rad
+            if calm and near:
+                alpha = dt / (p.accel_time_constant_s + dt)
+                roll += alpha * (acc_roll - roll)
+                pitch += alpha * (acc_pitch - pitch)
+        self._roll, self._pitch = roll, pitch
+        steady = abs(gz) < p.steady_yaw_rate_radps
+        self._calm_s = self._calm_s + dt if steady else 0.0
+        roll, pitch = self.tilt_rad
+        gyro_rate = world_yaw_rate(state.gyro_radps, roll, pitch)
+        self._check_turn_slip(d_left, d_right, gyro_rate - float(self.x[BIAS]), dt)
+
+        ground = 0.5 * (d_left + d_right) * math.cos(pitch)
+        self.distance_m += abs(ground)
+        x, y, yaw, bias, scale = self.x
+        dist = ground * scale
+        dyaw = (gyro_rate - bias) * dt
+        heading = yaw + 0.5 * dyaw
+        half = 0.5 * dyaw
+        sinc = 1.0 - half * half / 6.0 if abs(half) < 1e-4 else math.sin(half) / half
+        chord = dist * sinc
+        c, s = math.cos(heading), math.sin(heading)
+        self.x = np.array([x + chord * c, y + chord * s, yaw + dyaw, bias, scale])
+
+        F = np.eye(5)
+        F[X, YAW] = -chord * s
+        F[Y, YAW] = chord * c
+        F[X, BIAS] = chord * s * 0.5 * dt
+        F[Y, BIAS] = -chord * c * 0.5 * dt
+        F[YAW, BIAS] = -dt
+        F[X, SCALE] = ground * sinc * c
+        F[Y, SCALE] = ground * sinc * s
+        slip = p.slip_noise_factor if self._turning_slip else 1.0
+        # Turning, a skid-steer slides: each wheel scrubs over the ground, and the body
+        # shifts by a share of that scrub the encoders (equal and opposite) cannot see.
+        scrub_m = 0.5 * abs(d_right - d_left)
+        slide_var = (p.turn_slide_frac * scrub_m) ** 2 * (slip * slip)
+        var_along = (slip * p.distance_noise_frac) ** 2 * abs(ground) + slide_var
+        var_side = (slip * p.lateral_noise_frac) ** 2 * abs(ground) + slide_var
+        G = np.array([[c, -s], [s, c]])
+        Q = np.zeros((5, 5))
+        Q[:2, :2] = G @ np.diag([var_along, var_side]) @ G.T
+        Q[YAW, YAW] = (p.gyro_noise_radps * dt) ** 2 * slip
+        Q[BIAS, BIAS] = p.gyro_bias_walk_radps_per_sqrt_s**2 * dt
+        Q[SCALE, SCALE] = p.scale_walk_per_sqrt_m**2 * abs(ground)
+        self.P = F @ self.P @ F.T + Q
+        return self.pose
+
+    def _check_turn_slip(self, d_left: float, d_right: float, gyro_rate: float, dt: float) -> None:
+        p = self.params
+        if p.track_m <= 0.0:
+            return
+        encoder_rate = (d_right - d_left) / p.track_m / dt
+        alpha = dt / (p.slip_filter_time_s + dt)
+        self._residual_radps += alpha * ((encoder_rate - gyro_rate) - self._residual_radps)
+        limit = p.slip_yaw_threshold_radps + p.slip_yaw_fraction * abs(gyro_rate)
+        slipping = abs(self._residual_radps) > limit
+        if slipping != self._turning_slip:
+            log.info(
+                "turning slip %s (encoders - gyro = %.3f rad/s)",
+                "detected" if slipping else "over",
+                self._residual_radps,
+            )
+        self._turning_slip = slipping
+
+    # ------------------------------------------------------------------ updates
+    def update_landmark(self, fix: LandmarkFix) -> bool:
+        """Correct with a landmark sighting; returns False if the gate rejected it."""
+        mx, my = fix.landmark_xy_m
+        x, y, yaw = self.x[X], self.x[Y], self.x[YAW]
+        c, s = math.cos(yaw), math.sin(yaw)
+        dx, dy = mx - x, my - y
+        h = np.array([c * dx + s * dy, -s * dx + c * dy])
+        H = np.zeros((2, 5))
+        H[0, :3] = (-c, -s, h[1])
+        H[1, :3] = (s, -c, -h[0])
+        z = np.asarray(fix.offset_xy_m, dtype=np.float64)
+        R = np.asarray(fix.covariance_m2, dtype=np.float64)
+        return self._correct(z - h, H, R, CHI2_GATE_2DOF, fix.label or "landmark")
+
+    def update_yaw(self, yaw_rad: float, std_rad: float, label: str = "yaw") -> bool:
+        """Correct with a heading fix (site frame); returns False if gated out."""
+        H = np.zeros((1, 5))
+        H[0, YAW] = 1.0
+        innovation = np.array([wrap_angle(yaw_rad - float(self.x[YAW]))])
+        return self._correct(innovation, H, np.array([[std_rad**2]]), CHI2_GATE_1DOF, label)
+
+    def update_pose(self, pose: Pose2, covariance: Matrix, label: str = "pose") -> bool:
+        """Correct with a full pose fix (3×3 covariance of x, y, yaw)."""
+        H = np.zeros((3, 5))
+        H[0, X] = H[1, Y] = H[2, YAW] = 1.0
+        innovation = np.array(
+            [
+                pose.x_m - self.x[X],
+                pose.y_m - self.x[Y],
+                wrap_angle(pose.yaw_rad - float(self.x[YAW])),
+            ]
+        )
+        R = np.asarray(covariance, dtype=np.float64)
+        return self._correct(innovation, H, R, CHI2_GATE_3DOF, label)
+
+    def _correct(self, innovation: Matrix, H: Matrix, R: Matrix, gate: float, label: str) -> bool:
+        S = H @ self.P @ H.T + R
+        d2 = float(innovation @ np.linalg.solve(S, innovation))
+        if d2 > gate:
+            self._rejections += 1
+            self.rejected_fixes += 1
+            if self._rejections <= self.params.max_rejections:
+                log.debug("%s fix rejected (Mahalanobis² %.1f > %.1f)", label, d2, gate)
+                return False
+            p_lost_m2 = self.params.lost_position_var_m2
+            log.warning(
+                "%d %s fixes rejected in a row: accepting, covariance inflated",
+                self._rejections,
+                label,
+            )
+            # Lost in position (slides, pushes), rarely in heading (the gyro holds it).
+            self.P[:2, :2] += np.eye(2) * max(1.0, d2 / gate) * p_lost_m2
+            S = H @ self.P @ H.T + R
+        self._rejections = 0
+        K = np.linalg.solve(S, H @ self.P).T
+        self.x = self.x + K @ innovation
+        self.x[YAW] = wrap_angle(float(self.x[YAW]))
+        I_KH = np.eye(5) - K @ H
+        self.P = I_KH @ self.P @ I_KH.T + K @ R @ K.T  # Joseph form: stays symmetric
+        self.accepted_fixes += 1
+        return True

@@ -1,0 +1,354 @@
+"""Elevation mapping: range scans and depth images into the robot's own height grid.
+
+:class:`ElevationMap` keeps, for each cell, a height estimate and its variance (a 1-D
+Kalman filter per cell, after Fankhauser et al. 2014, "Robot-centric elevation mapping
+with uncertainty estimates"). Unknown cells stay unknown (NaN height, infinite
+variance) until a point lands in them. Each scan's points are grouped by cell; a cell's
+measurement is the mean of its points, with the points' variance over their count plus
+their spread, and is fused by inverse-variance weighting. Every integration first adds
+``drift_var_m2_per_update`` to the known cells' variance, so the map follows changes
+(soil moved, a rock found to be elsewhere) instead of freezing.
+
+Sensor data comes in the sensor's own frame, as a real sensor gives it:
+
+- :class:`RangeScan` (a mast lidar or a simulated ``rayTestBatch``): unit ray directions
+  in the chassis frame from a mount point, and ranges;
+- a depth image (:class:`~lunarsite.robot.types.CameraFrame`) through
+  :func:`depth_to_points` and the camera mount.
+
+:func:`points_to_site` places them with the estimated 3-D pose of the chassis (planar pose
+from localization, roll and pitch from the IMU, height from the map under the rover).
+Points within ``self_radius_m`` of the chassis centre are dropped (the rover's own body
+and tool).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from .config import RoverConfig
+from .fiducials import CameraMount
+from .grid import FloatArray, GridSpec
+from .types import CameraFrame, Pose2
+
+__all__ = [
+    "BodyBox",
+    "ElevationMap",
+    "MappingError",
+    "RangeScan",
+    "camera_points",
+    "chassis_rotation",
+    "depth_to_points",
+    "points_to_site",
+    "scan_points",
+]
+
+log = logging.getLogger(__name__)
+
+
+class MappingError(ValueError):
+    """Sensor data that does not fit (shapes, non-finite poses)."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class RangeScan:
+    """One scan of a range sensor on the chassis.
+
+    ``directions`` (N, 3): unit ray directions in the chassis frame (x forward, y left,
+    z up); ``ranges_m`` (N,): distance to the first return, ``inf`` for none within
+    ``max_range_m``; ``origin_xyz_m``: where the rays start, in the chassis frame, m.
+    """
+
+    stamp_s: float
+    origin_xyz_m: tuple[float, float, float]
+    directions: FloatArray
+    ranges_m: FloatArray
+    max_range_m: float
+    range_std_m: float = 0.0
+
+    def __post_init__(self) -> None:
+        d = np.asarray(self.directions, dtype=np.float64)
+        r = np.asarray(self.ranges_m, dtype=np.float64)
+        if d.ndim != 2 or d.shape[1] != 3 or r.shape != (d.shape[0],):
+            raise MappingError(
+                f"RangeScan needs directions (N, 3) and ranges (N,), got {d.shape} and {r.shape}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class BodyBox:
+    """A box in the chassis frame that holds the rover's own body and tools, in m.
+
+    Returns inside it are the rover seeing itself and are dropped before mapping.
+    """
+
+    x_range_m: tuple[float, float]
+    y_range_m: tuple[float, float]
+    z_range_m: tuple[float, float]
+
+    @classmethod
+    def for_rover(cls, config: RoverConfig, margin_m: float = 0.05) -> BodyBox:
+        """Chassis, wheels and every tool at full reach (arm plus tool depth)."""
+        ch, wh = config.chassis, config.wheels
+        x_lo = -0.5 * max(ch.length_m, wh.wheelbase_m + 2.0 * wh.radius_m)
+        x_hi = -x_lo
+        y_hi = 0.5 * max(ch.width_m, wh.track_m + wh.width_m)
+        z_hi = 0.5 * ch.height_m
+        for tool in config.tools:
+            reach = tool.arm_length_m + tool.depth_m
+            mx, my, mz = tool.mount_xyz_m
+            c, s = math.cos(tool.mount_yaw_rad), math.sin(tool.mount_yaw_rad)
+            x_lo = min(x_lo, mx + min(0.0, c * reach))
+            x_hi = max(x_hi, mx + max(0.0, c * reach))
+            y_hi = max(y_hi, abs(my) + abs(s) * reach + 0.5 * tool.width_m)
+            z_hi = max(z_hi, mz + reach)
+        z_lo = -(ch.axle_drop_m + wh.radius_m) - margin_m
+        return cls(
+            (x_lo - margin_m, x_hi + margin_m),
+            (-y_hi - margin_m, y_hi + margin_m),
+            (z_lo, z_hi + margin_m),
+        )
+
+    def contains(self, points_chassis: FloatArray) -> npt.NDArray[np.bool_]:
+        p = np.asarray(points_chassis, dtype=np.float64).reshape(-1, 3)
+        out = np.ones(len(p), dtype=bool)
+        for axis, (lo, hi) in enumerate((self.x_range_m, self.y_range_m, self.z_range_m)):
+            out &= (p[:, axis] >= lo) & (p[:, axis] <= hi)
+        return out
+
+
+def chassis_rotation(yaw_rad: float, pitch_rad: float, roll_rad: float) -> FloatArray:
+    """Rz(yaw)·Ry(pitch)·Rx(roll): chassis vectors in the site frame (ZYX Euler)."""
+    cy, sy = math.cos(yaw_rad), math.sin(yaw_rad)
+    cp, sp = math.cos(pitch_rad), math.sin(pitch_rad)
+    cr, sr = math.cos(roll_rad), math.sin(roll_rad)
+    return np.array(
+        [
+            [cy * cp, cy * sp * sr - sy * cr, cy * sp * cr + sy * sr],
+            [sy * cp, sy * sp * sr + cy * cr, sy * sp * cr - cy * sr],
+            [-sp, cp * sr, cp * cr],
+        ]
+    )
+
+
+def scan_points(scan: RangeScan) -> tuple[FloatArray, FloatArray]:
+    """The returns of a scan as chassis-frame points (M, 3) and their ranges (M,)."""
+    r = np.asarray(scan.ranges_m, dtype=np.float64)
+    hit = np.isfinite(r) & (r > 0.0) & (r < scan.max_range_m)
+    pts = np.asarray(scan.origin_xyz_m) + scan.directions[hit] * r[hit, None]
+    return pts, r[hit]
+
+
+def depth_to_points(
+    depth_m: npt.NDArray[np.floating],
+    vertical_fov_rad: float,
+    *,
+    max_depth_m: float,
+    stride: int = 1,
+) -> FloatArray:
+    """Camera-frame points (OpenCV: x right, y down, z forward) of a depth image whose
+    values are metres along the optical axis; pixels beyond ``max_depth_m`` are dropped;
+    every ``stride``-th pixel in each direction."""
+    d = np.asarray(depth_m, dtype=np.float64)[::stride, ::stride]
+    h_full, w_full = np.asarray(depth_m).shape
+    f = 0.5 * h_full / math.tan(0.5 * vertical_fov_rad)
+    v, u = np.mgrid[0:h_full:stride, 0:w_full:stride]
+    ok = np.isfinite(d) & (d > 0.0) & (d < max_depth_m)
+    z = d[ok]
+    x = (u[ok] - 0.5 * (w_full - 1)) / f * z
+    y = (v[ok] - 0.5 * (h_full - 1)) / f * z
+    return np.column_stack([x, y, z])
+
+
+def camera_points(
+    frame: CameraFrame, mount: CameraMount, *, max_depth_m: float, stride: int = 2
+) -> FloatArray:
+    """Chassis-frame points (N, 3) from a camera frame's depth image."""
+    cam = depth_to_points(
+        frame.depth_m, frame.vertical_fov_rad, max_depth_m=max_depth_m, stride=stride
+    )
+    out: FloatArray = cam @ mount.rotation_chassis_camera().T + np.asarray(mount.xyz_m)
+    return out
+
+
+def points_to_site(
+    points_chassis: FloatArray, pose: Pose2, z_m: float, roll_rad: float, pitch_rad: float
+) -> FloatArray:
+    """Chassis-frame points (N, 3) to the site frame, given the chassis pose."""
+    rot = chassis_rotation(pose.yaw_rad, pitch_rad, roll_rad)
+    out: FloatArray = np.asarray(points_chassis) @ rot.T + np.array([pose.x_m, pose.y_m, z_m])
+    return out
+
+
+class ElevationMap:
+    """The robot's height grid with per-cell variance; see the module docstring.
+
+    Args:
+        grid: cells of the map (site frame).
+        min_var_m2: floor of a cell's variance (sensor noise never averages to nothing).
+        drift_var_m2_per_update: variance added to known cells at each integration.
+    """
+
+    def __init__(
+        self,
+        grid: GridSpec,
+        *,
+        min_var_m2: float = 1e-6,
+        drift_var_m2_per_update: float = 1e-7,
+        self_radius_m: float = 0.0,
+    ) -> None:
+        self.grid = grid
+        self.min_var_m2 = min_var_m2
+        self.drift_var_m2_per_update = drift_var_m2_per_update
+        self.self_radius_m = self_radius_m
+        self._height = np.full(grid.shape, np.nan)
+        self._var = np.full(grid.shape, np.inf)
+        self._count = np.zeros(grid.shape, dtype=np.int64)
+        self.version = 0
+
+    @property
+    def heights_m(self) -> FloatArray:
+        """A copy of the heights, NaN where unknown."""
+        return self._height.copy()
+
+    @property
+    def variance_m2(self) -> FloatArray:
+        """A copy of the per-cell variance, ``inf`` where unknown."""
+        return self._var.copy()
+
+    @property
+    def known(self) -> npt.NDArray[np.bool_]:
+        return np.asarray(np.isfinite(self._height))
+
+    @property
+    def point_counts(self) -> npt.NDArray[np.int64]:
+        return self._count.copy()
+
+    def confidence(self, std_ref_m: float = 0.02) -> FloatArray:
+        """Per-cell confidence in [0, 1): ``1 / (1 + var / std_ref²)``, 0 where unknown."""
+        with np.errstate(invalid="ignore"):
+            return np.where(np.isfinite(self._var), 1.0 / (1.0 + self._var / std_ref_m**2), 0.0)
+
+    def heights_for_planning(self, max_std_m: float = math.inf) -> FloatArray:
+        """Heights with NaN where unknown or less certain than ``max_std_m``."""
+        return np.where(self._var <= max_std_m**2, self._height, np.nan)
+
+    def height_at(self, x_m: float, y_m: float) -> float:
+        """Height of the cell under (x, y); NaN when unknown or off the map."""
+        j, i = self.grid.cell_of(x_m, y_m)
+        if not self.grid.in_bounds(j, i):
+            return math.nan
+        return float(self._height[j, i])
+
+    def variance_at(self, x_m: float, y_m: float) -> float:
+        """Variance of the cell under (x, y), in m²; ``inf`` when unknown or off the map."""
+        j, i = self.grid.cell_of(x_m, y_m)
+        if not self.grid.in_bounds(j, i):
+            return math.inf
+        return float(self._var[j, i])
+
+    def set_known(self, heights_m: FloatArray, std_m: float) -> None:
+        """Seed the map (a prior survey); NaN cells stay unknown."""
+        h = np.asarray(heights_m, dtype=np.float64)
+        self.grid.check(h, "heights_m")
+        ok = np.isfinite(h)
+        self._height[ok] = h[ok]
+        self._var[ok] = max(std_m**2, self.min_var_m2)
+        self.version += 1
+
+    def integrate(
+        self,
+        points_site: FloatArray,
+        point_std_m: float | FloatArray,
+        *,
+        systematic_std_m: float | FloatArray = 0.0,
+        rover_xy_m: tuple[float, float] | None = None,
+    ) -> int:
+        """Fuse site-frame points (N, 3) with random std ``point_std_m`` (scalar or (N,)).
+
+        ``systematic_std_m`` is the part of each point's error shared by the whole batch
+        (the pose and tilt it was placed with): averaging many points of one scan does not
+        shrink it, so a cell's measurement variance keeps its mean square. Points within
+        ``self_radius_m`` of ``rover_xy_m`` horizontally are dropped. Returns the number
+        of cells updated.
+        """
+        pts = np.asarray(points_site, dtype=np.float64).reshape(-1, 3)
+        std = np.broadcast_to(np.asarray(point_std_m, dtype=np.float64), (len(pts),))
+        sys_std = np.broadcast_to(np.asarray(systematic_std_m, dtype=np.float64), (len(pts),))
+        ok = np.all(np.isfinite(pts), axis=1) & np.isfinite(std) & np.isfinite(sys_std)
+        if rover_xy_m is not None and self.self_radius_m > 0.0:
+            ok &= np.hypot(pts[:, 0] - rover_xy_m[0], pts[:, 1] - rover_xy_m[1]) > (
+                self.self_radius_m
+            )
+        pts, std, sys_std = pts[ok], std[ok], sys_std[ok]
+        j, i = self.grid.cells_of(pts[:, 0], pts[:, 1])
+        ny, nx = self.grid.shape
+        inside = (j >= 0) & (j < ny) & (i >= 0) & (i < nx)
+        if not inside.any():
+            return 0
+        flat = j[inside] * nx + i[inside]
+        z = pts[inside, 2]
+        w = 1.0 / np.maximum(std[inside] ** 2, self.min_var_m2)
+        size = ny * nx
+        n = np.bincount(flat, minlength=size)
+        sw = np.bincount(flat, weights=w, minlength=size)
+        swz = np.bincount(flat, weights=w * z, minlength=size)
+        swz2 = np.bincount(flat, weights=w * z * z, minlength=size)
+        cells = np.nonzero(n)[0]
+        mean = swz[cells] / sw[cells]
+        spread = np.maximum(swz2[cells] / sw[cells] - mean * mean, 0.0)
+        sys_var = np.bincount(flat, weights=sys_std[inside] ** 2, minlength=size)[cells]
+        meas_var = 1.0 / sw[cells] + spread / np.maximum(n[cells], 1) + sys_var / n[cells]
+        meas_var = np.maximum(meas_var, self.min_var_m2)
+
+        hf = self._height.reshape(-1)
+        vf = self._var.reshape(-1)
+        known = np.isfinite(vf)
+        vf[known] += self.drift_var_m2_per_update
+        prior_h, prior_v = hf[cells], vf[cells]
+        fresh = ~np.isfinite(prior_v)
+        safe_v = np.where(fresh, 1.0, prior_v)
+        gain = safe_v / (safe_v + meas_var)
+        hf[cells] = np.where(fresh, mean, prior_h + gain * (mean - prior_h))
+        vf[cells] = np.where(fresh, meas_var, (1.0 - gain) * safe_v)
+        self._count.reshape(-1)[cells] += n[cells]
+        self.version += 1
+        return len(cells)
+
+    def integrate_scan(
+        self,
+        scan: RangeScan,
+        pose: Pose2,
+        z_m: float,
+        roll_rad: float,
+        pitch_rad: float,
+        *,
+        angle_std_rad: float = 0.0,
+        body: BodyBox | None = None,
+        max_range_m: float | None = None,
+    ) -> int:
+        """Fuse a :class:`RangeScan` taken with the chassis at the given pose.
+
+        A point's random std is ``range_std_m``; ``angle_std_rad`` times its range is the
+        error the estimated tilt and heading put on the whole scan (systematic). Returns
+        inside ``body`` or beyond ``max_range_m`` are dropped. Returns the cells updated.
+        """
+        pts, ranges = scan_points(scan)
+        if body is not None:
+            mine = body.contains(pts)
+            pts, ranges = pts[~mine], ranges[~mine]
+        if max_range_m is not None:
+            near = ranges <= max_range_m
+            pts, ranges = pts[near], ranges[near]
+        site = points_to_site(pts, pose, z_m, roll_rad, pitch_rad)
+        return self.integrate(
+            site,
+            scan.range_std_m + 1e-3,
+            systematic_std_m=angle_std_rad * ranges,
+            rover_xy_m=(pose.x_m, pose.y_m),
+        )

@@ -1,0 +1,120 @@
+"""A simulated range sensor on a rover's mast: ``rayTestBatch`` from the chassis.
+
+reference/SIM.md ("Cameras"): range scans by ``rayTestBatch`` are a cheaper source for
+mapping than rendered depth. :class:`Rangefinder` casts a fixed fan of rays (azimuths ×
+elevations, in the chassis frame) from a mount point and reports what a real scanner
+would: a :class:`lunarsite.robot.mapping.RangeScan` in the sensor's own terms (ray
+directions in the chassis frame, ranges with Gaussian noise, ``inf`` for no return). The
+rover's own links are seen like anything else; the mapper drops points on its body.
+
+It takes a :class:`LunarWorld` and a :class:`SimRover` and changes neither.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from lunarsite.robot.mapping import RangeScan
+
+from .rover import SimRover
+from .world import LunarWorld
+
+__all__ = ["Rangefinder", "RangefinderConfig", "ray_directions"]
+
+log = logging.getLogger(__name__)
+
+MAX_RAYS_PER_BATCH = 16384
+"""PyBullet's MAX_RAY_INTERSECTION_BATCH_SIZE (bullet3 SharedMemoryPublic.h)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RangefinderConfig:
+    """A scanner's fan of rays and its noise."""
+
+    mount_xyz_m: tuple[float, float, float]
+    """Ray origin in the chassis frame (x forward, y left, z up), in m."""
+    azimuth_fov_rad: float = math.radians(120.0)
+    azimuth_count: int = 121
+    elevation_min_rad: float = math.radians(-50.0)
+    """Lowest ray, below the horizontal (negative looks down), in rad."""
+    elevation_max_rad: float = math.radians(-3.0)
+    elevation_count: int = 32
+    max_range_m: float = 8.0
+    range_std_m: float = 0.005
+
+    def __post_init__(self) -> None:
+        n = self.azimuth_count * self.elevation_count
+        if n < 1:
+            raise ValueError("RangefinderConfig needs at least one ray")
+        if n > 4 * MAX_RAYS_PER_BATCH:
+            raise ValueError(
+                f"RangefinderConfig asks for {n} rays; at most {4 * MAX_RAYS_PER_BATCH}"
+            )
+        if not (self.max_range_m > 0.0 and self.range_std_m >= 0.0):
+            raise ValueError("RangefinderConfig: max_range_m must be > 0 and range_std_m >= 0")
+
+
+def ray_directions(config: RangefinderConfig) -> np.ndarray:
+    """Unit ray directions (N, 3) in the chassis frame, azimuth-major."""
+    az = np.linspace(-0.5, 0.5, config.azimuth_count) * config.azimuth_fov_rad
+    if config.azimuth_count == 1:
+        az = np.zeros(1)
+    el = np.linspace(config.elevation_min_rad, config.elevation_max_rad, config.elevation_count)
+    a, e = np.meshgrid(az, el, indexing="ij")
+    return np.column_stack(
+        [(np.cos(e) * np.cos(a)).ravel(), (np.cos(e) * np.sin(a)).ravel(), np.sin(e).ravel()]
+    )
+
+
+class Rangefinder:
+    """A mast scanner on ``rover`` in ``world``; :meth:`scan` casts its rays now."""
+
+    def __init__(
+        self,
+        world: LunarWorld,
+        rover: SimRover,
+        config: RangefinderConfig,
+        *,
+        rng: np.random.Generator,
+    ) -> None:
+        self.world = world
+        self.rover = rover
+        self.config = config
+        self._rng = rng
+        self._dirs = ray_directions(config)
+
+    def scan(self) -> RangeScan:
+        cfg = self.config
+        centre, rot = self.rover.chassis_frame()
+        origin = centre + rot @ np.asarray(cfg.mount_xyz_m)
+        dirs_world = self._dirs @ rot.T
+        ends = origin + dirs_world * cfg.max_range_m
+        starts = np.broadcast_to(origin, ends.shape)
+        c = self.world.client
+        fractions = np.empty(len(ends))
+        hit = np.empty(len(ends), dtype=bool)
+        for k in range(0, len(ends), MAX_RAYS_PER_BATCH):
+            results = c.rayTestBatch(
+                starts[k : k + MAX_RAYS_PER_BATCH].tolist(),
+                ends[k : k + MAX_RAYS_PER_BATCH].tolist(),
+            )
+            for n, r in enumerate(results):
+                hit[k + n] = r[0] >= 0
+                fractions[k + n] = r[2]
+        ranges = np.where(hit, fractions * cfg.max_range_m, np.inf)
+        if cfg.range_std_m > 0.0:
+            ranges = ranges + np.where(
+                hit, self._rng.normal(0.0, cfg.range_std_m, len(ranges)), 0.0
+            )
+        return RangeScan(
+            stamp_s=self.world.sim_time_s,
+            origin_xyz_m=cfg.mount_xyz_m,
+            directions=self._dirs.copy(),
+            ranges_m=ranges,
+            max_range_m=cfg.max_range_m,
+            range_std_m=cfg.range_std_m,
+        )

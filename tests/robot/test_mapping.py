@@ -1,0 +1,110 @@
+"""Elevation mapping from points, scans and depth images, with known geometry."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from lunarsite.robot.config import RoverConfig
+from lunarsite.robot.fiducials import CameraMount
+from lunarsite.robot.grid import GridSpec
+from lunarsite.robot.mapping import (
+    BodyBox,
+    ElevationMap,
+    MappingError,
+    RangeScan,
+    camera_points,
+    chassis_rotation,
+    depth_to_points,
+    points_to_site,
+)
+from lunarsite.robot.types import CameraFrame, Pose2
+
+GRID = GridSpec((0.0, 0.0), 0.1, (51, 51))  # 5 m × 5 m
+
+
+def _plane_points(rng: np.random.Generator, n: int, std: float) -> np.ndarray:
+    xy = rng.uniform(1.0, 3.0, (n, 2))
+    z = 0.1 * xy[:, 0] + rng.normal(0.0, std, n)
+    return np.column_stack([xy, z])
+
+
+def test_unknown_stays_unknown_and_seen_cells_converge() -> None:
+    rng = np.random.default_rng(0)
+    emap = ElevationMap(GRID)
+    assert not emap.known.any()
+    assert np.all(emap.confidence() == 0.0)
+    emap.integrate(_plane_points(rng, 20000, 0.01), 0.01)
+    known = emap.known
+    xs = GRID.x_coords_m
+    assert known[20, 20] and not known[5, 5] and not known[40, 45]
+    err = emap.heights_m[known] - 0.1 * np.broadcast_to(xs, GRID.shape)[known]
+    assert np.sqrt(np.mean(err**2)) < 0.01  # cell mean vs the plane at the cell centre
+    var_once = emap.variance_m2[20, 20]
+    emap.integrate(_plane_points(rng, 20000, 0.01), 0.01)
+    assert emap.variance_m2[20, 20] < var_once
+    assert 0.0 < emap.confidence()[20, 20] < 1.0
+    assert np.isnan(emap.heights_for_planning()[5, 5])
+    assert emap.version == 2
+
+
+def test_a_new_observation_moves_an_old_estimate() -> None:
+    emap = ElevationMap(GRID, drift_var_m2_per_update=1e-3)
+    pts = np.array([[2.0, 2.0, 0.0]] * 10)
+    emap.integrate(pts, 0.01)
+    for _ in range(10):
+        emap.integrate(pts + np.array([0.0, 0.0, 0.2]), 0.01)
+    assert emap.height_at(2.0, 2.0) == pytest.approx(0.2, abs=0.02)
+
+
+def test_points_on_the_rover_are_dropped() -> None:
+    emap = ElevationMap(GRID, self_radius_m=0.5)
+    pts = np.array([[2.0, 2.0, 0.5], [2.2, 2.1, 0.5], [3.0, 2.0, 0.0]])
+    emap.integrate(pts, 0.01, rover_xy_m=(2.0, 2.0))
+    assert math.isnan(emap.height_at(2.0, 2.0))
+    assert emap.height_at(3.0, 2.0) == pytest.approx(0.0)
+
+
+def test_chassis_rotation_is_zyx_euler() -> None:
+    rot = chassis_rotation(0.3, 0.2, -0.1)
+    assert np.allclose(rot @ rot.T, np.eye(3))
+    # Nose down (positive pitch): the forward axis points below the horizon.
+    assert chassis_rotation(0.0, 0.2, 0.0)[2, 0] == pytest.approx(-math.sin(0.2))
+    site = points_to_site(np.array([[1.0, 0.0, 0.0]]), Pose2(1.0, 2.0, math.pi / 2), 0.5, 0, 0)
+    assert np.allclose(site, [[1.0, 3.0, 0.5]])
+
+
+def test_scan_into_the_map_with_the_chassis_pose() -> None:
+    # Rays straight down from 1 m, on a rover at (2, 2) facing north, ground at z = 0.
+    dirs = np.tile([0.0, 0.0, -1.0], (4, 1))
+    scan = RangeScan(0.0, (0.5, 0.0, 1.0), dirs, np.array([1.2, 1.2, np.inf, 1.2]), 5.0, 0.001)
+    emap = ElevationMap(GRID)
+    n = emap.integrate_scan(scan, Pose2(2.0, 2.0, math.pi / 2), 0.2, 0.0, 0.0)
+    assert n == 1
+    assert emap.height_at(2.0, 2.5) == pytest.approx(0.0, abs=1e-9)
+    with pytest.raises(MappingError, match="directions"):
+        RangeScan(0.0, (0.0, 0.0, 0.0), np.zeros((3, 2)), np.zeros(3), 1.0)
+
+
+def test_depth_image_of_a_wall_gives_its_points() -> None:
+    h, w, fov = 48, 64, 0.8
+    depth = np.full((h, w), 2.0, dtype=np.float32)
+    cam = depth_to_points(depth, fov, max_depth_m=5.0)
+    assert cam.shape == (h * w, 3)
+    assert np.allclose(cam[:, 2], 2.0)
+    top = 2.0 * math.tan(fov / 2) * (h - 1) / h
+    assert cam[:, 1].min() == pytest.approx(-top, rel=1e-6)
+    frame = CameraFrame(0.0, np.zeros((h, w, 3), np.uint8), depth, fov)
+    pts = camera_points(frame, CameraMount((0.1, 0.0, 0.5), 0.0), max_depth_m=5.0, stride=1)
+    assert np.allclose(pts[:, 0], 2.1)  # 2 m ahead of a level camera at x = 0.1
+    assert np.abs(pts[:, 2] - 0.5).max() == pytest.approx(top, rel=1e-6)
+    assert len(depth_to_points(depth, fov, max_depth_m=1.0)) == 0
+
+
+def test_body_box_covers_the_tools(excavator: RoverConfig) -> None:
+    box = BodyBox.for_rover(excavator)
+    assert box.x_range_m[1] >= 0.5 + 0.45 + 0.25
+    inside = box.contains(np.array([[1.1, 0.0, 0.2], [2.0, 0.0, 0.0], [0.0, 0.0, -0.3]]))
+    assert inside.tolist() == [True, False, False]

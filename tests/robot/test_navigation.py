@@ -1,0 +1,137 @@
+"""The navigation loop on the mock rover, with a synthetic scanner over known ground."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from lunarsite.robot.config import RoverConfig
+from lunarsite.robot.executive import ActionStatus
+from lunarsite.robot.fiducials import SurveyedMarker
+from lunarsite.robot.grid import GridSpec
+from lunarsite.robot.localization import LocalizationParams, Localizer
+from lunarsite.robot.mapping import ElevationMap, RangeScan
+from lunarsite.robot.mock import ManualClock, MockRover
+from lunarsite.robot.navigation import Navigator, NavigatorParams, NavTick
+from lunarsite.robot.types import Pose2
+
+BLOCKS = ((3.0, 1.0, 3.6, 3.2),)  # x0, y0, x1, y1 of a 0.3 m high wall, gap to the north
+MOUNT = (0.0, 0.0, 0.5)
+
+
+def _ground(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    z = np.zeros_like(x)
+    for x0, y0, x1, y1 in BLOCKS:
+        z = np.where((x >= x0) & (x <= x1) & (y >= y0) & (y <= y1), 0.3, z)
+    return z
+
+
+def _scanner(rover: MockRover, ride_m: float):  # type: ignore[no-untyped-def]
+    """Rays over ±60° and -45..-3° marched against the true ground (level rover)."""
+    az, el = np.meshgrid(np.radians(np.linspace(-60, 60, 61)), np.radians(np.linspace(-45, -3, 20)))
+    dirs = np.column_stack(
+        [(np.cos(el) * np.cos(az)).ravel(), (np.cos(el) * np.sin(az)).ravel(), np.sin(el).ravel()]
+    )
+    steps = np.arange(0.02, 5.0, 0.02)
+
+    def scan() -> RangeScan:
+        p = rover.true_pose
+        c, s = math.cos(p.yaw_rad), math.sin(p.yaw_rad)
+        wx = c * dirs[:, 0] - s * dirs[:, 1]
+        wy = s * dirs[:, 0] + c * dirs[:, 1]
+        ox, oy, oz = p.x_m + c * MOUNT[0], p.y_m + s * MOUNT[0], ride_m + MOUNT[2]
+        px = ox + wx[:, None] * steps
+        py = oy + wy[:, None] * steps
+        pz = oz + dirs[:, 2, None] * steps
+        below = pz <= _ground(px, py)
+        first = np.where(below.any(axis=1), below.argmax(axis=1), -1)
+        ranges = np.where(first >= 0, steps[first], np.inf)
+        return RangeScan(0.0, MOUNT, dirs, ranges, 5.0, 0.005)
+
+    return scan
+
+
+def test_navigator_finds_its_way_round_an_unseen_wall(rover_config: RoverConfig) -> None:
+    clock = ManualClock()
+    start = Pose2(1.0, 2.0, 0.0)
+    rover = MockRover(rover_config, clock, start)
+    rover.configure()
+    rover.activate()
+    ride = rover_config.chassis.axle_drop_m + rover_config.wheels.radius_m
+    # The mock's accelerometer reads gravity alone even as its speed changes: tilt from
+    # the gyro only (it stays level).
+    loc = Localizer(LocalizationParams.for_rover(rover_config, accel_gate_fraction=0.0), start)
+    emap = ElevationMap(GridSpec((0.0, 0.0), 0.1, (61, 81)))
+    params = NavigatorParams.for_rover(rover_config, 20.0, goal_time_limit_s=120.0)
+    nav = Navigator(rover, rover_config, loc, params, emap, map_source=_scanner(rover, ride))
+    trail: list[Pose2] = []
+    ticks: list[NavTick] = []
+
+    def watch(t: NavTick) -> None:
+        trail.append(rover.true_pose)
+        ticks.append(t)
+
+    result = nav.run([(6.0, 2.0), (1.5, 1.5)], observer=watch)
+    assert result.result.status is ActionStatus.SUCCEEDED, result
+    assert [g.result.status for g in result.goals] == [ActionStatus.SUCCEEDED] * 2
+    xy = np.array([(p.x_m, p.y_m) for p in trail])
+    assert np.all(_ground(xy[:, 0], xy[:, 1]) == 0.0)  # never drove onto the wall
+    # The wall is 0.3 m high (step limit 5 cm): the centre keeps a footprint radius away.
+    x0, y0, x1, y1 = BLOCKS[0]
+    dx = np.maximum(np.maximum(x0 - xy[:, 0], xy[:, 0] - x1), 0.0)
+    dy = np.maximum(np.maximum(y0 - xy[:, 1], xy[:, 1] - y1), 0.0)
+    assert np.min(np.hypot(dx, dy)) > 0.25
+    assert max(g.plans for g in result.goals) >= 2  # replanned as the wall came into view
+    end = rover.true_pose
+    assert math.hypot(end.x_m - 1.5, end.y_m - 1.5) < 0.25
+    assert any("map" in t.events for t in ticks)
+
+
+def test_navigator_reports_an_unreachable_goal(rover_config: RoverConfig) -> None:
+    clock = ManualClock()
+    rover = MockRover(rover_config, clock, Pose2(1.0, 1.0, 0.0))
+    rover.configure()
+    rover.activate()
+    emap = ElevationMap(GridSpec((0.0, 0.0), 0.1, (31, 31)))
+    heights = np.zeros((31, 31))
+    heights[:, 20] = 1.0  # a cliff wall across the whole map
+    emap.set_known(heights, 0.01)
+    loc = Localizer(LocalizationParams.for_rover(rover_config), Pose2(1.0, 1.0, 0.0))
+    params = NavigatorParams.for_rover(rover_config, 20.0, plan_fail_limit_s=1.0)
+    result = Navigator(rover, rover_config, loc, params, emap).run([(2.8, 1.0)])
+    (goal,) = result.goals
+    assert goal.result.status is ActionStatus.PLANNING_FAILED
+    assert "walled off" in goal.result.reason
+    assert result.reached == 0
+
+
+def test_navigator_needs_an_active_rover(rover_config: RoverConfig) -> None:
+    rover = MockRover(rover_config, ManualClock())
+    loc = Localizer(LocalizationParams.for_rover(rover_config), Pose2(0.0, 0.0, 0.0))
+    emap = ElevationMap(GridSpec((0.0, 0.0), 0.1, (11, 11)))
+    nav = Navigator(rover, rover_config, loc, NavigatorParams.for_rover(rover_config, 20.0), emap)
+    assert nav.run([(0.5, 0.5)]).result.status is ActionStatus.PRECONDITION_FAILED
+
+
+def test_marker_to_face_is_the_nearest_one_seen_from_the_front(rover_config: RoverConfig) -> None:
+    rover = MockRover(rover_config, ManualClock())
+    loc = Localizer(LocalizationParams.for_rover(rover_config), Pose2(0.0, 0.0, 0.0))
+    emap = ElevationMap(GridSpec((0.0, 0.0), 0.1, (11, 11)))
+    markers = [
+        SurveyedMarker(1, 2.0, 0.0, 0.3, 0.0, 0.2),  # nearest, but faces away (+x)
+        SurveyedMarker(2, 3.0, 0.0, 0.3, math.pi, 0.2),  # faces the rover
+        SurveyedMarker(3, 0.0, 4.0, 0.3, -math.pi / 2, 0.2),  # faces the rover, farther
+        SurveyedMarker(4, 0.0, -9.0, 0.3, math.pi / 2, 0.2),  # beyond max range
+    ]
+    nav = Navigator(
+        rover,
+        rover_config,
+        loc,
+        NavigatorParams.for_rover(rover_config, 20.0),
+        emap,
+        markers=markers,
+    )
+    chosen = nav.marker_to_face(Pose2(0.0, 0.0, 0.0))
+    assert chosen is not None and chosen.marker_id == 2
+    assert nav.marker_to_face(Pose2(0.0, -20.0, 0.0)) is None
