@@ -155,14 +155,15 @@ def _cmd_validate(args: argparse.Namespace, out: Console) -> int:
     out.print(
         f"[green]ok[/] {scenario.path}: scenario {cfg.name!r}, rover {scenario.rover.name!r} "
         f"({scenario.rover_path.name}), site {size[0]:g} × {size[1]:g} m, "
-        + (
-            f"{len(cfg.mission.steps)} steps (a physical rover: lunarsite rover --port PORT)"
-            if cfg.mission.kind == "steps"
-            else f"{len(cfg.mission.waypoints)} waypoints"
-        ),
+        + _mission_summary(cfg.mission),
         highlight=False,
     )
     return EXIT_OK
+
+
+def _mission_summary(mission: object) -> str:
+    summary = getattr(mission, "summary", None)
+    return summary() if callable(summary) else f"a {getattr(mission, 'kind', '?')} mission"
 
 
 def _cmd_run(args: argparse.Namespace, out: Console, console: Console) -> int:

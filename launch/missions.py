@@ -92,8 +92,32 @@ def _waypoints(
     )
 
 
+def _navigate(
+    scenario: LoadedScenario,
+    out_dir: Path,
+    *,
+    seed: int,
+    time_limit_s: float,
+    gui: bool,
+    video_path: Path | None,
+    progress: MissionProgress | None,
+) -> MissionRun:
+    from .navrun import navigate_entry
+
+    return navigate_entry(
+        scenario,
+        out_dir,
+        seed=seed,
+        time_limit_s=time_limit_s,
+        gui=gui,
+        video_path=video_path,
+        progress=progress,
+    )
+
+
 SIM_MISSIONS: dict[str, MissionEntry] = {
     "waypoints": _waypoints,
+    "navigate": _navigate,
 }
 """Mission kinds that ``lunarsite run`` can run in simulation, by ``mission.kind``."""
 

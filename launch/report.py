@@ -23,10 +23,20 @@ from typing import Any
 
 import numpy as np
 
+from lunarsite.sim.terrain import Terrain
+
 from .pictures import write_terrain_map
 from .runner import RunRecord
 
-__all__ = ["Metrics", "compute_metrics", "default_out_dir", "write_run_folder"]
+__all__ = [
+    "Metrics",
+    "compute_metrics",
+    "default_out_dir",
+    "write_path_map",
+    "write_run_folder",
+    "write_terrain_files",
+    "write_trajectory",
+]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +69,9 @@ def compute_metrics(record: RunRecord) -> Metrics:
     """Judge a run on ground truth against the scenario's acceptance criteria."""
     cfg = record.scenario.config
     acc = cfg.acceptance
+    assert acc.max_waypoint_error_m is not None and acc.max_final_error_m is not None, (
+        "load_scenario requires both for a waypoints mission"
+    )
     outcome = record.outcome
     assert outcome is not None, "compute_metrics needs a finished run"
     true_xy = np.asarray([(x, y) for x, y, _, _ in record.true_xyzyaw], dtype=np.float64)
@@ -108,7 +121,7 @@ def compute_metrics(record: RunRecord) -> Metrics:
         "status": outcome.result.status.value,
         "reason": outcome.result.reason,
         "acceptance": {
-            "criteria": acc.model_dump(),
+            "criteria": acc.model_dump(exclude_none=True),
             "checks": checks,
         },
         "oracle": False,
@@ -146,13 +159,9 @@ def compute_metrics(record: RunRecord) -> Metrics:
     return Metrics(success=success, data=data)
 
 
-def write_run_folder(record: RunRecord, out_dir: Path) -> Metrics:
-    """Write every file of a run folder; returns the metrics written."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    metrics = compute_metrics(record)
-    (out_dir / "metrics.json").write_text(json.dumps(metrics.data, indent=2) + "\n")
-    terrain = record.terrain
-    np.save(out_dir / "terrain.npy", terrain.heights_m)
+def write_terrain_files(out_dir: Path, terrain: Terrain, stem: str = "terrain") -> None:
+    """``STEM.npy`` (the height grid) and ``STEM.json`` (its cell size, origin and layout)."""
+    np.save(out_dir / f"{stem}.npy", terrain.heights_m)
     meta = {
         "cell_size_m": terrain.cell_size_m,
         "origin_xy_m": list(terrain.origin_xy_m),
@@ -161,7 +170,11 @@ def write_run_folder(record: RunRecord, out_dir: Path) -> Metrics:
         "layout": "heights[j, i] is the height at x = origin_x + i*cell, y = origin_y + j*cell"
         " (row 0 is the south edge; site frame: x east, y north, z up)",
     }
-    (out_dir / "terrain.json").write_text(json.dumps(meta, indent=2) + "\n")
+    (out_dir / f"{stem}.json").write_text(json.dumps(meta, indent=2) + "\n")
+
+
+def write_trajectory(out_dir: Path, record: RunRecord) -> None:
+    """``trajectory.csv``: per control tick, time, true pose, estimated pose, command."""
     with (out_dir / "trajectory.csv").open("w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(
@@ -182,20 +195,48 @@ def write_run_folder(record: RunRecord, out_dir: Path) -> Metrics:
             record.t_s, record.true_xyzyaw, record.est_xyyaw, record.cmd, strict=True
         ):
             writer.writerow([f"{t:.4f}", *(f"{v:.5f}" for v in (*tr, *es, *cm))])
+
+
+def write_path_map(
+    out_dir: Path,
+    record: RunRecord,
+    points_xy_m: np.ndarray,
+    *,
+    success: bool,
+    tolerance_m: float | None,
+) -> None:
+    """``map.png``: hill-shaded true terrain, true and estimated paths, numbered points."""
+    terrain = record.terrain
     true_xy = np.asarray([(x, y) for x, y, _, _ in record.true_xyzyaw], dtype=np.float64)
     est_xy = np.asarray([(x, y) for x, y, _ in record.est_xyyaw], dtype=np.float64)
-    cfg = record.scenario.config
     write_terrain_map(
         out_dir / "map.png",
         terrain.heights_m,
         terrain.cell_size_m,
         terrain.origin_xy_m,
         paths={"true": true_xy.reshape(-1, 2), "estimated": est_xy.reshape(-1, 2)},
-        waypoints_xy_m=np.asarray([(w.x_m, w.y_m) for w in cfg.mission.waypoints]),
+        waypoints_xy_m=points_xy_m,
         rocks=[(r.x_m, r.y_m, r.diameter_m) for r in terrain.rocks],
-        title=f"{cfg.name}  seed {record.seed}  "
-        + ("succeeded" if metrics.success else "fell short"),
-        waypoint_tolerance_m=cfg.acceptance.max_waypoint_error_m,
+        title=f"{record.scenario.config.name}  seed {record.seed}  "
+        + ("succeeded" if success else "fell short"),
+        waypoint_tolerance_m=tolerance_m,
+    )
+
+
+def write_run_folder(record: RunRecord, out_dir: Path) -> Metrics:
+    """Write every file of a waypoints run's folder; returns the metrics written."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    metrics = compute_metrics(record)
+    (out_dir / "metrics.json").write_text(json.dumps(metrics.data, indent=2) + "\n")
+    write_terrain_files(out_dir, record.terrain)
+    write_trajectory(out_dir, record)
+    cfg = record.scenario.config
+    write_path_map(
+        out_dir,
+        record,
+        np.asarray([(w.x_m, w.y_m) for w in cfg.mission.waypoints]),
+        success=metrics.success,
+        tolerance_m=cfg.acceptance.max_waypoint_error_m,
     )
     log.info("run folder written: %s", out_dir)
     return metrics

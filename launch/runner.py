@@ -33,7 +33,7 @@ from lunarsite.sim.world import LunarWorld
 from .pictures import VideoRecorder
 from .schema import LoadedScenario
 
-__all__ = ["Progress", "RunRecord", "build_terrain", "run_scenario", "seed_streams"]
+__all__ = ["Progress", "RunRecord", "TickRecorder", "build_terrain", "run_scenario", "seed_streams"]
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ def run_scenario(
             waypoints,
             control_hz=sim_cfg.control_hz,
         )
-        recorder = _Recorder(world, rover, record, len(waypoints), progress)
+        recorder = TickRecorder(world, rover, record, len(waypoints), progress)
         video = VideoRecorder(video_path, VIDEO_FPS, VIDEO_SIZE_PX) if video_path else None
         recorder.video = video
         try:
@@ -149,7 +149,7 @@ def run_scenario(
     return record
 
 
-class _Recorder:
+class TickRecorder:
     """Observes each control tick: ground truth for the record, progress, video frames."""
 
     def __init__(

@@ -64,12 +64,28 @@ class StartPose(StrictModel):
     yaw_rad: Finite = 0.0
 
 
+class BeaconConfig(StrictModel):
+    """An ArUco marker on a post at a surveyed place (DICT_4X4_50 ids)."""
+
+    marker_id: Annotated[int, Field(ge=0, lt=50)]
+    x_m: Finite
+    y_m: Finite
+    facing_yaw_rad: Finite
+    """Direction the marker's face looks, in the site frame (0 = +x), in rad."""
+    centre_height_m: Positive = 0.45
+    """Height of the marker's centre above the ground under it, in m."""
+    size_m: Positive = 0.4
+    """Side of the black square, in m."""
+
+
 class SiteConfig(StrictModel):
     """The ground. For a procedural site give its size and cell; a DEM brings its own."""
 
     size_m: tuple[Positive, Positive] | None = None
     cell_size_m: Positive | None = None
     terrain: TerrainConfig = ProceduralTerrainConfig()
+    beacons: tuple[BeaconConfig, ...] = ()
+    """Surveyed fiducial beacons the rover may use to localize."""
 
 
 class RoverPlacement(StrictModel):
@@ -85,6 +101,44 @@ class WaypointMission(StrictModel):
     """Defaults to the rover's max_speed_mps."""
     arrival_tolerance_m: Positive = 0.25
     """Distance at which the controller counts a waypoint reached (by its own estimate)."""
+
+    def summary(self) -> str:
+        return f"{len(self.waypoints)} waypoints on dead reckoning"
+
+
+class RandomGoals(StrictModel):
+    """Goals drawn from the scenario seed on ground the rover can reach.
+
+    Drawn by the scenario runner from the true terrain (as a scenario author would pick
+    them), never shown to the controller except as the goal list.
+    """
+
+    count: Annotated[int, Field(ge=1, le=200)]
+    min_step_m: Positive = 4.0
+    """Least distance from the previous goal (or the start), in m."""
+    margin_m: Annotated[float, Field(ge=0.0)] = 1.5
+    """Keep goals this far inside the site edge, in m."""
+
+
+class NavigateMission(StrictModel):
+    """Reach goals in turn by the rover's own sensing: map, plan, follow, localize."""
+
+    kind: Literal["navigate"]
+    goals: tuple[Point2, ...] = ()
+    random_goals: RandomGoals | None = None
+    goal_tolerance_m: Positive = 0.3
+    """A goal counts as reached when the rover's true position ends this close, in m."""
+    goal_time_limit_s: Positive = 150.0
+    """Time allowed per goal before the rover gives it up, in s."""
+    tool_pose_rad: dict[str, Finite] = Field(default_factory=dict)
+    """Servo targets held while driving (a travel pose), by joint name, in rad."""
+    scanner_mount_xyz_m: tuple[Finite, Finite, Finite] = (0.0, 0.0, 0.8)
+    """Where the range scanner sits in the chassis frame, in m."""
+
+    def summary(self) -> str:
+        if self.random_goals is not None:
+            return f"{self.random_goals.count} random goals, navigating"
+        return f"{len(self.goals)} goals, navigating"
 
 
 # Steps missions (issue 5): a scripted sequence for a physical rover, run by
@@ -159,10 +213,15 @@ class StepsMission(StrictModel):
     control_hz: Positive = 20.0
     """Rate of the control loop that runs the steps, in Hz."""
 
+    def summary(self) -> str:
+        return f"{len(self.steps)} steps (a physical rover: lunarsite rover --port PORT)"
 
-_MISSION_KINDS = ("waypoints", "steps")
+
+_MISSION_KINDS = ("waypoints", "steps", "navigate")
 Mission = Annotated[
-    Annotated[WaypointMission, Tag("[waypoints]")] | Annotated[StepsMission, Tag("[steps]")],
+    Annotated[WaypointMission, Tag("[waypoints]")]
+    | Annotated[StepsMission, Tag("[steps]")]
+    | Annotated[NavigateMission, Tag("[navigate]")],
     Discriminator(
         _kind_tag(_MISSION_KINDS),
         custom_error_type="mission_kind",
@@ -174,12 +233,20 @@ Mission = Annotated[
 class AcceptanceConfig(StrictModel):
     """What a run must achieve, judged on ground truth."""
 
-    max_waypoint_error_m: Positive
-    """True distance to each waypoint when the controller declared it reached."""
-    max_final_error_m: Positive
-    """True distance from the final position to the last waypoint."""
+    max_waypoint_error_m: Positive | None = None
+    """True distance to each waypoint when the controller declared it reached
+    (waypoints missions: required)."""
+    max_final_error_m: Positive | None = None
+    """True distance from the final position to the last waypoint (waypoints missions:
+    required)."""
     max_rock_contacts: Annotated[int, Field(ge=0)] | None = None
     """Rocks touched during the run; null to not judge."""
+    min_goal_share: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
+    """Share of goals truly reached (navigate missions); null to not judge."""
+    max_median_localization_error_m: Positive | None = None
+    """Median distance between estimate and truth at the goals (navigate missions)."""
+    max_tip_overs: Annotated[int, Field(ge=0)] | None = None
+    """Tip-overs allowed during the run (navigate missions); null to not judge."""
 
 
 class ScenarioConfig(StrictModel):
@@ -442,13 +509,44 @@ def load_scenario(ref: str) -> LoadedScenario:
                 f"start ({start.x_m:g}, {start.y_m:g}) m puts the rover outside the site "
                 f"(0..{size[0]:g} × 0..{size[1]:g} m, keeping {reach:.2f} m from the edge)",
             )
-        waypoints = config.mission.waypoints if isinstance(config.mission, WaypointMission) else ()
-        for i, wp in enumerate(waypoints):
+        points: tuple[Point2, ...] = ()
+        field = "waypoints"
+        if isinstance(config.mission, WaypointMission):
+            points = config.mission.waypoints
+        elif isinstance(config.mission, NavigateMission):
+            points, field = config.mission.goals, "goals"
+        for i, wp in enumerate(points):
             if not _inside(wp.x_m, wp.y_m, size):
                 problem(
-                    ("mission", "waypoints", i),
-                    f"waypoint ({wp.x_m:g}, {wp.y_m:g}) m is outside the site "
+                    ("mission", field, i),
+                    f"{field[:-1]} ({wp.x_m:g}, {wp.y_m:g}) m is outside the site "
                     f"(0..{size[0]:g} × 0..{size[1]:g} m)",
+                )
+        for i, beacon in enumerate(site.beacons):
+            if not _inside(beacon.x_m, beacon.y_m, size):
+                problem(
+                    ("site", "beacons", i),
+                    f"beacon ({beacon.x_m:g}, {beacon.y_m:g}) m is outside the site "
+                    f"(0..{size[0]:g} × 0..{size[1]:g} m)",
+                )
+    ids = [b.marker_id for b in site.beacons]
+    for i, beacon in enumerate(site.beacons):
+        if ids.count(beacon.marker_id) > 1:
+            problem(("site", "beacons", i, "marker_id"), f"id {beacon.marker_id} is used twice")
+    mission = config.mission
+    if isinstance(mission, WaypointMission):
+        for key in ("max_waypoint_error_m", "max_final_error_m"):
+            if getattr(config.acceptance, key) is None:
+                problem(("acceptance",), f"a waypoints mission needs acceptance.{key}")
+    if isinstance(mission, NavigateMission):
+        if bool(mission.goals) == (mission.random_goals is not None):
+            problem(("mission",), "give either goals (a list) or random_goals, not both")
+        for joint in mission.tool_pose_rad:
+            if joint not in rover.joint_names:
+                problem(
+                    ("mission", "tool_pose_rad", joint),
+                    f"rover {rover.name!r} has no joint {joint!r} "
+                    f"(joints: {', '.join(rover.joint_names) or 'none'})",
                 )
     if isinstance(config.mission, StepsMission):
         from .rover_cli import check_steps  # the steps runner owns their rules
