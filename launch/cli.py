@@ -79,10 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="measure speed and print JSON")
     bench.add_argument(
         "what",
-        choices=["sim", "soil", "link"],
+        choices=["sim", "soil", "link", "nav"],
         help="sim: real-time factor of drive_test; soil: soil update, heightfield refresh "
         "and dig_and_dump soil-on vs rigid; link: setpoint and telemetry rates and round "
-        "trips to the virtual rover at 115200 baud",
+        "trips to the virtual rover at 115200 baud; nav: planning time on 400 × 400 cells "
+        "and the traverse closed loop over --seeds × --goals",
     )
     bench.add_argument(
         "--sim-seconds",
@@ -91,6 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="simulated seconds per measurement (default 60)",
     )
     bench.add_argument("--seed", type=_seed, default=0)
+    bench.add_argument(
+        "--seeds",
+        type=int,
+        default=5,
+        help="nav: traverse seeds 1..N for the closed loop (default 5; 0: planner only)",
+    )
+    bench.add_argument(
+        "--goals", type=int, default=20, help="nav: random goals per seed (default 20)"
+    )
 
     from .rover_cli import add_rover_commands  # rover, teleop, link-check, virtual-rover
 
@@ -240,6 +250,10 @@ def _cmd_bench(args: argparse.Namespace, out: Console) -> int:
         result = bench_link()  # 5 s of streaming in real time; see bench/bench_link.py
     elif args.what == "soil":
         result = bench_soil(sim_seconds=args.sim_seconds, seed=args.seed)
+    elif args.what == "nav":
+        from .navbench import bench_nav
+
+        result = bench_nav(seed=args.seed, seeds=max(args.seeds, 0), goals=max(args.goals, 1))
     else:
         result = bench_sim(sim_seconds=args.sim_seconds, seed=args.seed)
     out.print_json(json.dumps(result))

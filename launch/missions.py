@@ -6,11 +6,14 @@ scenario in simulation, writes the folder (``metrics.json`` and what the metrics
 from) and returns a :class:`MissionRun`: the metrics and a few lines for the terminal.
 
 A new mission kind adds its schema model in :mod:`.schema`, a module with its runner and
-report, and one line here.
+report (whose entry follows :class:`MissionEntry`), and one line in :data:`SIM_MISSIONS`
+naming that entry as ``"module:function"`` (imported only when a run needs it, so the
+CLI starts without loading every simulator module).
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +56,7 @@ class MissionEntry(Protocol):
     ) -> MissionRun: ...
 
 
-def _waypoints(
+def waypoints_entry(
     scenario: LoadedScenario,
     out_dir: Path,
     *,
@@ -92,32 +95,10 @@ def _waypoints(
     )
 
 
-def _navigate(
-    scenario: LoadedScenario,
-    out_dir: Path,
-    *,
-    seed: int,
-    time_limit_s: float,
-    gui: bool,
-    video_path: Path | None,
-    progress: MissionProgress | None,
-) -> MissionRun:
-    from .navrun import navigate_entry
-
-    return navigate_entry(
-        scenario,
-        out_dir,
-        seed=seed,
-        time_limit_s=time_limit_s,
-        gui=gui,
-        video_path=video_path,
-        progress=progress,
-    )
-
-
-SIM_MISSIONS: dict[str, MissionEntry] = {
-    "waypoints": _waypoints,
-    "navigate": _navigate,
+SIM_MISSIONS: dict[str, str] = {
+    "waypoints": "lunarsite.launch.missions:waypoints_entry",
+    "navigate": "lunarsite.launch.navrun:navigate_entry",
+    "dig_and_dump": "lunarsite.launch.dig_and_dump:dig_and_dump_entry",
 }
 """Mission kinds that ``lunarsite run`` can run in simulation, by ``mission.kind``."""
 
@@ -130,8 +111,8 @@ def sim_entry(scenario: LoadedScenario) -> MissionEntry:
             physical rover).
     """
     kind = scenario.config.mission.kind
-    entry = SIM_MISSIONS.get(kind)
-    if entry is None:
+    target = SIM_MISSIONS.get(kind)
+    if target is None:
         name = scenario.config.name
         hint = f": run it with 'lunarsite rover --port PORT {name}'" if kind == "steps" else ""
         raise ScenarioError(
@@ -141,6 +122,8 @@ def sim_entry(scenario: LoadedScenario) -> MissionEntry:
                 f"run in simulation{hint}"
             ],
         )
+    module, name = target.split(":")
+    entry: MissionEntry = getattr(importlib.import_module(module), name)
     return entry
 
 

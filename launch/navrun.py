@@ -22,12 +22,13 @@ import json
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from lunarsite.robot.config import RoverConfig
 from lunarsite.robot.costmap import CostmapParams, build_costmap
 from lunarsite.robot.executive import ActionStatus, ControlTick
 from lunarsite.robot.fiducials import SurveyedMarker
@@ -48,7 +49,14 @@ from .report import Metrics, write_path_map, write_terrain_files, write_trajecto
 from .runner import VIDEO_FPS, VIDEO_SIZE_PX, RunRecord, TickRecorder, build_terrain
 from .schema import LoadedScenario, NavigateMission, ScenarioError
 
-__all__ = ["NavRecord", "draw_goals", "rock_stamped_heights", "run_navigate", "surveyed_markers"]
+__all__ = [
+    "NavRecord",
+    "draw_goals",
+    "nav_costmap_params",
+    "rock_stamped_heights",
+    "run_navigate",
+    "surveyed_markers",
+]
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +82,32 @@ def _streams(seed: int) -> tuple[np.random.Generator, ...]:
     The first two are the same as :func:`~lunarsite.launch.runner.seed_streams` gives.
     """
     return tuple(np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4))
+
+
+BELLY_STEP_FRACTION = 0.7
+"""Steps above this share of the chassis belly's ground clearance are lethal (design
+value: the scanner's step estimate errs by a centimetre or two)."""
+
+
+def nav_costmap_params(rover: RoverConfig) -> CostmapParams:
+    """The costmap limits a navigating rover plans with (and random goals are drawn with).
+
+    The rover file's ``max_step_m`` is what the wheels climb; a rock between the wheels
+    must also pass under the chassis belly (axle drop + wheel radius - half the chassis
+    height above the ground), so the step limit is the lesser of the two, with a margin.
+    The lethal radius covers the tools in their travel pose as well as the chassis and
+    wheels: a turn in place sweeps the bucket round.
+    """
+    ch = rover.chassis
+    belly_m = rover.chassis.axle_drop_m + rover.wheels.radius_m - 0.5 * ch.height_m
+    max_step = min(rover.limits.max_step_m, BELLY_STEP_FRACTION * belly_m)
+    base = CostmapParams.for_rover(rover)
+    half_wid = base.robot_radius_m
+    reach = 0.0
+    for tool in rover.tools:
+        x, y, _ = tool.mount_xyz_m
+        reach = max(reach, math.hypot(abs(x) + tool.arm_length_m, abs(y) + 0.5 * tool.width_m))
+    return replace(base, max_step_m=max_step, robot_radius_m=max(half_wid, reach))
 
 
 def rock_stamped_heights(terrain: Terrain) -> np.ndarray:
@@ -103,9 +137,7 @@ def draw_goals(
         return [(g.x_m, g.y_m) for g in mission.goals]
     spec = mission.random_goals
     grid = GridSpec(terrain.origin_xy_m, terrain.cell_size_m, terrain.heights_m.shape)
-    costmap = build_costmap(
-        rock_stamped_heights(terrain), grid, CostmapParams.for_rover(scenario.rover)
-    )
+    costmap = build_costmap(rock_stamped_heights(terrain), grid, nav_costmap_params(scenario.rover))
     free = np.argwhere(np.isfinite(costmap.cost))
     size_x, size_y = scenario.site_size_m
     planner = Planner()
@@ -191,7 +223,10 @@ def run_navigate(
         )
         localizer = Localizer(LocalizationParams.for_rover(rover_cfg), start, START_SIGMA)
         params = NavigatorParams.for_rover(
-            rover_cfg, sim_cfg.control_hz, goal_time_limit_s=mission.goal_time_limit_s
+            rover_cfg,
+            sim_cfg.control_hz,
+            goal_time_limit_s=mission.goal_time_limit_s,
+            costmap=nav_costmap_params(rover_cfg),
         )
         navigator = Navigator(
             rover,

@@ -56,6 +56,9 @@ RANGE_STD_FRACTION = 0.015
 """Range error of a 20 cm marker up to 4 m: 0.6–1.6% (reference/SIM.md, "ArUco")."""
 BEARING_STD_RAD = 0.004
 """Bearing error of the marker centre: about one pixel at 320 px over 60° (design value)."""
+CORNER_STD_PX = 0.5
+"""Error of a detected marker corner after sub-pixel refinement, in px (design value;
+half a pixel, correlated between the corners of one marker)."""
 NORMAL_YAW_STD_RAD = 0.05
 """Error of the heading taken from a marker's face normal (design value, ~3°)."""
 
@@ -239,18 +242,28 @@ def landmark_fix(
     mount: CameraMount,
     roll_rad: float = 0.0,
     pitch_rad: float = 0.0,
+    *,
+    focal_px: float | None = None,
 ) -> LandmarkFix:
     """The marker centre as a range-bearing fix for :meth:`Localizer.update_landmark`.
 
     The covariance: range std ``RANGE_STD_FRACTION`` of the range (at least 1 cm),
-    bearing std ``BEARING_STD_RAD``.
+    bearing std ``BEARING_STD_RAD``. Given the camera's focal length ``focal_px`` (px),
+    neither is taken below what a corner error of ``CORNER_STD_PX`` gives: range
+    ``σ · r² / (f · side)`` (the marker's image shrinks as 1/r, so a far marker's range
+    is poor: a 0.4 m marker at 10 m spans ~11 px at 320 × 240) and bearing ``σ / f``.
     """
     _, offset, _ = _choose(obs, mount, roll_rad, pitch_rad)
     dx, dy = float(offset[0]), float(offset[1])
     rng = max(math.hypot(dx, dy), 1e-6)
     ux, uy = dx / rng, dy / rng
-    var_r = max(RANGE_STD_FRACTION * rng, 0.01) ** 2
-    var_b = (BEARING_STD_RAD * rng) ** 2
+    std_r = max(RANGE_STD_FRACTION * rng, 0.01)
+    std_b = BEARING_STD_RAD
+    if focal_px is not None and focal_px > 0.0:
+        std_r = max(std_r, CORNER_STD_PX * rng * rng / (focal_px * marker.size_m))
+        std_b = max(std_b, CORNER_STD_PX / focal_px)
+    var_r = std_r**2
+    var_b = (std_b * rng) ** 2
     cov = (
         (var_r * ux * ux + var_b * uy * uy, (var_r - var_b) * ux * uy),
         ((var_r - var_b) * ux * uy, var_r * uy * uy + var_b * ux * ux),

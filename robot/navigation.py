@@ -78,7 +78,10 @@ class NavigatorParams:
     """Also correct heading from a marker's face normal: at 320 px and a few metres its
     error reaches 0.1–0.2 rad, so off by default; bearings to markers fix heading as the
     rover moves."""
-    max_marker_range_m: float = 6.0
+    max_marker_range_m: float = 11.0
+    """Markers seen farther than this are not used, in m (a 0.4 m marker at 320 × 240
+    decodes to ~10 m in the simulator; range error grows with range, and the fix's
+    covariance with it)."""
     ground_std_m: float = 0.03
     max_height_std_m: float = 0.05
     fix_before_arrival_m: float = 1.5
@@ -89,6 +92,14 @@ class NavigatorParams:
     relocalize_time_s: float = 20.0
     relocalize_fixes: int = 3
     """Facing a marker ends after this many accepted fixes."""
+    relocalize_std_m: float = 0.12
+    """Anywhere on the way, a rover whose position std exceeds this stops and faces the
+    nearest marker in range for a fix, in m; 0 turns this off."""
+    relocalize_cooldown_s: float = 20.0
+    """Least time between two such stops, in s."""
+    arrival_std_m: float = 0.03
+    """Arrived by the estimate with a position std above this, the rover faces a marker
+    for a fix once before it calls the goal reached, in m."""
     map_max_range_m: float = 6.0
     """Range returns beyond this are not mapped (tilt errors grow with range), in m."""
     """Cells less certain than this count as unknown in the costmap (far, single returns
@@ -262,12 +273,13 @@ class Navigator:
             return 0  # no new frame since the last look
         self._last_frame_s = frame.stamp_s
         roll, pitch = self.localizer.tilt_rad
+        focal_px = 0.5 * frame.rgb.shape[0] / math.tan(0.5 * frame.vertical_fov_rad)
         accepted = 0
         for obs in self.detector.observe(frame):
             marker = self.markers[obs.marker_id]
             if obs.range_m > self.params.max_marker_range_m:
                 continue
-            fix = landmark_fix(obs, marker, self.mount, roll, pitch)
+            fix = landmark_fix(obs, marker, self.mount, roll, pitch, focal_px=focal_px)
             then = self._pose_at(frame.stamp_s)
             if then is not None:
                 fix = shift_fix(fix, then, self.localizer.pose)
@@ -367,6 +379,7 @@ class Navigator:
         last_speed = 0.0
         tick = 0
         relocalized = False
+        last_faced_s = -math.inf
         confirmed = False
         facing: SurveyedMarker | None = None
         facing_since_s = t0
@@ -414,15 +427,22 @@ class Navigator:
                         return finish(ActionStatus.PLANNING_FAILED, str(exc))
                     events.append(f"no plan: {exc}")
                 roll, pitch = loc.tilt_rad
-                if (
-                    facing is None
-                    and not relocalized
+                near_goal = (
+                    not relocalized
                     and p.fix_before_arrival_m > 0.0
                     and follower is not None
                     and follower.remaining_m(pose) < p.fix_before_arrival_m
                     and now - self._last_fix_s > p.max_fix_age_s
-                ):
-                    relocalized = True
+                )
+                uncertain = (
+                    p.relocalize_std_m > 0.0
+                    and max(loc.pose_std[:2]) > p.relocalize_std_m
+                    and now - last_faced_s > p.relocalize_cooldown_s
+                    and now - self._last_fix_s > p.max_fix_age_s
+                )
+                if facing is None and (near_goal or uncertain):
+                    relocalized = relocalized or near_goal
+                    last_faced_s = now
                     facing = self.marker_to_face(pose)
                     if facing is not None:
                         facing_since_s = now
@@ -444,13 +464,17 @@ class Navigator:
                 if follower is not None and follower.done:
                     # Arrived by the estimate. With no fresh fix, check once: face a
                     # marker, correct, and drive the rest if the fix moved the goal.
-                    stale = now - self._last_fix_s > p.max_fix_age_s
+                    stale = (
+                        now - self._last_fix_s > p.max_fix_age_s
+                        or max(loc.pose_std[:2]) > p.arrival_std_m
+                    )
                     target = self.marker_to_face(pose) if stale and not confirmed else None
                     confirmed = True
                     if target is None or p.fix_before_arrival_m <= 0.0:
                         rover.write(RoverCommand(drive=STOP))
                         return finish(ActionStatus.SUCCEEDED, "goal reached")
                     facing, facing_since_s, fixes_when_facing = target, now, self.fixes
+                    last_faced_s = now
                     follower = None
                     command = STOP
                     events.append(f"confirm: facing marker {target.marker_id}")

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from lunarsite.robot.fiducials import (
+    CORNER_STD_PX,
     CameraMount,
     FiducialDetector,
     FiducialError,
@@ -89,3 +90,22 @@ def test_bad_markers_are_refused() -> None:
         markers_by_id([MARKER, MARKER])
     with pytest.raises(FiducialError, match="dictionary"):
         FiducialDetector({1: 0.2}, dictionary="DICT_NOPE")
+
+
+def test_far_marker_range_variance_grows_with_the_square_of_range() -> None:
+    focal = float(K[1, 1])
+    stds = []
+    for dist in (1.5, 4.0):  # the rover straight in front of MARKER (it faces -x)
+        rover = Pose2(MARKER.x_m - dist, MARKER.y_m, 0.0)
+        obs = solve_marker(MarkerDetection(3, _project(rover, 0.0, 0.0)), MARKER.size_m, K)
+        assert obs is not None
+        plain = landmark_fix(obs, MARKER, MOUNT)
+        fix = landmark_fix(obs, MARKER, MOUNT, focal_px=focal)
+        assert fix.offset_xy_m == plain.offset_xy_m
+        var_along = fix.covariance_m2[0][0]  # the offset lies along the rover's x
+        assert var_along >= plain.covariance_m2[0][0]
+        stds.append(math.sqrt(var_along))
+        r = fix.offset_xy_m[0]
+        assert math.sqrt(var_along) >= CORNER_STD_PX * r * r / (focal * MARKER.size_m) - 1e-12
+    # 0.2 m at 480 px: 1.5% of range up close, the pixel limit (∝ r²) farther out.
+    assert stds[1] / stds[0] > 1.1 * (4.0 / 1.5)  # faster than in proportion to range
