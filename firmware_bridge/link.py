@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import errno
 import logging
 import math
 import random
@@ -43,7 +44,9 @@ __all__ = [
     "LinkCounters",
     "LinkError",
     "LinkState",
+    "PortError",
     "SerialLink",
+    "describe_open_error",
     "host_version",
 ]
 
@@ -60,6 +63,54 @@ class HandshakeError(LinkError):
 
 class CommandFailed(LinkError):
     """A discrete command was not acknowledged, or the rover refused it."""
+
+
+class PortError(LinkError):
+    """The port cannot be used: not a serial device, permission denied, or busy.
+
+    Raised by :meth:`SerialLink.wait_connected` at once (rather than after the whole
+    timeout) when the link never connected and the last open failed for one of those
+    reasons; a missing device is waited for, as it may be plugged in.
+    """
+
+
+_WAIT_FOR_ERRNOS = frozenset({errno.ENOENT, errno.ENODEV, errno.ENXIO, errno.EIO})
+"""Open failures that a replug can cure: keep trying without failing fast."""
+
+
+def _errno_of(exc: BaseException) -> int | None:
+    """The errno behind an open failure (pyserial wraps some in SerialException)."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        code = getattr(cur, "errno", None)
+        if isinstance(code, int):
+            return code
+        if cur.args and isinstance(cur.args[0], int):
+            return int(cur.args[0])  # termios.error(errno, text)
+        cur = cur.__cause__ or cur.__context__
+    return None
+
+
+def describe_open_error(port: str, exc: BaseException) -> tuple[str, bool]:
+    """A message naming ``port`` and what to do about ``exc``, and whether it is worth
+    waiting for (a missing device may appear; permission, busy or not-a-tty will not)."""
+    code = _errno_of(exc)
+    text = str(exc)
+    if code in (errno.ENOENT, errno.ENODEV, errno.ENXIO):
+        return f"{port}: no such device (unplugged?)", True
+    if code in (errno.EACCES, errno.EPERM):
+        return (
+            f"{port}: permission denied (add the user to the 'dialout' group, or install "
+            "firmware_bridge/udev/60-lunarsite-rover.rules)",
+            False,
+        )
+    if code in (errno.EBUSY, errno.EAGAIN, errno.EWOULDBLOCK) or "exclusively lock" in text:
+        return f"{port}: busy, another program has it open (see: fuser -v {port})", False
+    if code in (errno.ENOTTY, errno.EISDIR, errno.EINVAL) or "Inappropriate ioctl" in text:
+        return f"{port}: not a serial device", False
+    return f"cannot open {port}: {exc}", code in _WAIT_FOR_ERRNOS
 
 
 class LinkState(enum.Enum):
@@ -227,6 +278,7 @@ class SerialLink:
         self._params: dict[int, tuple[float, int]] = {}
         self._telemetry: p.Telemetry | None = None
         self._telemetry_host_s = 0.0
+        self._telemetry_stamp_ms: int | None = None
         self._odometry: p.Odometry | None = None
         self._link_status: p.LinkStatus | None = None
         self._heartbeat: p.Heartbeat | None = None
@@ -237,8 +289,13 @@ class SerialLink:
         self._tokens_at = time.monotonic()
         self._listeners: list[Callable[[p.Hello], None]] = []
         self._lost_reason = ""
+        self._open_error = ""
+        """Why the last open failed, when it is not worth waiting for (else empty)."""
+        self._ever_connected = False
+        self._write_failed = False
         self._pong_count = 0
         self._last_rtt_s = 0.0
+        self._ping_us: int | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -260,7 +317,8 @@ class SerialLink:
         self._thread = None
         self._close_port()
         with self._lock:
-            self._set_state(LinkState.CLOSED)
+            if self._state is not LinkState.REFUSED:  # keep saying why it never moved
+                self._set_state(LinkState.CLOSED)
 
     def __enter__(self) -> SerialLink:
         self.start()
@@ -305,6 +363,8 @@ class SerialLink:
                     raise HandshakeError(self._refusal)
                 if self._state is LinkState.CLOSED:
                     raise LinkError(f"link to {self.config.port} is closed")
+                if self._open_error and not self._ever_connected:
+                    raise PortError(self._open_error)
                 left = deadline - time.monotonic()
                 if left <= 0.0:
                     why = f" ({self._lost_reason})" if self._lost_reason else ""
@@ -429,6 +489,9 @@ class SerialLink:
                 session = self._session
                 self._cmd_id = (self._cmd_id + 1) & 0xFFFF or 1
                 cmd_id = self._cmd_id
+                # One command in flight at a time: late answers to earlier ones must not
+                # linger (after 65535 commands their ids come round again).
+                self._acks.clear()
             msg = build(session, cmd_id)
             key = (session, cmd_id)
             for attempt in range(cfg.command_attempts):
@@ -509,9 +572,11 @@ class SerialLink:
 
     def ping(self, timeout_s: float = 0.5) -> float:
         """One round trip through the link, in s."""
+        stamp = _now_us()
         with self._lock:
             marker = self._pong_count
-        self._send(p.Ping(_now_us()), droppable=False)
+            self._ping_us = stamp
+        self._send(p.Ping(stamp), droppable=False)
         deadline = time.monotonic() + timeout_s
         with self._cond:
             while self._pong_count == marker:
@@ -534,6 +599,8 @@ class SerialLink:
         if port is None:
             return False
         with self._write_lock:
+            if self._port is not port:
+                return False  # closed (and maybe reopened) meanwhile
             wire = p.encode_frame(msg, self._tx_seq)
             if not self._take_tokens(len(wire), droppable):
                 return False
@@ -542,6 +609,7 @@ class SerialLink:
                 port.write(wire)
             except (serial.SerialException, OSError) as exc:
                 self._lost_reason = f"write failed: {exc}"
+                self._write_failed = True  # the reader thread closes and reconnects
                 log.warning("link %s: %s", self.config.port, self._lost_reason)
                 return False
         with self._lock:
@@ -565,23 +633,29 @@ class SerialLink:
             time.sleep((n - self._tokens) / rate)
 
     def _close_port(self) -> None:
-        port = self._port
-        self._port = None
+        with self._write_lock:  # never close under a writer
+            port = self._port
+            self._port = None
         if port is not None:
             with contextlib.suppress(serial.SerialException, OSError):
                 port.close()
 
     def _run(self) -> None:
         backoff = self.config.backoff_initial_s
+        last_reason = ""
         while not self._stopping.is_set():
             try:
                 self._open()
                 self._handshake()
                 backoff = self.config.backoff_initial_s
+                last_reason = ""
                 self._serve()
             except _LinkLost as exc:
                 self._lost_reason = str(exc)
-                log.warning("link %s lost: %s", self.config.port, exc)
+                # Say it once; a port that stays away is retried quietly.
+                level = logging.DEBUG if str(exc) == last_reason else logging.WARNING
+                log.log(level, "link %s lost: %s", self.config.port, exc)
+                last_reason = str(exc)
             except HandshakeError as exc:
                 with self._lock:
                     self._refusal = str(exc)
@@ -589,6 +663,9 @@ class SerialLink:
                 log.error("link %s: %s", self.config.port, exc)
                 self._close_port()
                 return
+            except Exception as exc:  # a bug must not leave the port open and the state stale
+                self._lost_reason = f"internal error: {exc!r}"
+                log.exception("link %s: unexpected error in the reader thread", self.config.port)
             self._close_port()
             if self._stopping.is_set():
                 break
@@ -598,7 +675,8 @@ class SerialLink:
                 self._session_epoch += 1
                 self._set_state(LinkState.DISCONNECTED)
                 self._cond.notify_all()
-            self._stopping.wait(backoff * (0.5 + self._rng.random()))
+            # Jittered in [backoff / 2, backoff], so the wait never exceeds backoff_max_s.
+            self._stopping.wait(backoff * (0.5 + 0.5 * self._rng.random()))
             backoff = min(self.config.backoff_max_s, backoff * 2.0)
 
     def _open(self) -> None:
@@ -611,11 +689,23 @@ class SerialLink:
                 write_timeout=cfg.write_timeout_s,
                 exclusive=cfg.exclusive,
             )
-            port.reset_input_buffer()
         except (serial.SerialException, OSError, ValueError) as exc:
-            raise _LinkLost(f"cannot open {cfg.port}: {exc}") from None
+            why, wait = describe_open_error(cfg.port, exc)
+            with self._lock:
+                self._open_error = "" if wait else why
+                self._cond.notify_all()
+            raise _LinkLost(why) from None
+        try:
+            port.reset_input_buffer()
+        except (serial.SerialException, OSError) as exc:
+            with contextlib.suppress(serial.SerialException, OSError):
+                port.close()
+            raise _LinkLost(f"cannot flush {cfg.port}: {exc}") from None
+        with self._lock:
+            self._open_error = ""
         self._splitter.reset()
         self._rx_seq = None
+        self._write_failed = False
         self._port = port
 
     def _read_frames(self) -> list[p.Frame]:
@@ -665,6 +755,8 @@ class SerialLink:
             if now >= next_hello:
                 self._send(request, droppable=False)
                 next_hello = now + cfg.hello_retry_s
+            if self._write_failed:
+                raise _LinkLost(self._lost_reason or "write failed")
             for frame in self._read_frames():
                 msg = frame.message
                 if not isinstance(msg, p.Hello) or msg.session != session:
@@ -684,6 +776,8 @@ class SerialLink:
                     self._counter = 0
                     self._cmd_id = 0
                     self._acks.clear()
+                    self._telemetry_stamp_ms = None  # the rover's clock may have restarted
+                    self._ever_connected = True
                     self._last_rx_s = time.monotonic()
                     self._set_state(LinkState.CONNECTED)
                 log.info(
@@ -725,6 +819,8 @@ class SerialLink:
                 next_ping = now + cfg.ping_period_s
             for frame in self._read_frames():
                 self._dispatch(frame)
+            if self._write_failed:
+                raise _LinkLost(self._lost_reason or "write failed")
             if time.monotonic() - self._last_rx_s > cfg.silence_timeout_s:
                 raise _LinkLost(f"rover silent for {cfg.silence_timeout_s:g} s")
 
@@ -738,23 +834,32 @@ class SerialLink:
                 c.rx_drops += (frame.seq - self._rx_seq - 1) & 0xFF
             self._rx_seq = frame.seq
             if isinstance(msg, p.Telemetry):
+                newest = self._telemetry_stamp_ms
+                if newest is not None and ((msg.stamp_ms - newest) & 0xFFFFFFFF) >= 1 << 31:
+                    return  # older than the newest one: a delayed or repeated frame
+                self._telemetry_stamp_ms = msg.stamp_ms
                 self._telemetry = msg
                 self._telemetry_host_s = now
                 c.telemetry_frames += 1
                 self._cond.notify_all()
                 self._last_rx_s = now
             elif isinstance(msg, p.Ack):
+                self._last_rx_s = now
                 if msg.session == self._session:
+                    if msg.status == p.AckStatus.NO_SESSION:
+                        # The rover no longer has our session (a stale HELLO_REQ from
+                        # before a reconnect reopened an old one): start over.
+                        raise _LinkLost(f"rover has no session {msg.session}: session lost")
                     self._acks[(msg.session, msg.cmd_id)] = msg.status
                     self._cond.notify_all()
-                self._last_rx_s = now
             elif isinstance(msg, p.Pong):
                 rtt = ((_now_us() - msg.host_us) & 0xFFFFFFFF) * 1e-6
                 if rtt < 10.0:
                     c.rtts_s.append(rtt)
-                    self._last_rtt_s = rtt
-                    self._pong_count += 1
-                    self._cond.notify_all()
+                    if msg.host_us == self._ping_us:
+                        self._last_rtt_s = rtt
+                        self._pong_count += 1
+                        self._cond.notify_all()
                 self._last_rx_s = now
             elif isinstance(msg, p.Heartbeat):
                 self._heartbeat = msg
@@ -777,6 +882,10 @@ class SerialLink:
                 raise _LinkLost(
                     f"rover announced itself (boot id 0x{msg.boot_id:08X}): session lost"
                 )
+            elif isinstance(msg, p.Hello) and msg.session != self._session:
+                # The rover opened another session (a delayed HELLO_REQ of an earlier
+                # one): ours is gone, so setpoints would be dropped. Start over.
+                raise _LinkLost(f"rover switched to session {msg.session}: session lost")
 
 
 def _now_us() -> int:

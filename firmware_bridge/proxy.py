@@ -3,13 +3,16 @@
 The proxy opens the rover's device and offers the host a fresh pseudo-terminal, then
 forwards bytes both ways through a fault model: per byte, with given probabilities, it
 corrupts (flips one bit), drops, duplicates, swaps with the next byte (reorders) or
-stalls the stream (delays). It can cut the line (bytes vanish both ways until
-:meth:`FaultProxy.restore`), unplug it (the host's device disappears, as a USB unplug)
-and plug it back under a new name behind a stable symlink, and hold each direction to a
-baud rate (a pty itself ignores the baud rate).
+stalls the stream (delays). Per frame (bytes up to a 0x00 delimiter) it can also replay
+an earlier intact frame later (a stale duplicate, out of order) or swap a frame with the
+next one, which byte faults almost never produce (they break the CRC instead); these
+test the receiver's stale and duplicate rules rather than its CRC. It can cut the line
+(bytes vanish both ways until :meth:`FaultProxy.restore`), unplug it (the host's device
+disappears, as a USB unplug) and plug it back under a new name behind a stable symlink,
+and hold each direction to a baud rate (a pty itself ignores the baud rate).
 
-Fault decisions come from one seeded generator per direction and are drawn per byte in
-arrival order, so the same byte stream meets the same faults on every run.
+Fault decisions come from one seeded generator per direction and are drawn per byte (and
+per frame) in arrival order, so the same byte stream meets the same faults on every run.
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ __all__ = ["FaultConfig", "FaultProxy", "FaultStats"]
 
 log = logging.getLogger(__name__)
 
+_REPLAY_DEPTH = 8
+"""Frame replays pick one of this many most recent frames."""
+
 
 @dataclass(frozen=True)
 class FaultConfig:
@@ -42,6 +48,10 @@ class FaultConfig:
     reorder_prob: float = 0.0
     delay_prob: float = 0.0
     delay_s: float = 0.02
+    frame_replay_prob: float = 0.0
+    """Per frame: after it, send again one of the last few frames, picked at random."""
+    frame_reorder_prob: float = 0.0
+    """Per frame: hold it back and send it after the next frame."""
     baud: int | None = None
     """Hold the direction to baud / 10 bytes per second (8N1); None forwards at once."""
 
@@ -55,6 +65,11 @@ class FaultConfig:
         )
         if any(not 0.0 <= q <= 1.0 for q in probs) or sum(probs) > 1.0:
             raise ValueError(f"fault probabilities must be in [0, 1] and sum to <= 1: {probs}")
+        frame_probs = (self.frame_replay_prob, self.frame_reorder_prob)
+        if any(not 0.0 <= q <= 1.0 for q in frame_probs) or sum(frame_probs) > 1.0:
+            raise ValueError(
+                f"frame fault probabilities must be in [0, 1] and sum to <= 1: {frame_probs}"
+            )
         if self.delay_s < 0.0:
             raise ValueError(f"delay_s must be >= 0, got {self.delay_s}")
         if self.baud is not None and self.baud <= 0:
@@ -71,6 +86,8 @@ class FaultStats:
     reordered: int = 0
     delayed: int = 0
     cut: int = 0
+    frames_replayed: int = 0
+    frames_reordered: int = 0
 
 
 @dataclass
@@ -84,11 +101,57 @@ class _Direction:
     """A byte waiting to be swapped behind the next one."""
     hold_until: float = 0.0
     next_byte_s: float = 0.0
+    partial: bytearray = field(default_factory=bytearray)
+    """Frame-level faults: the bytes of the frame not yet ended by a 0x00."""
+    recent: deque[bytes] = field(default_factory=lambda: deque(maxlen=_REPLAY_DEPTH))
+    held_frame: bytes | None = None
 
     def take(self, data: bytes, now: float) -> None:
         f = self.faults
+        self.stats.bytes_in += len(data)
+        if f.frame_replay_prob == 0.0 and f.frame_reorder_prob == 0.0:
+            self._bytes(data, now)
+            return
+        # Whole frames first (each frame's fate is drawn when its delimiter arrives),
+        # then the byte faults on what goes out.
+        start = 0
+        while (end := data.find(0, start)) >= 0:
+            self.partial += data[start : end + 1]
+            start = end + 1
+            frame = bytes(self.partial)
+            self.partial.clear()
+            self._bytes(b"".join(self._frames(frame)), now)
+        self.partial += data[start:]
+
+    def _frames(self, frame: bytes) -> list[bytes]:
+        """The frames to send now that ``frame`` has ended."""
+        f = self.faults
+        r = self.rng.random()
+        out: list[bytes] = []
+        if r < f.frame_reorder_prob and self.held_frame is None:
+            self.held_frame = frame
+            self.stats.frames_reordered += 1
+        else:
+            out.append(frame)
+            if self.held_frame is not None:
+                out.append(self.held_frame)
+                self.held_frame = None
+            if r >= 1.0 - f.frame_replay_prob and self.recent:
+                out.append(self.recent[self.rng.randrange(len(self.recent))])
+                self.stats.frames_replayed += 1
+        self.recent.append(frame)
+        return out
+
+    def clear(self) -> None:
+        """Forget everything queued or held (a cut line, an unplug)."""
+        self.queue.clear()
+        self.held = None
+        self.partial.clear()
+        self.held_frame = None
+
+    def _bytes(self, data: bytes, now: float) -> None:
+        f = self.faults
         s = self.stats
-        s.bytes_in += len(data)
         p_drop = f.drop_prob
         p_corrupt = p_drop + f.corrupt_prob
         p_dup = p_corrupt + f.duplicate_prob
@@ -220,8 +283,7 @@ class FaultProxy:
             self._cut = True
             for d in (self._down, self._up):
                 d.stats.cut += len(d.queue)
-                d.queue.clear()
-                d.held = None
+                d.clear()
         log.info("proxy: line cut")
 
     def restore(self) -> None:
@@ -294,8 +356,8 @@ class FaultProxy:
             if fd >= 0:
                 os.close(fd)
         self._host_master = self._host_slave = -1
-        self._up.queue.clear()
-        self._down.queue.clear()
+        self._up.clear()
+        self._down.clear()
 
     def _wake(self) -> None:
         if self._wake_w >= 0:

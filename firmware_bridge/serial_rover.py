@@ -160,6 +160,17 @@ class SerialRover(RoverInterface):
     # ---------------------------------------------------------------- lifecycle
     def _on_configure(self) -> None:
         self.link.start()
+        try:
+            self._configure_link()
+        except BaseException:
+            self.link.close()  # no reader thread or open port left behind by a failure
+            raise
+        self._worker = threading.Thread(
+            target=self._work_loop, name="lunarsite-rover-cmd", daemon=True
+        )
+        self._worker.start()
+
+    def _configure_link(self) -> None:
         hello = self.link.wait_connected(self._connect_timeout_s)
         log.info(
             "rover on %s: firmware %s, boot id 0x%08X",
@@ -171,10 +182,6 @@ class SerialRover(RoverInterface):
         self._load_params()
         if not self.link.wait_telemetry(1.0):
             raise HardwareError(f"no telemetry from the rover on {self.link.config.port}")
-        self._worker = threading.Thread(
-            target=self._work_loop, name="lunarsite-rover-cmd", daemon=True
-        )
-        self._worker.start()
 
     def _on_activate(self) -> None:
         self._last_target.clear()

@@ -84,9 +84,16 @@ class VirtualRover:
         while not line.endswith(b"\n"):
             left = deadline - time.monotonic()
             if left <= 0.0 or proc.poll() is not None:
+                timed_out = proc.poll() is None
+                if timed_out:  # end it first: reading stderr of a live process blocks
+                    proc.kill()
+                    proc.wait()
                 err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
                 self.stop()
-                raise VirtualRoverError(f"virtual rover did not start: {err.strip() or 'timeout'}")
+                why = err.strip() or (
+                    f"no device path within {timeout_s:g} s" if timed_out else "it exited"
+                )
+                raise VirtualRoverError(f"virtual rover ({exe}) did not start: {why}")
             ready, _, _ = select.select([fd], [], [], left)
             if ready:
                 chunk = os.read(fd, 256)

@@ -29,10 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from lunarsite.firmware_bridge import protocol as p
 from lunarsite.firmware_bridge.build import FirmwareBuildError
-from lunarsite.firmware_bridge.link import HandshakeError, LinkConfig, LinkError, SerialLink
+from lunarsite.firmware_bridge.link import LinkConfig, LinkError, PortError, SerialLink
 from lunarsite.firmware_bridge.proxy import FaultConfig, FaultProxy
 from lunarsite.firmware_bridge.serial_rover import SerialRover
 from lunarsite.firmware_bridge.virtual_rover import VirtualRover, VirtualRoverError
@@ -354,24 +355,24 @@ def run_steps(
     *,
     start: Pose2,
     time_limit_s: float,
-    max_step_error_m: float,
-    max_final_error_m: float,
+    max_step_error_m: float | None,
+    max_final_error_m: float | None,
     progress: Callable[[int, str], None] | None = None,
 ) -> StepsOutcome:
     """Run ``mission`` on an ACTIVE rover; judge each drive step's end and the final
     position against the plan, on the rover's own dead reckoning (a physical rover has
-    no ground truth)."""
+    no ground truth). A limit of None is not judged (its check is left out)."""
     t0 = rover.clock.now_s()
     runner = _Runner(rover, mission, start, time_limit_s, progress)
     results, reason = runner.run()
     done = len(results) == len(mission.steps) and all(r.status == "succeeded" for r in results)
     final = results[-1].error_m if done else math.nan
     drive_errors = [r.error_m for r in results if r.kind == "drive" and r.status == "succeeded"]
-    checks = {
-        "all_steps_done": done,
-        "step_error": done and all(e <= max_step_error_m for e in drive_errors),
-        "final_error": done and final <= max_final_error_m,
-    }
+    checks = {"all_steps_done": done}
+    if max_step_error_m is not None:
+        checks["step_error"] = done and all(e <= max_step_error_m for e in drive_errors)
+    if max_final_error_m is not None:
+        checks["final_error"] = done and final <= max_final_error_m
     return StepsOutcome(
         succeeded=all(checks.values()),
         reason=reason,
@@ -406,9 +407,14 @@ def apply_key(state: TeleopState, key: str, rover: RoverConfig) -> TeleopState:
     d = rover.drive
     dv = d.max_speed_mps / 5.0
     dw = d.max_yaw_rate_radps / 5.0
-    clamp = lambda v, m: max(-m, min(m, v))  # noqa: E731
+
+    def clamp(v: float, m: float) -> float:
+        return max(-m, min(m, v))
+
     if key == " ":
         return replace(state, linear_mps=0.0, angular_radps=0.0)
+    if state.estop and key in ("w", "s", "a", "d"):
+        return state  # no speed builds up behind a latched stop
     if key == "w":
         return replace(state, linear_mps=clamp(state.linear_mps + dv, d.max_speed_mps))
     if key == "s":
@@ -430,8 +436,8 @@ def apply_key(state: TeleopState, key: str, rover: RoverConfig) -> TeleopState:
         return replace(state, tool_rad=value) if tool else replace(state, gripper_rad=value)
     if key == "x":
         return replace(state, linear_mps=0.0, angular_radps=0.0, estop=True)
-    if key == "r":
-        return replace(state, estop=False)
+    if key == "r":  # unlatch, standing still: motion needs a new key press
+        return replace(state, linear_mps=0.0, angular_radps=0.0, estop=False)
     if key in ("q", "\x03", "\x04"):
         return replace(state, linear_mps=0.0, angular_radps=0.0, quit=True)
     return state
@@ -566,16 +572,20 @@ def dispatch(args: argparse.Namespace, out: Console, console: Console) -> int | 
         return None
     try:
         return handler(args, out, console)
-    except HandshakeError as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+    except PortError as exc:  # not a serial device, permission denied, busy
+        return _bad(console, str(exc))
+    except (LinkError, HardwareError) as exc:  # handshake refused, link lost, timed out
+        _error(console, str(exc))
         return EXIT_SHORT
-    except (LinkError, HardwareError) as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=False)
-        return EXIT_SHORT
+
+
+def _error(console: Console, message: str) -> None:
+    # The message is text, not markup: a port or path may contain brackets.
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
 
 
 def _bad(console: Console, message: str) -> int:
-    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    _error(console, message)
     return EXIT_BAD_INPUT
 
 
@@ -692,7 +702,10 @@ def _cmd_link_check(args: argparse.Namespace, out: Console, console: Console) ->
         out.print_json(json.dumps(report))
     else:
         rtt = report["rtt_s"]
-        ms = lambda v: "-" if v is None else f"{1000.0 * v:.2f} ms"  # noqa: E731
+
+        def ms(v: float | None) -> str:
+            return "-" if v is None else f"{1000.0 * v:.2f} ms"
+
         rover_status = counters.rover
         out.print(
             f"[green]handshake ok[/] {args.port}: firmware {hello.firmware_version}, protocol "
@@ -729,7 +742,7 @@ def _cmd_virtual_rover(args: argparse.Namespace, out: Console, console: Console)
         console.print("building the virtual rover (cached after the first time)...")
         port = vr.start()
     except (VirtualRoverError, FirmwareBuildError) as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=False)
+        _error(console, str(exc))
         return EXIT_SHORT
     try:
         print(port, flush=True)  # the CLI's one machine-readable line: the device path

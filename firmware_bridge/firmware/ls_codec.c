@@ -9,7 +9,8 @@ uint16_t ls_crc16(const uint8_t *data, size_t len)
         uint8_t bit;
         crc ^= (uint16_t)((uint16_t)data[i] << 8);
         for (bit = 0; bit < 8u; ++bit) {
-            crc = (crc & 0x8000u) ? (uint16_t)((crc << 1) ^ 0x1021u) : (uint16_t)(crc << 1);
+            unsigned shifted = (unsigned)crc << 1;
+            crc = (uint16_t)(((crc & 0x8000u) != 0u ? shifted ^ 0x1021u : shifted) & 0xFFFFu);
         }
     }
     return crc;

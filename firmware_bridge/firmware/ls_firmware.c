@@ -42,9 +42,14 @@ static float clampf(float v, float lo, float hi)
     return v < lo ? lo : (v > hi ? hi : v);
 }
 
+/* Round to the nearest integer and saturate. NaN gives 0: converting a NaN (or any
+ * value out of range) to an integer type is undefined behaviour in C. */
 static int16_t to_i16(float v)
 {
     float r = v >= 0.0f ? v + 0.5f : v - 0.5f;
+    if (r != r) {
+        return 0;
+    }
     if (r > 32767.0f) {
         return 32767;
     }
@@ -57,6 +62,9 @@ static int16_t to_i16(float v)
 static int32_t to_i32(float v)
 {
     float r = v >= 0.0f ? v + 0.5f : v - 0.5f;
+    if (r != r) {
+        return 0;
+    }
     if (r > 2147483520.0f) {
         return 2147483520;
     }
@@ -66,13 +74,19 @@ static int32_t to_i32(float v)
     return (int32_t)r;
 }
 
+/* Wrap to [-pi, pi) in bounded time: a subtraction loop would never end on a huge
+ * angle (an encoder glitch), where subtracting 2 pi no longer changes the float. */
 static float wrap_pi(float a)
 {
-    while (a >= LS_PI) {
-        a -= LS_TWO_PI;
-    }
-    while (a < -LS_PI) {
-        a += LS_TWO_PI;
+    if (!(a >= -LS_PI && a < LS_PI)) {
+        if (!(fabsf(a) < 1.0e6f)) {
+            return 0.0f; /* NaN, infinite or absurd: restart the heading */
+        }
+        a = fmodf(a + LS_PI, LS_TWO_PI);
+        a = a < 0.0f ? a + LS_PI : a - LS_PI;
+        if (a >= LS_PI) { /* rounding at the upper edge */
+            a -= LS_TWO_PI;
+        }
     }
     return a;
 }

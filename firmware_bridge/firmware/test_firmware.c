@@ -7,6 +7,8 @@
 
 #include "ls_firmware.h"
 
+#define LS_PI_TEST 3.14159265358979f
+
 static int g_checks = 0;
 static int g_failed = 0;
 
@@ -29,6 +31,7 @@ typedef struct {
     int events[8];
     ls_event_t last_ev;
     int imu_ok;
+    int imu_nan; /* a broken IMU driver that returns NaN */
     uint16_t battery_mv;
     uint8_t rx[1 << 16]; /* what the firmware sent, concatenated */
     size_t rx_len;
@@ -50,9 +53,9 @@ static void b_read_encoders(void *c, int32_t *l, int32_t *r)
 static int b_read_imu(void *c, float g[3], float a[3])
 {
     board_t *b = (board_t *)c;
-    g[0] = g[1] = g[2] = 0.0f;
+    g[0] = g[1] = g[2] = b->imu_nan ? NAN : 0.0f;
     a[0] = a[1] = 0.0f;
-    a[2] = 9.8f;
+    a[2] = b->imu_nan ? INFINITY : 9.8f;
     return b->imu_ok ? 0 : -1;
 }
 static uint16_t b_battery(void *c)
@@ -638,6 +641,85 @@ static void test_wheel_speed_loop(void)
     CHECK(fw.odom_x_m > 0.2f && fabsf(fw.odom_y_m) < 1e-3f);
 }
 
+static void test_wraparound(void)
+{
+    /* The setpoint counter, the command id and the millisecond clock all wrap; the
+     * newer-than rules use serial arithmetic (PROTOCOL.md sections 5 and 7). */
+    ls_fw_t fw;
+    uint8_t args[3];
+    uint8_t p[64];
+    const uint32_t t0 = 0xFFFFFF00u; /* the clock wraps 256 ms after boot */
+    uint32_t t;
+    boot(&fw, t0);
+    hello(&fw, 7, LS_SCHEMA_HASH, t0 + 1u);
+    arm(&fw, 7, 0xFFFEu, t0 + 2u);
+    CHECK(fw.mode == LS_MODE_ARMED);
+    setpoint(&fw, 7, 0xFFFFFFFEu, 100, 0, t0 + 3u);
+    setpoint(&fw, 7, 0xFFFFFFFFu, 110, 0, t0 + 4u);
+    setpoint(&fw, 7, 0x00000000u, 120, 0, t0 + 5u); /* wrapped: newer */
+    setpoint(&fw, 7, 0x00000001u, 130, 0, t0 + 6u);
+    CHECK(fw.counters.setpoints_applied == 4 && fw.last_counter == 1u);
+    setpoint(&fw, 7, 0xFFFFFFFFu, -100, 0, t0 + 7u); /* from before the wrap: stale */
+    setpoint(&fw, 7, 0x80000001u, -100, 0, t0 + 8u); /* half the space ahead: stale */
+    CHECK(fw.counters.setpoints_applied == 4 && fw.counters.stale_setpoints == 2);
+    CHECK(fabsf(fw.cmd_linear_mps - 0.13f) < 1e-6f);
+    /* Command ids: 0xFFFF, then 0x0001 (the host skips 0) is newer; 0xFFFF again is a
+     * retry of the previous command, not a new one. */
+    args[0] = 0;
+    ls_put_u16(&args[1], (uint16_t)500);
+    command(&fw, LS_MSG_CMD_SERVO, 7, 0xFFFFu, args, 3, t0 + 9u);
+    ls_put_u16(&args[1], (uint16_t)700);
+    command(&fw, LS_MSG_CMD_SERVO, 7, 0x0001u, args, 3, t0 + 10u);
+    CHECK(fabsf(fw.servo_target_rad[0] - 0.7f) < 1e-6f);
+    ls_put_u16(&args[1], (uint16_t)100);
+    command(&fw, LS_MSG_CMD_SERVO, 7, 0xFFFFu, args, 3, t0 + 11u);
+    drain(&fw);
+    CHECK(last_frame(LS_MSG_ACK, p) && p[4] == LS_ACK_DUPLICATE);
+    CHECK(fabsf(fw.servo_target_rad[0] - 0.7f) < 1e-6f);
+    CHECK(g_board.events[LS_EV_COMMAND] == 3); /* arm + two servo targets */
+    /* The watchdog across the clock's wrap: the last valid setpoint at t0 + 200, the
+     * clock wraps at t0 + 256, the brake comes at t0 + 400 and not before. */
+    setpoint(&fw, 7, 2u, 150, 0, t0 + 200u);
+    for (t = t0 + 200u; t != t0 + 450u; ++t) {
+        ls_fw_tick(&fw, t);
+        if ((uint32_t)(t - (t0 + 200u)) < LS_WATCHDOG_MS) {
+            CHECK(g_board.brake == 0);
+        } else {
+            CHECK(g_board.brake == 1);
+        }
+    }
+    CHECK(fw.counters.watchdog_trips == 1);
+}
+
+static void test_glitches_stay_bounded(void)
+{
+    /* An encoder that jumps by 2^31 counts and an IMU that returns NaN and infinity:
+     * odometry stays finite and wrapped and the loop returns (no endless angle
+     * wrapping), and telemetry packs without undefined float-to-integer conversions. */
+    ls_fw_t fw;
+    uint8_t p[64];
+    boot(&fw, 0);
+    hello(&fw, 2, LS_SCHEMA_HASH, 1);
+    g_board.imu_nan = 1;
+    g_board.ticks[0] = INT32_MIN;
+    g_board.ticks[1] = INT32_MAX;
+    ls_fw_tick(&fw, 20);
+    ls_fw_tick(&fw, 30);
+    drain(&fw);
+    CHECK(last_frame(LS_MSG_TELEMETRY, p));
+    CHECK((int16_t)ls_get_u16(&p[16]) == 0);     /* NaN gyro: 0 */
+    CHECK((int16_t)ls_get_u16(&p[26]) == 32767); /* +inf accel: saturated */
+    CHECK(fw.odom_yaw_rad >= -LS_PI_TEST && fw.odom_yaw_rad < LS_PI_TEST);
+    {
+        float x = 0.0f, y = 0.0f, yaw = 0.0f;
+        ls_odometry_update(&x, &y, &yaw, INT32_MIN, INT32_MAX, 1.0f, 0.02f, 1.0f, 1.0f);
+        CHECK(yaw >= -LS_PI_TEST && yaw < LS_PI_TEST);
+        yaw = 3.1415925f; /* just below pi, plus a little: wraps to just above -pi */
+        ls_odometry_update(&x, &y, &yaw, -1, 1, 0.05f, 0.2f, 1.0f, 1000.0f);
+        CHECK(yaw >= -LS_PI_TEST && yaw < -3.1f);
+    }
+}
+
 int main(void)
 {
     test_crc_check_value();
@@ -656,6 +738,8 @@ int main(void)
     test_odometry();
     test_tx_bounded();
     test_wheel_speed_loop();
+    test_wraparound();
+    test_glitches_stay_bounded();
     printf("%d checks, %d failed\n", g_checks, g_failed);
     return g_failed == 0 ? 0 : 1;
 }

@@ -123,8 +123,10 @@ static void hal_set_motors(void *ctx, float l, float r, int brake)
 static void hal_read_encoders(void *ctx, int32_t *l, int32_t *r)
 {
     model_t *m = (model_t *)ctx;
-    *l = (int32_t)floor(m->angle[0] * m->ticks_per_rev / (2.0 * M_PI));
-    *r = (int32_t)floor(m->angle[1] * m->ticks_per_rev / (2.0 * M_PI));
+    /* A 32-bit hardware counter wraps: reduce modulo 2^32 (converting an out-of-range
+     * double straight to int32_t would be undefined behaviour). */
+    *l = (int32_t)(uint32_t)(int64_t)floor(m->angle[0] * m->ticks_per_rev / (2.0 * M_PI));
+    *r = (int32_t)(uint32_t)(int64_t)floor(m->angle[1] * m->ticks_per_rev / (2.0 * M_PI));
 }
 
 static int hal_read_imu(void *ctx, float gyro[3], float accel[3])
@@ -236,6 +238,51 @@ static int open_pty(char *path, size_t cap, int *slave_out)
     return master;
 }
 
+/* Command-line numbers: the whole string must parse and lie in [lo, hi]. */
+static int parse_ulong(const char *opt, const char *v, int base, unsigned long hi,
+                       unsigned long *out)
+{
+    char *end = NULL;
+    unsigned long x;
+    errno = 0;
+    x = strtoul(v, &end, base);
+    if (errno != 0 || end == v || *end != '\0' || x > hi || v[0] == '-') {
+        fprintf(stderr, "virtual_rover: %s %s: expected an integer up to %lu\n", opt, v, hi);
+        return 0;
+    }
+    *out = x;
+    return 1;
+}
+
+static int parse_double(const char *opt, const char *v, double lo, double hi, double *out)
+{
+    char *end = NULL;
+    double x;
+    errno = 0;
+    x = strtod(v, &end);
+    if (errno != 0 || end == v || *end != '\0' || !(x >= lo && x <= hi)) {
+        fprintf(stderr, "virtual_rover: %s %s: expected a number in [%g, %g]\n", opt, v, lo, hi);
+        return 0;
+    }
+    *out = x;
+    return 1;
+}
+
+/* Move queued bytes into the pty without ever blocking (the UART interrupt's job). */
+static void flush_tx(int master, ls_fw_t *fw)
+{
+    const uint8_t *out;
+    size_t n_out = ls_fw_tx_peek(fw, &out);
+    while (n_out > 0) {
+        ssize_t w = write(master, out, n_out);
+        if (w <= 0) {
+            break; /* the tty is full: keep the bytes */
+        }
+        ls_fw_tx_consume(fw, (size_t)w);
+        n_out = ls_fw_tx_peek(fw, &out);
+    }
+}
+
 int main(int argc, char **argv)
 {
     model_t m;
@@ -252,6 +299,7 @@ int main(int argc, char **argv)
     int master;
     int slave;
     int i;
+    unsigned long ul;
     uint32_t last_ms;
 
     memset(&m, 0, sizeof m);
@@ -270,19 +318,33 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--link") == 0) {
             link = v;
         } else if (strcmp(a, "--boot-id") == 0) {
-            boot_id = (uint32_t)strtoul(v, NULL, 0);
+            if (!parse_ulong(a, v, 0, 0xFFFFFFFFul, &ul)) {
+                return 2;
+            }
+            boot_id = (uint32_t)ul;
             have_boot_id = 1;
         } else if (strcmp(a, "--reset-cause") == 0) {
-            reset_cause = (unsigned)strtoul(v, NULL, 0);
+            if (!parse_ulong(a, v, 0, 255ul, &ul)) {
+                return 2;
+            }
+            reset_cause = (unsigned)ul;
         } else if (strcmp(a, "--schema-hash") == 0) {
-            schema = strtoul(v, NULL, 16);
+            if (!parse_ulong(a, v, 16, 0xFFFFFFFFul, &schema)) {
+                return 2;
+            }
             have_schema = 1;
         } else if (strcmp(a, "--gravity") == 0) {
-            m.gravity_mps2 = strtod(v, NULL);
+            if (!parse_double(a, v, 0.0, 100.0, &m.gravity_mps2)) {
+                return 2;
+            }
         } else if (strcmp(a, "--no-load-radps") == 0) {
-            m.no_load_radps = strtod(v, NULL);
+            if (!parse_double(a, v, 0.1, 1000.0, &m.no_load_radps)) {
+                return 2;
+            }
         } else if (strcmp(a, "--ticks-per-rev") == 0) {
-            m.ticks_per_rev = strtod(v, NULL);
+            if (!parse_double(a, v, 1.0, 1.0e6, &m.ticks_per_rev)) {
+                return 2;
+            }
         } else {
             fprintf(stderr, "virtual_rover: unknown option %s\n", a);
             return 2;
@@ -348,9 +410,15 @@ int main(int argc, char **argv)
         }
         poll(&pfd, 1, 1);
         t = now_ms();
-        while ((uint32_t)(t - last_ms) > 0) { /* physics in 1 ms steps */
+        /* Firmware and physics advance together in 1 ms steps, as on a microcontroller
+         * that is never descheduled: if this process was held off the CPU, the missed
+         * milliseconds are replayed (watchdog included) before the bytes that arrived
+         * meanwhile are handled, so the rover's own clock stays faithful under load. */
+        while ((uint32_t)(t - last_ms) > 0) {
             ++last_ms;
             m.now_ms = last_ms;
+            ls_fw_tick(&fw, last_ms);
+            flush_tx(master, &fw);
             model_step(&m, 1e-3);
         }
         if (pfd.revents & POLLIN) {
@@ -360,15 +428,7 @@ int main(int argc, char **argv)
             }
         }
         ls_fw_tick(&fw, t);
-        n_out = ls_fw_tx_peek(&fw, &out);
-        while (n_out > 0) {
-            ssize_t w = write(master, out, n_out);
-            if (w <= 0) {
-                break; /* the tty is full: keep the bytes, never block */
-            }
-            ls_fw_tx_consume(&fw, (size_t)w);
-            n_out = ls_fw_tx_peek(&fw, &out);
-        }
+        flush_tx(master, &fw);
     }
     if (link != NULL) {
         unlink(link);

@@ -3,15 +3,17 @@ discrete commands act exactly once, a cut line stops the wheels and reconnects."
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from lunarsite.firmware_bridge import protocol as p
-from lunarsite.firmware_bridge.link import CommandFailed, LinkConfig, LinkState, SerialLink
+from lunarsite.firmware_bridge.link import LinkConfig, LinkError, LinkState, SerialLink
 from lunarsite.firmware_bridge.proxy import FaultConfig, FaultProxy
 from lunarsite.firmware_bridge.serial_rover import SerialRover
 from lunarsite.firmware_bridge.virtual_rover import VirtualRover
@@ -54,20 +56,51 @@ def test_proxy_faults_are_deterministic_given_a_seed() -> None:
     assert bytes(one_chunk.queue) == outs[0][0]
 
 
+def test_frame_faults_replay_and_swap_whole_intact_frames() -> None:
+    import random
+
+    from lunarsite.firmware_bridge.cobs import FrameSplitter
+    from lunarsite.firmware_bridge.proxy import _Direction
+
+    faults = FaultConfig(frame_replay_prob=0.2, frame_reorder_prob=0.1)
+    frames = [p.encode_frame(p.Setpoint(1, k, k, 0), k & 0xFF) for k in range(1, 301)]
+    stream = b"".join(frames)
+    outs = []
+    for chunk in (7, 1000):  # chunking must not matter
+        d = _Direction("x", faults, random.Random(5))
+        for i in range(0, len(stream), chunk):
+            d.take(stream[i : i + chunk], 0.0)
+        outs.append(bytes(d.queue))
+    assert outs[0] == outs[1]
+    splitter = FrameSplitter(p.MAX_ENCODED_BYTES)
+    counters = [p.parse_frame(raw).message.counter for raw in splitter.feed(outs[0])]  # type: ignore[union-attr]
+    assert splitter.framing_errors == 0  # every frame intact
+    assert sorted(set(counters)) == list(range(1, 301))  # none lost
+    assert d.stats.frames_replayed > 30 and d.stats.frames_reordered > 15
+    assert len(counters) == 300 + d.stats.frames_replayed
+    backwards = sum(b < a for a, b in itertools.pairwise(counters))
+    assert backwards >= d.stats.frames_replayed  # stale and out-of-order frames on the wire
+
+
 @pytest.mark.slow
 def test_ten_thousand_setpoints_through_corruption_and_drops(
     tmp_path: Path, virtual_rover_exe: Path
 ) -> None:
-    faults = FaultConfig(
+    byte_faults = FaultConfig(
         corrupt_prob=0.01, drop_prob=0.005, duplicate_prob=0.001, reorder_prob=0.001
     )
+    # Byte faults almost never make a frame with a valid CRC, so on their own they never
+    # offer the rover a stale setpoint or a repeated command. Replayed and swapped whole
+    # frames do: without them the "stale" and "exactly once" checks below could not fail.
+    to_rover = replace(byte_faults, frame_replay_prob=0.03, frame_reorder_prob=0.01)
     with (
         VirtualRover(log_path=tmp_path / "applied.jsonl", executable=virtual_rover_exe) as vr,
-        FaultProxy(vr.port, to_rover=faults, to_host=faults, seed=7) as proxy,
+        FaultProxy(vr.port, to_rover=to_rover, to_host=byte_faults, seed=7) as proxy,
         SerialLink(
             # No baud throttle here (a pty has none): the link's own rate limit at a
             # nominal 2 Mbaud paces the writes. Round trips take ~1 ms, so resend an
-            # unacknowledged command after 20 ms rather than the 80 ms default.
+            # unacknowledged command after 20 ms rather than the 80 ms default (twelve
+            # tries: a quarter of a second, plenty on a loaded machine).
             LinkConfig(
                 port=proxy.port,
                 baudrate=2_000_000,
@@ -81,43 +114,57 @@ def test_ten_thousand_setpoints_through_corruption_and_drops(
         link.set_mode(p.Mode.ARMED)
         sent: dict[tuple[int, int], tuple[int, int]] = {}
         acked: list[tuple[int, int]] = []  # (channel, target_mrad) acknowledged OK
-        failures = 0
+        unanswered: list[tuple[int, int]] = []  # no acknowledgement: applied at most once
         i = 0
         while i < 10_000:
             linear_mmps = (i * 37) % 601 - 300
             angular_mradps = (i * 53) % 1001 - 500
+            session = link.session
             counter = link.send_setpoint(linear_mmps / 1000.0, angular_mradps / 1000.0)
-            if counter is None:
+            if counter is None or link.session != session:
                 if link.state is not LinkState.CONNECTED:
                     link.wait_connected(5.0)
                     link.set_mode(p.Mode.ARMED)
                 time.sleep(0.0005)
-                continue  # rate-limited: not sent
-            sent[(link.session, counter)] = (linear_mmps, angular_mradps)
+                continue  # rate-limited or reconnected meanwhile: not counted
+            sent[(session, counter)] = (linear_mmps, angular_mradps)
             i += 1
             if i % 100 == 0:
                 channel, target = (i // 100) % 2, 100 + i // 100
                 try:
                     status = link.set_servo(channel, target / 1000.0)
-                except CommandFailed:
-                    failures += 1
+                except LinkError:  # CommandFailed, or the link was lost meanwhile
+                    unanswered.append((channel, target))
                 else:
                     assert status is p.AckStatus.OK
                     acked.append((channel, target))
-        time.sleep(0.3)
         stats = proxy.stats()
         counters = link.counters()
+        applied = []
+        # The rover's own count of applied setpoints must match its log: the log is the
+        # record of what moved the motors. LINK_STATUS comes at 2 Hz and may be lost.
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline:
+            time.sleep(0.25)
+            applied = _events(vr, "setpoint")
+            rover = link.counters().rover
+            if rover is not None and rover.setpoints_applied == len(applied):
+                break
+        rover = link.counters().rover
     # The faults happened, in both directions.
     for direction in ("to_rover", "to_host"):
         st = stats[direction]
         assert st.bytes_in > 10_000
         assert st.corrupted > 0.007 * st.bytes_in and st.dropped > 0.003 * st.bytes_in
     assert stats["to_rover"].corrupted > 1000
+    assert stats["to_rover"].frames_replayed > 200 and stats["to_rover"].frames_reordered > 50
     assert counters.crc_errors + counters.framing_errors > 100
-    assert counters.rover is not None and counters.rover.crc_errors > 100
+    assert rover is not None and rover.crc_errors > 100
+    # Stale setpoints and repeated commands did reach the rover intact, and were refused.
+    assert rover.stale_setpoints > 100 and rover.dup_commands > 0
+    assert rover.setpoints_applied == len(applied)
     # Zero corrupted or stale setpoints applied: each applied one is one that was sent,
     # with its values, and counters only increase within a session.
-    applied = _events(vr, "setpoint")
     assert len(applied) > 0.6 * len(sent)
     last: dict[int, int] = {}
     for e in applied:
@@ -126,15 +173,17 @@ def test_ten_thousand_setpoints_through_corruption_and_drops(
         assert sent[key] == (e["linear_mmps"], e["angular_mradps"]), f"corrupted: {e}"
         assert e["counter"] > last.get(e["session"], 0), f"stale or out of order: {e}"
         last[e["session"]] = e["counter"]
-    # Every discrete command applied exactly once, in order.
-    assert failures == 0
+    # Every discrete command applied exactly once when acknowledged, at most once when
+    # not, and in order; replays of old commands were acknowledged, not applied.
     servo = [e for e in _events(vr, "command") if e["type"] == "servo"]
-    ids = defaultdict(int)
+    ids: defaultdict[tuple[int, int], int] = defaultdict(int)
     for e in servo:
         ids[(e["session"], e["cmd_id"])] += 1
     assert max(ids.values()) == 1
-    assert [(e["a"], e["b"]) for e in servo if e["status"] == 0] == acked
-    assert len(acked) == 100
+    applied_ok = [(e["a"], e["b"]) for e in servo if e["status"] == 0]
+    assert [c for c in applied_ok if c in acked] == acked
+    assert set(applied_ok) - set(acked) <= set(unanswered)
+    assert len(acked) + len(unanswered) == 100 and len(unanswered) <= 2
     assert counters.command_retries > 0  # some acknowledgements were lost and resent
 
 
@@ -161,12 +210,15 @@ def test_cut_line_stops_wheels_reports_disconnected_and_resumes_on_new_command(
                 rover.write(drive)  # the host does not know yet
                 time.sleep(0.02)
             assert link.state is LinkState.DISCONNECTED
-            assert time.monotonic() - t_cut < 1.0
+            # Silence timeout 0.3 s; the rest is slack for a loaded machine.
+            assert time.monotonic() - t_cut < 2.0
             assert "link_disconnected" in rover.read().faults
             for _ in range(10):
                 rover.write(drive)  # dropped on the host side
                 time.sleep(0.02)
-            # The wheels stopped within 250 ms of the last valid setpoint.
+            # The wheels stopped within 250 ms of the last valid (applied) setpoint, on
+            # the rover's own clock (the virtual rover replays any milliseconds it was
+            # held off the CPU, so this holds on a loaded machine too).
             events = vr.read_log()
             stop_i = max(i for i, e in enumerate(events) if e["event"] == "wheels_stopped")
             last_setpoint = [e for e in events[:stop_i] if e["event"] == "setpoint"][-1]

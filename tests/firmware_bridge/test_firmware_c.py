@@ -5,6 +5,8 @@ Python decoder on the same corrupted streams)."""
 from __future__ import annotations
 
 import ctypes
+import os
+import shutil
 import subprocess
 from functools import cache
 
@@ -12,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lunarsite.firmware_bridge import protocol as p
-from lunarsite.firmware_bridge.build import build_c_tests, build_harness
+from lunarsite.firmware_bridge.build import FIRMWARE_DIR, build_c_tests, build_harness
 from lunarsite.firmware_bridge.cobs import FrameSplitter
 from tests.firmware_bridge.test_codec import _MUTATION, _WIKI, MESSAGE, mutate
 
@@ -128,3 +130,34 @@ def test_c_decoder_yields_only_sent_frames_and_agrees_with_python(
     assert got_c == got_py
     for raw in got_c:
         assert cobs_encode(raw) in sent
+
+
+def test_firmware_core_compiles_without_warnings() -> None:
+    # The portable core and the virtual rover, with conversions checked as a 16-bit-int
+    # target would need them (-Wconversion, -Wsign-conversion).
+    cc = shutil.which(os.environ.get("CC", "gcc"))
+    assert cc is not None, "a C compiler is needed to build the firmware"
+    sources = ("ls_codec.c", "ls_protocol.c", "ls_firmware.c", "virtual_rover.c")
+    for flags in ((), ("-DLS_NO_SCHEMA_TEXT",)):
+        proc = subprocess.run(
+            [
+                cc,
+                "-std=c99",
+                "-fsyntax-only",
+                "-Wall",
+                "-Wextra",
+                "-Wpedantic",
+                "-Wconversion",
+                "-Wsign-conversion",
+                "-Wshadow",
+                "-Wdouble-promotion",
+                *flags,
+                "-I",
+                str(FIRMWARE_DIR),
+                *(str(FIRMWARE_DIR / s) for s in sources),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode == 0 and "warning" not in proc.stderr, proc.stderr

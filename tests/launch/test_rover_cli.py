@@ -69,7 +69,8 @@ def test_rover_square_runs_on_the_virtual_rover(
 def test_rover_refuses_simulation_only_missions(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["rover", "--port", "/dev/null", "drive_test"]) == 2
     err = " ".join(capsys.readouterr().err.split())
-    assert "'waypoints' mission, which runs in simulation only" in err
+    # Whatever its kind (waypoints, navigate, ...), a non-steps mission is refused.
+    assert "scenario 'drive_test' has a" in err and "mission, which runs in simulation only" in err
 
 
 def test_rover_and_link_check_refuse_a_missing_port(capsys: pytest.CaptureFixture[str]) -> None:
@@ -77,6 +78,22 @@ def test_rover_and_link_check_refuse_a_missing_port(capsys: pytest.CaptureFixtur
     assert main(["link-check", "--port", "/dev/no-such-rover"]) == 2
     err = capsys.readouterr().err
     assert err.count("--port /dev/no-such-rover: no such device") == 2
+
+
+def test_link_check_refuses_a_port_that_is_not_a_serial_device_or_is_busy(
+    tmp_path: Path, vrover: VirtualRover, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plain = tmp_path / "not-a-tty"
+    plain.write_text("")
+    assert main(["link-check", "--port", str(plain), "--connect-timeout", "20"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"error: {plain}: not a serial device" in err
+    assert "[bold red]" not in err  # the message is printed as text, markup applied once
+    with SerialLink(LinkConfig(port=vrover.port, seed=8)) as holder:  # opens exclusively
+        holder.wait_connected(3.0)
+        assert main(["link-check", "--port", vrover.port, "--connect-timeout", "20"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"{vrover.port}: busy, another program has it open" in err
 
 
 def test_simulator_refuses_steps_and_validate_accepts_them(
@@ -95,7 +112,7 @@ def test_simulator_refuses_steps_and_validate_accepts_them(
         ("kind: wait", "kind: sleep", "mission.steps[11]: kind must be one of: drive, turn"),
         ("position_rad: 1.2}", "position_rad: 3.2}", "outside joint 'scoop_lift' limits"),
         ("distance_m: 1.0, speed", "distance_m: 5.0, speed", "outside the site"),
-        ("kind: steps", "kind: step", "mission: kind must be one of: waypoints, steps"),
+        ("kind: steps", "kind: step", "mission: kind must be one of: "),
         ("yaw_rate_radps: 1.2}", "yaw_rate_radps: 9.0}", "exceeds the rover's drive.max_yaw"),
     ],
 )
@@ -187,5 +204,9 @@ def test_teleop_keys_and_the_stop_key(lab_rover: RoverConfig) -> None:
     assert s.gripper_rad == pytest.approx(-0.1)
     s = apply_key(apply_key(s, "w", lab_rover), "x", lab_rover)
     assert s.estop and s.linear_mps == 0.0
-    assert not apply_key(s, "r", lab_rover).estop
+    for key in "wwad":  # no speed builds up behind a latched stop
+        s = apply_key(s, key, lab_rover)
+    assert (s.linear_mps, s.angular_radps) == (0.0, 0.0)
+    reset = apply_key(s, "r", lab_rover)
+    assert not reset.estop and (reset.linear_mps, reset.angular_radps) == (0.0, 0.0)
     assert apply_key(s, "q", lab_rover).quit
