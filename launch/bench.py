@@ -83,14 +83,16 @@ def bench_soil(*, sim_seconds: float = 120.0, seed: int = 0) -> dict[str, Any]:
       iteration budget), on the pure-numpy grid.
     - ``heightfield_refresh``: in-place replacement of one collision tile and of the whole
       collision surface, at the default 4 cm collision cell and at 2 cm.
-    - ``dig_and_dump``: the scripted demo for ``sim_seconds``, soil on and on rigid terrain,
-      side by side: real-time factors and the soil's overhead.
+    - ``dig_and_dump``: the ``dig_and_dump`` scenario for ``sim_seconds``, soil on and on
+      rigid terrain (the same site on the soil's collision cell), side by side: real-time
+      factors and the soil's overhead.
     """
     import numpy as np
     from pybullet_utils import bullet_client
 
     from lunarsite.robot.constants import LUNAR_GRAVITY_MPS2
     from lunarsite.sim.earthmoving import CuttingEdge, ToolLoad, edge_cells, scoop
+    from lunarsite.sim.quiet import c_stdout_silenced
     from lunarsite.sim.soil import SoilConfig, SoilGrid
     from lunarsite.sim.soil_coupling import TiledHeightfield
 
@@ -125,7 +127,8 @@ def bench_soil(*, sim_seconds: float = 120.0, seed: int = 0) -> dict[str, Any]:
     }
     refresh: dict[str, Any] = {}
     for k in (2, 1):
-        client = bullet_client.BulletClient(connection_mode=pybullet.DIRECT)
+        with c_stdout_silenced():  # PyBullet prints argv[0]= on connect
+            client = bullet_client.BulletClient(connection_mode=pybullet.DIRECT)
         try:
             coll = np.ascontiguousarray(grid.heights_m[::k, ::k])
             field = TiledHeightfield(
@@ -158,21 +161,26 @@ def bench_soil(*, sim_seconds: float = 120.0, seed: int = 0) -> dict[str, Any]:
             client.disconnect()
     result["heightfield_refresh"] = refresh
     runs: dict[str, Any] = {}
-    for label, soil in (("soil", cfg), ("rigid", None)):
-        r = run_dig_and_dump(sim_seconds=sim_seconds, soil=soil, seed=seed)
+    scenario = load_scenario("dig_and_dump")
+    for label, soil_on in (("soil", True), ("rigid", False)):
+        r = run_dig_and_dump(scenario, seed=seed, time_limit_s=sim_seconds, soil_on=soil_on)
         runs[label] = {
             "sim_time_s": round(r.sim_time_s, 2),
             "wall_time_s": round(r.wall_time_s, 2),
             "real_time_factor": round(r.real_time_factor, 2),
-            "cycles": r.cycles,
+            "digs": r.digs,
+            "dumps": r.dumps,
         }
         if r.soil is not None:
             runs[label]["conservation_error_rel"] = r.soil["conservation_error_rel"]
             runs[label]["moved_into_tools_kg"] = round(r.soil["moved_into_tools_kg"], 2)
+            runs[label]["soil_updates"] = r.soil["updates"]
+            runs[label]["tiles_replaced"] = r.soil["tiles_replaced"]
     runs["soil_overhead_fraction"] = round(
         runs["soil"]["wall_time_s"] / runs["rigid"]["wall_time_s"] - 1.0, 3
     )
-    runs["physics_hz"] = 120
+    runs["physics_hz"] = scenario.config.sim.physics_hz
+    runs["control_hz"] = scenario.config.sim.control_hz
     result["dig_and_dump"] = runs
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
     return result

@@ -28,7 +28,7 @@ from matplotlib.collections import PatchCollection
 from matplotlib.colors import Colormap, LightSource, Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Circle
+from matplotlib.patches import Circle, Rectangle
 from matplotlib.ticker import MaxNLocator
 
 __all__ = [
@@ -60,6 +60,8 @@ _PATH_COLOURS: Final = ("#e41a1c", "#ffffff", "#ff7f00", "#f781bf", "#00e5ff", "
 _ROCK_COLOUR: Final = "#ff6f00"
 _WAYPOINT_COLOUR: Final = "#ffffff"
 _EMPTY_PATHS: Final[Mapping[str, np.ndarray]] = MappingProxyType({})
+_EMPTY_AREAS: Final[Mapping[str, tuple[float, float, float, float]]] = MappingProxyType({})
+_AREA_COLOURS: Final = ("#ff3df5", "#39ff14", "#00e5ff", "#ffd700")
 _OUTLINE = (pe.withStroke(linewidth=3.0, foreground="black"),)
 
 
@@ -219,6 +221,57 @@ def _label_axes(ax: Axes) -> None:
     ax.set_aspect("equal")
 
 
+def _check_areas(
+    areas: Mapping[str, tuple[float, float, float, float]],
+) -> dict[str, tuple[float, float, float, float]]:
+    out = {}
+    for name, bounds in areas.items():
+        b = tuple(float(v) for v in bounds)
+        if len(b) != 4 or not all(np.isfinite(b)) or not (b[0] < b[1] and b[2] < b[3]):
+            raise ValueError(
+                f"areas[{name!r}] must be (x_min, x_max, y_min, y_max) in m with min < max, "
+                f"got {bounds!r}"
+            )
+        out[name] = (b[0], b[1], b[2], b[3])
+    return out
+
+
+def _draw_areas(
+    ax: Axes, areas: Mapping[str, tuple[float, float, float, float]], *, labels: bool = True
+) -> list[Line2D]:
+    """Outline named boxes (dashed, labelled); returns legend handles."""
+    handles: list[Line2D] = []
+    for k, (name, (x0, x1, y0, y1)) in enumerate(areas.items()):
+        colour = _AREA_COLOURS[k % len(_AREA_COLOURS)]
+        ax.add_patch(
+            Rectangle(
+                (x0, y0),
+                x1 - x0,
+                y1 - y0,
+                fill=False,
+                edgecolor=colour,
+                linestyle="--",
+                linewidth=2.0,
+                zorder=4,
+                path_effects=list(_OUTLINE),
+            )
+        )
+        if labels:
+            ax.annotate(
+                name,
+                (x0, y1),
+                xytext=(3, 4),
+                textcoords="offset points",
+                color=colour,
+                fontsize=10,
+                fontweight="bold",
+                path_effects=list(_OUTLINE),
+                zorder=7,
+            )
+        handles.append(Line2D([], [], color=colour, ls="--", lw=2.0, label=name))
+    return handles
+
+
 def terrain_map_figure(
     heights_m: np.ndarray,
     cell_size_m: float,
@@ -229,6 +282,7 @@ def terrain_map_figure(
     rocks: Sequence[tuple[float, float, float]] = (),
     title: str = "",
     waypoint_tolerance_m: float | None = None,
+    areas: Mapping[str, tuple[float, float, float, float]] = _EMPTY_AREAS,
 ) -> Figure:
     """The figure that ``write_terrain_map`` saves (see there); ``fig.axes[0]`` is the map."""
     heights = _check_heights("heights_m", heights_m)
@@ -237,6 +291,7 @@ def terrain_map_figure(
     if waypoint_tolerance_m is not None and not waypoint_tolerance_m > 0.0:
         raise ValueError(f"waypoint_tolerance_m must be positive, got {waypoint_tolerance_m!r}")
     checked_paths = {name: _check_points(f"paths[{name!r}]", p) for name, p in paths.items()}
+    checked_areas = _check_areas(areas)
     waypoints = None if waypoints_xy_m is None else _check_points("waypoints_xy_m", waypoints_xy_m)
     rock_arr = np.asarray(rocks, dtype=float).reshape(-1, 3) if len(rocks) else np.empty((0, 3))
     if (rock_arr[:, 2] <= 0.0).any():
@@ -256,7 +311,7 @@ def terrain_map_figure(
         shrink=0.9,
     )
 
-    handles: list[Line2D] = []
+    handles: list[Line2D] = _draw_areas(ax, checked_areas)
     for k, (name, xy) in enumerate(checked_paths.items()):
         if xy.shape[0] == 0:
             _log.debug("path %r is empty; not drawn", name)
@@ -373,6 +428,7 @@ def write_terrain_map(
     rocks: Sequence[tuple[float, float, float]] = (),
     title: str = "",
     waypoint_tolerance_m: float | None = None,
+    areas: Mapping[str, tuple[float, float, float, float]] = _EMPTY_AREAS,
 ) -> None:
     """Write a PNG map of the site, north up, 1000 px wide.
 
@@ -387,6 +443,8 @@ def write_terrain_map(
         rocks: (x, y, diameter) in m, outlined to scale.
         title: drawn above the map when not empty.
         waypoint_tolerance_m: radius of a dashed circle around each waypoint, in m.
+        areas: name -> (x_min, x_max, y_min, y_max) in m: boxes outlined and labelled
+            (e.g. a dig area and a dump area).
 
     Raises:
         ValueError: an argument has the wrong shape or value (the message names it).
@@ -401,6 +459,7 @@ def write_terrain_map(
         rocks=rocks,
         title=title,
         waypoint_tolerance_m=waypoint_tolerance_m,
+        areas=areas,
     )
     _save_png(fig, path, "terrain map")
 
@@ -413,11 +472,13 @@ def write_difference_map(
     origin_xy_m: tuple[float, float],
     *,
     title: str = "",
+    areas: Mapping[str, tuple[float, float, float, float]] = _EMPTY_AREAS,
 ) -> None:
     """Write a PNG of three panels: before, after (hill-shaded) and after − before.
 
     Before and after share one elevation colour scale. The difference uses
-    ``DIFFERENCE_CMAP`` with limits symmetric about 0 (red = higher after).
+    ``DIFFERENCE_CMAP`` with limits symmetric about 0 (red = higher after). ``areas``
+    (name -> (x_min, x_max, y_min, y_max) in m) are outlined on every panel.
 
     Raises:
         ValueError: the grids differ in shape, or an argument is invalid.
@@ -429,6 +490,7 @@ def write_difference_map(
         raise ValueError(f"before_m shape {before.shape} and after_m shape {after.shape} differ")
     cell = _check_cell_size(cell_size_m)
     origin = _check_origin(origin_xy_m)
+    checked_areas = _check_areas(areas)
     extent = _extent(before.shape, cell, origin)
     vmin, vmax = _elevation_limits(before, after)
 
@@ -467,6 +529,8 @@ def write_difference_map(
     )
     axes[2].set_title("after − before")
     _label_axes(axes[2])
+    for ax in axes:
+        _draw_areas(ax, checked_areas, labels=ax is axes[0])
     diff_bar = fig.colorbar(
         image, ax=axes[2], label="after − before (m)", location="bottom", shrink=0.9
     )

@@ -23,11 +23,14 @@ import yaml
 from pydantic import Discriminator, Field, Tag, ValidationError
 
 from lunarsite.robot.config import Positive, RoverConfig, StrictModel
+from lunarsite.sim.soil import SoilConfig
 from lunarsite.sim.terrain import DemTerrainConfig, ProceduralTerrainConfig, TerrainConfig
 from lunarsite.sim.world import SimConfig
 
 __all__ = [
     "AcceptanceConfig",
+    "AreaBox",
+    "DigAndDumpMission",
     "LoadedScenario",
     "Point2",
     "ScenarioConfig",
@@ -141,6 +144,69 @@ class NavigateMission(StrictModel):
         return f"{len(self.goals)} goals, navigating"
 
 
+# Dig and dump (issue 3): scripted earthmoving between two marked areas, in simulation
+# (launch/dig_and_dump.py).
+class AreaBox(StrictModel):
+    """An axis-aligned box on the site: centre (``x_m``, ``y_m``), sides ``size_x_m`` ×
+    ``size_y_m``, all in m."""
+
+    x_m: Finite
+    y_m: Finite
+    size_x_m: Positive
+    size_y_m: Positive
+
+    @property
+    def bounds_m(self) -> tuple[float, float, float, float]:
+        """(x_min, x_max, y_min, y_max), in m."""
+        hx, hy = 0.5 * self.size_x_m, 0.5 * self.size_y_m
+        return (self.x_m - hx, self.x_m + hx, self.y_m - hy, self.y_m + hy)
+
+
+Facing = Literal["east", "north", "west", "south"]
+
+
+class DigAndDumpMission(StrictModel):
+    """Dig, carry and dump cycles between a dig area and a dump area, scripted (no
+    planning) and closed-loop on the rover's own wheel odometry and gyro.
+
+    The dig area is skimmed in layers: lanes a bucket-width apart across it, strips of
+    ``pass_length_m`` along it, each layer ``layer_depth_m`` deeper down to
+    ``max_depth_m``. The loads go to lanes across the dump area, where a berm grows.
+    """
+
+    kind: Literal["dig_and_dump"]
+    dig_area: AreaBox
+    dump_area: AreaBox
+    dig_facing: Facing = "east"
+    """Direction the rover faces while digging (x is east, y north)."""
+    dump_facing: Facing = "north"
+    """Direction the rover faces while dumping."""
+    cycles: Annotated[int, Field(ge=1)] | None = None
+    """Dig-carry-dump cycles to run; null: until the time limit."""
+    layer_depth_m: Positive = 0.06
+    """Depth each layer of the pit adds below the previous one, in m."""
+    max_depth_m: Positive = 0.2
+    """Deepest cut planned below the initial surface, in m."""
+    pass_length_m: Positive = 0.3
+    """Distance the bucket's edge travels through the soil on one dig, in m."""
+    dig_speed_mps: Positive = 0.08
+    """Forward speed while digging, in m/s."""
+    cruise_speed_mps: Positive | None = None
+    """Speed between the areas; defaults to the rover's max_speed_mps."""
+    approach_m: Positive = 0.4
+    """Straight run-in before each dig and each dump, in m."""
+    wall_height_m: Positive | None = 1.0
+    """The site is walled, as the KSC arena is, this high (m); the rover fixes its position
+    on the walls with a level range scan before each dig and dump. Null: no walls, dead
+    reckoning alone."""
+    scanner_mount_xyz_m: tuple[Finite, Finite, Finite] = (0.0, 0.0, 0.35)
+    """Where the range scanner sits in the chassis frame, in m."""
+
+    def summary(self) -> str:
+        cycles = "until the time limit" if self.cycles is None else f"{self.cycles} cycles"
+        return f"dig and dump, {cycles}"
+
+
 # Steps missions (issue 5): a scripted sequence for a physical rover, run by
 # ``lunarsite rover`` (launch/rover_cli.py). Tags carry brackets so that error locations
 # read ``mission.steps[2].speed_mps`` (``_clean_loc`` drops bracketed parts).
@@ -217,11 +283,12 @@ class StepsMission(StrictModel):
         return f"{len(self.steps)} steps (a physical rover: lunarsite rover --port PORT)"
 
 
-_MISSION_KINDS = ("waypoints", "steps", "navigate")
+_MISSION_KINDS = ("waypoints", "steps", "navigate", "dig_and_dump")
 Mission = Annotated[
     Annotated[WaypointMission, Tag("[waypoints]")]
     | Annotated[StepsMission, Tag("[steps]")]
-    | Annotated[NavigateMission, Tag("[navigate]")],
+    | Annotated[NavigateMission, Tag("[navigate]")]
+    | Annotated[DigAndDumpMission, Tag("[dig_and_dump]")],
     Discriminator(
         _kind_tag(_MISSION_KINDS),
         custom_error_type="mission_kind",
@@ -247,6 +314,12 @@ class AcceptanceConfig(StrictModel):
     """Median distance between estimate and truth at the goals (navigate missions)."""
     max_tip_overs: Annotated[int, Field(ge=0)] | None = None
     """Tip-overs allowed during the run (navigate missions); null to not judge."""
+    min_dump_fill_m3: Positive | None = None
+    """Soil gained inside the dump area from the scan before to the scan after, in m³
+    (dig_and_dump missions: required)."""
+    max_conservation_error: Positive | None = None
+    """Soil mass gained or lost by the soil model (grid + tools + outflow against the
+    start) as a share of the mass cut (dig_and_dump missions); null to not judge."""
 
 
 class ScenarioConfig(StrictModel):
@@ -260,6 +333,8 @@ class ScenarioConfig(StrictModel):
     """Simulated time allowed for the mission, in s."""
     mission: Mission
     acceptance: AcceptanceConfig
+    soil: SoilConfig | None = None
+    """Deformable regolith (lunarsite.sim.soil); null: rigid terrain."""
 
 
 @dataclass(frozen=True)
@@ -548,6 +623,13 @@ def load_scenario(ref: str) -> LoadedScenario:
                     f"rover {rover.name!r} has no joint {joint!r} "
                     f"(joints: {', '.join(rover.joint_names) or 'none'})",
                 )
+    if isinstance(mission, DigAndDumpMission):
+        from .dig_and_dump import check_mission  # the dig_and_dump runner owns its rules
+
+        if config.acceptance.min_dump_fill_m3 is None:
+            problem(("acceptance",), "a dig_and_dump mission needs acceptance.min_dump_fill_m3")
+        for loc, msg in check_mission(mission, rover, config.soil, size):
+            problem(loc, msg)
     if isinstance(config.mission, StepsMission):
         from .rover_cli import check_steps  # the steps runner owns their rules
 

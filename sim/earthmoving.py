@@ -276,10 +276,17 @@ def edge_engagement(
     """Width of the edge below the soil surface (m) and its mean depth there (m).
 
     The surface is read ``ahead_xy_m`` away from the edge: a moving edge has already cut
-    the cells it stands on, so the depth of cut is that of the soil just ahead of it.
+    the cells it stands on, so the depth of cut is that of the soil just ahead of it. The
+    depth counts only soil above the bedrock, if the grid has one.
     """
     pts = _edge_points(edge, _SAMPLE_SPACING_CELLS * grid.cell_size_m)
-    depth = grid.height_at(pts[:, 0] + ahead_xy_m[0], pts[:, 1] + ahead_xy_m[1]) - pts[:, 2]
+    x, y = pts[:, 0] + ahead_xy_m[0], pts[:, 1] + ahead_xy_m[1]
+    bottom = pts[:, 2]
+    bedrock = grid.bedrock_at(x, y)
+    if bedrock is not None:
+        # Below the bedrock there is nothing to cut (the edge skims the floor).
+        bottom = np.maximum(bottom, bedrock)
+    depth = grid.height_at(x, y) - bottom
     engaged = depth > 0.0
     if not np.any(engaged):
         return 0.0, 0.0

@@ -18,6 +18,9 @@ reference/SIM.md). Loose soil flows at the angle of repose; a face of native soi
 steeper as long as the excess is below the cohesive critical height of a vertical cut,
 ``4c/γ · tan(45° + φ/2)`` (Terzaghi). Only a window around recent edits is relaxed, and a
 call does at most a given number of iterations, so a big dump settles over several calls.
+
+Bedrock (``SoilConfig.depth_m``): the soil lies on a rigid floor at the initial surface
+minus ``depth_m``; cuts, wheel sinkage and slumping never take a column below it.
 """
 
 from __future__ import annotations
@@ -135,6 +138,10 @@ class SoilConfig(StrictModel):
     initial_loose_depth_m: NonNegative = MATERIAL_DEFAULTS["lunar_regolith"][
         "initial_loose_depth_m"
     ]
+    depth_m: Positive | None = None
+    """Soil thickness above bedrock at the start, in m: nothing is cut, pressed or slumps
+    below the initial surface minus this. ``None``: no bedrock within reach. The KSC
+    Lunabotics arena holds ~0.45 m of BP-1 (reference/LUNAR.md, "NASA Lunabotics")."""
 
     cell_size_m: Positive | None = None
     """Soil grid cell; ``None`` keeps the terrain's. 2 cm for a sand box or the arena."""
@@ -173,6 +180,11 @@ class SoilConfig(StrictModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> SoilConfig:
+        if self.depth_m is not None and self.depth_m < self.initial_loose_depth_m:
+            raise ValueError(
+                f"depth_m ({self.depth_m}) must not be below initial_loose_depth_m "
+                f"({self.initial_loose_depth_m}): the loose layer lies on the soil"
+            )
         if self.compacted_density_kgpm3 < self.loose_density_kgpm3:
             raise ValueError(
                 f"compacted_density_kgpm3 ({self.compacted_density_kgpm3}) must not be below "
@@ -305,6 +317,11 @@ class SoilGrid:
         self.loose_m = np.full_like(h, config.initial_loose_depth_m)
         self.sunk_m = np.zeros_like(h)
         """Wheel sinkage already applied to each cell since it was last cut or filled."""
+        self.bedrock_m: FloatArray | None = (
+            None if config.depth_m is None else h - float(config.depth_m)
+        )
+        """Bedrock under each sample (the initial surface minus ``depth_m``), in m; soil
+        is never removed below it. ``None``: no bedrock."""
         self.rho_loose = float(config.loose_density_kgpm3)
         self.rho_compact = float(config.compacted_density_kgpm3)
         self.tan_repose = math.tan(config.repose_angle_rad)
@@ -352,13 +369,22 @@ class SoilGrid:
 
     def height_at(self, x_m: FloatArray, y_m: FloatArray) -> FloatArray:
         """Surface height at points, bilinear, clamped to the grid edge, in m."""
+        return self._bilinear(self.heights_m, x_m, y_m)
+
+    def bedrock_at(self, x_m: FloatArray, y_m: FloatArray) -> FloatArray | None:
+        """Bedrock height at points (bilinear, clamped to the grid edge), in m; ``None``
+        when the soil has no bedrock."""
+        if self.bedrock_m is None:
+            return None
+        return self._bilinear(self.bedrock_m, x_m, y_m)
+
+    def _bilinear(self, h: FloatArray, x_m: FloatArray, y_m: FloatArray) -> FloatArray:
         ny, nx = self.shape
         fx = np.clip((np.asarray(x_m) - self.origin_xy_m[0]) / self.cell_size_m, 0, nx - 1)
         fy = np.clip((np.asarray(y_m) - self.origin_xy_m[1]) / self.cell_size_m, 0, ny - 1)
         i = np.minimum(np.floor(fx).astype(np.intp), nx - 2)
         j = np.minimum(np.floor(fy).astype(np.intp), ny - 2)
         tx, ty = fx - i, fy - j
-        h = self.heights_m
         south = (1 - tx) * h[j, i] + tx * h[j, i + 1]
         north = (1 - tx) * h[j + 1, i] + tx * h[j + 1, i + 1]
         return np.asarray((1 - ty) * south + ty * north, dtype=np.float64)
@@ -426,14 +452,17 @@ class SoilGrid:
         """Remove the soil above ``level_m`` at the given samples; returns the mass, in kg.
 
         ``flat`` must be unique on-grid indices. The loose layer goes first, then native
-        soil.
+        soil. Nothing is removed below the bedrock (:attr:`bedrock_m`).
         """
         flat = np.asarray(flat, dtype=np.intp)
         if flat.size == 0:
             return 0.0
         h = self.heights_m.reshape(-1)
         lz = self.loose_m.reshape(-1)
-        cut = h[flat] - np.asarray(level_m, dtype=np.float64)
+        level = np.broadcast_to(np.asarray(level_m, dtype=np.float64), flat.shape)
+        if self.bedrock_m is not None:
+            level = np.maximum(level, self.bedrock_m.reshape(-1)[flat])
+        cut = h[flat] - level
         sel = cut > 0.0
         if not np.any(sel):
             return 0.0
@@ -491,12 +520,14 @@ class SoilGrid:
         if flat.size == 0 or sinkage_m <= 0.0:
             return 0.0
         sunk = self.sunk_m.reshape(-1)
+        h = self.heights_m.reshape(-1)
         lower = sinkage_m - sunk[flat]
+        if self.bedrock_m is not None:
+            lower = np.minimum(lower, h[flat] - self.bedrock_m.reshape(-1)[flat])
         sel = lower > 0.0
         if not np.any(sel):
             return 0.0
         idx, lower = flat[sel], lower[sel]
-        h = self.heights_m.reshape(-1)
         lz = self.loose_m.reshape(-1)
         shrink = 1.0 - self.rho_loose / self.rho_compact
         # Compacting x of loose soil lowers the surface by x·shrink and keeps its mass.
@@ -587,6 +618,12 @@ class SoilGrid:
             f_ba = m_ba * m_ba * share[b]
             out[a] += f_ab
             out[b] += f_ba
+        if self.bedrock_m is not None:
+            # A source never gives soil it does not have above the bedrock.
+            room = np.maximum(h - self.bedrock_m[sl], 0.0)
+            scale = np.divide(room, out, out=np.ones_like(out), where=out > room)
+            share *= scale
+            out *= scale
         # Mass leaving each source: loose soil first, then native soil (which swells).
         from_loose = np.minimum(out, lz)
         mass = self.rho_loose * from_loose + self.rho_compact * (out - from_loose)

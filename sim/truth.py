@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -72,8 +72,37 @@ class GroundTruth:
         return frozenset(int(cp[2]) for cp in contacts if int(cp[2]) in rock_set)
 
     def terrain_heights_m(self) -> np.ndarray:
-        """A copy of the true terrain height grid (see :class:`Terrain` for the layout)."""
+        """A copy of the true terrain height grid now, in m (layout as :class:`Terrain`).
+
+        With deformable soil this is the soil surface (:meth:`SoilSim.snapshot`), on the
+        soil grid: see :attr:`terrain_cell_size_m` and :attr:`terrain_origin_xy_m`.
+        """
+        soil = self._world.soil
+        if soil is not None:
+            return soil.snapshot()
         return np.array(self._world.terrain.heights_m, copy=True)
+
+    @property
+    def terrain_cell_size_m(self) -> float:
+        """Cell size of :meth:`terrain_heights_m`, in m."""
+        soil = self._world.soil
+        return soil.grid.cell_size_m if soil is not None else self._world.terrain.cell_size_m
+
+    @property
+    def terrain_origin_xy_m(self) -> tuple[float, float]:
+        """Position of sample (0, 0) of :meth:`terrain_heights_m`, in m."""
+        soil = self._world.soil
+        return soil.grid.origin_xy_m if soil is not None else self._world.terrain.origin_xy_m
+
+    def soil_report(self) -> dict[str, Any] | None:
+        """The soil ledger (:meth:`SoilSim.volume_report`), or None on rigid terrain."""
+        soil = self._world.soil
+        return soil.volume_report() if soil is not None else None
+
+    def tool_load_kg(self, rover: SimRover, tool: str) -> float:
+        """Soil held in a rover's scoop or bucket, in kg (0 on rigid terrain)."""
+        soil = self._world.soil
+        return soil.tool_load_kg(rover, tool) if soil is not None else 0.0
 
     def energy_used_wh(self, rover: SimRover) -> float:
         """Mechanical energy the rover's motors have delivered, in Wh."""

@@ -17,8 +17,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
-import pybullet as pb
-from pybullet_utils import bullet_client
 from pydantic import Field, model_validator
 from scipy.spatial import ConvexHull
 
@@ -27,15 +25,20 @@ from lunarsite.robot.constants import LUNAR_GRAVITY_MPS2
 from lunarsite.robot.types import Pose2
 
 from .clock import SimClock
+from .quiet import c_stdout_silenced
 from .soil import SoilConfig
 from .terrain import MAX_HEIGHTFIELD_SAMPLES, Terrain
 from .truth import GroundTruth
+
+with c_stdout_silenced():  # PyBullet prints its build time from C on import
+    import pybullet as pb
+    from pybullet_utils import bullet_client
 
 if TYPE_CHECKING:
     from .rover import SimRover
     from .soil_coupling import SoilSim
 
-__all__ = ["LunarWorld", "SimConfig", "SimError"]
+__all__ = ["LunarWorld", "SimConfig", "SimError", "c_stdout_silenced"]
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +106,8 @@ class LunarWorld:
                 f"above {MAX_HEIGHTFIELD_SAMPLES} (use a coarser cell size)"
             )
         mode = pb.GUI if gui else pb.DIRECT
-        self.client = bullet_client.BulletClient(connection_mode=mode)
+        with c_stdout_silenced():
+            self.client = bullet_client.BulletClient(connection_mode=mode)
         self.gui = gui
         self._step_count = 0
         self._step_hooks: list[Callable[[], None]] = []

@@ -195,3 +195,63 @@ def test_nothing_leaves_through_the_edges_when_a_pile_slumps_against_them() -> N
     g.settle()
     assert g.outflow_kg == 0.0
     assert g.mass_kg() == pytest.approx(m0 + 3.0, abs=1e-9)
+
+
+# ---------------------------------------------------------------------- bedrock
+def _bedrock_grid(depth_m: float = 0.1, loose_m: float = 0.02) -> SoilGrid:
+    cfg = SoilConfig(material="bp1", initial_loose_depth_m=loose_m, depth_m=depth_m)
+    return SoilGrid(np.zeros((41, 41)), CELL_M, (0.0, 0.0), config=cfg, gravity_mps2=1.62)
+
+
+def test_bedrock_config_is_checked() -> None:
+    assert SoilConfig().depth_m is None
+    assert SoilConfig(depth_m=0.45).depth_m == 0.45
+    with pytest.raises(ValidationError, match="must not be below initial_loose_depth_m"):
+        SoilConfig(depth_m=0.01, initial_loose_depth_m=0.05)
+    with pytest.raises(ValidationError):
+        SoilConfig(depth_m=0.0)
+
+
+def test_nothing_is_cut_or_pressed_below_the_bedrock() -> None:
+    g = _bedrock_grid(depth_m=0.1)
+    assert g.bedrock_m is not None
+    flat = np.arange(41 * 5, 41 * 6)  # one row
+    m0 = g.mass_kg()
+    kg = g.cut_to(flat, np.full(flat.shape, -4.0))  # a bucket 4 m down
+    row = g.heights_m.reshape(-1)[flat]
+    np.testing.assert_allclose(row, -0.1)
+    # 2 cm loose at 1430 kg/m³ and 8 cm native at 1700 kg/m³ per 2 cm cell.
+    expected = (0.02 * 1430.0 + 0.08 * 1700.0) * CELL_M**2 * flat.size
+    assert kg == pytest.approx(expected)
+    assert g.mass_kg() + kg == pytest.approx(m0)
+    assert g.cut_to(flat, np.full(flat.shape, -1.0)) == 0.0
+    # A wheel on the bare floor does not sink into it.
+    assert g.press(flat, 0.05) == 0.0
+    np.testing.assert_allclose(g.heights_m.reshape(-1)[flat], -0.1)
+    edge = g.bedrock_at(np.array([0.3]), np.array([0.1]))
+    assert edge is not None and edge[0] == pytest.approx(-0.1)
+
+
+def test_slumping_never_digs_into_the_bedrock() -> None:
+    # A tall loose pile next to a column cut to the floor: the pile flows down onto the
+    # floor; no column ends below the bedrock and mass is kept.
+    g = _bedrock_grid(depth_m=0.05, loose_m=0.02)
+    g.cut_to(np.arange(g.heights_m.size), np.full(g.heights_m.size, -1.0))
+    flat, _ = g.flat_index(np.array([0.4]), np.array([0.4]))
+    g.deposit(flat, np.array([3.0]))
+    m0 = g.mass_kg()
+    g.settle()
+    assert g.mass_kg() == pytest.approx(m0, rel=1e-12)
+    assert g.bedrock_m is not None
+    assert np.all(g.heights_m >= g.bedrock_m - 1e-12)
+    assert g.heights_m.max() < 0.3
+
+
+def test_cut_depth_for_the_fee_counts_only_soil_above_the_bedrock() -> None:
+    from lunarsite.sim.earthmoving import CuttingEdge, edge_engagement
+
+    g = _bedrock_grid(depth_m=0.1)
+    deep = CuttingEdge((0.2, 0.2, -0.5), (0.2, 0.6, -0.5), (1.0, 0.0, 0.0))
+    width, depth = edge_engagement(g, deep)
+    assert width == pytest.approx(0.4)
+    assert depth == pytest.approx(0.1)
