@@ -160,6 +160,13 @@ class LocalizationParams:
     """Effective track (geometric track × effective_track_factor), in m; 0 disables the
     encoder-versus-gyro slip check."""
     m_per_tick: float = 0.0
+    zero_rate_settle_s: float = 0.5
+    """Standing still (no encoder tick on either side) this long, the gyro's yaw rate is
+    its bias: each further reading updates the bias estimate (a zero-rate update), in s;
+    0 turns this off. Heading drift from an unestimated bias is what turns a marker's
+    bearing, good to a few mm per metre, into a position error of decimetres."""
+    zero_rate_max_radps: float = 0.02
+    """A still rover reading more than this yaw rate is not trusted to be still, rad/s."""
 
     @classmethod
     def for_rover(cls, config: RoverConfig, **overrides: float) -> LocalizationParams:
@@ -215,6 +222,7 @@ class Localizer:
         self._residual_radps = 0.0
         self._turning_slip = False
         self._rejections = 0
+        self._still_s = 0.0
         self.accepted_fixes = 0
         self.rejected_fixes = 0
         self.distance_m = 0.0
@@ -347,7 +355,20 @@ class Localizer:
         Q[BIAS, BIAS] = p.gyro_bias_walk_radps_per_sqrt_s**2 * dt
         Q[SCALE, SCALE] = p.scale_walk_per_sqrt_m**2 * abs(ground)
         self.P = F @ self.P @ F.T + Q
+        still = d_left == 0.0 and d_right == 0.0 and abs(gyro_rate) < p.zero_rate_max_radps
+        self._still_s = self._still_s + dt if still else 0.0
+        if p.zero_rate_settle_s > 0.0 and self._still_s >= p.zero_rate_settle_s:
+            self._zero_rate_update(gyro_rate)
         return self.pose
+
+    def _zero_rate_update(self, gyro_rate_radps: float) -> None:
+        """Standing still, the world yaw rate the gyro reads is its bias (noise
+        ``gyro_noise_radps``): a scalar Kalman update of the bias."""
+        var = self.P[BIAS, BIAS] + self.params.gyro_noise_radps**2
+        gain = self.P[:, BIAS] / var
+        self.x = self.x + gain * (gyro_rate_radps - float(self.x[BIAS]))
+        self.P = self.P - np.outer(gain, self.P[BIAS, :])
+        self.P = 0.5 * (self.P + self.P.T)
 
     def _check_turn_slip(self, d_left: float, d_right: float, gyro_rate: float, dt: float) -> None:
         p = self.params

@@ -8,6 +8,20 @@ ArUco fiducials in camera frames at ``camera_hz`` (surveyed markers →
 from it, a :class:`~lunarsite.robot.planner.Replanner` and a
 :class:`~lunarsite.robot.pathfollow.PathFollower`.
 
+Keeping the estimate good: with no recent fix near a goal, or too uncertain on the way,
+the rover stops and turns to face the surveyed marker quickest to face and best to see
+(:meth:`Navigator.marker_to_face`); arrived by its estimate without a fresh, sure fix it
+faces one marker and then a second well round from it (two crossing bearings), and stops
+there if the corrected estimate agrees, rather than turn in place again (a skid-steer
+turn slides the body where the encoders do not see it). A marker seen again from the
+same place is not fused again: it is the same measurement. An estimate that drifted off
+the map plans from the map's edge and relocalizes.
+
+Getting unstuck: a facing turn that stalls, or no progress toward the goal for
+``stuck_time_s`` (wheels turning against a rock the map missed, fixes pulling the
+estimate back), backs the rover off ``backoff_m``; when stuck, the ground just ahead is
+kept out of from then on and the rover replans.
+
 Each goal ends with an :class:`~lunarsite.robot.executive.ActionResult`: succeeded
 (the follower reached it by the rover's own estimate), planning failed (no path for
 ``plan_fail_limit_s``), execution failed (time limit, hardware error), canceled.
@@ -24,7 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .config import RoverConfig
-from .costmap import Costmap, CostmapParams, KeepOut, build_costmap
+from .costmap import Costmap, CostmapParams, KeepOut, KeepOutCircle, build_costmap
 from .executive import ActionResult, ActionStatus
 from .fiducials import (
     NORMAL_YAW_STD_RAD,
@@ -40,7 +54,7 @@ from .localization import Localizer, shift_fix
 from .mapping import BodyBox, ElevationMap, RangeScan
 from .pathfollow import PathFollower, PathFollowParams
 from .planner import Path, Planner, PlannerParams, PlanningError, Replanner
-from .types import STOP, DriveCommand, Pose2, RoverCommand, SensedState
+from .types import STOP, DriveCommand, Pose2, RoverCommand, SensedState, wrap_angle
 
 __all__ = [
     "GoalResult",
@@ -83,28 +97,71 @@ class NavigatorParams:
     decodes to ~10 m in the simulator; range error grows with range, and the fix's
     covariance with it)."""
     ground_std_m: float = 0.03
+    """The map's height under the rover sets the chassis height only when surer than this,
+    in m."""
     max_height_std_m: float = 0.05
+    """Cells less certain than this count as unknown in the costmap (far, single returns
+    are refined as the rover comes closer), in m."""
     fix_before_arrival_m: float = 1.5
     """Within this path distance of a goal, a rover whose last fiducial fix is older than
-    ``max_fix_age_s`` stops and turns to face the nearest surveyed marker for a fix (for
-    up to ``relocalize_time_s``) before driving the rest, in m; 0 turns this off."""
+    ``max_fix_age_s`` stops and turns to face a surveyed marker (:meth:`Navigator.
+    marker_to_face`, within ``max_face_turn_rad``) for a fix (for up to
+    ``relocalize_time_s``) before driving the rest, in m; 0 turns this off and the arrival
+    check with it."""
     max_fix_age_s: float = 5.0
     relocalize_time_s: float = 20.0
-    relocalize_fixes: int = 3
-    """Facing a marker ends after this many accepted fixes."""
+    relocalize_fixes: int = 1
+    """Facing a marker ends after this many accepted fixes (a marker counts once from
+    one place: see ``refix_distance_m``)."""
+    refix_distance_m: float = 0.05
+    refix_turn_rad: float = 0.05
+    """A marker already fixed from within this distance and turn of the rover's pose
+    is not fused again (the same view gives the same error), in m and rad."""
     relocalize_std_m: float = 0.12
-    """Anywhere on the way, a rover whose position std exceeds this stops and faces the
-    nearest marker in range for a fix, in m; 0 turns this off."""
+    """Anywhere on the way, a rover whose position std exceeds this (or whose estimate is
+    off the map) stops and faces a marker in range for a fix, in m; 0 turns this off."""
     relocalize_cooldown_s: float = 20.0
     """Least time between two such stops, in s."""
     arrival_std_m: float = 0.03
     """Arrived by the estimate with a position std above this, the rover faces a marker
     for a fix once before it calls the goal reached, in m."""
+    confirm_separation_rad: float = 0.6
+    """Arrival check: after the first marker, the rover also faces a second one at least
+    this far round from it (bearings from two directions pin position where one marker's
+    range, poor beyond ~5 m at 320 × 240, cannot), in rad; 0 skips the second."""
     map_max_range_m: float = 6.0
     """Range returns beyond this are not mapped (tilt errors grow with range), in m."""
-    """Cells less certain than this count as unknown in the costmap (far, single returns
-    are refined as the rover comes closer), in m."""
-    """The map's height under the rover sets the chassis height only when surer than this."""
+    blocked_skip_m: float = 0.5
+    """The first this much of the path ahead is not checked for lethal cells when deciding
+    whether it is blocked, in m: a rover standing in an inflated zone (estimate error, a
+    rock seen late) plans its way out across lethal cells, and replanning every cycle
+    over them restarts the follower each time."""
+    face_tolerance_rad: float = 0.3
+    """Facing a marker ends its turn once the marker's bearing is within this, in rad (it
+    need only be in the camera's view, ~1 rad wide at 320 × 240 and 0.8 rad vertical)."""
+    max_face_turn_rad: float = 1.6
+    """On the way (not at arrival), only markers within this turn of the heading are
+    faced, in rad: turning round for a marker behind costs more than the fix gains."""
+    face_wait_s: float = 4.0
+    """Facing a marker, wait at most this long for ``relocalize_fixes`` once it is in
+    view, in s."""
+    face_stall_s: float = 3.0
+    """A facing turn whose heading changed less than 0.15 rad in this long has stalled:
+    the rover backs ``backoff_m`` and turns again, in s."""
+    stuck_time_s: float = 15.0
+    """No progress: the distance to the goal (by the estimate) not shortened by
+    ``stuck_progress_m`` in this long, the rover keeps out of the ground just ahead
+    (``blocked_radius_m``), backs ``backoff_m`` and plans afresh, in s; 0 turns this
+    off."""
+    stuck_progress_m: float = 0.3
+    stuck_radius_m: float = 1.0
+    """... while the estimate stayed within this of where that time began, and farther
+    than this from the goal (nearer, the follower's own stall recovery acts), in m."""
+    blocked_radius_m: float = 0.15
+    """Where the rover got stuck, a disc of this radius just beyond its front (or back,
+    reversing) is kept out of (inflated like any hazard) and the rover replans, in m."""
+    backoff_m: float = 0.3
+    """Back-off distance after a stall or no progress, in m."""
     keep_out: tuple[KeepOut, ...] = ()
 
     @classmethod
@@ -214,16 +271,26 @@ class Navigator:
         self._last_frame_s = float("nan")
         self._last_fix_s = -math.inf
         self._history: deque[tuple[float, Pose2]] = deque(maxlen=64)
+        self._fixed_from: dict[int, Pose2] = {}
+        self.blocked: list[KeepOutCircle] = []
+        """Where the rover got stuck: kept out of from then on (an obstacle the map
+        missed, or ground the wheels cannot climb)."""
+        self._costmap_blocked = 0
 
     @property
     def costmap(self) -> Costmap:
         """The costmap as of the last map update (built on first use)."""
-        if self._costmap is None or self._costmap.version != self.elevation.version:
+        if (
+            self._costmap is None
+            or self._costmap.version != self.elevation.version
+            or self._costmap_blocked != len(self.blocked)
+        ):
+            self._costmap_blocked = len(self.blocked)
             self._costmap = build_costmap(
                 self.elevation.heights_for_planning(self.params.max_height_std_m),
                 self.elevation.grid,
                 self.params.costmap,
-                keep_out=self.params.keep_out,
+                keep_out=(*self.params.keep_out, *self.blocked),
                 version=self.elevation.version,
                 std_m=np.sqrt(self.elevation.variance_m2),
             )
@@ -279,12 +346,35 @@ class Navigator:
             marker = self.markers[obs.marker_id]
             if obs.range_m > self.params.max_marker_range_m:
                 continue
-            fix = landmark_fix(obs, marker, self.mount, roll, pitch, focal_px=focal_px)
             then = self._pose_at(frame.stamp_s)
+            seen = self._fixed_from.get(obs.marker_id)
+            here = then if then is not None else self.localizer.pose
+            if (
+                seen is not None
+                and here.distance_to(seen.x_m, seen.y_m) < self.params.refix_distance_m
+                and abs(wrap_angle(here.yaw_rad - seen.yaw_rad)) < self.params.refix_turn_rad
+            ):
+                # The same marker from the same place is the same measurement again (same
+                # pixels, same corner errors): fusing it as new would make the filter sure
+                # of an error it has not averaged out.
+                continue
+            fix = landmark_fix(obs, marker, self.mount, roll, pitch, focal_px=focal_px)
             if then is not None:
                 fix = shift_fix(fix, then, self.localizer.pose)
+            before = self.localizer.pose
             if self.localizer.update_landmark(fix):
                 accepted += 1
+                after = self.localizer.pose
+                log.debug(
+                    "t=%.2f s marker %d fix at %.2f m moved the estimate (%.3f, %.3f, %.4f)",
+                    frame.stamp_s,
+                    obs.marker_id,
+                    math.hypot(*fix.offset_xy_m),
+                    after.x_m - before.x_m,
+                    after.y_m - before.y_m,
+                    wrap_angle(after.yaw_rad - before.yaw_rad),
+                )
+                self._fixed_from[obs.marker_id] = here
             if self.params.use_marker_yaw:
                 fix_pose, _ = pose_fix(obs, marker, self.mount, roll, pitch)
                 self.localizer.update_yaw(fix_pose.yaw_rad, NORMAL_YAW_STD_RAD, "marker normal")
@@ -300,18 +390,88 @@ class Navigator:
         stamp, pose = min(self._history, key=lambda sp: abs(sp[0] - stamp_s))
         return pose if abs(stamp - stamp_s) <= 0.5 else None
 
-    def marker_to_face(self, pose: Pose2) -> SurveyedMarker | None:
-        """The nearest surveyed marker within ``max_marker_range_m`` whose face the rover
-        is in front of (within 60° of its normal), or None."""
+    def _clear_behind(self, pose: Pose2, direction: float) -> bool:
+        """Whether backing ``backoff_m`` (plus half the chassis) from ``pose`` against
+        ``direction`` (+1: the rover was going forward) stays on the map and off lethal
+        cells: near the site edge or a crater, a blind back-off can end in a fall."""
+        reach = self.params.backoff_m + 0.5 * self.config.chassis.length_m
+        cost = self.costmap.cost
+        grid = self.elevation.grid
+        for frac in (0.5, 1.0):
+            x = pose.x_m - direction * frac * reach * math.cos(pose.yaw_rad)
+            y = pose.y_m - direction * frac * reach * math.sin(pose.yaw_rad)
+            j, i = grid.cell_of(x, y)
+            if not grid.in_bounds(j, i) or not math.isfinite(float(cost[j, i])):
+                log.info(
+                    "not backing off from (%.2f, %.2f): no clear ground behind", pose.x_m, pose.y_m
+                )
+                return False
+        return True
+
+    def _mark_blocked(self, pose: Pose2, direction: float) -> None:
+        """Keep out of a ``blocked_radius_m`` disc just beyond the chassis end the rover
+        was pushing with (``direction`` +1 forward, -1 backward)."""
+        reach = 0.5 * self.config.chassis.length_m + self.params.blocked_radius_m
+        x = pose.x_m + direction * reach * math.cos(pose.yaw_rad)
+        y = pose.y_m + direction * reach * math.sin(pose.yaw_rad)
+        self.blocked.append(KeepOutCircle(x, y, self.params.blocked_radius_m))
+        log.info("kept out of (%.2f, %.2f) from now on: the rover got stuck there", x, y)
+
+    def _on_map(self, pose: Pose2) -> Pose2:
+        """``pose`` itself when it lies on the map; else the nearest point half a metre
+        inside the map's edge (an estimate that drifted off the site, say after a goal
+        timed out, must still plan, and relocalizes on the way)."""
+        grid = self.elevation.grid
+        if grid.contains(pose.x_m, pose.y_m):
+            return pose
+        (x0, y0), (x1, y1) = grid.center_of(0, 0), grid.center_of(*(n - 1 for n in grid.shape))
+        inset = min(0.5, 0.25 * (x1 - x0), 0.25 * (y1 - y0))
+        x = min(max(pose.x_m, x0 + inset), x1 - inset)
+        y = min(max(pose.y_m, y0 + inset), y1 - inset)
+        log.warning(
+            "estimate (%.2f, %.2f) is off the map: planning from (%.2f, %.2f)",
+            pose.x_m,
+            pose.y_m,
+            x,
+            y,
+        )
+        return Pose2(x, y, pose.yaw_rad)
+
+    def marker_to_face(
+        self,
+        pose: Pose2,
+        max_turn_rad: float = math.pi,
+        *,
+        apart_from: SurveyedMarker | None = None,
+    ) -> SurveyedMarker | None:
+        """The surveyed marker within ``max_marker_range_m``, in front of whose face the
+        rover is (within 60° of its normal) and within ``max_turn_rad`` of a turn, that
+        is quickest to face and best to see, or None. With ``apart_from``, only markers
+        whose direction differs from that one's by at least ``confirm_separation_rad``
+        (a second bearing that crosses the first).
+
+        The score is the turn time at the top yaw rate plus ``0.05 s/m²`` × range²
+        (a marker's range error grows with its range squared), in s.
+        """
         best: tuple[float, SurveyedMarker] | None = None
+        rate = max(self.params.follow.max_yaw_rate_radps, 1e-3)
         for m in self.markers.values():
+            if apart_from is not None:
+                a = pose.bearing_to(apart_from.x_m, apart_from.y_m)
+                b = pose.bearing_to(m.x_m, m.y_m)
+                if abs(wrap_angle(a - b)) < self.params.confirm_separation_rad:
+                    continue
             dx, dy = pose.x_m - m.x_m, pose.y_m - m.y_m
             dist = math.hypot(dx, dy)
             if not 0.5 < dist <= self.params.max_marker_range_m:
                 continue
             facing = (dx * math.cos(m.yaw_rad) + dy * math.sin(m.yaw_rad)) / dist
-            if facing >= 0.5 and (best is None or dist < best[0]):
-                best = (dist, m)
+            turn = max(abs(pose.bearing_to(m.x_m, m.y_m)) - self.params.face_tolerance_rad, 0.0)
+            if facing < 0.5 or turn > max_turn_rad:
+                continue
+            score = turn / rate + 0.05 * dist * dist
+            if best is None or score < best[0]:
+                best = (score, m)
         return None if best is None else best[1]
 
     # ----------------------------------------------------------------------- run
@@ -369,6 +529,7 @@ class Navigator:
             goal,
             replan_period_s=p.replan_period_s,
             max_deviation_m=p.max_deviation_m,
+            blocked_skip_m=p.blocked_skip_m,
         )
         follower: PathFollower | None = None
         rate = LoopRate(clock, p.control_hz)
@@ -381,9 +542,17 @@ class Navigator:
         relocalized = False
         last_faced_s = -math.inf
         confirmed = False
+        confirm_next: SurveyedMarker | None = None
         facing: SurveyedMarker | None = None
         facing_since_s = t0
         fixes_when_facing = 0
+        faced_since_s = math.inf
+        turn_ref = (t0, loc.pose.yaw_rad)
+        backoff_from: tuple[float, float] | None = None
+        backoff_since_s = t0
+        best_dist = math.inf
+        best_dist_s = t0
+        anchor = (loc.pose.x_m, loc.pose.y_m)
 
         def finish(status: ActionStatus, reason: str) -> GoalResult:
             log.info("goal %d (%.2f, %.2f): %s (%s)", index, *goal, status.value, reason)
@@ -411,8 +580,11 @@ class Navigator:
                     events.append("map")
                 pose = loc.pose
                 now = clock.now_s()
+                plan_pose = self._on_map(pose)
+                if plan_pose is not pose:
+                    events.append("estimate off the map: planning from its edge")
                 try:
-                    if replanner.update(self.costmap, pose, now):
+                    if replanner.update(self.costmap, plan_pose, now):
                         assert replanner.path is not None
                         follower = PathFollower(
                             p.follow, replanner.path, initial_speed_mps=abs(last_speed)
@@ -436,27 +608,128 @@ class Navigator:
                 )
                 uncertain = (
                     p.relocalize_std_m > 0.0
-                    and max(loc.pose_std[:2]) > p.relocalize_std_m
+                    and (max(loc.pose_std[:2]) > p.relocalize_std_m or plan_pose is not pose)
                     and now - last_faced_s > p.relocalize_cooldown_s
                     and now - self._last_fix_s > p.max_fix_age_s
                 )
                 if facing is None and (near_goal or uncertain):
                     relocalized = relocalized or near_goal
                     last_faced_s = now
-                    facing = self.marker_to_face(pose)
+                    facing = self.marker_to_face(pose, p.max_face_turn_rad)
                     if facing is not None:
                         facing_since_s = now
+                        faced_since_s = math.inf
+                        turn_ref = (now, pose.yaw_rad)
                         fixes_when_facing = self.fixes
                         events.append(f"relocalize: facing marker {facing.marker_id}")
-                if facing is not None:
+                # No progress toward the goal for ``stuck_time_s``: back off and replan.
+                dist_goal = math.hypot(goal[0] - pose.x_m, goal[1] - pose.y_m)
+                # Moving about (a detour) is progress too; pushing against a rock, the
+                # wheels turn and fixes pull the estimate back: it stays put.
+                if (
+                    dist_goal < best_dist - p.stuck_progress_m
+                    or facing is not None
+                    or pose.distance_to(*anchor) > p.stuck_radius_m
+                    or dist_goal < p.stuck_radius_m
+                ):
+                    best_dist, best_dist_s = dist_goal, now
+                    anchor = (pose.x_m, pose.y_m)
+                if (
+                    p.stuck_time_s > 0.0
+                    and backoff_from is None
+                    and now - best_dist_s > p.stuck_time_s
+                ):
+                    log.info(
+                        "no progress toward goal %d for %.0f s at (%.2f, %.2f): backing off",
+                        index,
+                        now - best_dist_s,
+                        pose.x_m,
+                        pose.y_m,
+                    )
+                    events.append("stuck: backing off")
+                    self._mark_blocked(pose, -1.0 if last_speed < 0.0 else 1.0)
+                    if self._clear_behind(pose, -1.0 if last_speed < 0.0 else 1.0):
+                        backoff_from, backoff_since_s = (pose.x_m, pose.y_m), now
+                    best_dist, best_dist_s = dist_goal, now
+                    anchor = (pose.x_m, pose.y_m)
+                    follower = None
+                if backoff_from is not None:
+                    moved = pose.distance_to(*backoff_from)
+                    if moved >= p.backoff_m or now - backoff_since_s > 3.0 * p.backoff_m / max(
+                        p.follow.cruise_speed_mps * 0.5, 1e-3
+                    ):
+                        command = DriveCommand(
+                            math.copysign(
+                                max(abs(last_speed) - p.follow.max_accel_mps2 * dt, 0.0),
+                                last_speed,
+                            ),
+                            0.0,
+                        )
+                        if command.linear_mps == 0.0:
+                            backoff_from = None
+                            turn_ref = (now, pose.yaw_rad)
+                            if facing is None:
+                                follower = None
+                                replanner.path = None  # plan afresh from here
+                    else:
+                        step = p.follow.max_accel_mps2 * dt
+                        crawl = 0.5 * p.follow.cruise_speed_mps
+                        command = DriveCommand(-min(abs(last_speed) + step, crawl), 0.0)
+                elif facing is not None:
                     fixed = self.fixes - fixes_when_facing >= p.relocalize_fixes
-                    if fixed or now - facing_since_s > p.relocalize_time_s:
+                    if (
+                        fixed
+                        or now - facing_since_s > p.relocalize_time_s
+                        or now - faced_since_s > p.face_wait_s
+                    ) and confirm_next is not None:
+                        facing, confirm_next = confirm_next, None
+                        facing_since_s, fixes_when_facing = now, self.fixes
+                        faced_since_s = math.inf
+                        turn_ref = (now, pose.yaw_rad)
+                        events.append(f"confirm: facing marker {facing.marker_id}")
+                        command = STOP
+                    elif (
+                        fixed
+                        or now - facing_since_s > p.relocalize_time_s
+                        or now - faced_since_s > p.face_wait_s
+                    ):
                         facing = None
                         follower = None
                         replanner.path = None  # plan afresh from the corrected pose
                         command = STOP
+                        here = loc.pose
+                        if (
+                            confirmed
+                            and abs(last_speed) < 1e-9
+                            and here.distance_to(*goal) < p.follow.arrival_tolerance_m
+                        ):
+                            # The check agrees: stop here. Driving on would turn in
+                            # place to a goal centimetres away, and a skid-steer turn
+                            # slides the body where the encoders do not see it.
+                            rover.write(RoverCommand(drive=STOP))
+                            return finish(ActionStatus.SUCCEEDED, "goal reached (checked)")
                     else:
                         command = self._face(pose, facing, last_speed, dt)
+                        if command.angular_radps == 0.0 and command.linear_mps == 0.0:
+                            faced_since_s = min(faced_since_s, now)
+                        if abs(wrap_angle(pose.yaw_rad - turn_ref[1])) > 0.15 or (
+                            command.angular_radps == 0.0
+                        ):
+                            turn_ref = (now, pose.yaw_rad)
+                        elif now - turn_ref[0] > p.face_stall_s:
+                            log.info(
+                                "turn to face marker %d stalled at (%.2f, %.2f): backing off",
+                                facing.marker_id,
+                                pose.x_m,
+                                pose.y_m,
+                            )
+                            events.append("face stalled: backing off")
+                            if self._clear_behind(pose, 1.0):
+                                backoff_from, backoff_since_s = (pose.x_m, pose.y_m), now
+                            else:  # nowhere safe to back into: give this marker up
+                                facing, confirm_next = None, None
+                                follower = None
+                                replanner.path = None
                 elif follower is not None:
                     command = follower.update(pose, dt, pitch_rad=pitch, roll_rad=roll)
                 else:
@@ -468,12 +741,20 @@ class Navigator:
                         now - self._last_fix_s > p.max_fix_age_s
                         or max(loc.pose_std[:2]) > p.arrival_std_m
                     )
-                    target = self.marker_to_face(pose) if stale and not confirmed else None
+                    target = (
+                        self.marker_to_face(pose)
+                        if stale and not confirmed and p.fix_before_arrival_m > 0.0
+                        else None
+                    )
                     confirmed = True
                     if target is None or p.fix_before_arrival_m <= 0.0:
                         rover.write(RoverCommand(drive=STOP))
                         return finish(ActionStatus.SUCCEEDED, "goal reached")
                     facing, facing_since_s, fixes_when_facing = target, now, self.fixes
+                    if p.confirm_separation_rad > 0.0:
+                        confirm_next = self.marker_to_face(pose, apart_from=target)
+                    faced_since_s = math.inf
+                    turn_ref = (now, pose.yaw_rad)
                     last_faced_s = now
                     follower = None
                     command = STOP
@@ -518,7 +799,8 @@ class Navigator:
             step = f.max_accel_mps2 * dt_s
             return DriveCommand(math.copysign(max(abs(speed_mps) - step, 0.0), speed_mps), 0.0)
         bearing = pose.bearing_to(marker.x_m, marker.y_m)
-        if abs(bearing) < 0.1:
+        if abs(bearing) < self.params.face_tolerance_rad:
             return STOP
-        rate = f.heading_gain_per_s * bearing
-        return DriveCommand(0.0, max(min(rate, f.max_yaw_rate_radps), -f.max_yaw_rate_radps))
+        # Not below 60 % of the top rate: a slow skid-steer turn stalls (one side grips).
+        rate = max(f.heading_gain_per_s * abs(bearing), 0.6 * f.max_yaw_rate_radps)
+        return DriveCommand(0.0, math.copysign(min(rate, f.max_yaw_rate_radps), bearing))

@@ -192,3 +192,23 @@ def test_shift_fix_moves_an_old_sighting_to_the_present() -> None:
     turned = shift_fix(fix, then, Pose2(2.0, 0.0, math.pi / 2))  # turned left 90°
     assert turned.offset_xy_m == pytest.approx((1.0, -3.0))
     assert np.asarray(turned.covariance_m2) == pytest.approx(np.diag([0.04, 0.01]))
+
+
+@pytest.mark.parametrize("bias", [0.003, -0.002])
+def test_standing_still_estimates_the_gyro_bias(bias: float) -> None:
+    truth = Truth(np.random.default_rng(5), gyro_bias=bias, gyro_noise=0.002)
+    loc = Localizer(_params(gyro_bias_std_radps=0.005), truth.pose, (0.01, 0.01, 0.01))
+    loc.predict(truth.step(0.0, 0.0))
+    for _ in range(round(10.0 / DT)):  # 10 s still
+        loc.predict(truth.step(0.0, 0.0))
+    assert loc.gyro_bias_radps == pytest.approx(bias, abs=3e-4)
+    # Then a minute of driving a circle without any fix: heading drift stays small.
+    for _ in range(round(60.0 / DT)):
+        loc.predict(truth.step(0.2, 0.1))
+    assert abs(wrap_angle(loc.pose.yaw_rad - truth.pose.yaw_rad)) < 0.03
+    # Without the zero-rate update the bias stays unknown and the heading drifts.
+    truth2 = Truth(np.random.default_rng(5), gyro_bias=bias, gyro_noise=0.002)
+    off = Localizer(_params(zero_rate_settle_s=0.0), truth2.pose, (0.01, 0.01, 0.01))
+    for _ in range(round(10.0 / DT) + 1):
+        off.predict(truth2.step(0.0, 0.0))
+    assert off.gyro_bias_radps == 0.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
 from lunarsite.robot.config import RoverConfig
 from lunarsite.robot.executive import ActionStatus
@@ -135,3 +136,93 @@ def test_marker_to_face_is_the_nearest_one_seen_from_the_front(rover_config: Rov
     chosen = nav.marker_to_face(Pose2(0.0, 0.0, 0.0))
     assert chosen is not None and chosen.marker_id == 2
     assert nav.marker_to_face(Pose2(0.0, -20.0, 0.0)) is None
+
+
+def _nav_with_markers(rover_config: RoverConfig, markers: list[SurveyedMarker]) -> Navigator:
+    rover = MockRover(rover_config, ManualClock())
+    loc = Localizer(LocalizationParams.for_rover(rover_config), Pose2(0.0, 0.0, 0.0))
+    emap = ElevationMap(GridSpec((0.0, 0.0), 0.1, (101, 101)))
+    params = NavigatorParams.for_rover(rover_config, 20.0)
+    return Navigator(rover, rover_config, loc, params, emap, markers=markers)
+
+
+def test_marker_to_face_weighs_the_turn_and_can_cross_bearings(rover_config: RoverConfig) -> None:
+    here = Pose2(5.0, 5.0, 0.0)
+    markers = [
+        SurveyedMarker(1, 2.0, 5.0, 0.3, 0.0, 0.2),  # 3 m behind, facing the rover
+        SurveyedMarker(2, 10.0, 5.0, 0.3, math.pi, 0.2),  # 5 m ahead, facing the rover
+        SurveyedMarker(3, 5.0, 9.0, 0.3, -math.pi / 2, 0.2),  # 4 m to the left
+    ]
+    nav = _nav_with_markers(rover_config, markers)
+    # Turning round for the nearer marker behind costs more than the range lost ahead.
+    first = nav.marker_to_face(here)
+    assert first is not None and first.marker_id == 2
+    # Behind the rover, only marker 1 faces it: beyond a 1.6 rad turn it is not chosen.
+    back = Pose2(5.0, 5.0, math.pi)
+    facing_back = nav.marker_to_face(back)
+    assert facing_back is not None and facing_back.marker_id == 1
+    limited = nav.marker_to_face(here, 1.6)
+    assert limited is not None and limited.marker_id == 2
+    only_behind = _nav_with_markers(rover_config, [markers[0]])
+    assert only_behind.marker_to_face(here, 1.6) is None
+    assert only_behind.marker_to_face(here) is not None
+    # The second marker of an arrival check lies well round from the first.
+    second = nav.marker_to_face(here, apart_from=first)
+    assert second is not None and second.marker_id == 3
+    assert nav.marker_to_face(here, apart_from=markers[2]).marker_id == 2  # type: ignore[union-attr]
+
+
+def test_an_estimate_off_the_map_plans_from_its_edge(rover_config: RoverConfig) -> None:
+    nav = _nav_with_markers(rover_config, [])
+    inside = Pose2(3.0, 4.0, 0.2)
+    assert nav._on_map(inside) is inside
+    clamped = nav._on_map(Pose2(-1.2, 12.5, 0.2))
+    assert (clamped.x_m, clamped.y_m, clamped.yaw_rad) == (0.5, 9.5, 0.2)
+    assert nav.elevation.grid.contains(clamped.x_m, clamped.y_m)
+
+
+def test_navigator_plans_on_when_its_estimate_is_off_the_map(rover_config: RoverConfig) -> None:
+    clock = ManualClock()
+    rover = MockRover(rover_config, clock, Pose2(0.6, 1.5, 0.0))
+    rover.configure()
+    rover.activate()
+    emap = ElevationMap(GridSpec((0.0, 0.0), 0.1, (31, 51)))
+    emap.set_known(np.zeros((31, 51)), 0.01)
+    # The estimate has drifted 0.9 m west, off the map's edge.
+    loc = Localizer(LocalizationParams.for_rover(rover_config), Pose2(-0.3, 1.5, 0.0))
+    params = NavigatorParams.for_rover(rover_config, 20.0, goal_time_limit_s=60.0)
+    ticks: list[NavTick] = []
+    result = Navigator(rover, rover_config, loc, params, emap).run(
+        [(3.0, 1.5)], observer=ticks.append
+    )
+    (goal,) = result.goals
+    assert goal.result.status is ActionStatus.SUCCEEDED, goal
+    assert goal.plans >= 1
+    assert any("off the map" in e for t in ticks for e in t.events)
+    assert math.hypot(loc.pose.x_m - 3.0, loc.pose.y_m - 1.5) < 0.3
+
+
+def test_ground_where_the_rover_got_stuck_is_kept_out_of(rover_config: RoverConfig) -> None:
+    nav = _nav_with_markers(rover_config, [])
+    nav.elevation.set_known(np.zeros(nav.elevation.grid.shape), 0.01)
+    grid = nav.elevation.grid
+    pose = Pose2(5.0, 5.0, math.pi / 2)  # heading +y
+    ahead = 0.5 * rover_config.chassis.length_m + nav.params.blocked_radius_m
+    assert np.isfinite(nav.costmap.cost[grid.cell_of(5.0, 5.0 + ahead)])
+    nav._mark_blocked(pose, 1.0)
+    (zone,) = nav.blocked
+    assert (zone.x_m, zone.y_m) == pytest.approx((5.0, 5.0 + ahead))
+    cost = nav.costmap.cost  # rebuilt: the map did not change, the keep-out list did
+    assert not np.isfinite(cost[grid.cell_of(5.0, 5.0 + ahead)])
+    assert np.isfinite(cost[grid.cell_of(5.0, 5.0 - 2.0)])  # behind stays free
+    nav._mark_blocked(pose, -1.0)  # reversing into it: the zone lies behind
+    assert nav.blocked[1].y_m == pytest.approx(5.0 - ahead)
+
+
+def test_no_back_off_over_the_map_edge(rover_config: RoverConfig) -> None:
+    nav = _nav_with_markers(rover_config, [])  # a 10 m × 10 m map
+    nav.elevation.set_known(np.zeros(nav.elevation.grid.shape), 0.01)
+    assert nav._clear_behind(Pose2(5.0, 5.0, math.pi), 1.0)
+    assert not nav._clear_behind(Pose2(9.7, 5.0, math.pi), 1.0)  # the edge is behind
+    assert nav._clear_behind(Pose2(9.7, 5.0, 0.0), 1.0)  # facing the edge: backs inward
+    assert not nav._clear_behind(Pose2(9.7, 5.0, 0.0), -1.0)  # reversing: backs outward
