@@ -25,7 +25,6 @@ The same scenario runs on rigid terrain (``soil_on=False``) to measure what the 
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import math
@@ -57,7 +56,7 @@ from .dig_script import (
 )
 from .missions import MissionProgress, MissionRun
 from .pictures import VideoRecorder, write_difference_map, write_terrain_map
-from .report import Metrics
+from .report import Metrics, write_pose_csv
 from .runner import build_terrain, seed_streams
 from .schema import AreaBox, DigAndDumpMission, LoadedScenario
 
@@ -568,25 +567,13 @@ def write_dig_and_dump_folder(record: DigDumpRecord, out_dir: Path) -> Metrics:
         },
     }
     (out_dir / "terrain.json").write_text(json.dumps(meta, indent=2) + "\n")
-    with (out_dir / "trajectory.csv").open("w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(
-            [
-                "t_s",
-                "true_x_m",
-                "true_y_m",
-                "true_z_m",
-                "true_yaw_rad",
-                "est_x_m",
-                "est_y_m",
-                "est_yaw_rad",
-                "bucket_load_kg",
-            ]
-        )
-        for t, tr, es, kg in zip(
-            record.t_s, record.true_xyzyaw, record.est_xyyaw, record.load_kg, strict=True
-        ):
-            writer.writerow([f"{t:.3f}", *(f"{v:.5f}" for v in (*tr, *es)), f"{kg:.4f}"])
+    write_pose_csv(
+        out_dir / "trajectory.csv",
+        record.t_s,
+        record.true_xyzyaw,
+        record.est_xyyaw,
+        {"bucket_load_kg": record.load_kg},
+    )
     areas = _areas(mission)
     cell, origin = record.cell_size_m, record.origin_xy_m
     title = f"{cfg.name}  seed {record.seed}"

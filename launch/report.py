@@ -16,6 +16,7 @@ import csv
 import json
 import logging
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -33,6 +34,7 @@ __all__ = [
     "compute_metrics",
     "default_out_dir",
     "write_path_map",
+    "write_pose_csv",
     "write_run_folder",
     "write_terrain_files",
     "write_trajectory",
@@ -173,28 +175,48 @@ def write_terrain_files(out_dir: Path, terrain: Terrain, stem: str = "terrain") 
     (out_dir / f"{stem}.json").write_text(json.dumps(meta, indent=2) + "\n")
 
 
+POSE_COLUMNS = (
+    "t_s",
+    "true_x_m",
+    "true_y_m",
+    "true_z_m",
+    "true_yaw_rad",
+    "est_x_m",
+    "est_y_m",
+    "est_yaw_rad",
+)
+
+
+def write_pose_csv(
+    path: Path,
+    t_s: Sequence[float],
+    true_xyzyaw: Sequence[tuple[float, float, float, float]],
+    est_xyyaw: Sequence[tuple[float, float, float]],
+    extra: Mapping[str, Sequence[float]] | None = None,
+) -> None:
+    """A CSV with, per control tick, time, true pose, estimated pose and ``extra`` columns."""
+    extra = extra or {}
+    columns = list(extra.values())
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow([*POSE_COLUMNS, *extra])
+        for k, (t, tr, es) in enumerate(zip(t_s, true_xyzyaw, est_xyyaw, strict=True)):
+            values = (*tr, *es, *(col[k] for col in columns))
+            writer.writerow([f"{t:.4f}", *(f"{v:.5f}" for v in values)])
+
+
 def write_trajectory(out_dir: Path, record: RunRecord) -> None:
     """``trajectory.csv``: per control tick, time, true pose, estimated pose, command."""
-    with (out_dir / "trajectory.csv").open("w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(
-            [
-                "t_s",
-                "true_x_m",
-                "true_y_m",
-                "true_z_m",
-                "true_yaw_rad",
-                "est_x_m",
-                "est_y_m",
-                "est_yaw_rad",
-                "cmd_linear_mps",
-                "cmd_angular_radps",
-            ]
-        )
-        for t, tr, es, cm in zip(
-            record.t_s, record.true_xyzyaw, record.est_xyyaw, record.cmd, strict=True
-        ):
-            writer.writerow([f"{t:.4f}", *(f"{v:.5f}" for v in (*tr, *es, *cm))])
+    write_pose_csv(
+        out_dir / "trajectory.csv",
+        record.t_s,
+        record.true_xyzyaw,
+        record.est_xyyaw,
+        {
+            "cmd_linear_mps": [v for v, _ in record.cmd],
+            "cmd_angular_radps": [w for _, w in record.cmd],
+        },
+    )
 
 
 def write_path_map(
