@@ -59,8 +59,9 @@ def test_ranges_to_flat_ground_match_the_mount_height(
     scan = rf.scan()
     centre, rot = rf.rover.chassis_frame()
     origin_z = float((centre + rot @ np.asarray(MOUNT))[2])
-    sin_el = -scan.directions[:, 2]
-    reach = origin_z / sin_el * np.hypot(scan.directions[:, 0], scan.directions[:, 1])
+    world_dirs = scan.directions @ rot.T  # the chassis may sit a little nose-down
+    sin_el = -world_dirs[:, 2]
+    reach = origin_z / sin_el * np.hypot(world_dirs[:, 0], world_dirs[:, 1])
     # Rays well to the side (clear of the rock and the bucket) landing beyond the wheels.
     ground = (np.abs(scan.directions[:, 1]) > 0.5) & (reach > 1.2)
     expected = origin_z / sin_el[ground]
