@@ -378,14 +378,8 @@ class SerialLink:
 
     def wait_state(self, state: LinkState, timeout_s: float) -> bool:
         """Block until the link is in ``state``; False on timeout."""
-        deadline = time.monotonic() + timeout_s
         with self._cond:
-            while self._state is not state:
-                left = deadline - time.monotonic()
-                if left <= 0.0:
-                    return False
-                self._cond.wait(left)
-            return True
+            return self._cond.wait_for(lambda: self._state is state, timeout_s)
 
     @property
     def telemetry(self) -> tuple[p.Telemetry, float] | None:
@@ -397,15 +391,11 @@ class SerialLink:
 
     def wait_telemetry(self, timeout_s: float) -> bool:
         """Block until a TELEMETRY newer than now arrives; False on timeout."""
-        deadline = time.monotonic() + timeout_s
         with self._cond:
             seen = self._counts.telemetry_frames
-            while self._counts.telemetry_frames == seen:
-                left = deadline - time.monotonic()
-                if left <= 0.0:
-                    return False
-                self._cond.wait(left)
-            return True
+            return self._cond.wait_for(
+                lambda: self._counts.telemetry_frames != seen, max(timeout_s, 0.0)
+            )
 
     @property
     def odometry(self) -> p.Odometry | None:

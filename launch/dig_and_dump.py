@@ -56,7 +56,7 @@ from .dig_script import (
 )
 from .missions import MissionProgress, MissionRun
 from .pictures import VideoRecorder, write_difference_map, write_terrain_map
-from .report import Metrics, write_pose_csv
+from .report import Metrics, path_length_m, write_pose_csv
 from .runner import build_terrain, seed_streams
 from .schema import AreaBox, DigAndDumpMission, LoadedScenario
 
@@ -438,12 +438,6 @@ def _area_volumes(record: DigDumpRecord, box: AreaBox) -> dict[str, float]:
     }
 
 
-def _path_length(xy: np.ndarray) -> float:
-    if len(xy) < 2:
-        return 0.0
-    return float(np.sum(np.hypot(np.diff(xy[:, 0]), np.diff(xy[:, 1]))))
-
-
 def dig_and_dump_metrics(record: DigDumpRecord) -> Metrics:
     """Judge a run on ground truth against the scenario's acceptance criteria."""
     cfg = record.scenario.config
@@ -510,8 +504,8 @@ def dig_and_dump_metrics(record: DigDumpRecord) -> Metrics:
         "cycles": record.dumps,
         "dig_loads_kg": [round(x, 3) for x in record.dig_loads_kg],
         "last_phase": record.phase,
-        "distance_driven_m": round(_path_length(true_xy), 3),
-        "distance_estimated_m": round(_path_length(est_xy), 3),
+        "distance_driven_m": round(path_length_m(true_xy), 3),
+        "distance_estimated_m": round(path_length_m(est_xy), 3),
         "min_edge_clearance_m": round(record.min_edge_clearance_m, 4),
         "final_true_pose": dict(zip(("x_m", "y_m", "z_m", "yaw_rad"), final_true, strict=True)),
         "final_estimated_pose": dict(zip(("x_m", "y_m", "yaw_rad"), final_est, strict=True)),

@@ -45,7 +45,7 @@ from lunarsite.sim.world import LunarWorld
 
 from .missions import MissionProgress, MissionRun
 from .pictures import VideoRecorder
-from .report import Metrics, write_path_map, write_terrain_files, write_trajectory
+from .report import Metrics, path_length_m, write_path_map, write_terrain_files, write_trajectory
 from .runner import VIDEO_FPS, VIDEO_SIZE_PX, RunRecord, TickRecorder, build_terrain
 from .schema import LoadedScenario, NavigateMission, ScenarioError
 
@@ -333,7 +333,7 @@ def compute_nav_metrics(record: NavRecord) -> Metrics:
     success = all(checks.values())
     sim_time = result.elapsed_s
     true_xy = np.asarray([(x, y) for x, y, _, _ in run.true_xyzyaw], dtype=np.float64)
-    driven = float(np.sum(np.hypot(*np.diff(true_xy, axis=0).T))) if len(true_xy) > 1 else 0.0
+    driven = path_length_m(true_xy)
     data: dict[str, Any] = {
         "scenario": cfg.name,
         "scenario_file": str(run.scenario.path),

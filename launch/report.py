@@ -33,6 +33,7 @@ __all__ = [
     "Metrics",
     "compute_metrics",
     "default_out_dir",
+    "path_length_m",
     "write_path_map",
     "write_pose_csv",
     "write_run_folder",
@@ -61,7 +62,8 @@ class Metrics:
     data: dict[str, Any]
 
 
-def _path_length(xy: np.ndarray) -> float:
+def path_length_m(xy: np.ndarray) -> float:
+    """Length of the polyline through the rows (x, y, ...) of ``xy``, in m."""
     if len(xy) < 2:
         return 0.0
     return float(np.sum(np.hypot(np.diff(xy[:, 0]), np.diff(xy[:, 1]))))
@@ -131,8 +133,8 @@ def compute_metrics(record: RunRecord) -> Metrics:
         "time_limit_s": record.time_limit_s,
         "wall_time_s": round(record.wall_time_s, 3),
         "real_time_factor": round(sim_time / record.wall_time_s, 2) if record.wall_time_s else None,
-        "distance_driven_m": round(_path_length(true_xy), 4),
-        "distance_estimated_m": round(_path_length(est_xy), 4),
+        "distance_driven_m": round(path_length_m(true_xy), 4),
+        "distance_estimated_m": round(path_length_m(est_xy), 4),
         "final_position_error_m": round(final_loc, 4),
         "final_goal_distance_m": round(final_goal, 4),
         "final_true_pose": {
