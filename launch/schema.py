@@ -23,9 +23,9 @@ import yaml
 from pydantic import Discriminator, Field, Tag, ValidationError
 
 from lunarsite.robot.config import Positive, RoverConfig, StrictModel
+from lunarsite.sim.config import SimConfig
 from lunarsite.sim.soil import SoilConfig
 from lunarsite.sim.terrain import DemTerrainConfig, ProceduralTerrainConfig, TerrainConfig
-from lunarsite.sim.world import SimConfig
 
 __all__ = [
     "AcceptanceConfig",

@@ -14,17 +14,16 @@ import contextlib
 import logging
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import numpy as np
-from pydantic import Field, model_validator
 from scipy.spatial import ConvexHull
 
-from lunarsite.robot.config import Positive, RoverConfig, StrictModel
-from lunarsite.robot.constants import LUNAR_GRAVITY_MPS2
+from lunarsite.robot.config import RoverConfig
 from lunarsite.robot.types import Pose2
 
 from .clock import SimClock
+from .config import SimConfig
 from .quiet import c_stdout_silenced
 from .soil import SoilConfig
 from .terrain import MAX_HEIGHTFIELD_SAMPLES, Terrain
@@ -58,30 +57,6 @@ def _outward_triangles(vertices: np.ndarray, hull: ConvexHull) -> np.ndarray:
 
 class SimError(RuntimeError):
     """The simulation cannot be built or run as asked."""
-
-
-class SimConfig(StrictModel):
-    """Physics settings of a world."""
-
-    physics_hz: Annotated[int, Field(gt=0, le=10_000)] = 240
-    control_hz: Annotated[int, Field(gt=0, le=1_000)] = 20
-    gravity_mps2: Positive = LUNAR_GRAVITY_MPS2
-    solver_iterations: Annotated[int, Field(gt=0, le=1000)] = 50
-    render_camera: bool = False
-    """Stream the rover camera at its rate (costs real time; off when nothing reads it)."""
-
-    @model_validator(mode="after")
-    def _rates_commensurate(self) -> SimConfig:
-        if self.physics_hz % self.control_hz != 0:
-            raise ValueError(
-                f"physics_hz ({self.physics_hz}) must be an integer multiple of "
-                f"control_hz ({self.control_hz})"
-            )
-        return self
-
-    @property
-    def steps_per_control(self) -> int:
-        return self.physics_hz // self.control_hz
 
 
 class LunarWorld:
