@@ -74,6 +74,13 @@ class WheelsConfig(StrictModel):
     """Left wheel centre to right wheel centre, in m."""
     friction: Annotated[float, Field(gt=0.0, le=2.0)] = 0.8
     """Coulomb friction coefficient of the wheel on regolith (dimensionless)."""
+    suspension_stiffness_npm: Positive | None = None
+    """Spring rate of each wheel's vertical suspension, in N/m; None: wheels fixed to the
+    chassis (a rigid four-wheel chassis rests on whichever three or two wheels touch)."""
+    suspension_damping_nspm: Annotated[float, Field(ge=0.0)] = 0.0
+    """Damping of each wheel's suspension, in N·s/m."""
+    suspension_travel_m: Positive = 0.05
+    """Travel of each wheel's suspension either way from its rest position, in m."""
     lateral_friction_ratio: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
     """Sideways (along the axle) friction as a share of ``friction`` (dimensionless).
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pybullet as pb
+from numpy.typing import NDArray
 
 from lunarsite.robot.config import RoverConfig, ToolConfig
 from lunarsite.robot.hardware import Clock, RoverInterface
@@ -35,6 +36,10 @@ SETTLE_S = 1.0
 """Simulated time a new rover is left to settle on the ground during configure, in s."""
 MOTOR_EFFICIENCY = 0.7
 """Battery energy per unit of mechanical work delivered (brushed DC motor with gearbox)."""
+
+
+SUSPENSION_STRUT_MASS_KG = 0.3
+"""Mass of a suspension strut (hub and arm), taken from the wheel's mass, in kg."""
 
 
 def mix_skid_steer(command: DriveCommand, config: RoverConfig) -> tuple[float, float]:
@@ -159,6 +164,7 @@ class SimRover(RoverInterface):
         self._servos: dict[str, _ServoJoint] = {}
         self.tool_links: dict[str, ToolLink] = {}
         """Scoops and buckets by tool name (the soil model reads their cutting edges)."""
+        self._struts: list[int] = []
         self._left_wheels: list[int] = []
         self._right_wheels: list[int] = []
         self.body = self._build(start)
@@ -204,11 +210,27 @@ class SimRover(RoverInterface):
         )
         for sx in (1.0, -1.0):
             for sy in (1.0, -1.0):
+                hub = (sx * wh.wheelbase_m / 2, sy * wh.track_m / 2, -ch.axle_drop_m)
+                parent, wheel_mass_kg = 0, wh.mass_kg
+                if wh.suspension_stiffness_npm is not None:
+                    # The strut's mass comes out of the wheel's, so the rover weighs
+                    # what its file says.
+                    wheel_mass_kg = max(wh.mass_kg - SUSPENSION_STRUT_MASS_KG, 0.5 * wh.mass_kg)
+                    strut = b.add(
+                        mass=wh.mass_kg - wheel_mass_kg,
+                        shapes=(-1, -1),
+                        parent=0,
+                        position=hub,
+                        joint=pb.JOINT_PRISMATIC,
+                        axis=(0.0, 0.0, 1.0),
+                    )
+                    self._struts.append(strut)
+                    parent, hub = strut + 1, (0.0, 0.0, 0.0)  # parents count the base as 0
                 idx = b.add(
-                    mass=wh.mass_kg,
+                    mass=wheel_mass_kg,
                     shapes=(wheel_col, wheel_vis),
-                    parent=0,
-                    position=(sx * wh.wheelbase_m / 2, sy * wh.track_m / 2, -ch.axle_drop_m),
+                    parent=parent,
+                    position=hub,
                     joint=pb.JOINT_REVOLUTE,
                     axis=(0.0, 1.0, 0.0),
                 )
@@ -258,8 +280,85 @@ class SimRover(RoverInterface):
             home = cfg.joint(servo.name).home_rad
             for joint, sign in servo.joints:
                 c.resetJointState(body, joint, sign * home)
+        if self._struts:
+            self._add_suspension()
         self._hold_stop()
         return body
+
+    def _add_suspension(self) -> None:
+        """Spring-damper struts: free prismatic joints pushed by F = -(F₀ + k·q + c·q̇).
+
+        q is the wheel's rise against the chassis (the joint axis is the chassis z), so the
+        strut pushes the wheel down and the chassis up by F₀ at q = 0. PyBullet has no joint
+        springs; the force is applied after every physics step for the next one. The
+        travel limits stop a strut at ±``suspension_travel_m``. Each strut's preload F₀ is
+        its share of the sprung weight with the tools at home (the statics of a level body
+        on four equal springs), so the chassis rides level at its design height
+        (``axle_drop_m``) at rest instead of pitching towards a heavy boom.
+        """
+        wh = self.config.wheels
+        assert wh.suspension_stiffness_npm is not None
+        c, body = self.world.client, self.body
+        k, damping = wh.suspension_stiffness_npm, wh.suspension_damping_nspm
+        struts = list(self._struts)
+        for strut in struts:
+            c.setJointMotorControl2(body, strut, pb.VELOCITY_CONTROL, force=0.0)
+            c.changeDynamics(
+                body,
+                strut,
+                jointLowerLimit=-wh.suspension_travel_m,
+                jointUpperLimit=wh.suspension_travel_m,
+                linearDamping=0.0,
+                angularDamping=0.0,
+            )
+        preloads = self._strut_preloads_n()
+        self.strut_preloads_n = tuple(preloads)
+        """Spring preload of each strut at rest, in N (front-left, front-right, rear-left,
+        rear-right)."""
+
+        def push() -> None:
+            states = c.getJointStates(body, struts)
+            forces = [
+                -(f0 + k * s[0] + damping * s[1]) for f0, s in zip(preloads, states, strict=True)
+            ]
+            c.setJointMotorControlArray(body, struts, pb.TORQUE_CONTROL, forces=forces)
+
+        push()
+        self.world.add_step_hook(push)
+
+    def _strut_preloads_n(self) -> list[float]:
+        """Each strut's share of the weight above the struts, from the body's pose now.
+
+        Forces F on four equal springs under a level body carry the weight W and its
+        moments: ΣF = W, ΣF·x = W·x_cm, ΣF·y = W·y_cm (chassis frame). The level
+        (plane-compatible) solution of these three equations in four unknowns is the
+        minimum-norm one, since the fourth mode, a twist, is orthogonal to every plane.
+        """
+        c, body = self.world.client, self.body
+        unsprung = set(self._struts) | set(self._left_wheels) | set(self._right_wheels)
+        base_pos, base_orn = c.getBasePositionAndOrientation(body)
+        rot = np.asarray(c.getMatrixFromQuaternion(base_orn), dtype=np.float64).reshape(3, 3)
+        origin = np.asarray(base_pos, dtype=np.float64)
+
+        def local(p: Any) -> NDArray[np.float64]:
+            return rot.T @ (np.asarray(p, dtype=np.float64) - origin)
+
+        mass = float(c.getDynamicsInfo(body, -1)[0])
+        moment = mass * local(base_pos)
+        for link in range(c.getNumJoints(body)):
+            if link in unsprung:
+                continue
+            m = float(c.getDynamicsInfo(body, link)[0])
+            mass += m
+            moment += m * local(c.getLinkState(body, link, computeForwardKinematics=1)[0])
+        com = moment / mass
+        hubs = np.array(
+            [local(c.getLinkState(body, s, computeForwardKinematics=1)[4]) for s in self._struts]
+        )
+        a = np.vstack([np.ones(len(hubs)), hubs[:, 0], hubs[:, 1]])
+        weight = mass * self.world.config.gravity_mps2
+        forces = np.linalg.lstsq(a, weight * np.array([1.0, com[0], com[1]]), rcond=None)[0]
+        return [max(0.0, float(f)) for f in forces]
 
     def _add_tool(self, b: _BodyBuilder, tool: ToolConfig) -> None:
         mx, my, mz = tool.mount_xyz_m

@@ -189,3 +189,58 @@ def test_lower_sideways_friction_lets_a_skid_steer_pivot(excavator: RoverConfig)
     assert turned > 0.6 * 1.5
     assert turned > 1.2 * turned_iso
     assert drift_m < 0.2  # the chassis swings a little about its rear-heavy centre of mass
+
+
+def _wheel_loads_n(world: LunarWorld, rover: SimRover) -> list[float]:
+    c = world.client
+    return [
+        sum(cp[9] for cp in c.getContactPoints(bodyA=rover.body, linkIndexA=w))
+        for w in rover._left_wheels + rover._right_wheels
+    ]
+
+
+def test_suspension_rides_level_at_design_height_on_flat_ground(excavator: RoverConfig) -> None:
+    assert excavator.wheels.suspension_stiffness_npm is not None
+    world, rover = _active(excavator)
+    with world:
+        world.clock.sleep_s(2.0)
+        struts = world.client.getJointStates(rover.body, rover._struts)
+        pose = world.truth.rover_pose(rover)
+        loads = _wheel_loads_n(world, rover)
+    # Each strut's preload carries its share of the weight: no sag, no pitch
+    assert max(abs(s[0]) for s in struts) < 0.002
+    assert pose.tilt_rad < 0.005
+    weight = excavator.total_mass_kg * LUNAR_GRAVITY_MPS2
+    assert sum(loads) == pytest.approx(weight, rel=0.03)
+    assert min(loads) > 0.2 * weight
+
+
+def _loads_with_front_left_on_a_block(config: RoverConfig, block_m: float) -> list[float]:
+    terrain = flat_terrain(cell_m=0.05)
+    heights = np.array(terrain.heights_m)
+    # A block under the front-left wheel (hub at x + wheelbase/2, y + track/2).
+    wx, wy = 5.0 + config.wheels.wheelbase_m / 2, 5.0 + config.wheels.track_m / 2
+    i0, i1 = round((wx - 0.15) / 0.05), round((wx + 0.15) / 0.05)
+    j0, j1 = round((wy - 0.15) / 0.05), round((wy + 0.15) / 0.05)
+    heights[j0 : j1 + 1, i0 : i1 + 1] = block_m
+    bumpy = type(terrain)(heights, 0.05, (0.0, 0.0), craters=(), rocks=())
+    world = LunarWorld(bumpy, SimConfig())
+    rover = world.add_rover(config, Pose2(5.0, 5.0, 0.0), rng=np.random.default_rng(0))
+    rover.configure()
+    rover.activate()
+    with world:
+        world.clock.sleep_s(3.0)
+        return _wheel_loads_n(world, rover)
+
+
+def test_suspension_keeps_all_four_wheels_loaded_over_a_block(excavator: RoverConfig) -> None:
+    rigid = excavator.model_copy(
+        update={"wheels": excavator.wheels.model_copy(update={"suspension_stiffness_npm": None})}
+    )
+    weight = excavator.total_mass_kg * LUNAR_GRAVITY_MPS2
+    sprung = _loads_with_front_left_on_a_block(excavator, 0.02)
+    fixed = _loads_with_front_left_on_a_block(rigid, 0.02)
+    # A rigid chassis with one wheel up 2 cm rocks onto the diagonal pair through the
+    # block; one of the other two carries next to nothing. The springs share the twist.
+    assert min(fixed) < 0.03 * weight
+    assert min(sprung) > 0.06 * weight
