@@ -317,12 +317,14 @@ def wheel_rut(
     width_m: float,
     length_m: float,
     sinkage_m: float,
+    swept_from_xy_m: tuple[float, float] | None = None,
 ) -> float:
     """Sink a wheel's contact patch by ``sinkage_m``; returns the mass pushed aside, in kg.
 
     The patch is a ``length_m`` × ``width_m`` rectangle along ``heading_rad`` centred on the
-    contact point. Loose soil under it compacts; the remainder is laid in two strips along
-    the sides of the rut.
+    contact point; with ``swept_from_xy_m`` it is swept from there to ``centre_xy_m`` (the
+    wheel's travel since its last rut). Loose soil under it compacts; the remainder is laid
+    in two strips along the sides of the rut.
     """
     if sinkage_m <= 0.0:
         return 0.0
@@ -332,14 +334,27 @@ def wheel_rut(
     u = np.linspace(-0.5 * length_m, 0.5 * length_m, max(2, math.ceil(length_m / spacing) + 1))
     v = np.linspace(-0.5 * width_m, 0.5 * width_m, max(2, math.ceil(width_m / spacing) + 1))
     uu, vv = np.meshgrid(u, v)
-    x = centre_xy_m[0] + c * uu - s * vv
-    y = centre_xy_m[1] + s * uu + c * vv
-    flat, inside = grid.flat_index(x.ravel(), y.ravel())
+    ox, oy = (c * uu - s * vv).ravel(), (s * uu + c * vv).ravel()
+    cx, cy = np.array([centre_xy_m[0]]), np.array([centre_xy_m[1]])
+    if swept_from_xy_m is not None:
+        travel = math.hypot(
+            centre_xy_m[0] - swept_from_xy_m[0], centre_xy_m[1] - swept_from_xy_m[1]
+        )
+        # Patch centres no further apart than half a patch length (and a sample spacing).
+        n = max(1, math.ceil(travel / max(0.5 * length_m, spacing))) + 1
+        t = np.linspace(0.0, 1.0, n)
+        cx = swept_from_xy_m[0] + t * (centre_xy_m[0] - swept_from_xy_m[0])
+        cy = swept_from_xy_m[1] + t * (centre_xy_m[1] - swept_from_xy_m[1])
+    x = (cx[:, None] + ox[None, :]).ravel()
+    y = (cy[:, None] + oy[None, :]).ravel()
+    flat, inside = grid.flat_index(x, y)
     cells = np.unique(flat[inside])
     displaced = grid.press(cells, sinkage_m)
     if displaced > 0.0:
         side = 0.5 * width_m + cell
-        sx = np.concatenate([centre_xy_m[0] + c * u - s * side, centre_xy_m[0] + c * u + s * side])
-        sy = np.concatenate([centre_xy_m[1] + s * u + c * side, centre_xy_m[1] + s * u - c * side])
+        px = (cx[:, None] + c * u[None, :]).ravel()
+        py = (cy[:, None] + s * u[None, :]).ravel()
+        sx = np.concatenate([px - s * side, px + s * side])
+        sy = np.concatenate([py + c * side, py - c * side])
         grid.deposit_at(sx, sy, np.full(sx.shape, displaced / sx.size))
     return displaced

@@ -65,9 +65,30 @@ _MASS_UPDATE_KG = 0.02
 """Change of a tool's load that triggers a new link mass, in kg."""
 _FORCE_SPEED_FLOOR_MPS = 1e-4
 """Edge speed below which no cutting force is applied, in m/s."""
-_COLLISION_TOLERANCE_M = 2e-4
-"""Soil changes smaller than this (m) do not make a collision tile be replaced (Bullet's
-contact slop is of the order of a millimetre)."""
+_COLLISION_TOLERANCE_M = 1e-3
+"""Soil changes smaller than this (m) do not make a collision tile be replaced. Bullet's
+contact slop is of the order of a millimetre, and every replacement drops the tile's
+contact manifolds, which the solver then rebuilds: at 0.2 mm a dig_and_dump run replaced
+a tile on almost every soil update."""
+_STATIC_GROUP = 2
+_STATIC_MASK = -1 ^ 2
+"""Collision filter group and mask PyBullet gives a fixed (mass 0) body: Bullet's
+StaticFilter, colliding with everything but other static bodies. Restored after a contact
+refresh; group 1 / mask -1 would make the tile collide with walls and beacons, adding
+static-static contacts that the solver then works through on every step."""
+_STILL_SPEED_MPS = 0.02
+"""A body touching a replaced tile slower than this (m/s, its base speed plus its turn rate
+times ``_STILL_REACH_M``) gets its contact points refreshed: at 2 cm/s it takes a second
+to travel Bullet's 2 cm contact-breaking distance and shed stale points by itself."""
+_STILL_REACH_M = 0.5
+"""Lever arm (m) turning a body's angular speed into the speed of its contacts (a rover's
+wheels sit about this far from its centre)."""
+_RUT_STEP_CELLS = 2.0
+"""A wheel is pressed again once it has rolled this many soil cells from its last rut; the
+new rut is swept over the whole way, so the track has no gaps at any speed. (Pressing the
+same patch again at the same load does nothing: sinkage is what a sample has not sunk.)"""
+_RUT_MAX_SWEEP_M = 0.5
+"""A wheel further than this from its last rut was moved, not rolled: no sweep, m."""
 _WHEEL_LOAD_TAU_S = 0.25
 """Time constant of the low-pass on a wheel's contact load before it sets the sinkage, s."""
 _STOP_FRACTION = 0.5
@@ -155,6 +176,8 @@ class TiledHeightfield:
         self._tile_rows = starts_j
         self._tile_cols = starts_i
         self._tile_cells = tile_cells
+        self.contact_refreshes = 0
+        """Tiles whose resting contacts were refreshed after a replacement."""
 
     def _data(self, t: _Tile) -> FloatArray:
         block = self.heights_m[t.j0 : t.j1 + 1, t.i0 : t.i1 + 1]
@@ -244,20 +267,54 @@ class TiledHeightfield:
         ]
         for t in touched:
             self._replace(t)
-        self._refresh_contacts(touched)
+        cell, (ox, oy) = self.cell_size_m, self.origin_xy_m
+        # Contacts within a cell of a moved sample stand on changed ground.
+        changed_xy = (
+            ox + (i0 - 1) * cell,
+            oy + (j0 - 1) * cell,
+            ox + (i1 + 1) * cell,
+            oy + (j1 + 1) * cell,
+        )
+        self._refresh_contacts(touched, changed_xy)
         return len(touched)
 
-    def _refresh_contacts(self, tiles: list[_Tile]) -> None:
-        """Bodies resting on a replaced tile keep stale contact points: drop them
-        (collision mask 0, collision detection, mask back; reference/SIM.md)."""
-        if not tiles:
-            return
+    def _refresh_contacts(
+        self, tiles: list[_Tile], changed_xy: tuple[float, float, float, float]
+    ) -> None:
+        """Bodies standing still on a replaced tile keep stale contact points and float
+        (reference/SIM.md): drop them (collision mask 0, collision detection, mask back).
+
+        Only tiles where a body moving slower than ``_STILL_SPEED_MPS`` touches ground
+        inside ``changed_xy`` (x0, y0, x1, y1, in m) are refreshed. A moving body sheds its
+        old contact points by itself within a contact-breaking distance of travel, and the
+        refresh is not free: it puts the tile back into the broadphase, which made the next
+        physics steps cost ~60% more in dig_and_dump when every replaced tile was refreshed.
+        """
         c = self._c
-        for t in tiles:
-            c.setCollisionFilterGroupMask(t.body, -1, 1, 0)
+        still = [t for t in tiles if self._still_contact_in(t.body, changed_xy)]
+        if not still:
+            return
+        for t in still:
+            c.setCollisionFilterGroupMask(t.body, -1, _STATIC_GROUP, 0)
         c.performCollisionDetection()
-        for t in tiles:
-            c.setCollisionFilterGroupMask(t.body, -1, 1, -1)
+        for t in still:
+            c.setCollisionFilterGroupMask(t.body, -1, _STATIC_GROUP, _STATIC_MASK)
+        self.contact_refreshes += len(still)
+
+    def _still_contact_in(self, tile_body: int, xy: tuple[float, float, float, float]) -> bool:
+        c = self._c
+        x0, y0, x1, y1 = xy
+        inside = {
+            cp[2]
+            for cp in c.getContactPoints(bodyA=tile_body)
+            if x0 <= cp[5][0] <= x1 and y0 <= cp[5][1] <= y1
+        }
+        for other in inside:
+            lin, ang = c.getBaseVelocity(other)
+            speed = math.hypot(*lin) + _STILL_REACH_M * math.hypot(*ang)
+            if speed < _STILL_SPEED_MPS:
+                return True
+        return False
 
 
 @dataclass
@@ -326,6 +383,7 @@ class SoilSim:
         self._tools: list[_ToolTrack] = []
         self._wheels: list[tuple[SimRover, int]] = []
         self._wheel_load: dict[tuple[int, int], float] = {}
+        self._rut_at: dict[tuple[int, int], tuple[float, float]] = {}
         self._terrain_set = frozenset(self.field.bodies)
         self._tick = 0
         self.updates = 0
@@ -510,7 +568,10 @@ class SoilSim:
 
         The load is PyBullet's contact normal force, low-passed over ``_WHEEL_LOAD_TAU_S``
         and capped at the rover's weight (contact impulses spike on impacts); the patch is
-        centred under the axle (contact points on a cylinder jump between its rims).
+        centred under the axle (contact points on a cylinder jump between its rims). The
+        wheel is pressed once it has rolled ``_RUT_STEP_CELLS`` from its last rut, over the
+        whole way since, so a wheel standing still costs nothing and deepens its rut (if
+        its load grew meanwhile) as it leaves.
         """
         c = self.world.client
         bodies = self._terrain_set
@@ -540,17 +601,28 @@ class SoilSim:
         if z <= 0.0:
             return
         pos = c.getLinkState(rover.body, wheel)[4]
+        here = (float(pos[0]), float(pos[1]))
+        last = self._rut_at.get(key)
+        cell = self.grid.cell_size_m
+        if last is not None:
+            travel = math.hypot(here[0] - last[0], here[1] - last[1])
+            if travel < _RUT_STEP_CELLS * cell:
+                return  # pressed here already, at this load or close to it
+            if travel > _RUT_MAX_SWEEP_M:
+                last = None  # moved by hand (a reset), not rolled
         _, orn = c.getBasePositionAndOrientation(rover.body)
         yaw = c.getEulerFromQuaternion(orn)[2]
-        length = max(contact_length_m(z, 2.0 * wh.radius_m), self.grid.cell_size_m)
+        length = max(contact_length_m(z, 2.0 * wh.radius_m), cell)
         wheel_rut(
             self.grid,
-            (float(pos[0]), float(pos[1])),
+            here,
             yaw,
             width_m=wh.width_m,
             length_m=length,
             sinkage_m=z,
+            swept_from_xy_m=last,
         )
+        self._rut_at[key] = here
 
     # --------------------------------------------------------------- reporting
     def snapshot(self) -> FloatArray:
@@ -599,4 +671,5 @@ class SoilSim:
             "conservation_error_rel": abs(err) / cut if cut > 0.0 else 0.0,
             "updates": self.updates,
             "tiles_replaced": self.tiles_replaced,
+            "contact_refreshes": self.field.contact_refreshes,
         }

@@ -145,6 +145,22 @@ def test_wheel_rut_sinks_the_patch_and_berms_its_sides() -> None:
     assert wheel_rut(g, (1.0, 1.0), 0.0, width_m=0.12, length_m=0.06, sinkage_m=0.01) == 0.0
 
 
+def test_a_swept_rut_has_no_gaps_between_its_ends() -> None:
+    g = _grid(loose_m=0.02)
+    before = _ledger(g)
+    # 6 cm patch, wheel rolled 0.3 m since its last rut: pressed the whole way.
+    wheel_rut(
+        g, (1.3, 1.0), 0.0, width_m=0.12, length_m=0.06, sinkage_m=0.01, swept_from_xy_m=(1.0, 1.0)
+    )
+    track = g.heights_m[50, 50:66]  # x = 1.00 ... 1.30 m along the centre line
+    assert np.allclose(track, -0.01)
+    assert _ledger(g) == pytest.approx(before, rel=1e-12)
+    # Without the sweep only the patch at the end is pressed.
+    g2 = _grid(loose_m=0.02)
+    wheel_rut(g2, (1.3, 1.0), 0.0, width_m=0.12, length_m=0.06, sinkage_m=0.01)
+    assert g2.heights_m[50, 57] > -0.001
+
+
 def test_mass_is_conserved_over_many_random_operations() -> None:
     rng = np.random.default_rng(7)
     g = _grid(121, loose_m=0.03)

@@ -74,7 +74,8 @@ def test_resample_terrain_keeps_heights_at_shared_points() -> None:
     assert np.allclose(fine[::5, ::5], terrain.heights_m)
 
 
-def test_a_resting_box_follows_the_ground_raised_under_it() -> None:
+@pytest.mark.parametrize("step_m", [0.005, -0.005])
+def test_a_resting_box_follows_the_ground_raised_or_lowered_under_it(step_m: float) -> None:
     with LunarWorld(flat_terrain(4.0, 0.02), soil=SoilConfig(wheel_sinkage=False)) as world:
         soil = world.soil
         assert soil is not None
@@ -85,15 +86,28 @@ def test_a_resting_box_follows_the_ground_raised_under_it() -> None:
         )
         world.step(240)
         z0 = c.getBasePositionAndOrientation(box)[0][2]
-        # Raise the ground under the box by 3 cm in small steps (SIM.md: raise gradually).
         grid = soil.grid
+        # Soil changed away from the box: its contacts need no refresh.
+        grid.heights_m[10:30, 10:30] += 0.01
+        grid.mark_changed(Box(10, 30, 10, 30))
+        world.step(24)
+        assert soil.field.contact_refreshes == 0
+        # Move the ground under the box by 3 cm in small steps (SIM.md: raise gradually).
         for _ in range(6):
-            grid.heights_m[80:121, 80:121] += 0.005
+            grid.heights_m[80:121, 80:121] += step_m
             grid.mark_changed(Box(80, 121, 80, 121))
             world.step(24)
         world.step(240)
         z1 = c.getBasePositionAndOrientation(box)[0][2]
-    assert z1 - z0 == pytest.approx(0.03, abs=0.004)
+        # The refreshed tiles are still fixed bodies: a wall sunk into them touches nothing.
+        wall_shape = c.createCollisionShape(pb.GEOM_BOX, halfExtents=[0.05, 1.0, 0.3])
+        wall = c.createMultiBody(
+            baseMass=0.0, baseCollisionShapeIndex=wall_shape, basePosition=[1.5, 2.0, 0.0]
+        )
+        world.step(2)
+        assert c.getContactPoints(bodyA=wall) == ()
+    assert soil.field.contact_refreshes > 0
+    assert z1 - z0 == pytest.approx(6 * step_m, abs=0.004)
 
 
 def _excavator(
