@@ -204,6 +204,7 @@ class DigDumpRecord:
     min_edge_clearance_m: float = math.inf
     tipped_over: bool = False
     turn_stalls: int = 0
+    dig_pitch_reliefs: int = 0
     timeouts: int = 0
     energy_used_wh: float = 0.0
     gyro_bias_estimate_radps: float = 0.0
@@ -400,6 +401,7 @@ def run_dig_and_dump(
         record.sim_time_s = world.sim_time_s - t0
         record.digs, record.dumps, record.phase = state.digs, state.dumps, state.phase
         record.turn_stalls, record.timeouts = pilot.turn_stalls, pilot.timeouts
+        record.dig_pitch_reliefs = pilot.pitch_reliefs
         record.gyro_bias_estimate_radps = pilot.gyro_bias_radps[2]
         record.wall_fixes = pilot.fixes
         record.wall_fix_corrections_m = list(pilot.fix_corrections_m)
@@ -521,6 +523,7 @@ def dig_and_dump_metrics(record: DigDumpRecord) -> Metrics:
         else None,
         "tipped_over": record.tipped_over,
         "turn_stalls": record.turn_stalls,
+        "dig_pitch_reliefs": record.dig_pitch_reliefs,
         "motion_timeouts": record.timeouts,
         "energy_used_wh": round(record.energy_used_wh, 4),
         "soil": soil,

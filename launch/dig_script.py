@@ -65,6 +65,22 @@ FACING_YAW_RAD: dict[Facing, float] = {
 }
 """Yaw of each facing in the site frame (x east, y north), in rad."""
 
+_DIG_PITCH_MARGIN_RAD = 0.08
+"""Nose-down pitch, beyond the chassis' pitch when the cut began, at which a dig pass
+raises its boom (rad, ~3°). The FEE pulls a bucket edge down as well as back: on a light
+rover a cut that bites too deep lifts the rear wheels and can tip the rover over its
+front axle. Operators and auto-dig controllers shallow the cut on pitch or load."""
+_DIG_BOOM_RELIEF_RAD = 0.15
+"""How far the boom is raised each time the pitch guard trips, in rad."""
+_DIG_RELIEF_INTERVAL_S = 0.5
+"""How long a dig pass stands still after each boom raise of the pitch guard, in s (the
+chassis settles back once the edge stops cutting)."""
+_LIFT_BACK_SPEED_MPS = 0.05
+"""Speed at which the rover backs away from a cut face before lifting, in m/s."""
+_BACK_OUT_M = 0.15
+"""How far the rover backs from a cut face, bucket still down, before lifting, in m."""
+_DIG_SETTLE_S = 1.5
+"""Standing time after a dig pass that ended pitched nose-down, before the boom lifts, s."""
 _ZUPT_SETTLE_S = 1.0
 """Standing time before gyro readings count toward the bias estimate, in s."""
 _ZUPT_MAX_RATE_RADPS = 0.01
@@ -459,6 +475,8 @@ class Pilot:
         self.dr.update(self._last)
         self.turn_stalls = 0
         self.timeouts = 0
+        self.pitch_reliefs = 0
+        """Times a dig pass raised its boom because the chassis pitched nose-down."""
         self.pivot_ahead_m = 0.0
         """Where turns in place pivot, ahead of the chassis centre, in m (the script sets
         it from the load it believes the bucket holds). The encoders of a pivot, equal and
@@ -540,11 +558,64 @@ class Pilot:
                 return
             self.tick(STOP)
 
+    def dig(
+        self, distance_m: float, speed_mps: float, yaw_rad: float, *, boom: str, carry_rad: float
+    ) -> None:
+        """A dig pass: :meth:`straight` with a pitch guard that raises ``boom`` (towards
+        ``carry_rad``) when the chassis noses down by the margin, and again for every
+        further half margin: the cut shallows before it can tip the rover. Each relief
+        stands still a moment; a pass that ended pitched waits for the chassis to settle.
+
+        The pitch is the gyro's pitch rate (body y: positive noses down) integrated over
+        the pass, less the bias estimated at rest; over a pass of seconds that drifts by
+        well under a milliradian, where the accelerometer's tilt shakes by a tenth of a
+        radian on a chassis that is digging.
+        """
+        pitch = 0.0
+        trip = _DIG_PITCH_MARGIN_RAD
+
+        def guard() -> None:
+            nonlocal pitch, trip
+            pitch += (self._last.gyro_radps[1] - self._gyro.bias[1]) * self.dt_s
+            if pitch <= trip:
+                return
+            # The next relief needs half a margin more: a chassis that settles pitched
+            # (its front wheels in a dug lane) is not shallowed twice for the same pitch.
+            trip = pitch + 0.5 * _DIG_PITCH_MARGIN_RAD
+            now = self.tools[boom]
+            up = math.copysign(_DIG_BOOM_RELIEF_RAD, carry_rad - now)
+            raised = min(now + up, carry_rad) if up > 0 else max(now + up, carry_rad)
+            if raised == now:
+                return  # the boom is up already: nothing more to shallow
+            self.tools[boom] = raised
+            self.pitch_reliefs += 1
+            log.info("dig pitched %.3f rad nose-down: boom up to %.2f rad", pitch, raised)
+            self._settle(_DIG_RELIEF_INTERVAL_S)
+
+        self.straight(distance_m, speed_mps, yaw_rad, guard=guard)
+        if pitch > _DIG_PITCH_MARGIN_RAD:
+            # Lifting a full bucket pitches the chassis further nose-down (the boom's
+            # reaction): let it settle back on its rear wheels first.
+            self._settle(_DIG_SETTLE_S)
+
+    def _settle(self, seconds: float) -> None:
+        for _ in range(round(seconds / self.dt_s)):
+            if self.out_of_time():
+                return
+            self.tick(STOP)
+
     def straight(
-        self, distance_m: float, speed_mps: float, yaw_rad: float, *, timeout_s: float = 30.0
+        self,
+        distance_m: float,
+        speed_mps: float,
+        yaw_rad: float,
+        *,
+        timeout_s: float = 30.0,
+        guard: Callable[[], None] | None = None,
     ) -> None:
         """Drive ``distance_m`` along ``yaw_rad`` (negative: backwards), holding the
-        heading; the distance is the estimated progress along the heading."""
+        heading; the distance is the estimated progress along the heading. ``guard`` is
+        called after every control tick (it may change tool targets)."""
         start = self.pose
         ux, uy = math.cos(yaw_rad), math.sin(yaw_rad)
         sign = 1.0 if distance_m >= 0.0 else -1.0
@@ -564,6 +635,8 @@ class Pilot:
             err = wrap_angle(yaw_rad - p.yaw_rad)
             w = max(-drive.max_yaw_rate_radps, min(drive.max_yaw_rate_radps, 2.0 * err))
             self.tick(DriveCommand(sign * v, w))
+            if guard is not None:
+                guard()
         self.hold(0.25)
 
     def turn_to(
@@ -747,7 +820,13 @@ def run_script(
         travel(pilot, dig.approach_xy_m, dig.heading_rad, speed_mps=cruise, back_speed_mps=back)
         pilot.straight(m.approach_m, back, dig.heading_rad)
         pilot.tools_to({boom: dig.boom_rad, curl: dig.curl_rad})
-        pilot.straight(dig.length_m, m.dig_speed_mps, dig.heading_rad)
+        pilot.dig(dig.length_m, m.dig_speed_mps, dig.heading_rad, boom=boom, carry_rad=carry[boom])
+        # Back away from the cut face before the bucket moves: curling or lifting at the
+        # face swings the edge forward through the soil, pulled down by the cut just as
+        # the full bucket rises, which tipped the rover over its front axle. Drawn back
+        # along its own trench the edge cuts nothing; then curl, then lift.
+        pilot.straight(-_BACK_OUT_M, _LIFT_BACK_SPEED_MPS, dig.heading_rad)
+        pilot.tools_to({curl: carry[curl]})
         pilot.tools_to(carry)
         pilot.pivot_ahead_m = p.loaded_pivot_ahead_m
         pilot.straight(-(dig.length_m + m.approach_m), back, dig.heading_rad)

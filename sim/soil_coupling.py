@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from .terrain import Terrain
     from .world import LunarWorld
 
-__all__ = ["SoilSim", "TiledHeightfield", "resample_terrain"]
+__all__ = ["SoilSim", "TiledHeightfield", "cutting_share", "resample_terrain"]
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +121,22 @@ def resample_terrain(
     south = (1 - tx) * h[j][:, i] + tx * h[j][:, i + 1]
     north = (1 - tx) * h[j + 1][:, i] + tx * h[j + 1][:, i + 1]
     return np.asarray((1 - ty) * south + ty * north, dtype=np.float64), (ox, oy)
+
+
+def cutting_share(velocity_mps: FloatArray, forward: FloatArray) -> float:
+    """Share (0–1) of an edge's motion that cuts: its speed the way the tool faces, across
+    the ground, over its whole speed.
+
+    The FEE is the passive failure of a soil wedge ahead of an edge pushed forward through
+    it. An edge lowered into the soil or lifted out of it, or dragged backwards, shears no
+    wedge ahead of it, so the cutting force scales with this share.
+    """
+    speed = math.sqrt(float(np.dot(velocity_mps, velocity_mps)))
+    reach = math.hypot(float(forward[0]), float(forward[1]))
+    if speed <= 0.0 or reach <= 0.0:
+        return 0.0
+    ahead = float(velocity_mps[0] * forward[0] + velocity_mps[1] * forward[1]) / reach
+    return max(ahead, 0.0) / speed
 
 
 @dataclass
@@ -543,8 +559,11 @@ class SoilSim:
             speed = math.hypot(float(v_edge[0]), float(v_edge[1]))
             if speed < _FORCE_SPEED_FLOOR_MPS:
                 continue
+            cutting = cutting_share(v_edge, t.edge.forward)
+            if cutting <= 0.0:
+                continue
             cap = _STOP_FRACTION * t.rover.config.total_mass_kg * speed / dt
-            h = min(t.force_h_n, cap)
+            h = min(cutting * t.force_h_n, cap)
             scale = h / t.force_h_n
             force = [
                 -h * float(v_edge[0]) / speed,

@@ -17,6 +17,7 @@ import yaml
 from lunarsite.launch.cli import main
 from lunarsite.launch.dig_script import (
     DigDumpPlan,
+    Pilot,
     bucket_edge_m,
     dig_angles_rad,
     max_dig_depth_m,
@@ -25,8 +26,12 @@ from lunarsite.launch.schema import (
     DigAndDumpMission,
     ScenarioError,
     _shipped,
+    load_rover,
     load_scenario,
 )
+from lunarsite.robot.config import RoverConfig
+from lunarsite.robot.mock import ManualClock, MockRover
+from lunarsite.robot.types import Pose2, SensedState
 
 RUN_FILES = (
     "metrics.json",
@@ -299,3 +304,43 @@ def test_a_scan_that_sees_no_walls_gives_no_fix() -> None:
     dirs = np.column_stack([np.ones(100), np.zeros(100), np.zeros(100)])
     scan = RangeScan(0.0, (0.0, 0.0, 0.35), dirs, np.full(100, np.inf), 10.0)
     assert fit_walls(Pose2(3.0, 2.0, 0.0), scan, (6.88, 5.0)) is None
+
+
+class _PitchingRover(MockRover):
+    """A mock excavator whose chassis noses down at ``rate`` while it drives forward with
+    its boom below ``bite_rad`` (the FEE pulling a deep cut down), as its gyro reports."""
+
+    def __init__(self, config: RoverConfig, clock: ManualClock, rate: float, bite_rad: float):
+        super().__init__(config, clock, Pose2(1.0, 1.0, 0.0))
+        self.rate, self.bite_rad = rate, bite_rad
+
+    def _on_read(self) -> SensedState:
+        s = super()._on_read()
+        cutting = (
+            self.true_twist.linear_mps > 0.0 and s.tool_positions_rad["boom_lift"] < self.bite_rad
+        )
+        g = s.gyro_radps
+        return dataclasses.replace(
+            s, gyro_radps=(g[0], g[1] + (self.rate if cutting else 0.0), g[2])
+        )
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.1])
+def test_a_dig_pass_raises_its_boom_when_the_chassis_noses_down(rate: float) -> None:
+    config = load_rover("excavator_66kg")[0]
+    clock = ManualClock()
+    rover = _PitchingRover(config, clock, rate=rate, bite_rad=-0.1)
+    rover.configure()
+    rover.activate()
+    pilot = Pilot(rover, config, Pose2(1.0, 1.0, 0.0), control_hz=20.0, deadline_s=60.0)
+    pilot.tools_to({"boom_lift": -0.4, "bucket_curl": 0.3})
+    pilot.dig(0.3, 0.08, 0.0, boom="boom_lift", carry_rad=0.4)
+    if rate == 0.0:
+        assert pilot.pitch_reliefs == 0
+        assert pilot.tools["boom_lift"] == -0.4
+    else:
+        # 0.8 s of pitching at 0.1 rad/s trips the guard; each trip raises the boom 0.15
+        # rad and stands still, until the boom is above the biting depth.
+        assert pilot.pitch_reliefs == 2
+        assert pilot.tools["boom_lift"] == pytest.approx(-0.1)
+    assert rover.true_pose.x_m == pytest.approx(1.3, abs=0.03)  # the pass still ends

@@ -3,6 +3,8 @@ bucket fills and gains mass, cutting resistance stalls a light rover, mass is co
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pybullet as pb
 import pytest
@@ -12,7 +14,7 @@ from lunarsite.robot.constants import LUNAR_GRAVITY_MPS2
 from lunarsite.robot.types import DriveCommand, Pose2, RoverCommand
 from lunarsite.sim.rover import SimRover
 from lunarsite.sim.soil import Box, SoilConfig
-from lunarsite.sim.soil_coupling import resample_terrain
+from lunarsite.sim.soil_coupling import cutting_share, resample_terrain
 from lunarsite.sim.terrain import ProceduralTerrainConfig, generate_terrain
 from lunarsite.sim.world import LunarWorld, SimConfig
 from tests.conftest import flat_terrain
@@ -193,3 +195,19 @@ def test_lunar_rover_stalls_at_a_shallower_cut_than_on_earth(excavator: RoverCon
     moon = stall_depth(LUNAR_GRAVITY_MPS2)
     earth = stall_depth(9.81)
     assert 0.0 < moon < earth
+
+
+@pytest.mark.parametrize(
+    ("velocity", "share"),
+    [
+        ((0.1, 0.0, 0.0), 1.0),  # pushed the way it faces: a full cut
+        ((0.1, 0.0, -0.1), math.sqrt(0.5)),  # forward and down at 45°
+        ((0.0, 0.0, -0.1), 0.0),  # lowered into the soil
+        ((0.0, 0.0, 0.1), 0.0),  # lifted out of it
+        ((-0.1, 0.0, 0.0), 0.0),  # dragged backwards
+        ((0.0, 0.1, 0.0), 0.0),  # slid sideways along its edge
+    ],
+)
+def test_only_an_edge_pushed_forward_cuts(velocity: tuple[float, ...], share: float) -> None:
+    forward = np.array([math.cos(0.3), 0.0, -math.sin(0.3)])  # bucket lip pitched down
+    assert cutting_share(np.array(velocity), forward) == pytest.approx(share)
