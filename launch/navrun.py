@@ -96,7 +96,8 @@ def nav_costmap_params(rover: RoverConfig) -> CostmapParams:
     must also pass under the chassis belly (axle drop + wheel radius - half the chassis
     height above the ground), so the step limit is the lesser of the two, with a margin.
     The lethal radius covers the tools in their travel pose as well as the chassis and
-    wheels: a turn in place sweeps the bucket round.
+    wheels: a turn in place sweeps the bucket round. The site's edge counts as a hazard:
+    the map is the whole site, and beyond it the ground falls away.
     """
     ch = rover.chassis
     belly_m = rover.chassis.axle_drop_m + rover.wheels.radius_m - 0.5 * ch.height_m
@@ -107,7 +108,9 @@ def nav_costmap_params(rover: RoverConfig) -> CostmapParams:
     for tool in rover.tools:
         x, y, _ = tool.mount_xyz_m
         reach = max(reach, math.hypot(abs(x) + tool.arm_length_m, abs(y) + 0.5 * tool.width_m))
-    return replace(base, max_step_m=max_step, robot_radius_m=max(half_wid, reach))
+    return replace(
+        base, max_step_m=max_step, robot_radius_m=max(half_wid, reach), edge_is_hazard=True
+    )
 
 
 def rock_stamped_heights(terrain: Terrain) -> np.ndarray:
@@ -137,7 +140,10 @@ def draw_goals(
         return [(g.x_m, g.y_m) for g in mission.goals]
     spec = mission.random_goals
     grid = GridSpec(terrain.origin_xy_m, terrain.cell_size_m, terrain.heights_m.shape)
-    costmap = build_costmap(rock_stamped_heights(terrain), grid, nav_costmap_params(scenario.rover))
+    # The edge band is left out here (``margin_m`` keeps goals off the edge): the same
+    # seed draws the same goals as it did before the band.
+    params = replace(nav_costmap_params(scenario.rover), edge_is_hazard=False)
+    costmap = build_costmap(rock_stamped_heights(terrain), grid, params)
     free = np.argwhere(np.isfinite(costmap.cost))
     size_x, size_y = scenario.site_size_m
     planner = Planner()
@@ -226,6 +232,7 @@ def run_navigate(
             rover_cfg,
             sim_cfg.control_hz,
             goal_time_limit_s=mission.goal_time_limit_s,
+            goal_tolerance_m=mission.goal_tolerance_m,
             costmap=nav_costmap_params(rover_cfg),
         )
         navigator = Navigator(

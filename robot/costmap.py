@@ -13,7 +13,8 @@
   ``crater_window_m``; lethal deeper than ``max_crater_depth_m``, so the rover keeps out
   of a crater it could not climb out of, rim included once inflated;
 - keep-out zones (circles and polygons in the site frame): lethal;
-- unknown cells: ``unknown_cost`` (or lethal with ``unknown_lethal``); they never inflate.
+- unknown cells: ``unknown_cost`` (or lethal with ``unknown_lethal``); they never inflate;
+- the site edge (with ``edge_is_hazard``): the ground beyond the grid, inflated.
 
 Lethal hazards are inflated by the rover's footprint: a cell closer than
 ``robot_radius_m`` (the circumscribed radius, so a point turn is safe anywhere) to a hazard
@@ -108,6 +109,10 @@ class CostmapParams:
     unknown_cost: float = 0.3
     """Cost of an unknown cell (0..1)."""
     unknown_lethal: bool = False
+    edge_is_hazard: bool = False
+    """Count the ground beyond the grid's edge as a hazard (inflated like any other): on a
+    map that is the whole site, the rover's footprint then stays on it, however far its
+    estimate lets it slide."""
     roughness_scale_m: float | None = None
     """Roughness (std, m) that costs 1; None: half of ``max_step_m``."""
     step_noise_sigmas: float = 2.0
@@ -329,9 +334,13 @@ def build_costmap(
     if params.unknown_lethal:
         hazard |= ~known
 
-    # Inflation by the footprint.
-    if hazard.any():
-        dist_m = ndimage.distance_transform_edt(~hazard) * cell
+    # Inflation by the footprint (from the grid's edge too, with ``edge_is_hazard``).
+    if hazard.any() or params.edge_is_hazard:
+        if params.edge_is_hazard:
+            free = np.pad(~hazard, 1, constant_values=False)
+            dist_m = np.asarray(ndimage.distance_transform_edt(free))[1:-1, 1:-1] * cell
+        else:
+            dist_m = ndimage.distance_transform_edt(~hazard) * cell
         beyond_m = dist_m - params.robot_radius_m
         band = np.clip(1.0 - beyond_m / max(params.inflation_m, 1e-9), 0.0, 1.0)
         cost = np.maximum(cost, params.inflation_weight * band * (dist_m > params.robot_radius_m))

@@ -154,8 +154,19 @@ class LocalizationParams:
     max_rejections: int = 5
     lost_position_var_m2: float = 0.25
     """Position variance added when a run of rejected fixes is finally accepted, in m²."""
-    turn_slide_frac: float = 0.3
-    """Std of the body's unseen shift per m of wheel scrub in a turn (dimensionless)."""
+    lost_yaw_var_rad2: float = 0.0025
+    """Heading variance added when a run of rejected heading fixes is finally accepted,
+    in rad²: a heading sure of itself to a few mrad and off by a few centirad (gyro bias,
+    tilt on rough ground) would otherwise turn every bearing into a position error."""
+    gyro_scale_std: float = 0.005
+    """Std of the heading error per rad turned (gyro scale factor; the world yaw rate
+    from a tilt estimate shaken by a turn), dimensionless."""
+    turn_slide_frac: float = 0.15
+    """Std of the body's unseen shift per m of wheel scrub over one turn in place
+    (dimensionless). The shift builds up one way through a turn (the body pivots about a
+    point off its centre), so its std grows with the turn's whole scrub, not with the
+    square root of it: with the sprung excavator, pivot turns drift a median 0.13 m for
+    ~1 m of scrub (a quarter turn), p90 about twice that."""
     track_m: float = 0.0
     """Effective track (geometric track × effective_track_factor), in m; 0 disables the
     encoder-versus-gyro slip check."""
@@ -221,8 +232,10 @@ class Localizer:
         self._speed_mps = 0.0
         self._residual_radps = 0.0
         self._turning_slip = False
-        self._rejections = 0
+        self._rejections: dict[str, int] = {}
+        """Fixes rejected in a row, by kind (``landmark``, ``yaw``, ``pose``)."""
         self._still_s = 0.0
+        self._turn_scrub_m = 0.0
         self.accepted_fixes = 0
         self.rejected_fixes = 0
         self.distance_m = 0.0
@@ -345,13 +358,17 @@ class Localizer:
         # Turning, a skid-steer slides: each wheel scrubs over the ground, and the body
         # shifts by a share of that scrub the encoders (equal and opposite) cannot see.
         scrub_m = 0.5 * abs(d_right - d_left)
-        slide_var = (p.turn_slide_frac * scrub_m) ** 2 * (slip * slip)
+        before = self._turn_scrub_m
+        self._turn_scrub_m = before + scrub_m if scrub_m > abs(ground) else 0.0
+        # Variance of a shift f·S that grows with the turn's scrub S so far (one way; the
+        # encoder-gyro slip flag says nothing more here: every pivot turn scrubs).
+        slide_var = p.turn_slide_frac**2 * max(self._turn_scrub_m**2 - before**2, scrub_m**2)
         var_along = (slip * p.distance_noise_frac) ** 2 * abs(ground) + slide_var
         var_side = (slip * p.lateral_noise_frac) ** 2 * abs(ground) + slide_var
         G = np.array([[c, -s], [s, c]])
         Q = np.zeros((5, 5))
         Q[:2, :2] = G @ np.diag([var_along, var_side]) @ G.T
-        Q[YAW, YAW] = (p.gyro_noise_radps * dt) ** 2 * slip
+        Q[YAW, YAW] = (p.gyro_noise_radps * dt) ** 2 * slip + (p.gyro_scale_std * dyaw) ** 2
         Q[BIAS, BIAS] = p.gyro_bias_walk_radps_per_sqrt_s**2 * dt
         Q[SCALE, SCALE] = p.scale_walk_per_sqrt_m**2 * abs(ground)
         self.P = F @ self.P @ F.T + Q
@@ -400,14 +417,14 @@ class Localizer:
         H[1, :3] = (s, -c, -h[0])
         z = np.asarray(fix.offset_xy_m, dtype=np.float64)
         R = np.asarray(fix.covariance_m2, dtype=np.float64)
-        return self._correct(z - h, H, R, CHI2_GATE_2DOF, fix.label or "landmark")
+        return self._correct(z - h, H, R, CHI2_GATE_2DOF, fix.label or "landmark", "landmark")
 
     def update_yaw(self, yaw_rad: float, std_rad: float, label: str = "yaw") -> bool:
         """Correct with a heading fix (site frame); returns False if gated out."""
         H = np.zeros((1, 5))
         H[0, YAW] = 1.0
         innovation = np.array([wrap_angle(yaw_rad - float(self.x[YAW]))])
-        return self._correct(innovation, H, np.array([[std_rad**2]]), CHI2_GATE_1DOF, label)
+        return self._correct(innovation, H, np.array([[std_rad**2]]), CHI2_GATE_1DOF, label, "yaw")
 
     def update_pose(self, pose: Pose2, covariance: Matrix, label: str = "pose") -> bool:
         """Correct with a full pose fix (3×3 covariance of x, y, yaw)."""
@@ -421,27 +438,33 @@ class Localizer:
             ]
         )
         R = np.asarray(covariance, dtype=np.float64)
-        return self._correct(innovation, H, R, CHI2_GATE_3DOF, label)
+        return self._correct(innovation, H, R, CHI2_GATE_3DOF, label, "pose")
 
-    def _correct(self, innovation: Matrix, H: Matrix, R: Matrix, gate: float, label: str) -> bool:
+    def _correct(
+        self, innovation: Matrix, H: Matrix, R: Matrix, gate: float, label: str, kind: str
+    ) -> bool:
+        """Kalman update with a χ² gate; runs of rejections are counted per ``kind``, so
+        heading fixes that disagree with a too-sure heading are not outvoted by position
+        fixes that agree once the position has absorbed the error."""
         S = H @ self.P @ H.T + R
         d2 = float(innovation @ np.linalg.solve(S, innovation))
         if d2 > gate:
-            self._rejections += 1
+            count = self._rejections.get(kind, 0) + 1
+            self._rejections[kind] = count
             self.rejected_fixes += 1
-            if self._rejections <= self.params.max_rejections:
+            if count <= self.params.max_rejections:
                 log.debug("%s fix rejected (Mahalanobis² %.1f > %.1f)", label, d2, gate)
                 return False
-            p_lost_m2 = self.params.lost_position_var_m2
             log.warning(
-                "%d %s fixes rejected in a row: accepting, covariance inflated",
-                self._rejections,
-                label,
+                "%d %s fixes rejected in a row: accepting, covariance inflated", count, label
             )
-            # Lost in position (slides, pushes), rarely in heading (the gyro holds it).
-            self.P[:2, :2] += np.eye(2) * max(1.0, d2 / gate) * p_lost_m2
+            scale = max(1.0, d2 / gate)
+            if kind != "yaw":  # lost in position (slides, pushes)
+                self.P[:2, :2] += np.eye(2) * scale * self.params.lost_position_var_m2
+            if kind != "landmark":  # lost in heading: only a heading fix says so
+                self.P[YAW, YAW] += scale * self.params.lost_yaw_var_rad2
             S = H @ self.P @ H.T + R
-        self._rejections = 0
+        self._rejections[kind] = 0
         K = np.linalg.solve(S, H @ self.P).T
         self.x = self.x + K @ innovation
         self.x[YAW] = wrap_angle(float(self.x[YAW]))

@@ -8,19 +8,27 @@ ArUco fiducials in camera frames at ``camera_hz`` (surveyed markers →
 from it, a :class:`~lunarsite.robot.planner.Replanner` and a
 :class:`~lunarsite.robot.pathfollow.PathFollower`.
 
-Keeping the estimate good: with no recent fix near a goal, or too uncertain on the way,
-the rover stops and turns to face the surveyed marker quickest to face and best to see
-(:meth:`Navigator.marker_to_face`); arrived by its estimate without a fresh, sure fix it
-faces one marker and then a second well round from it (two crossing bearings), and stops
-there if the corrected estimate agrees, rather than turn in place again (a skid-steer
-turn slides the body where the encoders do not see it). A marker seen again from the
-same place is not fused again: it is the same measurement. An estimate that drifted off
-the map plans from the map's edge and relocalizes.
+Keeping the estimate good: each marker sighting gives a range-bearing fix (range from
+the camera's depth image where it has one) and a heading fix from the face of the
+marker's depth plane (``use_depth_yaw``); frames taken while turning faster than
+``max_fix_yaw_rate_radps`` are not used. With no recent fix near a goal, or too uncertain
+on the way, the rover stops and turns to face the surveyed marker quickest to face and
+best to see (:meth:`Navigator.marker_to_face`). Arrived by its estimate without a fresh,
+sure fix, it faces a marker (and, with ``confirm_separation_rad``, a second well round
+from it) and calls the goal reached if the corrected estimate lies within the mission's
+``goal_tolerance_m`` by ``check_sigmas`` stds, rather than turn in place again (a
+skid-steer turn slides the body where the encoders do not see it); otherwise it drives
+the rest, straight forward or backward when it is short and clear (``nudge_max_m``), and
+checks again, up to ``max_arrival_checks`` times. A marker seen again from the same place
+is not fused again: it is the same measurement. An estimate that drifted off the map
+plans from the map's edge and relocalizes. A goal lethal on the rover's map is first
+approached to within ``approach_radius_m`` and planned to again from there.
 
 Getting unstuck: a facing turn that stalls, or no progress toward the goal for
 ``stuck_time_s`` (wheels turning against a rock the map missed, fixes pulling the
 estimate back), backs the rover off ``backoff_m``; when stuck, the ground just ahead is
-kept out of from then on and the rover replans.
+kept out of from then on and the rover replans. Should those zones leave no path (a rover
+stuck several times in one spot walls itself in), they are forgotten.
 
 Each goal ends with an :class:`~lunarsite.robot.executive.ActionResult`: succeeded
 (the follower reached it by the rover's own estimate), planning failed (no path for
@@ -33,7 +41,7 @@ import logging
 import math
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -45,6 +53,7 @@ from .fiducials import (
     CameraMount,
     FiducialDetector,
     SurveyedMarker,
+    depth_yaw_fix,
     landmark_fix,
     markers_by_id,
     pose_fix,
@@ -88,10 +97,20 @@ class NavigatorParams:
     max_deviation_m: float = 0.5
     scan_angle_std_rad: float = 0.015
     """Pose and tilt uncertainty applied to scan points (std per m of range), in rad."""
+    use_depth_yaw: bool = True
+    """Correct heading from the face normal of each marker's depth plane (the camera's
+    depth image; std ~0.003 rad, see :func:`~lunarsite.robot.fiducials.depth_yaw_fix`)
+    before its range-bearing fix: a bearing's sideways error is the heading error times
+    the range."""
     use_marker_yaw: bool = False
     """Also correct heading from a marker's face normal: at 320 px and a few metres its
     error reaches 0.1–0.2 rad, so off by default; bearings to markers fix heading as the
     rover moves."""
+    max_fix_yaw_rate_radps: float = 0.2
+    """Frames taken while the rover turned faster than this are not used for fixes, in
+    rad/s: a turn in place shakes the chassis (tilt errors), and the frame's heading is
+    interpolated between control cycles (at 0.5 rad/s a 25 ms mismatch is 0.0125 rad,
+    5 cm sideways at 4 m). Curving along a path (≲ 0.2 rad/s) still fixes."""
     max_marker_range_m: float = 11.0
     """Markers seen farther than this are not used, in m (a 0.4 m marker at 320 × 240
     decodes to ~10 m in the simulator; range error grows with range, and the fix's
@@ -125,10 +144,30 @@ class NavigatorParams:
     arrival_std_m: float = 0.03
     """Arrived by the estimate with a position std above this, the rover faces a marker
     for a fix once before it calls the goal reached, in m."""
-    confirm_separation_rad: float = 0.6
+    confirm_separation_rad: float = 0.0
     """Arrival check: after the first marker, the rover also faces a second one at least
     this far round from it (bearings from two directions pin position where one marker's
-    range, poor beyond ~5 m at 320 × 240, cannot), in rad; 0 skips the second."""
+    range from its corners, poor beyond ~5 m at 320 × 240, cannot), in rad; 0 skips the
+    second. Off by default: with the depth image one marker gives range (~1 cm) and
+    heading (~0.003 rad), and the turn to a second slides the body 0.1–0.3 m unseen."""
+    goal_tolerance_m: float = 0.0
+    """The mission's tolerance on the distance to a goal, in m. An arrival check ends the
+    goal when the corrected estimate lies within it by ``check_sigmas`` position stds;
+    0: within the follower's ``arrival_tolerance_m``."""
+    check_sigmas: float = 2.0
+    max_arrival_checks: int = 3
+    """Arrival checks per goal: a check that moves the estimate off the goal sends the
+    rover the rest of the way and checks again, up to this many times."""
+    nudge_max_m: float = 1.0
+    """After an arrival check, a goal nearer than this is driven to in a straight line
+    (forward or backward, whichever needs the smaller turn) where the line is clear,
+    rather than along a new plan, which may start with a turn round in place (a skid-
+    steer turn slides the body where the encoders do not see it), in m."""
+    approach_radius_m: float = 1.0
+    """A goal lethal on the rover's map (a rock or its noise beside it, a cell mapped from
+    afar) is first approached: the rover plans to the cheapest free cell within this of it,
+    maps the ground there from close by and plans to the goal itself again, in m; 0: no
+    approach (the goal fails after ``plan_fail_limit_s``)."""
     map_max_range_m: float = 6.0
     """Range returns beyond this are not mapped (tilt errors grow with range), in m."""
     blocked_skip_m: float = 0.5
@@ -342,6 +381,12 @@ class Navigator:
         roll, pitch = self.localizer.tilt_rad
         focal_px = 0.5 * frame.rgb.shape[0] / math.tan(0.5 * frame.vertical_fov_rad)
         accepted = 0
+        yaw_rate = self._yaw_rate_at(frame.stamp_s)
+        if yaw_rate is None or abs(yaw_rate) > self.params.max_fix_yaw_rate_radps:
+            return 0  # turning (or no history): the frame's pose is not known well enough
+        # The motion since the frame, by the estimate as it was before this frame's
+        # corrections: the sightings taken then are carried through it.
+        now_pose = self.localizer.pose
         for obs in self.detector.observe(frame):
             marker = self.markers[obs.marker_id]
             if obs.range_m > self.params.max_marker_range_m:
@@ -358,9 +403,18 @@ class Navigator:
                 # pixels, same corner errors): fusing it as new would make the filter sure
                 # of an error it has not averaged out.
                 continue
+            if self.params.use_depth_yaw:
+                yaw_fix = depth_yaw_fix(obs, marker, self.mount, roll, pitch)
+                if yaw_fix is not None:
+                    turned = 0.0 if then is None else now_pose.yaw_rad - then.yaw_rad
+                    self.localizer.update_yaw(
+                        wrap_angle(yaw_fix[0] + turned),
+                        yaw_fix[1],
+                        f"marker {marker.marker_id} face",
+                    )
             fix = landmark_fix(obs, marker, self.mount, roll, pitch, focal_px=focal_px)
             if then is not None:
-                fix = shift_fix(fix, then, self.localizer.pose)
+                fix = shift_fix(fix, then, now_pose)
             before = self.localizer.pose
             if self.localizer.update_landmark(fix):
                 accepted += 1
@@ -384,11 +438,34 @@ class Navigator:
         return accepted
 
     def _pose_at(self, stamp_s: float) -> Pose2 | None:
-        """The estimate at the cycle nearest ``stamp_s`` (within the kept history)."""
-        if not self._history:
+        """The estimate at ``stamp_s``, interpolated between the cycles around it (the
+        nearest one within 0.5 s outside the kept history), or None."""
+        hist = self._history
+        if not hist:
             return None
-        stamp, pose = min(self._history, key=lambda sp: abs(sp[0] - stamp_s))
+        for (t0, p0), (t1, p1) in zip(hist, list(hist)[1:], strict=False):
+            if t0 <= stamp_s <= t1 and t1 > t0:
+                a = (stamp_s - t0) / (t1 - t0)
+                return Pose2(
+                    p0.x_m + a * (p1.x_m - p0.x_m),
+                    p0.y_m + a * (p1.y_m - p0.y_m),
+                    wrap_angle(p0.yaw_rad + a * wrap_angle(p1.yaw_rad - p0.yaw_rad)),
+                )
+        stamp, pose = min(hist, key=lambda sp: abs(sp[0] - stamp_s))
         return pose if abs(stamp - stamp_s) <= 0.5 else None
+
+    def _yaw_rate_at(self, stamp_s: float) -> float | None:
+        """The estimate's yaw rate over the cycles around ``stamp_s`` (one each side), in
+        rad/s; with no such cycles, over the last two, or None with fewer."""
+        hist = list(self._history)
+        if len(hist) < 2:
+            return None
+        k = next((i for i, (t, _) in enumerate(hist) if t >= stamp_s), len(hist) - 1)
+        k = min(max(k, 1), len(hist) - 1)
+        (t0, p0), (t1, p1) = hist[k - 1], hist[k]
+        if t1 <= t0:
+            return None
+        return wrap_angle(p1.yaw_rad - p0.yaw_rad) / (t1 - t0)
 
     def _clear_behind(self, pose: Pose2, direction: float) -> bool:
         """Whether backing ``backoff_m`` (plus half the chassis) from ``pose`` against
@@ -524,13 +601,19 @@ class Navigator:
         t0 = clock.now_s()
         d0 = loc.distance_m
         fixes0 = self.fixes
-        replanner = Replanner(
-            self.planner,
-            goal,
-            replan_period_s=p.replan_period_s,
-            max_deviation_m=p.max_deviation_m,
-            blocked_skip_m=p.blocked_skip_m,
-        )
+
+        def new_replanner(planner: Planner) -> Replanner:
+            return Replanner(
+                planner,
+                goal,
+                replan_period_s=p.replan_period_s,
+                max_deviation_m=p.max_deviation_m,
+                blocked_skip_m=p.blocked_skip_m,
+            )
+
+        replanner = new_replanner(self.planner)
+        plans_before = 0  # by the replanners this goal had before the current one
+        approaching = approach_tried = False
         follower: PathFollower | None = None
         rate = LoopRate(clock, p.control_hz)
         dt = 1.0 / p.control_hz
@@ -541,7 +624,8 @@ class Navigator:
         tick = 0
         relocalized = False
         last_faced_s = -math.inf
-        confirmed = False
+        checks = 0
+        nudging = False
         confirm_next: SurveyedMarker | None = None
         facing: SurveyedMarker | None = None
         facing_since_s = t0
@@ -564,7 +648,7 @@ class Navigator:
                 loc.pose,
                 loc.pose_std,
                 loc.distance_m - d0,
-                replanner.plans,
+                plans_before + replanner.plans,
                 self.fixes - fixes0,
             )
 
@@ -583,8 +667,10 @@ class Navigator:
                 plan_pose = self._on_map(pose)
                 if plan_pose is not pose:
                     events.append("estimate off the map: planning from its edge")
+                if nudging and follower is None:
+                    nudging = False  # the nudge was given up (a back-off): plan again
                 try:
-                    if replanner.update(self.costmap, plan_pose, now):
+                    if not nudging and replanner.update(self.costmap, plan_pose, now):
                         assert replanner.path is not None
                         follower = PathFollower(
                             p.follow, replanner.path, initial_speed_mps=abs(last_speed)
@@ -594,7 +680,30 @@ class Navigator:
                 except PlanningError as exc:
                     follower = None
                     replanner.path = None
-                    if now - last_plan_ok_s >= p.plan_fail_limit_s:
+                    if self.blocked:
+                        # Zones kept out of where the rover got stuck can wall it in (it
+                        # stuck again and again in one spot) or wall the goal off: forget
+                        # them rather than give this goal and every later one up.
+                        log.warning(
+                            "no path with %d stuck zone(s) kept out of: forgetting them",
+                            len(self.blocked),
+                        )
+                        self.blocked.clear()
+                        last_plan_ok_s = now
+                        events.append("no plan: stuck zones forgotten")
+                    elif (
+                        not approach_tried
+                        and p.approach_radius_m > p.planner.goal_tolerance_m
+                        and not math.isfinite(self.costmap.cost_at(*goal))
+                    ):
+                        approaching = approach_tried = True
+                        plans_before += replanner.plans
+                        replanner = new_replanner(
+                            Planner(replace(p.planner, goal_tolerance_m=p.approach_radius_m))
+                        )
+                        last_plan_ok_s = now
+                        events.append("no plan: the goal is lethal on the map, approaching it")
+                    elif now - last_plan_ok_s >= p.plan_fail_limit_s:
                         rover.write(RoverCommand(drive=STOP))
                         return finish(ActionStatus.PLANNING_FAILED, str(exc))
                     events.append(f"no plan: {exc}")
@@ -698,16 +807,22 @@ class Navigator:
                         replanner.path = None  # plan afresh from the corrected pose
                         command = STOP
                         here = loc.pose
-                        if (
-                            confirmed
-                            and abs(last_speed) < 1e-9
-                            and here.distance_to(*goal) < p.follow.arrival_tolerance_m
-                        ):
-                            # The check agrees: stop here. Driving on would turn in
-                            # place to a goal centimetres away, and a skid-steer turn
-                            # slides the body where the encoders do not see it.
-                            rover.write(RoverCommand(drive=STOP))
-                            return finish(ActionStatus.SUCCEEDED, "goal reached (checked)")
+                        if checks > 0 and abs(last_speed) < 1e-9:
+                            if self._close_enough(here, goal):
+                                # The check agrees: stop here. Driving on would turn in
+                                # place to a goal centimetres away, and a skid-steer turn
+                                # slides the body where the encoders do not see it.
+                                rover.write(RoverCommand(drive=STOP))
+                                return finish(ActionStatus.SUCCEEDED, "goal reached (checked)")
+                            nudge = self._nudge_path(here, goal)
+                            if nudge is not None:
+                                nudging = True
+                                follower = PathFollower(p.follow, nudge)
+                                replanner.path = nudge
+                                events.append(
+                                    f"nudge: {here.distance_to(*goal):.2f} m "
+                                    + ("backward" if nudge.reverse[0] else "forward")
+                                )
                     else:
                         command = self._face(pose, facing, last_speed, dt)
                         if command.angular_radps == 0.0 and command.linear_mps == 0.0:
@@ -734,6 +849,15 @@ class Navigator:
                     command = follower.update(pose, dt, pitch_rad=pitch, roll_rad=roll)
                 else:
                     command = STOP
+                if follower is not None and follower.done and approaching:
+                    # Near a goal that was lethal on the map, mapped from close by now:
+                    # plan to the goal itself (it fails as any plan does if it still is).
+                    approaching = False
+                    plans_before += replanner.plans
+                    replanner = new_replanner(self.planner)
+                    follower = None
+                    command = STOP
+                    events.append("approached: planning to the goal itself")
                 if follower is not None and follower.done:
                     # Arrived by the estimate. With no fresh fix, check once: face a
                     # marker, correct, and drive the rest if the fix moved the goal.
@@ -743,10 +867,11 @@ class Navigator:
                     )
                     target = (
                         self.marker_to_face(pose)
-                        if stale and not confirmed and p.fix_before_arrival_m > 0.0
+                        if stale and checks < p.max_arrival_checks and p.fix_before_arrival_m > 0.0
                         else None
                     )
-                    confirmed = True
+                    checks += 1
+                    nudging = False
                     if target is None or p.fix_before_arrival_m <= 0.0:
                         rover.write(RoverCommand(drive=STOP))
                         return finish(ActionStatus.SUCCEEDED, "goal reached")
@@ -789,6 +914,29 @@ class Navigator:
                 rate.sleep()
         except HardwareError as exc:
             return finish(ActionStatus.EXECUTION_FAILED, f"hardware: {exc}")
+
+    def _close_enough(self, pose: Pose2, goal: tuple[float, float]) -> bool:
+        """Whether the estimate is at the goal: within the mission's tolerance by
+        ``check_sigmas`` stds (without one, within the follower's arrival tolerance)."""
+        p = self.params
+        dist = pose.distance_to(*goal)
+        if p.goal_tolerance_m <= 0.0:
+            return dist < p.follow.arrival_tolerance_m
+        margin = p.check_sigmas * max(self.localizer.pose_std[:2])
+        return dist + margin <= p.goal_tolerance_m
+
+    def _nudge_path(self, pose: Pose2, goal: tuple[float, float]) -> Path | None:
+        """A straight path from ``pose`` to a goal nearer than ``nudge_max_m``, driven
+        forward or backward (the smaller turn), or None when it is farther or the line
+        (swept by the body) crosses lethal cells."""
+        dist = pose.distance_to(*goal)
+        if not 0.0 < dist < self.params.nudge_max_m:
+            return None
+        line = np.array([[pose.x_m, pose.y_m], [goal[0], goal[1]]], dtype=np.float64)
+        path = Path(line, (math.cos(pose.bearing_to(*goal)) < 0.0,), 0.0, dist)
+        if not np.all(np.isfinite(self.costmap.costs_along(path.densified(0.05)))):
+            return None
+        return path
 
     def _face(
         self, pose: Pose2, marker: SurveyedMarker, speed_mps: float, dt_s: float

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -138,3 +139,15 @@ def test_bad_inputs_are_refused() -> None:
         CostmapParams(**{**_fields(PARAMS), "max_step_m": 0.0})
     with pytest.raises(ValueError, match="at least 3 vertices"):
         KeepOutPolygon(((0.0, 0.0), (1.0, 1.0)))
+
+
+def test_site_edge_is_a_hazard_when_asked() -> None:
+    flat = np.zeros(GRID.shape)
+    assert np.isfinite(build_costmap(flat, GRID, PARAMS).cost).all()
+    cm = build_costmap(flat, GRID, replace(PARAMS, edge_is_hazard=True))
+    j, i = GRID.cell_of(4.0, 4.0)
+    assert cm.cost[j, i] == 0.0  # the middle: farther than radius + inflation
+    assert not np.isfinite(cm.cost_at(0.25, 4.0))  # the footprint would hang off
+    assert not np.isfinite(cm.cost_at(4.0, 7.8))
+    assert 0.0 < cm.cost_at(0.7, 4.0) < 1.0  # then the decay band
+    assert not cm.hazard.any()  # the edge itself is not a cell of the map

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import cv2
 import numpy as np
 import pytest
 
+from lunarsite.robot import fiducials
 from lunarsite.robot.fiducials import (
     CORNER_STD_PX,
+    DEPTH_NORMAL_YAW_FLOOR_RAD,
     CameraMount,
     FiducialDetector,
     FiducialError,
     MarkerDetection,
     SurveyedMarker,
     camera_matrix,
+    centre_from_depth,
+    depth_yaw_fix,
     landmark_fix,
     marker_rotation_in_site,
     markers_by_id,
@@ -80,6 +85,7 @@ def test_detector_reads_a_drawn_marker() -> None:
     (obs,) = FiducialDetector({3: 0.2}).observe(frame)
     assert obs.stamp_s == 1.5
     assert obs.translations_m[0][2] > 0.0  # in front of the camera
+    assert obs.centre_from_depth_m is None  # an all-zero depth image: corners only
     assert FiducialDetector({3: 0.2}).detect(np.flip(rgb, axis=1)) == []  # mirrored: no
 
 
@@ -109,3 +115,54 @@ def test_far_marker_range_variance_grows_with_the_square_of_range() -> None:
         assert math.sqrt(var_along) >= CORNER_STD_PX * r * r / (focal * MARKER.size_m) - 1e-12
     # 0.2 m at 480 px: 1.5% of range up close, the pixel limit (∝ r²) farther out.
     assert stds[1] / stds[0] > 1.1 * (4.0 / 1.5)  # faster than in proportion to range
+
+
+def _depth_image(rover: Pose2, noise_m: float, rng: np.random.Generator) -> np.ndarray:
+    """Depth (along the optical axis, m) of MARKER's plane seen by MOUNT, 20 m elsewhere."""
+    r_site_chassis = chassis_rotation(rover.yaw_rad, 0.0, 0.0)
+    r_site_cam = r_site_chassis @ MOUNT.rotation_chassis_camera()
+    cam_pos = np.array([rover.x_m, rover.y_m, 0.0]) + r_site_chassis @ np.asarray(MOUNT.xyz_m)
+    centre = (np.array([MARKER.x_m, MARKER.y_m, MARKER.z_m]) - cam_pos) @ r_site_cam
+    normal = marker_rotation_in_site(MARKER)[:, 2] @ r_site_cam
+    u, v = np.meshgrid(np.arange(W), np.arange(H))
+    rays = np.stack([u, v, np.ones_like(u)], axis=-1) @ np.linalg.inv(K).T
+    depth = float(normal @ centre) / (rays @ normal)
+    depth = np.where(depth > 0.0, depth, 20.0)
+    return (depth + rng.normal(0.0, noise_m, depth.shape)).astype(np.float32)
+
+
+@pytest.mark.parametrize("rover", [Pose2(1.0, 2.0, 0.0), Pose2(1.5, 2.8, -0.2)])
+def test_depth_places_the_marker_centre_and_its_face(rover: Pose2) -> None:
+    rng = np.random.default_rng(3)
+    corners = _project(rover, 0.0, 0.0)
+    det = MarkerDetection(3, corners)
+    depth = _depth_image(rover, 0.005, rng)
+    found = centre_from_depth(det, depth, K)
+    assert found is not None
+    centre, std = found
+    c, s = math.cos(rover.yaw_rad), math.sin(rover.yaw_rad)
+    dx, dy = MARKER.x_m - rover.x_m, MARKER.y_m - rover.y_m
+    true_offset = (c * dx + s * dy, -s * dx + c * dy)
+    obs = solve_marker(det, MARKER.size_m, K)
+    assert obs is not None
+    obs = dataclasses.replace(obs, centre_from_depth_m=centre, depth_range_std_m=std)
+    fix = landmark_fix(obs, MARKER, MOUNT, focal_px=float(K[1, 1]))
+    assert fix.offset_xy_m == pytest.approx(true_offset, abs=0.005)
+    assert 0.01 <= std < 0.03  # the design floor, not the corners' r² growth
+    plane = fiducials._depth_plane(det, depth, K)
+    assert plane is not None
+    obs = dataclasses.replace(obs, normal_from_depth=plane[2], normal_std_rad=plane[3])
+    yaw_fix = depth_yaw_fix(obs, MARKER, MOUNT)
+    assert yaw_fix is not None
+    assert wrap_angle(yaw_fix[0] - rover.yaw_rad) == pytest.approx(0.0, abs=0.005)
+    assert DEPTH_NORMAL_YAW_FLOOR_RAD <= yaw_fix[1] < 0.01
+
+
+def test_no_usable_depth_leaves_the_range_to_the_corners() -> None:
+    det = MarkerDetection(3, _project(Pose2(1.0, 2.0, 0.0), 0.0, 0.0))
+    assert centre_from_depth(det, np.zeros((H, W), np.float32), K) is None
+    assert centre_from_depth(det, np.full((H, W), np.nan, np.float32), K) is None
+    far = MarkerDetection(
+        3, np.array([[300.0, 200.0], [302.0, 200.0], [302.0, 202.0], [300.0, 202.0]])
+    )
+    assert centre_from_depth(far, np.ones((H, W), np.float32), K) is None  # a few pixels

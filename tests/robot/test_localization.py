@@ -212,3 +212,31 @@ def test_standing_still_estimates_the_gyro_bias(bias: float) -> None:
     for _ in range(round(10.0 / DT) + 1):
         off.predict(truth2.step(0.0, 0.0))
     assert off.gyro_bias_radps == 0.0
+
+
+def test_a_turn_in_place_grows_the_position_doubt_with_its_whole_scrub() -> None:
+    truth = Truth(np.random.default_rng(5), gyro_bias=0.0, gyro_noise=0.0)
+    params = _params(gyro_bias_std_radps=1e-4)
+    loc = Localizer(params, truth.pose, (1e-3, 1e-3, 1e-3))
+    loc.predict(truth.step(0.0, 0.0))
+    for _ in range(round(0.5 * math.pi / (0.5 * DT))):  # a quarter turn at 0.5 rad/s
+        loc.predict(truth.step(0.0, 0.5))
+    scrub = 0.5 * TRACK_M * 0.5 * math.pi  # each side's wheels scrub this far, in m
+    std = max(loc.pose_std[:2])
+    # One-way: f × scrub, not f × scrub / sqrt(steps) as a random walk would give.
+    assert std == pytest.approx(params.turn_slide_frac * scrub, rel=0.25)
+
+
+def test_a_too_sure_heading_gives_way_to_persistent_heading_fixes() -> None:
+    truth = Truth(np.random.default_rng(6), gyro_bias=0.0, gyro_noise=0.0)
+    wrong = Pose2(truth.pose.x_m, truth.pose.y_m, truth.pose.yaw_rad + 0.05)
+    loc = Localizer(_params(max_rejections=3), wrong, (0.01, 0.01, 0.002))
+    loc.predict(truth.step(0.0, 0.0))
+    accepted = []
+    for _ in range(5):
+        # Interleaved, as a marker gives both: position fixes pass (the position is
+        # right and their bearing is loose), yet the heading fixes' own run counts on.
+        loc.update_landmark(truth.sighting(LANDMARKS[1], 0.3))
+        accepted.append(loc.update_yaw(truth.pose.yaw_rad, 0.003, "marker face"))
+    assert accepted[:3] == [False] * 3 and accepted[3]
+    assert abs(wrap_angle(loc.pose.yaw_rad - truth.pose.yaw_rad)) < 0.005

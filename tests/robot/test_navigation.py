@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
 
 from lunarsite.robot.config import RoverConfig
+from lunarsite.robot.costmap import KeepOutCircle
 from lunarsite.robot.executive import ActionStatus
 from lunarsite.robot.fiducials import SurveyedMarker
 from lunarsite.robot.grid import GridSpec
@@ -166,7 +168,8 @@ def test_marker_to_face_weighs_the_turn_and_can_cross_bearings(rover_config: Rov
     only_behind = _nav_with_markers(rover_config, [markers[0]])
     assert only_behind.marker_to_face(here, 1.6) is None
     assert only_behind.marker_to_face(here) is not None
-    # The second marker of an arrival check lies well round from the first.
+    # The second marker of an arrival check (when asked for) lies well round from the first.
+    nav.params = dataclasses.replace(nav.params, confirm_separation_rad=0.6)
     second = nav.marker_to_face(here, apart_from=first)
     assert second is not None and second.marker_id == 3
     assert nav.marker_to_face(here, apart_from=markers[2]).marker_id == 2  # type: ignore[union-attr]
@@ -226,3 +229,93 @@ def test_no_back_off_over_the_map_edge(rover_config: RoverConfig) -> None:
     assert not nav._clear_behind(Pose2(9.7, 5.0, math.pi), 1.0)  # the edge is behind
     assert nav._clear_behind(Pose2(9.7, 5.0, 0.0), 1.0)  # facing the edge: backs inward
     assert not nav._clear_behind(Pose2(9.7, 5.0, 0.0), -1.0)  # reversing: backs outward
+
+
+def test_nudge_to_a_near_goal_takes_the_smaller_turn(rover_config: RoverConfig) -> None:
+    nav = _nav_with_markers(rover_config, [])  # a 10 m × 10 m map
+    nav.elevation.set_known(np.zeros(nav.elevation.grid.shape), 0.01)
+    ahead = nav._nudge_path(Pose2(5.0, 5.0, 0.0), (5.4, 5.1))
+    assert ahead is not None and ahead.reverse == (False,)
+    assert ahead.goal_xy_m == pytest.approx((5.4, 5.1))
+    behind = nav._nudge_path(Pose2(5.0, 5.0, 0.0), (4.6, 4.9))
+    assert behind is not None and behind.reverse == (True,)  # backs rather than turn round
+    assert nav._nudge_path(Pose2(5.0, 5.0, 0.0), (7.0, 5.0)) is None  # too far: plan
+    nav.blocked.append(KeepOutCircle(5.2, 5.0, 0.05))  # something on the line
+    assert nav._nudge_path(Pose2(5.0, 5.0, 0.0), (5.4, 5.0)) is None
+
+
+def test_arrival_check_accepts_within_the_mission_tolerance_less_the_doubt(
+    rover_config: RoverConfig,
+) -> None:
+    rover = MockRover(rover_config, ManualClock())
+    loc = Localizer(
+        LocalizationParams.for_rover(rover_config), Pose2(0.0, 0.0, 0.0), (0.02, 0.02, 0.01)
+    )
+    emap = ElevationMap(GridSpec((0.0, 0.0), 0.1, (11, 11)))
+    params = NavigatorParams.for_rover(rover_config, 20.0, goal_tolerance_m=0.3)
+    nav = Navigator(rover, rover_config, loc, params, emap)
+    assert nav._close_enough(Pose2(0.0, 0.0, 0.0), (0.2, 0.0))  # 0.2 + 2 × 0.02 ≤ 0.3
+    assert not nav._close_enough(Pose2(0.0, 0.0, 0.0), (0.28, 0.0))
+    loc.P[:2, :2] *= 100.0  # 0.2 m std: not sure enough to call it, however near
+    assert not nav._close_enough(Pose2(0.0, 0.0, 0.0), (0.2, 0.0))
+    assert not nav._close_enough(Pose2(0.0, 0.0, 0.0), (0.01, 0.0))
+
+
+def test_frame_pose_is_interpolated_and_turning_frames_are_known(rover_config: RoverConfig) -> None:
+    nav = _nav_with_markers(rover_config, [])
+    nav._history.extend([(1.0, Pose2(1.0, 2.0, 0.0)), (1.05, Pose2(1.0, 2.0, 0.025))])
+    mid = nav._pose_at(1.02)
+    assert mid is not None and mid.yaw_rad == pytest.approx(0.01)
+    assert nav._yaw_rate_at(1.02) == pytest.approx(0.5)  # a turn in place: no fixes
+    assert nav._pose_at(3.0) is None  # older than the history reaches
+
+
+def test_stuck_zones_that_wall_the_rover_in_are_forgotten(rover_config: RoverConfig) -> None:
+    clock = ManualClock()
+    start = Pose2(3.0, 1.5, 0.0)
+    rover = MockRover(rover_config, clock, start)
+    rover.configure()
+    rover.activate()
+    emap = ElevationMap(GridSpec((0.0, 0.0), 0.1, (31, 61)))
+    emap.set_known(np.zeros((31, 61)), 0.01)
+    loc = Localizer(LocalizationParams.for_rover(rover_config), start)
+    params = NavigatorParams.for_rover(rover_config, 20.0, goal_time_limit_s=60.0)
+    nav = Navigator(rover, rover_config, loc, params, emap)
+    # Stuck four times round one spot: a ring of kept-out discs.
+    nav.blocked.extend(
+        KeepOutCircle(3.0 + dx, 1.5 + dy, 0.3)
+        for dx, dy in ((0.8, 0.0), (-0.8, 0.0), (0.0, 0.8), (0.0, -0.8))
+    )
+    ticks: list[NavTick] = []
+    result = nav.run([(5.0, 1.5)], observer=ticks.append)
+    (goal,) = result.goals
+    assert goal.result.status is ActionStatus.SUCCEEDED, goal
+    assert any("stuck zones forgotten" in e for t in ticks for e in t.events)
+    assert nav.blocked == []
+
+
+def test_a_goal_lethal_on_the_map_is_approached_before_it_fails(rover_config: RoverConfig) -> None:
+    clock = ManualClock()
+    start = Pose2(1.0, 1.5, 0.0)
+    rover = MockRover(rover_config, clock, start)
+    rover.configure()
+    rover.activate()
+    emap = ElevationMap(GridSpec((0.0, 0.0), 0.1, (31, 61)))
+    emap.set_known(np.zeros((31, 61)), 0.01)
+    loc = Localizer(LocalizationParams.for_rover(rover_config), start)
+    goal = (5.0, 1.5)
+    params = NavigatorParams.for_rover(
+        rover_config,
+        20.0,
+        goal_time_limit_s=90.0,
+        keep_out=(KeepOutCircle(*goal, 0.05),),  # stays lethal: the approach cannot help
+    )
+    assert params.approach_radius_m > params.costmap.robot_radius_m + 0.1
+    ticks: list[NavTick] = []
+    result = Navigator(rover, rover_config, loc, params, emap).run([goal], observer=ticks.append)
+    (res,) = result.goals
+    events = [e for t in ticks for e in t.events]
+    assert any("approaching" in e for e in events)
+    assert any("approached" in e for e in events)
+    assert res.result.status is ActionStatus.PLANNING_FAILED, res
+    assert rover.true_pose.distance_to(*goal) < params.approach_radius_m + 0.2

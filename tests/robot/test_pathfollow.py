@@ -117,3 +117,16 @@ def test_replanned_path_is_taken_up_at_speed(rover_config: RoverConfig) -> None:
     assert cmd.linear_mps >= 0.3 - params.max_accel_mps2 * DT - 1e-9
     fresh = PathFollower(params, path).update(Pose2(0.0, 0.0, 0.0), DT)
     assert fresh.linear_mps <= params.max_accel_mps2 * DT + 1e-9
+
+
+def test_a_rover_still_rolling_brakes_straight_before_it_turns(rover_config: RoverConfig) -> None:
+    # A replan at speed whose path starts off to the side (a sharp first corner).
+    params = PathFollowParams.for_rover(rover_config)
+    follower = PathFollower(
+        params, _path([(0.0, 0.0), (0.0, 3.0)]), initial_speed_mps=params.cruise_speed_mps
+    )
+    cmds = [follower.update(Pose2(0.0, 0.0, 0.0), DT) for _ in range(40)]
+    rolling = [c for c in cmds if c.linear_mps > 0.0]
+    assert rolling, "it should still be braking at first"
+    assert all(c.angular_radps == 0.0 for c in rolling)
+    assert any(c.linear_mps == 0.0 and c.angular_radps > 0.0 for c in cmds)  # then turns left
