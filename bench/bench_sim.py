@@ -1,4 +1,4 @@
-"""Real-time factor of the drive_test world, headless, with and without camera rendering.
+"""Real-time factor of the drive_test_dr world, headless, with and without camera rendering.
 
 Run: python bench/bench_sim.py [--sim-seconds 60]   (same as `lunarsite bench sim`)
 Prints JSON. Tests never assert on these figures.

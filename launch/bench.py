@@ -26,18 +26,18 @@ def _machine() -> dict[str, Any]:
 
 
 def bench_sim(*, sim_seconds: float = 60.0, seed: int = 0) -> dict[str, Any]:
-    """Real-time factor of the drive_test world, headless, without and with the camera.
+    """Real-time factor of the drive_test_dr world, headless, without and with the camera.
 
-    Each measurement runs the drive_test mission for ``sim_seconds`` of simulated time
+    Each measurement runs the drive_test_dr mission for ``sim_seconds`` of simulated time
     (the whole run: physics, sensors, controller, ground-truth recording) and divides by
     the wall time. With the camera, the rover renders RGB-D at its configured rate with
     PyBullet's TinyRenderer, as a real camera streams whether or not anyone looks.
     """
-    scenario = load_scenario("drive_test")
+    scenario = load_scenario("drive_test_dr")
     cam = scenario.rover.camera
     result: dict[str, Any] = {
         "benchmark": "sim",
-        "scenario": "drive_test",
+        "scenario": "drive_test_dr",
         "rover": scenario.rover.name,
         "seed": seed,
         "physics_hz": scenario.config.sim.physics_hz,

@@ -134,7 +134,7 @@ def test_run_refuses_a_non_empty_out_folder(straight: Path, tmp_path: Path) -> N
 
 @pytest.mark.slow
 def test_same_seed_same_trajectory_other_seed_differs() -> None:
-    scenario = load_scenario("drive_test")
+    scenario = load_scenario("drive_test_dr")
     a = run_scenario(scenario, seed=7, time_limit_s=20.0)
     b = run_scenario(scenario, seed=7, time_limit_s=20.0)
     c = run_scenario(scenario, seed=8, time_limit_s=20.0)

@@ -20,7 +20,7 @@ def test_shipped_scenarios_and_rovers_load() -> None:
 
 
 def _scenario_text(**patch: object) -> dict[str, object]:
-    data = yaml.safe_load(load_scenario("drive_test").path.read_text())
+    data = yaml.safe_load(load_scenario("drive_test_dr").path.read_text())
     for dotted, value in patch.items():
         node = data
         keys = dotted.split("__")
@@ -71,7 +71,7 @@ def test_bad_scenarios_name_file_line_field_and_reason(
 
 
 def test_unknown_key_is_reported_at_its_line(tmp_path: Path) -> None:
-    text = load_scenario("drive_test").path.read_text()
+    text = load_scenario("drive_test_dr").path.read_text()
     text = text.replace("time_limit_s: 400.0", "time_limit_s: 400.0\ntime_limt_s: 3")
     path = tmp_path / "typo.yaml"
     path.write_text(text)
