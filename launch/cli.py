@@ -82,8 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["sim", "soil", "link", "nav"],
         help="sim: real-time factor of drive_test_dr (dead reckoning); soil: soil update, "
         "heightfield refresh and dig_and_dump soil-on vs rigid; link: setpoint and "
-        "telemetry rates and round trips to the virtual rover at 115200 baud; nav: planning time on 400 × 400 cells "
-        "and the traverse closed loop over --seeds × --goals",
+        "telemetry rates and round trips to the virtual rover at 115200 baud; nav: "
+        "planning time on 400 × 400 cells and the traverse closed loop over --seeds × --goals",
     )
     bench.add_argument(
         "--sim-seconds",
