@@ -56,7 +56,7 @@ from .dig_script import (
 )
 from .missions import MissionProgress, MissionRun
 from .pictures import VideoRecorder, write_difference_map, write_terrain_map
-from .report import Metrics, path_length_m, write_pose_csv
+from .report import Metrics, path_length_m, run_header, write_pose_csv
 from .runner import build_terrain, seed_streams
 from .schema import AreaBox, DigAndDumpMission, LoadedScenario
 
@@ -485,13 +485,13 @@ def dig_and_dump_metrics(record: DigDumpRecord) -> Metrics:
     loc_err = np.hypot(true_xy[:, 0] - est_xy[:, 0], true_xy[:, 1] - est_xy[:, 1])
     sim = record.sim_time_s
     data: dict[str, Any] = {
-        "scenario": cfg.name,
-        "scenario_file": str(record.scenario.path),
-        "rover": record.scenario.rover.name,
-        "seed": record.seed,
-        "success": success,
-        "status": "succeeded" if success else "execution_failed",
-        "reason": "acceptance met" if success else "failed: " + ", ".join(failed),
+        **run_header(
+            record.scenario,
+            record.seed,
+            success,
+            "succeeded" if success else "execution_failed",
+            "acceptance met" if success else "failed: " + ", ".join(failed),
+        ),
         "acceptance": {"criteria": acc.model_dump(exclude_none=True), "checks": checks},
         "oracle": False,
         "soil_on": record.soil_on,

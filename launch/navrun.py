@@ -45,7 +45,14 @@ from lunarsite.sim.world import LunarWorld
 
 from .missions import MissionProgress, MissionRun
 from .pictures import VideoRecorder
-from .report import Metrics, path_length_m, write_path_map, write_terrain_files, write_trajectory
+from .report import (
+    Metrics,
+    path_length_m,
+    run_header,
+    write_path_map,
+    write_terrain_files,
+    write_trajectory,
+)
 from .runner import VIDEO_FPS, VIDEO_SIZE_PX, RunRecord, TickRecorder, build_terrain
 from .schema import LoadedScenario, NavigateMission, ScenarioError
 
@@ -342,13 +349,9 @@ def compute_nav_metrics(record: NavRecord) -> Metrics:
     true_xy = np.asarray([(x, y) for x, y, _, _ in run.true_xyzyaw], dtype=np.float64)
     driven = path_length_m(true_xy)
     data: dict[str, Any] = {
-        "scenario": cfg.name,
-        "scenario_file": str(run.scenario.path),
-        "rover": run.scenario.rover.name,
-        "seed": run.seed,
-        "success": success,
-        "status": result.result.status.value,
-        "reason": result.result.reason,
+        **run_header(
+            run.scenario, run.seed, success, result.result.status.value, result.result.reason
+        ),
         "acceptance": {"criteria": acc.model_dump(exclude_none=True), "checks": checks},
         "oracle": False,
         "sim_time_s": round(sim_time, 3),

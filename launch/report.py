@@ -28,6 +28,7 @@ from lunarsite.sim.terrain import Terrain
 
 from .pictures import write_terrain_map
 from .runner import RunRecord
+from .schema import LoadedScenario
 
 __all__ = [
     "Metrics",
@@ -54,6 +55,22 @@ def default_out_dir(scenario_name: str, root: Path | None = None) -> Path:
         n += 1
         candidate = root / f"{scenario_name}-{stamp}-{n}"
     return candidate
+
+
+def run_header(
+    scenario: LoadedScenario, seed: int, success: bool, status: str, reason: str
+) -> dict[str, Any]:
+    """The first keys of every run's metrics.json: what ran, with which seed, and how it
+    ended."""
+    return {
+        "scenario": scenario.config.name,
+        "scenario_file": str(scenario.path),
+        "rover": scenario.rover.name,
+        "seed": seed,
+        "success": success,
+        "status": status,
+        "reason": reason,
+    }
 
 
 @dataclass(frozen=True)
@@ -117,13 +134,13 @@ def compute_metrics(record: RunRecord) -> Metrics:
     success = all(checks.values())
     sim_time = outcome.elapsed_s
     data: dict[str, Any] = {
-        "scenario": cfg.name,
-        "scenario_file": str(record.scenario.path),
-        "rover": record.scenario.rover.name,
-        "seed": record.seed,
-        "success": success,
-        "status": outcome.result.status.value,
-        "reason": outcome.result.reason,
+        **run_header(
+            record.scenario,
+            record.seed,
+            success,
+            outcome.result.status.value,
+            outcome.result.reason,
+        ),
         "acceptance": {
             "criteria": acc.model_dump(exclude_none=True),
             "checks": checks,

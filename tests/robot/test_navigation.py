@@ -270,15 +270,20 @@ def test_frame_pose_is_interpolated_and_turning_frames_are_known(rover_config: R
     assert nav._pose_at(3.0) is None  # older than the history reaches
 
 
-def test_stuck_zones_that_wall_the_rover_in_are_forgotten(rover_config: RoverConfig) -> None:
-    clock = ManualClock()
-    start = Pose2(3.0, 1.5, 0.0)
-    rover = MockRover(rover_config, clock, start)
+def _on_flat_known_ground(
+    rover_config: RoverConfig, start: Pose2
+) -> tuple[MockRover, Localizer, ElevationMap]:
+    """An active mock rover at ``start``, its filter, and a 6 × 3 m map known flat."""
+    rover = MockRover(rover_config, ManualClock(), start)
     rover.configure()
     rover.activate()
     emap = ElevationMap(GridSpec((0.0, 0.0), 0.1, (31, 61)))
     emap.set_known(np.zeros((31, 61)), 0.01)
-    loc = Localizer(LocalizationParams.for_rover(rover_config), start)
+    return rover, Localizer(LocalizationParams.for_rover(rover_config), start), emap
+
+
+def test_stuck_zones_that_wall_the_rover_in_are_forgotten(rover_config: RoverConfig) -> None:
+    rover, loc, emap = _on_flat_known_ground(rover_config, Pose2(3.0, 1.5, 0.0))
     params = NavigatorParams.for_rover(rover_config, 20.0, goal_time_limit_s=60.0)
     nav = Navigator(rover, rover_config, loc, params, emap)
     # Stuck four times round one spot: a ring of kept-out discs.
@@ -295,14 +300,7 @@ def test_stuck_zones_that_wall_the_rover_in_are_forgotten(rover_config: RoverCon
 
 
 def test_a_goal_lethal_on_the_map_is_approached_before_it_fails(rover_config: RoverConfig) -> None:
-    clock = ManualClock()
-    start = Pose2(1.0, 1.5, 0.0)
-    rover = MockRover(rover_config, clock, start)
-    rover.configure()
-    rover.activate()
-    emap = ElevationMap(GridSpec((0.0, 0.0), 0.1, (31, 61)))
-    emap.set_known(np.zeros((31, 61)), 0.01)
-    loc = Localizer(LocalizationParams.for_rover(rover_config), start)
+    rover, loc, emap = _on_flat_known_ground(rover_config, Pose2(1.0, 1.5, 0.0))
     goal = (5.0, 1.5)
     params = NavigatorParams.for_rover(
         rover_config,
