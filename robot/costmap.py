@@ -6,8 +6,9 @@
 
 - slope: the tilt of a plane over the footprint (heights averaged over a window of the
   rover's wheelbase, then the gradient), lethal above ``max_slope_rad``;
-- step: the height range within a wheel-sized window, less what the local slope explains;
-  lethal above ``max_step_m`` (rocks show up here, as a real rover sees them);
+- step: the height range within a wheel-sized window (up to the cells' tops when given),
+  less what the local slope explains; lethal above ``max_step_m`` (rocks show up here, as
+  a real rover sees them);
 - roughness: rms of the heights about the footprint-averaged surface;
 - depressions (craters): depth below a morphological closing of the heights over
   ``crater_window_m``; lethal deeper than ``max_crater_depth_m``, so the rover keeps out
@@ -201,6 +202,49 @@ class Costmap:
             return math.inf
         return float(self.cost[j, i])
 
+    def body_clear_along(
+        self,
+        xy_m: FloatArray,
+        yaw_rad: float,
+        x_range_m: tuple[float, float],
+        y_range_m: tuple[float, float],
+    ) -> bool:
+        """Whether a rectangle (the rover's body from above: ``x_range_m`` back to front,
+        ``y_range_m`` right to left, in its own frame) held at heading ``yaw_rad`` and
+        slid through the points ``xy_m`` (N, 2) stays on the grid and off every hazard
+        cell (a cell counts as a disc of half its diagonal).
+
+        This is the test for a straight move without a turn; the inflated ``cost`` is
+        the test for a pose the rover may also turn round at.
+        """
+        pts = np.asarray(xy_m, dtype=np.float64).reshape(-1, 2)
+        c, s = math.cos(yaw_rad), math.sin(yaw_rad)
+        pad = self.grid.cell_size_m / math.sqrt(2.0)
+        x_lo, x_hi = x_range_m[0] - pad, x_range_m[1] + pad
+        y_lo, y_hi = y_range_m[0] - pad, y_range_m[1] + pad
+        corners = np.array([[x_lo, y_lo], [x_lo, y_hi], [x_hi, y_lo], [x_hi, y_hi]])
+        world = pts[:, None, :] + corners @ np.array([[c, s], [-s, c]])
+        j, i = self.grid.cells_of(world[..., 0].ravel(), world[..., 1].ravel())
+        ny, nx = self.grid.shape
+        if not np.all((j >= 0) & (j < ny) & (i >= 0) & (i < nx)):
+            return False
+        reach = math.hypot(max(-x_lo, x_hi), max(-y_lo, y_hi))
+        lo, hi = pts.min(axis=0) - reach, pts.max(axis=0) + reach
+        (j0, i0), (j1, i1) = self.grid.cell_of(*lo), self.grid.cell_of(*hi)
+        j0, i0 = max(j0, 0), max(i0, 0)
+        block = self.hazard[j0 : j1 + 1, i0 : i1 + 1]
+        jj, ii = np.nonzero(block)
+        if len(jj) == 0:
+            return True
+        hx = self.grid.x_coords_m[ii + i0]
+        hy = self.grid.y_coords_m[jj + j0]
+        dx = hx[None, :] - pts[:, 0:1]
+        dy = hy[None, :] - pts[:, 1:2]
+        along = c * dx + s * dy
+        across = -s * dx + c * dy
+        hit = (along >= x_lo) & (along <= x_hi) & (across >= y_lo) & (across <= y_hi)
+        return not bool(hit.any())
+
     def costs_along(self, xy_m: FloatArray) -> FloatArray:
         """Cost of the cell under each point of an (N, 2) array; ``inf`` outside the grid."""
         pts = np.asarray(xy_m, dtype=np.float64).reshape(-1, 2)
@@ -274,14 +318,24 @@ def build_costmap(
     keep_out: Sequence[KeepOut] = (),
     version: int = 0,
     std_m: FloatArray | None = None,
+    top_m: FloatArray | None = None,
 ) -> Costmap:
     """The costmap of an elevation grid (NaN = unknown); see the module docstring.
 
     With ``std_m`` (per-cell height std, m), a step counts only by how much it exceeds
-    ``step_noise_sigmas`` times the largest std in its window.
+    ``step_noise_sigmas`` times the largest std in its window. With ``top_m`` (each cell's
+    highest mapped point, :attr:`~lunarsite.robot.mapping.ElevationMap.top_m`), a step
+    rises from the lowest mean height to the highest top in its window: a rock narrower
+    than two cells is not averaged into the ground around it.
     """
     h = np.asarray(heights_m, dtype=np.float64)
     grid.check(h, "heights_m")
+    if top_m is None:
+        top = h
+    else:
+        top = np.asarray(top_m, dtype=np.float64)
+        grid.check(top, "top_m")
+        top = np.where(np.isfinite(top), np.fmax(top, h), h)
     cell = grid.cell_size_m
     known = np.isfinite(h)
     weight = known.astype(np.float64)
@@ -302,7 +356,7 @@ def build_costmap(
 
     # Step: height range within a wheel-sized window, less the local slope's share.
     n_step = _cells(params.step_window_m, cell)
-    hi = ndimage.maximum_filter(np.where(known, h, -np.inf), size=n_step, mode="nearest")
+    hi = ndimage.maximum_filter(np.where(known, top, -np.inf), size=n_step, mode="nearest")
     lo = ndimage.minimum_filter(np.where(known, h, np.inf), size=n_step, mode="nearest")
     with np.errstate(invalid="ignore"):
         step_m = np.where(np.isfinite(hi) & np.isfinite(lo), hi - lo, 0.0)

@@ -9,6 +9,17 @@ their spread, and is fused by inverse-variance weighting. Every integration firs
 ``drift_var_m2_per_update`` to the known cells' variance, so the map follows changes
 (soil moved, a rock found to be elsewhere) instead of freezing.
 
+Beside the mean, each cell keeps its *top*: the highest point a scan put in the cell,
+fused over scans with that point's own variance (random and systematic: one point does
+not average down). A rock narrower than two cells puts a few points on its crown and
+many on the ground around it, and every scan from afar, which hits it once or twice,
+pulls the cell's mean toward the ground: on ``traverse`` a 0.22 m rock standing 8.3 cm
+was mapped at 5 cm after 80 scans. Only scans that put at least ``top_min_points``
+points in a cell update its top: one or two far returns that miss a crown are no
+evidence that it is not there. Cells no scan sampled that densely have no top (NaN). The
+costmap measures steps up to the tops (:func:`~lunarsite.robot.costmap.build_costmap`,
+``top_m``), slopes and roughness on the means.
+
 Sensor data comes in the sensor's own frame, as a real sensor gives it:
 
 - :class:`RangeScan` (a mast lidar or a simulated ``rayTestBatch``): unit ray directions
@@ -192,6 +203,8 @@ class ElevationMap:
         grid: cells of the map (site frame).
         min_var_m2: floor of a cell's variance (sensor noise never averages to nothing).
         drift_var_m2_per_update: variance added to known cells at each integration.
+        top_min_points: least points of one scan in a cell for it to update the cell's
+            top (see the module docstring).
     """
 
     def __init__(
@@ -201,6 +214,7 @@ class ElevationMap:
         min_var_m2: float = 1e-6,
         drift_var_m2_per_update: float = 1e-7,
         self_radius_m: float = 0.0,
+        top_min_points: int = 3,
     ) -> None:
         self.grid = grid
         self.min_var_m2 = min_var_m2
@@ -208,6 +222,9 @@ class ElevationMap:
         self.self_radius_m = self_radius_m
         self._height = np.full(grid.shape, np.nan)
         self._var = np.full(grid.shape, np.inf)
+        self.top_min_points = top_min_points
+        self._top = np.full(grid.shape, np.nan)
+        self._top_var = np.full(grid.shape, np.inf)
         self._count = np.zeros(grid.shape, dtype=np.int64)
         self.version = 0
 
@@ -215,6 +232,12 @@ class ElevationMap:
     def heights_m(self) -> FloatArray:
         """A copy of the heights, NaN where unknown."""
         return self._height.copy()
+
+    @property
+    def top_m(self) -> FloatArray:
+        """A copy of each cell's top (highest return per dense scan, fused), NaN where no
+        scan sampled the cell densely."""
+        return self._top.copy()
 
     @property
     def variance_m2(self) -> FloatArray:
@@ -238,6 +261,10 @@ class ElevationMap:
         """Heights with NaN where unknown or less certain than ``max_std_m``."""
         return np.where(self._var <= max_std_m**2, self._height, np.nan)
 
+    def tops_for_planning(self, max_std_m: float = math.inf) -> FloatArray:
+        """Tops with NaN where unknown or less certain than ``max_std_m``."""
+        return np.where(self._var <= max_std_m**2, self._top, np.nan)
+
     def height_at(self, x_m: float, y_m: float) -> float:
         """Height of the cell under (x, y); NaN when unknown or off the map."""
         j, i = self.grid.cell_of(x_m, y_m)
@@ -258,6 +285,8 @@ class ElevationMap:
         self.grid.check(h, "heights_m")
         ok = np.isfinite(h)
         self._height[ok] = h[ok]
+        self._top[ok] = h[ok]
+        self._top_var[ok] = max(std_m**2, self.min_var_m2)
         self._var[ok] = max(std_m**2, self.min_var_m2)
         self.version += 1
 
@@ -310,6 +339,7 @@ class ElevationMap:
         vf = self._var.reshape(-1)
         known = np.isfinite(vf)
         vf[known] += self.drift_var_m2_per_update
+        self._update_tops(flat, z, std[inside] ** 2 + sys_std[inside] ** 2, n)
         prior_h, prior_v = hf[cells], vf[cells]
         fresh = ~np.isfinite(prior_v)
         safe_v = np.where(fresh, 1.0, prior_v)
@@ -319,6 +349,35 @@ class ElevationMap:
         self._count.reshape(-1)[cells] += n[cells]
         self.version += 1
         return len(cells)
+
+    def _update_tops(
+        self,
+        flat: npt.NDArray[np.int64],
+        z: FloatArray,
+        point_var: FloatArray,
+        n: npt.NDArray[np.int64],
+    ) -> None:
+        """Fuse each densely sampled cell's highest point (cell index ``flat``, height
+        ``z``, variance ``point_var`` per point; ``n`` points per cell) into its top."""
+        order = np.lexsort((z, flat))
+        last = np.r_[flat[order][1:] != flat[order][:-1], True]
+        highest = order[last]  # per cell with points, its highest point
+        cells = flat[highest]
+        dense = n[cells] >= self.top_min_points
+        cells, highest = cells[dense], highest[dense]
+        if len(cells) == 0:
+            return
+        top = z[highest]
+        meas_var = np.maximum(point_var[highest], self.min_var_m2)
+        tf = self._top.reshape(-1)
+        tv = self._top_var.reshape(-1)
+        tv[np.isfinite(tv)] += self.drift_var_m2_per_update
+        prior_t, prior_v = tf[cells], tv[cells]
+        fresh = ~np.isfinite(prior_v)
+        safe_v = np.where(fresh, 1.0, prior_v)
+        gain = safe_v / (safe_v + meas_var)
+        tf[cells] = np.where(fresh, top, prior_t + gain * (top - prior_t))
+        tv[cells] = np.where(fresh, meas_var, (1.0 - gain) * safe_v)
 
     def integrate_scan(
         self,

@@ -314,7 +314,7 @@ class Navigator:
         self.blocked: list[KeepOutCircle] = []
         """Where the rover got stuck: kept out of from then on (an obstacle the map
         missed, or ground the wheels cannot climb)."""
-        self._costmap_blocked = 0
+        self._costmap_blocked: tuple[KeepOut, ...] = ()
 
     @property
     def costmap(self) -> Costmap:
@@ -322,9 +322,9 @@ class Navigator:
         if (
             self._costmap is None
             or self._costmap.version != self.elevation.version
-            or self._costmap_blocked != len(self.blocked)
+            or self._costmap_blocked != tuple(self.blocked)
         ):
-            self._costmap_blocked = len(self.blocked)
+            self._costmap_blocked = tuple(self.blocked)
             self._costmap = build_costmap(
                 self.elevation.heights_for_planning(self.params.max_height_std_m),
                 self.elevation.grid,
@@ -332,6 +332,7 @@ class Navigator:
                 keep_out=(*self.params.keep_out, *self.blocked),
                 version=self.elevation.version,
                 std_m=np.sqrt(self.elevation.variance_m2),
+                top_m=self.elevation.tops_for_planning(self.params.max_height_std_m),
             )
         return self._costmap
 
@@ -624,7 +625,7 @@ class Navigator:
         tick = 0
         relocalized = False
         last_faced_s = -math.inf
-        checks = 0
+        checks = nudges = 0
         nudging = False
         confirm_next: SurveyedMarker | None = None
         facing: SurveyedMarker | None = None
@@ -816,6 +817,7 @@ class Navigator:
                                 return finish(ActionStatus.SUCCEEDED, "goal reached (checked)")
                             nudge = self._nudge_path(here, goal)
                             if nudge is not None:
+                                nudges += 1
                                 nudging = True
                                 follower = PathFollower(p.follow, nudge)
                                 replanner.path = nudge
@@ -865,25 +867,54 @@ class Navigator:
                         now - self._last_fix_s > p.max_fix_age_s
                         or max(loc.pose_std[:2]) > p.arrival_std_m
                     )
+                    # No check turn where turning is not safe (a nudge into the
+                    # inflation of a rock): the estimate decides there.
+                    may_turn = math.isfinite(self.costmap.cost_at(pose.x_m, pose.y_m))
                     target = (
                         self.marker_to_face(pose)
-                        if stale and checks < p.max_arrival_checks and p.fix_before_arrival_m > 0.0
+                        if stale
+                        and may_turn
+                        and checks < p.max_arrival_checks
+                        and p.fix_before_arrival_m > 0.0
                         else None
                     )
                     checks += 1
                     nudging = False
                     if target is None or p.fix_before_arrival_m <= 0.0:
-                        rover.write(RoverCommand(drive=STOP))
-                        return finish(ActionStatus.SUCCEEDED, "goal reached")
-                    facing, facing_since_s, fixes_when_facing = target, now, self.fixes
-                    if p.confirm_separation_rad > 0.0:
-                        confirm_next = self.marker_to_face(pose, apart_from=target)
-                    faced_since_s = math.inf
-                    turn_ref = (now, pose.yaw_rad)
-                    last_faced_s = now
-                    follower = None
-                    command = STOP
-                    events.append(f"confirm: facing marker {target.marker_id}")
+                        # The path may end short of a goal the map has lethal (moved to
+                        # the nearest free cell): drive the rest straight if the body
+                        # clears, and never call a goal reached outside the tolerance.
+                        dist = pose.distance_to(*goal)
+                        if p.goal_tolerance_m <= 0.0 or dist <= p.goal_tolerance_m:
+                            rover.write(RoverCommand(drive=STOP))
+                            return finish(ActionStatus.SUCCEEDED, "goal reached")
+                        nudge = (
+                            self._nudge_path(pose, goal) if nudges < p.max_arrival_checks else None
+                        )
+                        if nudge is None:
+                            rover.write(RoverCommand(drive=STOP))
+                            return finish(
+                                ActionStatus.EXECUTION_FAILED,
+                                f"stopped {dist:.2f} m from the goal (tolerance "
+                                f"{p.goal_tolerance_m:g} m): no clear straight way nearer on "
+                                "the map",
+                            )
+                        nudges += 1
+                        nudging = True
+                        follower = PathFollower(p.follow, nudge)
+                        replanner.path = nudge
+                        events.append(f"nudge: {dist:.2f} m to a goal the path stopped short of")
+                        command = STOP
+                    else:
+                        facing, facing_since_s, fixes_when_facing = target, now, self.fixes
+                        if p.confirm_separation_rad > 0.0:
+                            confirm_next = self.marker_to_face(pose, apart_from=target)
+                        faced_since_s = math.inf
+                        turn_ref = (now, pose.yaw_rad)
+                        last_faced_s = now
+                        follower = None
+                        command = STOP
+                        events.append(f"confirm: facing marker {target.marker_id}")
                 reason = should_cancel() if should_cancel is not None else None
                 if reason:
                     rover.write(RoverCommand(drive=STOP))
@@ -927,14 +958,25 @@ class Navigator:
 
     def _nudge_path(self, pose: Pose2, goal: tuple[float, float]) -> Path | None:
         """A straight path from ``pose`` to a goal nearer than ``nudge_max_m``, driven
-        forward or backward (the smaller turn), or None when it is farther or the line
-        (swept by the body) crosses lethal cells."""
+        forward or backward (the smaller turn), or None when it is farther, the rover
+        may not turn where it stands (a lethal cell), or the body slid along the line
+        would touch a hazard. Only the hazards count along the line, not the inflation
+        for turning round: a goal within the inflation of a rock (or of its noise) on the
+        rover's map is still reached when the body clears the rock."""
         dist = pose.distance_to(*goal)
         if not 0.0 < dist < self.params.nudge_max_m:
             return None
+        costmap = self.costmap
+        if not math.isfinite(costmap.cost_at(pose.x_m, pose.y_m)):
+            return None
         line = np.array([[pose.x_m, pose.y_m], [goal[0], goal[1]]], dtype=np.float64)
-        path = Path(line, (math.cos(pose.bearing_to(*goal)) < 0.0,), 0.0, dist)
-        if not np.all(np.isfinite(self.costmap.costs_along(path.densified(0.05)))):
+        reverse = math.cos(pose.bearing_to(*goal)) < 0.0
+        path = Path(line, (reverse,), 0.0, dist)
+        heading = math.atan2(goal[1] - pose.y_m, goal[0] - pose.x_m) + (math.pi if reverse else 0)
+        box = self.body
+        if not costmap.body_clear_along(
+            path.densified(0.05), heading, box.x_range_m, box.y_range_m
+        ):
             return None
         return path
 

@@ -151,3 +151,34 @@ def test_site_edge_is_a_hazard_when_asked() -> None:
     assert not np.isfinite(cm.cost_at(4.0, 7.8))
     assert 0.0 < cm.cost_at(0.7, 4.0) < 1.0  # then the decay band
     assert not cm.hazard.any()  # the edge itself is not a cell of the map
+
+
+def test_a_step_rises_to_the_cells_tops_when_given() -> None:
+    # A narrow rock averaged into its cells (4 cm mean) but 8 cm at its crown.
+    h = np.zeros(GRID.shape)
+    h[40, 40] = 0.04
+    top = h.copy()
+    top[40, 40] = 0.08
+    assert not build_costmap(h, GRID, PARAMS).hazard.any()
+    with_tops = build_costmap(h, GRID, PARAMS, top_m=top)
+    assert with_tops.hazard[40, 40] and math.isinf(with_tops.cost_at(4.0, 4.0))
+    # A top below its cell's mean (an older scan) never lowers the step.
+    low = np.full(GRID.shape, -1.0)
+    assert not build_costmap(h, GRID, PARAMS, top_m=low).hazard.any()
+    with pytest.raises(GridError):
+        build_costmap(h, GRID, PARAMS, top_m=np.zeros((3, 3)))
+
+
+def test_a_body_slid_along_a_line_clears_only_hazards_outside_its_sweep() -> None:
+    h = np.zeros(GRID.shape)
+    h[40, 50] = 0.2  # a rock at (5.0, 4.0)
+    cm = build_costmap(h, GRID, PARAMS)
+    line = np.column_stack([np.linspace(2.0, 6.0, 41), np.full(41, 4.6)])
+    body = ((-0.3, 0.5), (-0.3, 0.3))  # longer ahead than behind
+    assert cm.body_clear_along(line, 0.0, *body)  # passes 0.6 m beside it
+    assert not cm.body_clear_along(line - [0.0, 0.3], 0.0, *body)  # 0.3 m: the side hits
+    # Driving up to it, the front reaches it first; backing up to it, the back does.
+    up_to = np.column_stack([np.linspace(3.0, 4.4, 15), np.full(15, 4.0)])
+    assert not cm.body_clear_along(up_to, 0.0, *body)  # front 4.97 m, hazard from 4.9 m
+    assert cm.body_clear_along(up_to, math.pi, *body)  # back 4.77 m
+    assert not cm.body_clear_along(np.array([[0.1, 4.0]]), 0.0, *body)  # off the grid

@@ -108,3 +108,30 @@ def test_body_box_covers_the_tools(excavator: RoverConfig) -> None:
     assert box.x_range_m[1] >= 0.5 + 0.45 + 0.25
     inside = box.contains(np.array([[1.1, 0.0, 0.2], [2.0, 0.0, 0.0], [0.0, 0.0, -0.3]]))
     assert inside.tolist() == [True, False, False]
+
+
+def test_a_rock_across_four_cells_keeps_its_height_in_the_tops() -> None:
+    # A 0.22 m dome 9 cm high centred on a cell corner, on flat ground, sampled as a
+    # scanner does: every cell it touches holds crown and ground points. The cell means
+    # halve its height; the tops keep it.
+    rng = np.random.default_rng(3)
+    xy = rng.uniform(1.8, 2.2, (4000, 2))
+    centre = np.array([2.05, 2.05])  # cells are centred on multiples of 0.1 m
+    r = np.hypot(*(xy - centre).T)
+    z = np.where(r < 0.11, 0.09 * np.sqrt(np.clip(1.0 - (r / 0.11) ** 2, 0.0, 1.0)), 0.0)
+    emap = ElevationMap(GRID)
+    emap.integrate(np.column_stack([xy, z + rng.normal(0.0, 0.002, len(z))]), 0.002)
+    block = (slice(19, 23), slice(19, 23))
+    assert np.nanmax(emap.heights_m[block]) < 0.06
+    assert np.nanmax(emap.top_m[block]) > 0.085
+    assert np.nanmax(emap.tops_for_planning()[block]) == np.nanmax(emap.top_m[block])
+    assert np.all(np.isnan(emap.tops_for_planning(max_std_m=1e-4)[block]))
+    # Flat ground around it: its top is its height, within the points' noise.
+    assert abs(emap.top_m[19, 19] - emap.heights_m[19, 19]) < 0.01
+    # Scans from afar, a return or two per cell missing the crown, leave the top alone
+    # (the mean they pull down).
+    top_before, mean_before = emap.top_m[20, 20], emap.heights_m[20, 20]
+    for k in range(50):
+        emap.integrate(np.array([[2.01 + 0.001 * k, 2.01, 0.0]] * 2), 0.002)
+    assert emap.top_m[20, 20] == top_before
+    assert emap.heights_m[20, 20] < mean_before - 0.02

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from lunarsite.robot.config import RoverConfig
-from lunarsite.robot.costmap import KeepOutCircle
+from lunarsite.robot.costmap import CostmapParams, KeepOutCircle
 from lunarsite.robot.executive import ActionStatus
 from lunarsite.robot.fiducials import SurveyedMarker
 from lunarsite.robot.grid import GridSpec
@@ -242,6 +242,36 @@ def test_nudge_to_a_near_goal_takes_the_smaller_turn(rover_config: RoverConfig) 
     assert nav._nudge_path(Pose2(5.0, 5.0, 0.0), (7.0, 5.0)) is None  # too far: plan
     nav.blocked.append(KeepOutCircle(5.2, 5.0, 0.05))  # something on the line
     assert nav._nudge_path(Pose2(5.0, 5.0, 0.0), (5.4, 5.0)) is None
+
+
+def test_nudge_into_the_inflation_of_a_rock_the_body_clears(rover_config: RoverConfig) -> None:
+    # A goal beside a rock: lethal to turn round on (the bucket would swing into it),
+    # but a straight drive there keeps the whole body off the rock.
+    # Lethal within the bucket's reach of a hazard, as navrun sets it.
+    reach = dataclasses.replace(CostmapParams.for_rover(rover_config), robot_radius_m=0.8)
+    nav = Navigator(
+        MockRover(rover_config, ManualClock()),
+        rover_config,
+        Localizer(LocalizationParams.for_rover(rover_config), Pose2(0.0, 0.0, 0.0)),
+        NavigatorParams.for_rover(rover_config, 20.0, costmap=reach),
+        ElevationMap(GridSpec((0.0, 0.0), 0.1, (101, 101))),
+    )
+    nav.elevation.set_known(np.zeros(nav.elevation.grid.shape), 0.01)
+    box = nav.body
+    beside = KeepOutCircle(5.4, 5.0 + box.y_range_m[1] + 0.25, 0.05)
+    nav.blocked.append(beside)
+    assert math.isinf(nav.costmap.cost_at(5.4, 5.0))
+    assert math.isfinite(nav.costmap.cost_at(4.5, 5.0))  # free to turn where it stands
+    nudge = nav._nudge_path(Pose2(4.5, 5.0, 0.0), (5.4, 5.0))
+    assert nudge is not None and nudge.reverse == (False,)
+    # The same rock just ahead of where the bucket ends up: refused.
+    nav.blocked[:] = [KeepOutCircle(5.4 + box.x_range_m[1] + 0.05, 5.0, 0.1)]
+    assert nav._nudge_path(Pose2(4.5, 5.0, 0.0), (5.4, 5.0)) is None
+    # Reversing to a goal behind: the front of the body does not matter, the back does.
+    nav.blocked.clear()
+    assert nav._nudge_path(Pose2(6.2, 5.0, 0.0), (5.4, 5.0)) is not None
+    nav.blocked[:] = [KeepOutCircle(5.4 + box.x_range_m[0] - 0.05, 5.0, 0.1)]
+    assert nav._nudge_path(Pose2(6.2, 5.0, 0.0), (5.4, 5.0)) is None
 
 
 def test_arrival_check_accepts_within_the_mission_tolerance_less_the_doubt(
