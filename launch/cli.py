@@ -12,6 +12,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -253,7 +254,20 @@ def _cmd_bench(args: argparse.Namespace, out: Console) -> int:
     elif args.what == "nav":
         from .navbench import bench_nav
 
-        result = bench_nav(seed=args.seed, seeds=max(args.seeds, 0), goals=max(args.goals, 1))
+        err = Console(stderr=True, highlight=False)
+
+        def on_seed(seed: int, d: dict[str, Any]) -> None:
+            err.print(
+                f"traverse seed {seed}: {d['goals_reached']}/{d['goals']} goals, "
+                f"{d['rock_contacts']} rock contacts, {d['tip_overs']} tip-overs, "
+                f"{d['real_time_factor']}× real time"
+            )
+
+        if args.seeds > 0:
+            err.print(f"traverse: {args.seeds} seeds × {args.goals} goals, a few minutes each")
+        result = bench_nav(
+            seed=args.seed, seeds=max(args.seeds, 0), goals=max(args.goals, 1), on_seed=on_seed
+        )
     else:
         result = bench_sim(sim_seconds=args.sim_seconds, seed=args.seed)
     out.print_json(json.dumps(result))

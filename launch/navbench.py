@@ -198,9 +198,16 @@ def bench_traverse(
 
 
 def bench_nav(
-    *, pairs: int = 40, seed: int = 0, seeds: int = 5, goals: int = 20, first_seed: int = 1
+    *,
+    pairs: int = 40,
+    seed: int = 0,
+    seeds: int = 5,
+    goals: int = 20,
+    first_seed: int = 1,
+    on_seed: Callable[[int, dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Planner figures and, with ``seeds > 0``, the closed-loop figures on ``traverse``."""
+    """Planner figures and, with ``seeds > 0``, the closed-loop figures on ``traverse``
+    (``on_seed`` as for :func:`bench_traverse`)."""
     from .bench import _machine
 
     rover = load_scenario("traverse").rover
@@ -211,5 +218,7 @@ def bench_nav(
         "planner": bench_planner(rover, pairs=pairs, seed=seed),
     }
     if seeds > 0:
-        out["closed_loop"] = bench_traverse(seeds=seeds, goals=goals, first_seed=first_seed)
+        out["closed_loop"] = bench_traverse(
+            seeds=seeds, goals=goals, first_seed=first_seed, on_seed=on_seed
+        )
     return out

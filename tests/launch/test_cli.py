@@ -162,3 +162,14 @@ def test_video_is_written(straight: Path, tmp_path: Path) -> None:
         frames += 1
     cap.release()
     assert frames >= 18  # 10 s of simulated time at a frame every 0.5 s
+
+
+def test_bench_nav_planner_only_prints_its_figures(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "nav", "--seeds", "0"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    planner = out["planner"]
+    assert planner["grid_cells"] == [401, 401]
+    assert planner["planning_failures_on_connected_pairs"] == 0
+    # Smoothed paths cut the 8-connected grid's corners: never much longer than it.
+    assert planner["length_over_grid_shortest_max"] <= 1.06
+    assert "closed_loop" not in out
