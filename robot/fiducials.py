@@ -42,6 +42,7 @@ __all__ = [
     "SurveyedMarker",
     "camera_matrix",
     "centre_from_depth",
+    "chassis_height_fix",
     "depth_yaw_fix",
     "landmark_fix",
     "marker_rotation_in_site",
@@ -412,6 +413,26 @@ def landmark_fix(
     return LandmarkFix(
         (marker.x_m, marker.y_m), (dx, dy), cov, obs.stamp_s, f"marker {marker.marker_id}"
     )
+
+
+def chassis_height_fix(
+    obs: MarkerObservation,
+    marker: SurveyedMarker,
+    mount: CameraMount,
+    roll_rad: float = 0.0,
+    pitch_rad: float = 0.0,
+    *,
+    tilt_std_rad: float = 0.01,
+) -> tuple[float, float] | None:
+    """The chassis centre's height in the site frame from a marker placed on the depth
+    image: the surveyed centre's height less its height above the chassis, and its std
+    (tilt error times range, plus a centimetre), in m; None without depth (a range from
+    the marker's corners is too poor for it)."""
+    if obs.centre_from_depth_m is None:
+        return None
+    _, offset, _ = _choose(obs, mount, roll_rad, pitch_rad)
+    rng = float(np.linalg.norm(offset))
+    return marker.z_m - float(offset[2]), 0.01 + tilt_std_rad * rng
 
 
 def depth_yaw_fix(

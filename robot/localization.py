@@ -158,6 +158,13 @@ class LocalizationParams:
     """Heading variance added when a run of rejected heading fixes is finally accepted,
     in rad²: a heading sure of itself to a few mrad and off by a few centirad (gyro bias,
     tilt on rough ground) would otherwise turn every bearing into a position error."""
+    height_walk_m_per_sqrt_m: float = 0.03
+    """Growth of the height channel's std with distance driven, m per √m: the chassis
+    height is carried along the pitch, and an accelerometer bias of a few mg tilts the
+    pitch by ~0.01–0.02 rad at lunar g (a 0.023 m/s² bias is 0.014 rad), which climbs
+    or sinks 1–2 cm per m driven. Marker heights (:meth:`Localizer.update_height`) pin
+    it down."""
+    height_gate_sigmas: float = 4.0
     gyro_scale_std: float = 0.005
     """Std of the heading error per rad turned (gyro scale factor; the world yaw rate
     from a tilt estimate shaken by a turn), dimensionless."""
@@ -239,6 +246,11 @@ class Localizer:
         self.accepted_fixes = 0
         self.rejected_fixes = 0
         self.distance_m = 0.0
+        self.z_m = math.nan
+        """Height of the chassis centre in the site frame, m (NaN until
+        :meth:`set_height`): carried by odometry along the pitch, corrected by
+        :meth:`update_height`. See :attr:`LocalizationParams.height_walk_m_per_sqrt_m`."""
+        self.z_var_m2 = math.inf
 
     # ------------------------------------------------------------------ reading
     @property
@@ -279,6 +291,30 @@ class Localizer:
             scale,
             scale < 1.0 - self.params.slip_scale_threshold,
         )
+
+    # ------------------------------------------------------------------- height
+    def set_height(self, z_m: float, std_m: float) -> None:
+        """Start the height channel: the chassis centre at ``z_m`` (site frame), m."""
+        if not (math.isfinite(z_m) and math.isfinite(std_m) and std_m > 0.0):
+            raise EstimationError(f"set_height needs finite z and std > 0, got {z_m}, {std_m}")
+        self.z_m, self.z_var_m2 = float(z_m), float(std_m) ** 2
+
+    def update_height(self, z_m: float, std_m: float) -> bool:
+        """Fuse a measured chassis height (a surveyed marker seen in depth), m; a
+        measurement more than ``fix_gate_sigmas`` off is refused. Returns whether fused."""
+        if not math.isfinite(self.z_m):
+            return False
+        if not (math.isfinite(z_m) and math.isfinite(std_m) and std_m > 0.0):
+            raise EstimationError(f"height fix needs finite z and std > 0, got {z_m}, {std_m}")
+        var = self.z_var_m2 + std_m**2
+        innovation = z_m - self.z_m
+        if innovation * innovation > self.params.height_gate_sigmas**2 * var:
+            log.debug("height fix %.3f m refused (estimate %.3f m)", z_m, self.z_m)
+            return False
+        gain = self.z_var_m2 / var
+        self.z_m += gain * innovation
+        self.z_var_m2 *= 1.0 - gain
+        return True
 
     # --------------------------------------------------------------- prediction
     def predict(self, state: SensedState) -> Pose2:
@@ -336,6 +372,11 @@ class Localizer:
 
         ground = 0.5 * (d_left + d_right) * math.cos(pitch)
         self.distance_m += abs(ground)
+        if math.isfinite(self.z_m):
+            # Positive pitch is nose down (ZYX Euler): forward travel descends.
+            along = 0.5 * (d_left + d_right) * float(self.x[SCALE])
+            self.z_m -= along * math.sin(pitch)
+            self.z_var_m2 += p.height_walk_m_per_sqrt_m**2 * abs(along)
         x, y, yaw, bias, scale = self.x
         dist = ground * scale
         dyaw = (gyro_rate - bias) * dt

@@ -53,6 +53,7 @@ from .fiducials import (
     CameraMount,
     FiducialDetector,
     SurveyedMarker,
+    chassis_height_fix,
     depth_yaw_fix,
     landmark_fix,
     markers_by_id,
@@ -115,6 +116,8 @@ class NavigatorParams:
     """Markers seen farther than this are not used, in m (a 0.4 m marker at 320 × 240
     decodes to ~10 m in the simulator; range error grows with range, and the fix's
     covariance with it)."""
+    start_height_std_m: float = 0.02
+    """Std of the chassis height at the start (surveyed ground plus ride height), m."""
     ground_std_m: float = 0.03
     """The map's height under the rover sets the chassis height only when surer than this,
     in m."""
@@ -304,6 +307,10 @@ class Navigator:
         self.body = BodyBox.for_rover(config)
         self._ride_m = config.chassis.axle_drop_m + config.wheels.radius_m
         self._ground_z_m = ground_z_m
+        if self.markers and not math.isfinite(localizer.z_m):
+            # The height channel, pinned by the markers: the map's own ground under the
+            # rover would carry any pitch bias into every later scan.
+            localizer.set_height(ground_z_m + self._ride_m, params.start_height_std_m)
         self._costmap: Costmap | None = None
         self.planner = Planner(params.planner)
         self.fixes = 0
@@ -338,8 +345,15 @@ class Navigator:
 
     # ------------------------------------------------------------------- sensing
     def _chassis_z(self, pose: Pose2) -> float:
-        """Height of the chassis centre: the mapped ground under it (where the map is
-        sure of it, to ``ground_std_m``) plus the ride height; else the last such value."""
+        """Height of the chassis centre: the localizer's height channel where markers
+        pin it (odometry along the pitch between marker heights); without markers, the
+        mapped ground under it (where the map is sure of it, to ``ground_std_m``) plus
+        the ride height, else the last such value. The second drifts: a pitch biased by
+        0.014 rad lowers the map ahead 1.4 cm per m, the rover takes its height from it
+        there, and on ``traverse`` seed 4 the whole map had sunk 0.3 m within 600 s, its
+        old and new parts meeting in phantom steps."""
+        if math.isfinite(self.localizer.z_m):
+            return self.localizer.z_m
         if self.elevation.variance_at(pose.x_m, pose.y_m) <= self.params.ground_std_m**2:
             self._ground_z_m = self.elevation.height_at(pose.x_m, pose.y_m)
         return self._ground_z_m + self._ride_m
@@ -413,6 +427,9 @@ class Navigator:
                         yaw_fix[1],
                         f"marker {marker.marker_id} face",
                     )
+            height = chassis_height_fix(obs, marker, self.mount, roll, pitch)
+            if height is not None:
+                self.localizer.update_height(*height)
             fix = landmark_fix(obs, marker, self.mount, roll, pitch, focal_px=focal_px)
             if then is not None:
                 fix = shift_fix(fix, then, now_pose)

@@ -20,6 +20,7 @@ from lunarsite.robot.fiducials import (
     SurveyedMarker,
     camera_matrix,
     centre_from_depth,
+    chassis_height_fix,
     depth_yaw_fix,
     landmark_fix,
     marker_rotation_in_site,
@@ -166,3 +167,25 @@ def test_no_usable_depth_leaves_the_range_to_the_corners() -> None:
         3, np.array([[300.0, 200.0], [302.0, 200.0], [302.0, 202.0], [300.0, 202.0]])
     )
     assert centre_from_depth(far, np.ones((H, W), np.float32), K) is None  # a few pixels
+
+
+@pytest.mark.parametrize("rover", [Pose2(1.0, 2.0, 0.0), Pose2(1.5, 2.8, -0.2)])
+def test_a_marker_in_depth_gives_the_chassis_height(rover: Pose2) -> None:
+    # The chassis centre sits at z = 0 in _project and _depth_image.
+    rng = np.random.default_rng(4)
+    det = MarkerDetection(3, _project(rover, 0.0, 0.0))
+    obs = solve_marker(det, MARKER.size_m, K)
+    assert obs is not None
+    assert chassis_height_fix(obs, MARKER, MOUNT) is None  # corners alone: too poor
+    found = centre_from_depth(det, _depth_image(rover, 0.005, rng), K)
+    assert found is not None
+    obs = dataclasses.replace(obs, centre_from_depth_m=found[0], depth_range_std_m=found[1])
+    height = chassis_height_fix(obs, MARKER, MOUNT)
+    assert height is not None
+    z, std = height
+    assert z == pytest.approx(0.0, abs=0.01)
+    rng_m = math.hypot(MARKER.x_m - rover.x_m, MARKER.y_m - rover.y_m)
+    assert std == pytest.approx(0.01 + 0.01 * rng_m, rel=0.1)
+    # A pitch the filter has wrong by 0.02 rad moves the height by range × 0.02.
+    z_tilted, _ = chassis_height_fix(obs, MARKER, MOUNT, 0.0, 0.02) or (math.nan, 0.0)
+    assert abs(z_tilted - z) == pytest.approx(0.02 * rng_m, rel=0.25)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -240,3 +241,26 @@ def test_a_too_sure_heading_gives_way_to_persistent_heading_fixes() -> None:
         accepted.append(loc.update_yaw(truth.pose.yaw_rad, 0.003, "marker face"))
     assert accepted[:3] == [False] * 3 and accepted[3]
     assert abs(wrap_angle(loc.pose.yaw_rad - truth.pose.yaw_rad)) < 0.005
+
+
+def test_the_height_channel_follows_the_pitch_and_takes_marker_heights() -> None:
+    rng = np.random.default_rng(5)
+    truth = Truth(rng, gyro_bias=0.0, gyro_noise=0.0)
+    loc = Localizer(_params(), truth.pose, (0.01, 0.01, 0.01))
+    assert math.isnan(loc.z_m)
+    assert not loc.update_height(0.5, 0.01)  # no height channel yet
+    loc.set_height(0.5, 0.01)
+    pitch = 0.1  # nose down: the body faces downhill
+    nose_down = (-1.62 * math.sin(pitch), 0.0, 1.62 * math.cos(pitch))
+    for _ in range(round(10.0 / DT)):  # 3 m at 0.3 m/s
+        state = truth.step(0.3, 0.0)
+        loc.predict(dataclasses.replace(state, accel_mps2=nose_down))
+    assert loc.tilt_rad[1] == pytest.approx(pitch, abs=1e-6)
+    true_z = 0.5 - 3.0 * math.sin(pitch)
+    assert loc.z_m == pytest.approx(true_z, abs=0.01)
+    doubt = math.sqrt(loc.z_var_m2)
+    assert doubt == pytest.approx(math.hypot(0.01, 0.03 * math.sqrt(3.0)), rel=0.05)
+    assert not loc.update_height(true_z + 1.0, 0.02)  # far outside: refused
+    assert loc.update_height(true_z + 0.05, 0.02)
+    assert true_z < loc.z_m < true_z + 0.05
+    assert math.sqrt(loc.z_var_m2) < 0.02
