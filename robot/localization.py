@@ -300,8 +300,9 @@ class Localizer:
         self.z_m, self.z_var_m2 = float(z_m), float(std_m) ** 2
 
     def update_height(self, z_m: float, std_m: float) -> bool:
-        """Fuse a measured chassis height (a surveyed marker seen in depth), m; a
-        measurement more than ``fix_gate_sigmas`` off is refused. Returns whether fused."""
+        """Fuse a measured chassis height (a surveyed marker seen in depth), m. One more
+        than ``height_gate_sigmas`` off is refused, unless ``max_rejections`` in a row
+        were: then the channel is lost and restarts from it. Returns whether fused."""
         if not math.isfinite(self.z_m):
             return False
         if not (math.isfinite(z_m) and math.isfinite(std_m) and std_m > 0.0):
@@ -309,12 +310,36 @@ class Localizer:
         var = self.z_var_m2 + std_m**2
         innovation = z_m - self.z_m
         if innovation * innovation > self.params.height_gate_sigmas**2 * var:
-            log.debug("height fix %.3f m refused (estimate %.3f m)", z_m, self.z_m)
-            return False
+            count = self._rejections.get("height", 0) + 1
+            self._rejections["height"] = count
+            if count <= self.params.max_rejections:
+                log.debug("height fix %.3f m refused (estimate %.3f m)", z_m, self.z_m)
+                return False
+            log.warning("%d height fixes refused in a row: restarting the height", count)
+            self.z_var_m2 = max(self.z_var_m2, innovation * innovation)
+            var = self.z_var_m2 + std_m**2
+        self._rejections["height"] = 0
         gain = self.z_var_m2 / var
         self.z_m += gain * innovation
         self.z_var_m2 *= 1.0 - gain
         return True
+
+    def _carry_height(self, dx_m: float, dy_m: float) -> None:
+        """Move the height channel with a move of the estimate (odometry or a fix's
+        correction) over the ground plane the chassis tilt gives: forward descends with
+        positive (nose-down) pitch, leftward climbs with positive roll (ZYX Euler). A
+        correction that pulls the estimate back (wheels spun, the body did not move)
+        takes back the height the spin put on."""
+        if not math.isfinite(self.z_m):
+            return
+        yaw = float(self.x[YAW])
+        c, s = math.cos(yaw), math.sin(yaw)
+        along = c * dx_m + s * dy_m
+        across = -s * dx_m + c * dy_m
+        roll, pitch = self._roll, self._pitch
+        self.z_m += -along * math.tan(pitch) + across * math.tan(roll) / math.cos(pitch)
+        walk = self.params.height_walk_m_per_sqrt_m
+        self.z_var_m2 += walk * walk * math.hypot(dx_m, dy_m)
 
     # --------------------------------------------------------------- prediction
     def predict(self, state: SensedState) -> Pose2:
@@ -372,11 +397,6 @@ class Localizer:
 
         ground = 0.5 * (d_left + d_right) * math.cos(pitch)
         self.distance_m += abs(ground)
-        if math.isfinite(self.z_m):
-            # Positive pitch is nose down (ZYX Euler): forward travel descends.
-            along = 0.5 * (d_left + d_right) * float(self.x[SCALE])
-            self.z_m -= along * math.sin(pitch)
-            self.z_var_m2 += p.height_walk_m_per_sqrt_m**2 * abs(along)
         x, y, yaw, bias, scale = self.x
         dist = ground * scale
         dyaw = (gyro_rate - bias) * dt
@@ -386,6 +406,7 @@ class Localizer:
         chord = dist * sinc
         c, s = math.cos(heading), math.sin(heading)
         self.x = np.array([x + chord * c, y + chord * s, yaw + dyaw, bias, scale])
+        self._carry_height(chord * c, chord * s)
 
         F = np.eye(5)
         F[X, YAW] = -chord * s
@@ -507,7 +528,9 @@ class Localizer:
             S = H @ self.P @ H.T + R
         self._rejections[kind] = 0
         K = np.linalg.solve(S, H @ self.P).T
-        self.x = self.x + K @ innovation
+        step = K @ innovation
+        self.x = self.x + step
+        self._carry_height(float(step[X]), float(step[Y]))
         self.x[YAW] = wrap_angle(float(self.x[YAW]))
         I_KH = np.eye(5) - K @ H
         self.P = I_KH @ self.P @ I_KH.T + K @ R @ K.T  # Joseph form: stays symmetric

@@ -28,7 +28,8 @@ Sensor data comes in the sensor's own frame, as a real sensor gives it:
   :func:`depth_to_points` and the camera mount.
 
 :func:`points_to_site` places them with the estimated 3-D pose of the chassis (planar pose
-from localization, roll and pitch from the IMU, height from the map under the rover).
+from localization, roll and pitch from the IMU, height from the localizer's height channel,
+pinned by surveyed markers; see :meth:`~lunarsite.robot.navigation.Navigator._chassis_z`).
 Points within ``self_radius_m`` of the chassis centre are dropped (the rover's own body
 and tool).
 """
