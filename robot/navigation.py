@@ -116,6 +116,16 @@ class NavigatorParams:
     """Markers seen farther than this are not used, in m (a 0.4 m marker at 320 × 240
     decodes to ~10 m in the simulator; range error grows with range, and the fix's
     covariance with it)."""
+    marker_height: bool = False
+    """Place scans at the localizer's height channel (odometry over the tilt, pinned by
+    marker heights within ``marker_height_range_m``) rather than at the mapped ground
+    under the rover plus the ride height. The second is locally consistent but drifts
+    with a pitch bias (the map sank 0.3 m in 600 s on ``traverse`` seed 4); the first is
+    bounded but noisier (±0.1 m swings on seed 1, from far markers seen with that bias).
+    Off by default: see the issue-4 closing note for the measured trade."""
+    marker_height_range_m: float = 6.0
+    """Markers farther than this give no height (a pitch error of 0.014 rad puts 8 cm on
+    a marker at 6 m), in m."""
     start_height_std_m: float = 0.02
     """Std of the chassis height at the start (surveyed ground plus ride height), m."""
     ground_std_m: float = 0.03
@@ -307,7 +317,7 @@ class Navigator:
         self.body = BodyBox.for_rover(config)
         self._ride_m = config.chassis.axle_drop_m + config.wheels.radius_m
         self._ground_z_m = ground_z_m
-        if self.markers and not math.isfinite(localizer.z_m):
+        if params.marker_height and self.markers and not math.isfinite(localizer.z_m):
             # The height channel, pinned by the markers: the map's own ground under the
             # rover would carry any pitch bias into every later scan.
             localizer.set_height(ground_z_m + self._ride_m, params.start_height_std_m)
@@ -345,13 +355,12 @@ class Navigator:
 
     # ------------------------------------------------------------------- sensing
     def _chassis_z(self, pose: Pose2) -> float:
-        """Height of the chassis centre: the localizer's height channel where markers
-        pin it (odometry along the pitch between marker heights); without markers, the
-        mapped ground under it (where the map is sure of it, to ``ground_std_m``) plus
-        the ride height, else the last such value. The second drifts: a pitch biased by
-        0.014 rad lowers the map ahead 1.4 cm per m, the rover takes its height from it
-        there, and on ``traverse`` seed 4 the whole map had sunk 0.3 m within 600 s, its
-        old and new parts meeting in phantom steps."""
+        """Height of the chassis centre: the mapped ground under it (where the map is
+        sure of it, to ``ground_std_m``) plus the ride height, else the last such value;
+        with ``marker_height``, the localizer's height channel instead. The first drifts:
+        a pitch biased by 0.014 rad lowers the map ahead 1.4 cm per m, the rover takes
+        its height from it there, and on ``traverse`` seed 4 the whole map had sunk 0.3 m
+        within 600 s, its old and new parts meeting in phantom steps."""
         if math.isfinite(self.localizer.z_m):
             return self.localizer.z_m
         if self.elevation.variance_at(pose.x_m, pose.y_m) <= self.params.ground_std_m**2:
@@ -427,8 +436,8 @@ class Navigator:
                         yaw_fix[1],
                         f"marker {marker.marker_id} face",
                     )
-            height = chassis_height_fix(obs, marker, self.mount, roll, pitch)
-            if height is not None:
+            height = chassis_height_fix(obs, marker, self.mount, roll, pitch, tilt_std_rad=0.015)
+            if height is not None and obs.range_m <= self.params.marker_height_range_m:
                 self.localizer.update_height(*height)
             fix = landmark_fix(obs, marker, self.mount, roll, pitch, focal_px=focal_px)
             if then is not None:

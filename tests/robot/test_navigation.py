@@ -347,3 +347,32 @@ def test_a_goal_lethal_on_the_map_is_approached_before_it_fails(rover_config: Ro
     assert any("approached" in e for e in events)
     assert res.result.status is ActionStatus.PLANNING_FAILED, res
     assert rover.true_pose.distance_to(*goal) < params.approach_radius_m + 0.2
+
+
+def test_scans_are_placed_at_the_height_channel_only_when_asked(
+    rover_config: RoverConfig,
+) -> None:
+    marker = SurveyedMarker(1, 8.0, 5.0, 0.5, math.pi, 0.2)
+    ride = rover_config.chassis.axle_drop_m + rover_config.wheels.radius_m
+
+    def navigator(**overrides: object) -> Navigator:
+        loc = Localizer(LocalizationParams.for_rover(rover_config), Pose2(5.0, 5.0, 0.0))
+        params = NavigatorParams.for_rover(rover_config, 20.0, **overrides)
+        emap = ElevationMap(GridSpec((0.0, 0.0), 0.1, (101, 101)))
+        emap.set_known(np.full(emap.grid.shape, 0.3), 0.01)  # the map drifted up 0.3 m
+        return Navigator(
+            MockRover(rover_config, ManualClock()),
+            rover_config,
+            loc,
+            params,
+            emap,
+            markers=[marker],
+            ground_z_m=0.0,
+        )
+
+    plain = navigator()
+    assert math.isnan(plain.localizer.z_m)
+    assert plain._chassis_z(Pose2(5.0, 5.0, 0.0)) == pytest.approx(0.3 + ride)
+    pinned = navigator(marker_height=True)
+    assert pinned.localizer.z_m == pytest.approx(ride)
+    assert pinned._chassis_z(Pose2(5.0, 5.0, 0.0)) == pytest.approx(ride)
