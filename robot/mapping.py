@@ -280,6 +280,20 @@ class ElevationMap:
             return math.inf
         return float(self._var[j, i])
 
+    def forget(self, x_m: float, y_m: float, radius_m: float) -> int:
+        """Make the cells within ``radius_m`` of (x, y) unknown again (a map that walls
+        the rover in is rescanned rather than believed); returns the cells forgotten."""
+        xs, ys = np.meshgrid(self.grid.x_coords_m, self.grid.y_coords_m)
+        disc = (xs - x_m) ** 2 + (ys - y_m) ** 2 <= radius_m**2
+        disc &= np.isfinite(self._var)
+        self._height[disc] = np.nan
+        self._var[disc] = np.inf
+        self._top[disc] = np.nan
+        self._top_var[disc] = np.inf
+        self._count[disc] = 0
+        self.version += 1
+        return int(disc.sum())
+
     def set_known(self, heights_m: FloatArray, std_m: float) -> None:
         """Seed the map (a prior survey); NaN cells stay unknown."""
         h = np.asarray(heights_m, dtype=np.float64)

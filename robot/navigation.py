@@ -28,7 +28,9 @@ Getting unstuck: a facing turn that stalls, or no progress toward the goal for
 ``stuck_time_s`` (wheels turning against a rock the map missed, fixes pulling the
 estimate back), backs the rover off ``backoff_m``; when stuck, the ground just ahead is
 kept out of from then on and the rover replans. Should those zones leave no path (a rover
-stuck several times in one spot walls itself in), they are forgotten.
+stuck several times in one spot walls itself in), they are forgotten; should the map
+itself leave none, its cells around the rover and the goal are forgotten once per goal
+and scanned afresh (``forget_radius_m``).
 
 Each goal ends with an :class:`~lunarsite.robot.executive.ActionResult`: succeeded
 (the follower reached it by the rover's own estimate), planning failed (no path for
@@ -93,6 +95,12 @@ class NavigatorParams:
     camera_hz: float = 2.0
     goal_time_limit_s: float = 300.0
     plan_fail_limit_s: float = 10.0
+    forget_radius_m: float = 3.0
+    """Once per goal, when no path is found (no stuck zones to forget, no approach to
+    try), the map within this of the rover and of the goal is forgotten and scanned
+    afresh before the goal is given up, in m; 0: never. A map whose height drifted
+    (see :meth:`Navigator._chassis_z`) can wall the rover in with steps that are not
+    there, and every later goal would fail with it."""
     """Give a goal up after this long without any path, in s."""
     replan_period_s: float = 3.0
     max_deviation_m: float = 0.5
@@ -641,6 +649,7 @@ class Navigator:
         replanner = new_replanner(self.planner)
         plans_before = 0  # by the replanners this goal had before the current one
         approaching = approach_tried = False
+        map_forgotten = False
         follower: PathFollower | None = None
         rate = LoopRate(clock, p.control_hz)
         dt = 1.0 / p.control_hz
@@ -730,9 +739,23 @@ class Navigator:
                         )
                         last_plan_ok_s = now
                         events.append("no plan: the goal is lethal on the map, approaching it")
-                    elif now - last_plan_ok_s >= p.plan_fail_limit_s:
+                    elif now - last_plan_ok_s >= p.plan_fail_limit_s and (
+                        map_forgotten or p.forget_radius_m <= 0.0
+                    ):
                         rover.write(RoverCommand(drive=STOP))
                         return finish(ActionStatus.PLANNING_FAILED, str(exc))
+                    elif now - last_plan_ok_s >= 0.5 * p.plan_fail_limit_s and not map_forgotten:
+                        map_forgotten = True
+                        cells = self.elevation.forget(pose.x_m, pose.y_m, p.forget_radius_m)
+                        cells += self.elevation.forget(*goal, p.forget_radius_m)
+                        log.warning(
+                            "no path to goal %d: forgetting %d mapped cells around the rover "
+                            "and the goal, to scan them afresh",
+                            index,
+                            cells,
+                        )
+                        last_plan_ok_s = now
+                        events.append("no plan: map around the rover and the goal forgotten")
                     events.append(f"no plan: {exc}")
                 roll, pitch = loc.tilt_rad
                 near_goal = (

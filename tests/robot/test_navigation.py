@@ -101,7 +101,10 @@ def test_navigator_reports_an_unreachable_goal(rover_config: RoverConfig) -> Non
     heights[:, 20] = 1.0  # a cliff wall across the whole map
     emap.set_known(heights, 0.01)
     loc = Localizer(LocalizationParams.for_rover(rover_config), Pose2(1.0, 1.0, 0.0))
-    params = NavigatorParams.for_rover(rover_config, 20.0, plan_fail_limit_s=1.0)
+    # No scanner here to map the wall again: forgetting the map would open it.
+    params = NavigatorParams.for_rover(
+        rover_config, 20.0, plan_fail_limit_s=1.0, forget_radius_m=0.0
+    )
     result = Navigator(rover, rover_config, loc, params, emap).run([(2.8, 1.0)])
     (goal,) = result.goals
     assert goal.result.status is ActionStatus.PLANNING_FAILED
@@ -376,3 +379,42 @@ def test_scans_are_placed_at_the_height_channel_only_when_asked(
     pinned = navigator(marker_height=True)
     assert pinned.localizer.z_m == pytest.approx(ride)
     assert pinned._chassis_z(Pose2(5.0, 5.0, 0.0)) == pytest.approx(ride)
+
+
+def test_a_map_that_walls_the_rover_in_is_forgotten_and_driven_through(
+    rover_config: RoverConfig,
+) -> None:
+    clock = ManualClock()
+    rover = MockRover(rover_config, clock, Pose2(2.0, 1.5, 0.0))
+    rover.configure()
+    rover.activate()
+    grid = GridSpec((0.0, 0.0), 0.1, (31, 51))
+    emap = ElevationMap(grid)
+    xs, ys = np.meshgrid(grid.x_coords_m, grid.y_coords_m)
+    ring = np.abs(np.hypot(xs - 2.0, ys - 1.5) - 1.2) < 0.1
+    emap.set_known(np.where(ring, 0.5, 0.0), 0.01)  # a phantom wall all round
+    loc = Localizer(LocalizationParams.for_rover(rover_config), Pose2(2.0, 1.5, 0.0))
+    params = NavigatorParams.for_rover(
+        rover_config, 20.0, goal_time_limit_s=60.0, forget_radius_m=1.5
+    )
+    ticks: list[NavTick] = []
+    result = Navigator(rover, rover_config, loc, params, emap).run(
+        [(4.0, 1.5)], observer=ticks.append
+    )
+    (goal,) = result.goals
+    assert goal.result.status is ActionStatus.SUCCEEDED, goal
+    assert any("map around the rover" in e for t in ticks for e in t.events)
+    assert not emap.known[grid.cell_of(3.2, 1.5)]  # forgotten, and no scanner to refill it
+    assert emap.known[grid.cell_of(0.2, 0.2)]  # beyond the radius: kept
+    # Without the recovery the goal is given up.
+    rover2 = MockRover(rover_config, ManualClock(), Pose2(2.0, 1.5, 0.0))
+    rover2.configure()
+    rover2.activate()
+    emap2 = ElevationMap(grid)
+    emap2.set_known(np.where(ring, 0.5, 0.0), 0.01)
+    loc2 = Localizer(LocalizationParams.for_rover(rover_config), Pose2(2.0, 1.5, 0.0))
+    never = NavigatorParams.for_rover(
+        rover_config, 20.0, goal_time_limit_s=60.0, forget_radius_m=0.0
+    )
+    (failed,) = Navigator(rover2, rover_config, loc2, never, emap2).run([(4.0, 1.5)]).goals
+    assert failed.result.status is ActionStatus.PLANNING_FAILED
