@@ -197,6 +197,23 @@ def points_to_site(
     return out
 
 
+def _fuse(
+    value: FloatArray,
+    var: FloatArray,
+    cells: npt.NDArray[np.intp],
+    meas: FloatArray,
+    meas_var: FloatArray,
+) -> None:
+    """1-D Kalman update in place of the flat ``value``/``var`` at ``cells``; a cell
+    with infinite variance (unknown) takes the measurement as it is."""
+    prior, prior_v = value[cells], var[cells]
+    fresh = ~np.isfinite(prior_v)
+    safe_v = np.where(fresh, 1.0, prior_v)
+    gain = safe_v / (safe_v + meas_var)
+    value[cells] = np.where(fresh, meas, prior + gain * (meas - prior))
+    var[cells] = np.where(fresh, meas_var, (1.0 - gain) * safe_v)
+
+
 class ElevationMap:
     """The robot's height grid with per-cell variance; see the module docstring.
 
@@ -355,12 +372,7 @@ class ElevationMap:
         known = np.isfinite(vf)
         vf[known] += self.drift_var_m2_per_update
         self._update_tops(flat, z, std[inside] ** 2 + sys_std[inside] ** 2, n)
-        prior_h, prior_v = hf[cells], vf[cells]
-        fresh = ~np.isfinite(prior_v)
-        safe_v = np.where(fresh, 1.0, prior_v)
-        gain = safe_v / (safe_v + meas_var)
-        hf[cells] = np.where(fresh, mean, prior_h + gain * (mean - prior_h))
-        vf[cells] = np.where(fresh, meas_var, (1.0 - gain) * safe_v)
+        _fuse(hf, vf, cells, mean, meas_var)
         self._count.reshape(-1)[cells] += n[cells]
         self.version += 1
         return len(cells)
@@ -387,12 +399,7 @@ class ElevationMap:
         tf = self._top.reshape(-1)
         tv = self._top_var.reshape(-1)
         tv[np.isfinite(tv)] += self.drift_var_m2_per_update
-        prior_t, prior_v = tf[cells], tv[cells]
-        fresh = ~np.isfinite(prior_v)
-        safe_v = np.where(fresh, 1.0, prior_v)
-        gain = safe_v / (safe_v + meas_var)
-        tf[cells] = np.where(fresh, top, prior_t + gain * (top - prior_t))
-        tv[cells] = np.where(fresh, meas_var, (1.0 - gain) * safe_v)
+        _fuse(tf, tv, cells, top, meas_var)
 
     def integrate_scan(
         self,
