@@ -330,12 +330,10 @@ def build_costmap(
     """
     h = np.asarray(heights_m, dtype=np.float64)
     grid.check(h, "heights_m")
-    if top_m is None:
-        top = h
-    else:
-        top = np.asarray(top_m, dtype=np.float64)
-        grid.check(top, "top_m")
-        top = np.where(np.isfinite(top), np.fmax(top, h), h)
+    top = h
+    if top_m is not None:
+        grid.check(np.asarray(top_m), "top_m")
+        top = np.fmax(np.asarray(top_m, dtype=np.float64), h)  # NaN tops fall back to h
     cell = grid.cell_size_m
     known = np.isfinite(h)
     weight = known.astype(np.float64)

@@ -28,8 +28,9 @@ Sensor data comes in the sensor's own frame, as a real sensor gives it:
   :func:`depth_to_points` and the camera mount.
 
 :func:`points_to_site` places them with the estimated 3-D pose of the chassis (planar pose
-from localization, roll and pitch from the IMU, height from the localizer's height channel,
-pinned by surveyed markers; see :meth:`~lunarsite.robot.navigation.Navigator._chassis_z`).
+from localization, roll and pitch from the IMU, height from the mapped ground under the
+rover or the localizer's height channel; see
+:meth:`~lunarsite.robot.navigation.Navigator._chassis_z`).
 Points within ``self_radius_m`` of the chassis centre are dropped (the rover's own body
 and tool).
 """
@@ -316,10 +317,11 @@ class ElevationMap:
         h = np.asarray(heights_m, dtype=np.float64)
         self.grid.check(h, "heights_m")
         ok = np.isfinite(h)
+        var = max(std_m**2, self.min_var_m2)
         self._height[ok] = h[ok]
+        self._var[ok] = var
         self._top[ok] = h[ok]
-        self._top_var[ok] = max(std_m**2, self.min_var_m2)
-        self._var[ok] = max(std_m**2, self.min_var_m2)
+        self._top_var[ok] = var
         self.version += 1
 
     def integrate(

@@ -95,13 +95,13 @@ class NavigatorParams:
     camera_hz: float = 2.0
     goal_time_limit_s: float = 300.0
     plan_fail_limit_s: float = 10.0
+    """Give a goal up after this long without any path, in s."""
     forget_radius_m: float = 3.0
     """Once per goal, when no path is found (no stuck zones to forget, no approach to
     try), the map within this of the rover and of the goal is forgotten and scanned
     afresh before the goal is given up, in m; 0: never. A map whose height drifted
     (see :meth:`Navigator._chassis_z`) can wall the rover in with steps that are not
     there, and every later goal would fail with it."""
-    """Give a goal up after this long without any path, in s."""
     replan_period_s: float = 3.0
     max_deviation_m: float = 0.5
     scan_angle_std_rad: float = 0.015
@@ -444,9 +444,17 @@ class Navigator:
                         yaw_fix[1],
                         f"marker {marker.marker_id} face",
                     )
-            height = chassis_height_fix(obs, marker, self.mount, roll, pitch, tilt_std_rad=0.015)
-            if height is not None and obs.range_m <= self.params.marker_height_range_m:
-                self.localizer.update_height(*height)
+            if self.params.marker_height and obs.range_m <= self.params.marker_height_range_m:
+                height = chassis_height_fix(
+                    obs,
+                    marker,
+                    self.mount,
+                    roll,
+                    pitch,
+                    tilt_std_rad=self.params.scan_angle_std_rad,
+                )
+                if height is not None:
+                    self.localizer.update_height(*height)
             fix = landmark_fix(obs, marker, self.mount, roll, pitch, focal_px=focal_px)
             if then is not None:
                 fix = shift_fix(fix, then, now_pose)
