@@ -5,7 +5,7 @@ scenario, by the script of :mod:`.dig_script` (no planning; closed-loop on the r
 wheel odometry and gyro, with position fixes on the walls of the arena from a level range
 scan when the mission has walls). The run folder shows the pit that deepened and the pile that
 grew, measured from the true soil grids before and after as the Lunabotics judges measure
-from two scans (:mod:`lunarsite.robot.survey`), with the soil model's mass ledger.
+from two scans (:mod:`lunarsite.robot.site.survey`), with the soil model's mass ledger.
 
 Run folder::
 
@@ -37,7 +37,7 @@ import numpy as np
 import pybullet as pb
 
 from lunarsite.robot.config import RoverConfig
-from lunarsite.robot.survey import box_polygon, volume_change
+from lunarsite.robot.site.survey import box_polygon, volume_change
 from lunarsite.robot.types import Pose2
 from lunarsite.sim.rangefinder import Rangefinder, RangefinderConfig
 from lunarsite.sim.rover import SimRover

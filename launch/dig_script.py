@@ -3,7 +3,7 @@
 Controller side only: everything here works through the rover interface (``read`` /
 ``write`` / ``clock``), the rover file and, if given, a range scanner's scans, never
 through the simulator's truth. The pose the script steers by is
-:class:`lunarsite.robot.estimation.DeadReckoning` (wheel odometry for distance, gyro for
+:class:`lunarsite.robot.perception.estimation.DeadReckoning` (wheel odometry for distance, gyro for
 heading); the gyro's bias is re-estimated whenever the rover stands still (wheels
 commanded to stop and no encoder counts), a zero-velocity update; turns in place with a
 full bucket move the estimate round the pivot they are known to swing about; and before
@@ -34,9 +34,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from lunarsite.robot.config import RoverConfig, ToolConfig
-from lunarsite.robot.estimation import DeadReckoning
 from lunarsite.robot.hardware import RoverInterface
-from lunarsite.robot.mapping import RangeScan
+from lunarsite.robot.perception.estimation import DeadReckoning
+from lunarsite.robot.perception.mapping import RangeScan
 from lunarsite.robot.types import STOP, DriveCommand, Pose2, RoverCommand, SensedState, wrap_angle
 
 from .schema import AreaBox, DigAndDumpMission, Facing
@@ -653,7 +653,8 @@ class Pilot:
         barely turns when asked for less). A turn that stalls far from its goal (the
         heading turned less than a quarter of the command over 1.5 s, as when the
         wheels sit in their own ruts) stops, backs up 0.15 m along its heading, the ground
-        it came over, and tries again, as :class:`~lunarsite.robot.control.WaypointFollower`
+        it came over, and tries again, as :class:`~lunarsite.robot.control.waypoints.
+        WaypointFollower`
         does.
         """
         if abs(wrap_angle(yaw_rad - self.pose.yaw_rad)) < _TURN_DEADBAND_RAD:

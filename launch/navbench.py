@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 
 from lunarsite.robot.config import RoverConfig
-from lunarsite.robot.costmap import CostmapParams, build_costmap
-from lunarsite.robot.grid import GridSpec
-from lunarsite.robot.planner import Planner, PlanningError
+from lunarsite.robot.planning.costmap import CostmapParams, build_costmap
+from lunarsite.robot.planning.planner import Planner, PlanningError
+from lunarsite.robot.site.grid import GridSpec
 from lunarsite.robot.types import Pose2
 from lunarsite.sim.terrain import (
     CraterConfig,

@@ -29,14 +29,14 @@ from typing import Any
 import numpy as np
 
 from lunarsite.robot.config import RoverConfig
-from lunarsite.robot.costmap import CostmapParams, build_costmap
 from lunarsite.robot.executive import ActionStatus, ControlTick
-from lunarsite.robot.fiducials import SurveyedMarker
-from lunarsite.robot.grid import GridSpec
-from lunarsite.robot.localization import LocalizationParams, Localizer
-from lunarsite.robot.mapping import ElevationMap
 from lunarsite.robot.navigation import NavigationResult, Navigator, NavigatorParams, NavTick
-from lunarsite.robot.planner import Planner, PlanningError
+from lunarsite.robot.perception.fiducials import SurveyedMarker
+from lunarsite.robot.perception.localization import LocalizationParams, Localizer
+from lunarsite.robot.perception.mapping import ElevationMap
+from lunarsite.robot.planning.costmap import CostmapParams, build_costmap
+from lunarsite.robot.planning.planner import Planner, PlanningError
+from lunarsite.robot.site.grid import GridSpec
 from lunarsite.robot.types import Pose2, RoverCommand
 from lunarsite.sim.beacons import add_beacons
 from lunarsite.sim.rangefinder import Rangefinder, RangefinderConfig

@@ -38,8 +38,8 @@ from lunarsite.firmware_bridge.proxy import FaultConfig, FaultProxy
 from lunarsite.firmware_bridge.serial_rover import SerialRover
 from lunarsite.firmware_bridge.virtual_rover import VirtualRover, VirtualRoverError
 from lunarsite.robot.config import RoverConfig
-from lunarsite.robot.estimation import DeadReckoning
 from lunarsite.robot.hardware import HardwareError, LoopRate
+from lunarsite.robot.perception.estimation import DeadReckoning
 from lunarsite.robot.types import DriveCommand, Pose2, RoverCommand, SensedState, wrap_angle
 
 from .schema import (

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from lunarsite.robot.control import FollowerParams
-from lunarsite.robot.estimation import DeadReckoning
+from lunarsite.robot.control.waypoints import FollowerParams
 from lunarsite.robot.executive import ControlTick, DriveToWaypoints, WaypointRunResult
+from lunarsite.robot.perception.estimation import DeadReckoning
 from lunarsite.robot.types import Pose2
 from lunarsite.sim.rover import SimRover
 from lunarsite.sim.terrain import (

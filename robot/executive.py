@@ -16,9 +16,9 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .control import FollowerParams, WaypointFollower
-from .estimation import DeadReckoning
+from .control.waypoints import FollowerParams, WaypointFollower
 from .hardware import HardwareError, LifecycleState, LoopRate, RoverInterface
+from .perception.estimation import DeadReckoning
 from .types import STOP, DriveCommand, Pose2, RoverCommand, SensedState
 
 __all__ = [

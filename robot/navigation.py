@@ -1,12 +1,12 @@
 """The navigation loop: read → localize → map → plan → follow → write, goal after goal.
 
 :class:`Navigator` drives a rover to each goal in turn using only what it senses: wheel
-odometry and the IMU every cycle (:class:`~lunarsite.robot.localization.Localizer`),
+odometry and the IMU every cycle (:class:`~lunarsite.robot.perception.localization.Localizer`),
 ArUco fiducials in camera frames at ``camera_hz`` (surveyed markers →
-:func:`~lunarsite.robot.fiducials.landmark_fix`), range scans from ``map_source`` at
-``map_hz`` into an :class:`~lunarsite.robot.mapping.ElevationMap`, a costmap rebuilt
-from it, a :class:`~lunarsite.robot.planner.Replanner` and a
-:class:`~lunarsite.robot.pathfollow.PathFollower`.
+:func:`~lunarsite.robot.perception.fiducials.landmark_fix`), range scans from ``map_source`` at
+``map_hz`` into an :class:`~lunarsite.robot.perception.mapping.ElevationMap`, a costmap rebuilt
+from it, a :class:`~lunarsite.robot.planning.planner.Replanner` and a
+:class:`~lunarsite.robot.control.pathfollow.PathFollower`.
 
 Keeping the estimate good: each marker sighting gives a range-bearing fix (range from
 the camera's depth image where it has one) and a heading fix from the face of the
@@ -48,9 +48,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .config import RoverConfig
-from .costmap import Costmap, CostmapParams, KeepOut, KeepOutCircle, build_costmap
+from .control.pathfollow import PathFollower, PathFollowParams
 from .executive import ActionResult, ActionStatus
-from .fiducials import (
+from .hardware import HardwareError, LifecycleState, LoopRate, NoCameraError, RoverInterface
+from .perception.fiducials import (
     NORMAL_YAW_STD_RAD,
     CameraMount,
     FiducialDetector,
@@ -61,11 +62,10 @@ from .fiducials import (
     markers_by_id,
     pose_fix,
 )
-from .hardware import HardwareError, LifecycleState, LoopRate, NoCameraError, RoverInterface
-from .localization import Localizer, shift_fix
-from .mapping import BodyBox, ElevationMap, RangeScan
-from .pathfollow import PathFollower, PathFollowParams
-from .planner import Path, Planner, PlannerParams, PlanningError, Replanner
+from .perception.localization import Localizer, shift_fix
+from .perception.mapping import BodyBox, ElevationMap, RangeScan
+from .planning.costmap import Costmap, CostmapParams, KeepOut, KeepOutCircle, build_costmap
+from .planning.planner import Path, Planner, PlannerParams, PlanningError, Replanner
 from .types import STOP, DriveCommand, Pose2, RoverCommand, SensedState, wrap_angle
 
 __all__ = [
@@ -108,7 +108,7 @@ class NavigatorParams:
     """Pose and tilt uncertainty applied to scan points (std per m of range), in rad."""
     use_depth_yaw: bool = True
     """Correct heading from the face normal of each marker's depth plane (the camera's
-    depth image; std ~0.003 rad, see :func:`~lunarsite.robot.fiducials.depth_yaw_fix`)
+    depth image; std ~0.003 rad, see :func:`~lunarsite.robot.perception.fiducials.depth_yaw_fix`)
     before its range-bearing fix: a bearing's sideways error is the heading error times
     the range."""
     use_marker_yaw: bool = False

@@ -3,7 +3,7 @@
 Each beacon is a textured quad (an OBJ written to a temporary folder with the marker
 image, reference/SIM.md "ArUco": ``createVisualShape`` + ``loadTexture`` +
 ``changeVisualShape``) in front of a thin plate that collides, on a post down to the
-ground. The marker's pose follows :class:`lunarsite.robot.fiducials.SurveyedMarker`: its
+ground. The marker's pose follows :class:`lunarsite.robot.perception.fiducials.SurveyedMarker`: its
 centre at (x, y, z) in the site frame, its face looking along ``yaw_rad``, standing
 vertically; the white quiet zone around the black square is ``border_fraction`` of the
 marker's side on each edge. The texture is laid so the marker reads unmirrored from in
@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 import pybullet as pb
 
-from lunarsite.robot.fiducials import DEFAULT_DICTIONARY, SurveyedMarker
+from lunarsite.robot.perception.fiducials import DEFAULT_DICTIONARY, SurveyedMarker
 
 from .world import LunarWorld, SimError
 

@@ -14,8 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_importing_robot_loads_no_simulator_serial_or_other_package() -> None:
     code = (
-        "import sys, lunarsite.robot, lunarsite.robot.executive, lunarsite.robot.mock, "
-        "lunarsite.robot.estimation, lunarsite.robot.control\n"
+        "import sys, lunarsite.robot, lunarsite.robot.executive, lunarsite.robot.hardware.mock, "
+        "lunarsite.robot.perception.estimation, lunarsite.robot.control.waypoints\n"
         "bad = [m for m in sys.modules"
         " if m.split('.')[0] in ('pybullet', 'serial', 'pybullet_utils')"
         " or m.startswith(('lunarsite.sim', 'lunarsite.launch', 'lunarsite.firmware_bridge'))]\n"

@@ -30,7 +30,7 @@ from lunarsite.launch.schema import (
     load_scenario,
 )
 from lunarsite.robot.config import RoverConfig
-from lunarsite.robot.mock import ManualClock, MockRover
+from lunarsite.robot.hardware.mock import ManualClock, MockRover
 from lunarsite.robot.types import Pose2, SensedState
 
 RUN_FILES = (
@@ -261,7 +261,7 @@ def test_soil_mass_is_constant_over_a_30_minute_dig_and_dump_run() -> None:
 def _scan_of_walls(truth: tuple[float, float, float], size: tuple[float, float]) -> Any:
     """A level 360-ray scan from a chassis at ``truth`` inside walls round ``size``, with
     a few returns off something nearer (a bucket) and no return behind it."""
-    from lunarsite.robot.mapping import RangeScan
+    from lunarsite.robot.perception.mapping import RangeScan
 
     x, y, yaw = truth
     az = np.linspace(-math.pi, math.pi, 360, endpoint=False)
@@ -298,7 +298,7 @@ def test_a_level_scan_of_the_walls_recovers_the_pose(
 
 def test_a_scan_that_sees_no_walls_gives_no_fix() -> None:
     from lunarsite.launch.dig_script import fit_walls
-    from lunarsite.robot.mapping import RangeScan
+    from lunarsite.robot.perception.mapping import RangeScan
     from lunarsite.robot.types import Pose2
 
     dirs = np.column_stack([np.ones(100), np.zeros(100), np.zeros(100)])

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from lunarsite.robot.config import RoverConfig
-from lunarsite.robot.mock import ManualClock, MockRover
+from lunarsite.robot.hardware.mock import ManualClock, MockRover
 from lunarsite.robot.types import Pose2
 
 RoverFactory = Callable[..., RoverConfig]

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from lunarsite.robot.config import RoverConfig
-from lunarsite.robot.control import FollowerParams, WaypointFollower
-from lunarsite.robot.estimation import DeadReckoning
+from lunarsite.robot.control.waypoints import FollowerParams, WaypointFollower
 from lunarsite.robot.hardware import LoopRate
-from lunarsite.robot.mock import ManualClock, MockRover
+from lunarsite.robot.hardware.mock import ManualClock, MockRover
+from lunarsite.robot.perception.estimation import DeadReckoning
 from lunarsite.robot.types import STOP, DriveCommand, Pose2, RoverCommand
 
 RATE_HZ = 20.0

@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 
 from lunarsite.robot.config import RoverConfig
-from lunarsite.robot.costmap import (
+from lunarsite.robot.planning.costmap import (
     CostmapParams,
     KeepOutCircle,
     KeepOutPolygon,
     build_costmap,
     footprint_radius_m,
 )
-from lunarsite.robot.grid import GridError, GridSpec
+from lunarsite.robot.site.grid import GridError, GridSpec
 
 CELL = 0.1
 GRID = GridSpec((0.0, 0.0), CELL, (81, 81))  # 8 m × 8 m

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from lunarsite.robot.config import RoverConfig
 from lunarsite.robot.constants import LUNAR_GRAVITY_MPS2
-from lunarsite.robot.estimation import (
+from lunarsite.robot.hardware.mock import ManualClock, MockRover
+from lunarsite.robot.perception.estimation import (
     DeadReckoning,
     EstimationError,
     HeadingSource,
@@ -19,7 +20,6 @@ from lunarsite.robot.estimation import (
     tilt_from_gravity,
     world_yaw_rate,
 )
-from lunarsite.robot.mock import ManualClock, MockRover
 from lunarsite.robot.types import DriveCommand, Pose2, RoverCommand, SensedState, wrap_angle
 
 G = LUNAR_GRAVITY_MPS2

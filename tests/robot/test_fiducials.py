@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from lunarsite.robot import fiducials
-from lunarsite.robot.fiducials import (
+from lunarsite.robot.perception import fiducials
+from lunarsite.robot.perception.fiducials import (
     CORNER_STD_PX,
     DEPTH_NORMAL_YAW_FLOOR_RAD,
     CameraMount,
@@ -28,7 +28,7 @@ from lunarsite.robot.fiducials import (
     pose_fix,
     solve_marker,
 )
-from lunarsite.robot.mapping import chassis_rotation
+from lunarsite.robot.perception.mapping import chassis_rotation
 from lunarsite.robot.types import CameraFrame, Pose2, wrap_angle
 
 W, H, FOV = 640, 480, 0.8

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lunarsite.robot.grid import GridError, GridSpec
+from lunarsite.robot.site.grid import GridError, GridSpec
 
 GRID = GridSpec((1.0, -2.0), 0.25, (40, 60))
 coord = st.floats(-5.0, 20.0, allow_nan=False)

@@ -15,7 +15,7 @@ from lunarsite.robot.hardware import (
     LoopRate,
     NoCameraError,
 )
-from lunarsite.robot.mock import ManualClock, MockRover
+from lunarsite.robot.hardware.mock import ManualClock, MockRover
 from lunarsite.robot.types import DriveCommand, Pose2, RoverCommand
 
 GO = RoverCommand(DriveCommand(0.1, 0.0))

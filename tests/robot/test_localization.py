@@ -9,7 +9,12 @@ import numpy as np
 import pytest
 
 from lunarsite.robot.config import RoverConfig
-from lunarsite.robot.localization import LandmarkFix, LocalizationParams, Localizer, shift_fix
+from lunarsite.robot.perception.localization import (
+    LandmarkFix,
+    LocalizationParams,
+    Localizer,
+    shift_fix,
+)
 from lunarsite.robot.types import Pose2, SensedState, wrap_angle
 
 DT = 0.05

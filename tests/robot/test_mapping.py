@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 
 from lunarsite.robot.config import RoverConfig
-from lunarsite.robot.fiducials import CameraMount
-from lunarsite.robot.grid import GridSpec
-from lunarsite.robot.mapping import (
+from lunarsite.robot.perception.fiducials import CameraMount
+from lunarsite.robot.perception.mapping import (
     BodyBox,
     ElevationMap,
     MappingError,
@@ -20,6 +19,7 @@ from lunarsite.robot.mapping import (
     depth_to_points,
     points_to_site,
 )
+from lunarsite.robot.site.grid import GridSpec
 from lunarsite.robot.types import CameraFrame, Pose2
 
 GRID = GridSpec((0.0, 0.0), 0.1, (51, 51))  # 5 m × 5 m

@@ -11,7 +11,7 @@ import pytest
 from lunarsite.robot.config import RoverConfig
 from lunarsite.robot.constants import LUNAR_GRAVITY_MPS2
 from lunarsite.robot.hardware import CommandError, LifecycleError, LifecycleState
-from lunarsite.robot.mock import ManualClock, MockRover
+from lunarsite.robot.hardware.mock import ManualClock, MockRover
 from lunarsite.robot.types import DriveCommand, Pose2, RoverCommand
 
 RoverFactory = Callable[..., RoverConfig]

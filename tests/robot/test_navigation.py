@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 
 from lunarsite.robot.config import RoverConfig
-from lunarsite.robot.costmap import CostmapParams, KeepOutCircle
 from lunarsite.robot.executive import ActionStatus
-from lunarsite.robot.fiducials import SurveyedMarker
-from lunarsite.robot.grid import GridSpec
-from lunarsite.robot.localization import LocalizationParams, Localizer
-from lunarsite.robot.mapping import ElevationMap, RangeScan
-from lunarsite.robot.mock import ManualClock, MockRover
+from lunarsite.robot.hardware.mock import ManualClock, MockRover
 from lunarsite.robot.navigation import Navigator, NavigatorParams, NavTick
+from lunarsite.robot.perception.fiducials import SurveyedMarker
+from lunarsite.robot.perception.localization import LocalizationParams, Localizer
+from lunarsite.robot.perception.mapping import ElevationMap, RangeScan
+from lunarsite.robot.planning.costmap import CostmapParams, KeepOutCircle
+from lunarsite.robot.site.grid import GridSpec
 from lunarsite.robot.types import Pose2
 
 BLOCKS = ((3.0, 1.0, 3.6, 3.2),)  # x0, y0, x1, y1 of a 0.3 m high wall, gap to the north

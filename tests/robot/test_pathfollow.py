@@ -9,9 +9,9 @@ import pytest
 
 from lunarsite.robot.config import RoverConfig
 from lunarsite.robot.constants import LUNAR_GRAVITY_MPS2
-from lunarsite.robot.mock import ManualClock, MockRover
-from lunarsite.robot.pathfollow import PathFollower, PathFollowParams, traction_accel_mps2
-from lunarsite.robot.planner import Path
+from lunarsite.robot.control.pathfollow import PathFollower, PathFollowParams, traction_accel_mps2
+from lunarsite.robot.hardware.mock import ManualClock, MockRover
+from lunarsite.robot.planning.planner import Path
 from lunarsite.robot.types import DriveCommand, Pose2, RoverCommand
 
 DT = 0.05

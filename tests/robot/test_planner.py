@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from lunarsite.robot.costmap import Costmap
-from lunarsite.robot.grid import GridSpec
-from lunarsite.robot.planner import Path, Planner, PlannerParams, PlanningError, Replanner
+from lunarsite.robot.planning.costmap import Costmap
+from lunarsite.robot.planning.planner import Path, Planner, PlannerParams, PlanningError, Replanner
+from lunarsite.robot.site.grid import GridSpec
 from lunarsite.robot.types import Pose2
 
 CELL = 0.1

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from lunarsite.robot.survey import (
+from lunarsite.robot.site.survey import (
     SurveyError,
     berm_volume_m3,
     box_polygon,

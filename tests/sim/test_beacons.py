@@ -9,7 +9,7 @@ import pybullet as pb
 import pytest
 
 from lunarsite.robot.config import RoverConfig
-from lunarsite.robot.fiducials import (
+from lunarsite.robot.perception.fiducials import (
     CameraMount,
     FiducialDetector,
     SurveyedMarker,

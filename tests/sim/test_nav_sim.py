@@ -10,11 +10,11 @@ import pytest
 
 from lunarsite.robot.config import RoverConfig
 from lunarsite.robot.executive import ActionStatus
-from lunarsite.robot.fiducials import SurveyedMarker
-from lunarsite.robot.grid import GridSpec
-from lunarsite.robot.localization import LocalizationParams, Localizer
-from lunarsite.robot.mapping import ElevationMap
 from lunarsite.robot.navigation import Navigator, NavigatorParams, NavTick
+from lunarsite.robot.perception.fiducials import SurveyedMarker
+from lunarsite.robot.perception.localization import LocalizationParams, Localizer
+from lunarsite.robot.perception.mapping import ElevationMap
+from lunarsite.robot.site.grid import GridSpec
 from lunarsite.robot.types import Pose2, RoverCommand
 from lunarsite.sim.beacons import add_beacons
 from lunarsite.sim.rangefinder import Rangefinder, RangefinderConfig

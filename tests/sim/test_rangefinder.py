@@ -9,9 +9,9 @@ import pybullet as pb
 import pytest
 
 from lunarsite.robot.config import RoverConfig
-from lunarsite.robot.costmap import CostmapParams, build_costmap
-from lunarsite.robot.grid import GridSpec
-from lunarsite.robot.mapping import BodyBox, ElevationMap, points_to_site, scan_points
+from lunarsite.robot.perception.mapping import BodyBox, ElevationMap, points_to_site, scan_points
+from lunarsite.robot.planning.costmap import CostmapParams, build_costmap
+from lunarsite.robot.site.grid import GridSpec
 from lunarsite.robot.types import Pose2
 from lunarsite.sim.rangefinder import Rangefinder, RangefinderConfig, ray_directions
 from lunarsite.sim.world import LunarWorld

@@ -17,7 +17,7 @@ pulls the cell's mean toward the ground: on ``traverse`` a 0.22 m rock standing 
 was mapped at 5 cm after 80 scans. Only scans that put at least ``top_min_points``
 points in a cell update its top: one or two far returns that miss a crown are no
 evidence that it is not there. Cells no scan sampled that densely have no top (NaN). The
-costmap measures steps up to the tops (:func:`~lunarsite.robot.costmap.build_costmap`,
+costmap measures steps up to the tops (:func:`~lunarsite.robot.planning.costmap.build_costmap`,
 ``top_m``), slopes and roughness on the means.
 
 Sensor data comes in the sensor's own frame, as a real sensor gives it:
@@ -44,10 +44,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from .config import RoverConfig
+from ..config import RoverConfig
+from ..site.grid import FloatArray, GridSpec
+from ..types import CameraFrame, Pose2
 from .fiducials import CameraMount
-from .grid import FloatArray, GridSpec
-from .types import CameraFrame, Pose2
 
 __all__ = [
     "BodyBox",

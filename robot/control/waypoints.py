@@ -14,8 +14,8 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
-from .config import RoverConfig
-from .types import STOP, DriveCommand, Pose2, wrap_angle
+from ..config import RoverConfig
+from ..types import STOP, DriveCommand, Pose2, wrap_angle
 
 __all__ = ["FollowerParams", "WaypointFollower"]
 

@@ -34,8 +34,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
-from .config import RoverConfig
-from .grid import FloatArray, GridSpec
+from ..config import RoverConfig
+from ..site.grid import FloatArray, GridSpec
 
 __all__ = [
     "Costmap",
@@ -324,7 +324,7 @@ def build_costmap(
 
     With ``std_m`` (per-cell height std, m), a step counts only by how much it exceeds
     ``step_noise_sigmas`` times the largest std in its window. With ``top_m`` (each cell's
-    highest mapped point, :attr:`~lunarsite.robot.mapping.ElevationMap.top_m`), a step
+    highest mapped point, :attr:`~lunarsite.robot.perception.mapping.ElevationMap.top_m`), a step
     rises from the lowest mean height to the highest top in its window: a rock narrower
     than two cells is not averaged into the ground around it.
     """

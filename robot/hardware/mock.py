@@ -14,10 +14,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .config import RoverConfig
-from .constants import LUNAR_GRAVITY_MPS2
-from .hardware import RoverInterface
-from .types import DriveCommand, Pose2, RoverCommand, SensedState, Twist2, wrap_angle
+from ..config import RoverConfig
+from ..constants import LUNAR_GRAVITY_MPS2
+from ..types import DriveCommand, Pose2, RoverCommand, SensedState, Twist2, wrap_angle
+from .interface import RoverInterface
 
 __all__ = ["ManualClock", "MockRover", "StepCallback"]
 

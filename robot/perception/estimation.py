@@ -13,8 +13,8 @@ import logging
 import math
 from typing import Literal, get_args
 
-from .config import RoverConfig
-from .types import Pose2, SensedState, wrap_angle
+from ..config import RoverConfig
+from ..types import Pose2, SensedState, wrap_angle
 
 __all__ = [
     "DeadReckoning",

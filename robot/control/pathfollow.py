@@ -1,4 +1,5 @@
-"""Following a planned :class:`~lunarsite.robot.planner.Path`: pure pursuit, turns in place.
+"""Following a planned :class:`~lunarsite.robot.planning.planner.Path`: pure pursuit and turns
+in place.
 
 :class:`PathFollower` pursues a point ``lookahead_m`` ahead along the path (across gentle
 corners; never past a sharp one) with curvature ``κ = 2·sin α / d``. At a corner sharper
@@ -34,10 +35,10 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from .config import RoverConfig
-from .constants import LUNAR_GRAVITY_MPS2
-from .planner import Path
-from .types import STOP, DriveCommand, Pose2, wrap_angle
+from ..config import RoverConfig
+from ..constants import LUNAR_GRAVITY_MPS2
+from ..planning.planner import Path
+from ..types import STOP, DriveCommand, Pose2, wrap_angle
 
 __all__ = ["PathFollowParams", "PathFollower", "traction_accel_mps2"]
 

@@ -29,9 +29,9 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from .config import CameraConfig
+from ..config import CameraConfig
+from ..types import CameraFrame, Pose2, wrap_angle
 from .localization import LandmarkFix
-from .types import CameraFrame, Pose2, wrap_angle
 
 __all__ = [
     "CameraMount",

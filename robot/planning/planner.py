@@ -1,4 +1,4 @@
-"""Paths for a skid-steer rover over a :class:`~lunarsite.robot.costmap.Costmap`.
+"""Paths for a skid-steer rover over a :class:`~lunarsite.robot.planning.costmap.Costmap`.
 
 A skid-steer body turns in place, so its travel needs no heading-aware search: the
 planner finds the least-cost 8-connected grid path with a compiled Dijkstra
@@ -27,9 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 from skimage.graph import MCP_Geometric
 
+from ..site.grid import FloatArray
+from ..types import Pose2, wrap_angle
 from .costmap import Costmap
-from .grid import FloatArray
-from .types import Pose2, wrap_angle
 
 __all__ = ["Path", "Planner", "PlannerParams", "PlanningError", "Replanner"]
 

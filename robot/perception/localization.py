@@ -33,10 +33,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from .config import RoverConfig
-from .constants import LUNAR_GRAVITY_MPS2
+from ..config import RoverConfig
+from ..constants import LUNAR_GRAVITY_MPS2
+from ..types import Pose2, SensedState, wrap_angle
 from .estimation import EstimationError, tilt_from_gravity, world_yaw_rate
-from .types import Pose2, SensedState, wrap_angle
 
 __all__ = [
     "LandmarkFix",
