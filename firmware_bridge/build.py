@@ -21,6 +21,7 @@ __all__ = [
     "FIRMWARE_DIR",
     "FirmwareBuildError",
     "build_c_tests",
+    "build_core_library",
     "build_harness",
     "build_virtual_rover",
     "cache_dir",
@@ -133,6 +134,17 @@ def build_harness() -> Path:
             "-fno-sanitize-recover=undefined,float-cast-overflow",
         ),
         (),
+    )
+
+
+def build_core_library() -> Path:
+    """A shared library of the firmware core (``ls_*`` functions: mixing, odometry, the
+    protocol) for ctypes, so tests can hold the host's models against the C ones."""
+    return _build(
+        "libls_core.so",
+        _CORE,
+        (*_WARN, "-O2", "-g", "-shared", "-fPIC"),
+        ("-lm",),
     )
 
 

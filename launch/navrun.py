@@ -24,12 +24,12 @@ import math
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from lunarsite.robot.config import RoverConfig
-from lunarsite.robot.executive import ActionStatus, ControlTick
+from lunarsite.robot.executive import ActionStatus, TickInfo
 from lunarsite.robot.navigation import NavigationResult, Navigator, NavigatorParams, NavTick
 from lunarsite.robot.perception.fiducials import SurveyedMarker
 from lunarsite.robot.perception.localization import LocalizationParams, Localizer
@@ -262,10 +262,16 @@ def run_navigate(
         recorder.video = video
         t0 = world.clock.now_s()
 
+        class _Progress:  # what the recorder reads of a task (until navigation ticks)
+            pose = localizer.pose
+            arrivals: ClassVar[list[int]] = []
+
+        recorder.action = _Progress()  # type: ignore[assignment]
+
         def observe(tick: NavTick) -> None:
-            recorder.observe(
-                ControlTick(tick.stamp_s, tick.sensed, tick.estimate, tick.command, tick.goal_index)
-            )
+            _Progress.pose = tick.estimate
+            _Progress.arrivals = list(range(tick.goal_index))
+            recorder.observe(TickInfo(0, tick.stamp_s, tick.sensed, RoverCommand(tick.command)))
             record.true_at_goal_end[tick.goal_index] = world.truth.rover_pose(rover).pose2
 
         def should_cancel() -> str | None:

@@ -93,8 +93,8 @@ def compute_metrics(record: RunRecord) -> Metrics:
     assert acc.max_waypoint_error_m is not None and acc.max_final_error_m is not None, (
         "load_scenario requires both for a waypoints mission"
     )
-    outcome = record.outcome
-    assert outcome is not None, "compute_metrics needs a finished run"
+    outcome, result = record.outcome, record.result
+    assert outcome is not None and result is not None, "compute_metrics needs a finished run"
     true_xy = np.asarray([(x, y) for x, y, _, _ in record.true_xyzyaw], dtype=np.float64)
     est_xy = np.asarray([(x, y) for x, y, _ in record.est_xyyaw], dtype=np.float64)
     arrivals = {a.index: a for a in outcome.arrivals}
@@ -124,7 +124,7 @@ def compute_metrics(record: RunRecord) -> Metrics:
     final_goal = math.hypot(final_true.x_m - last.x_m, final_true.y_m - last.y_m)
     final_loc = math.hypot(final_true.x_m - final_est.x_m, final_true.y_m - final_est.y_m)
     checks = {
-        "mission_succeeded": outcome.result.succeeded,
+        "mission_succeeded": result.succeeded,
         "all_waypoints_reached": all(w["reached"] for w in waypoints),
         "final_goal_distance_ok": final_goal <= acc.max_final_error_m,
         "not_tipped_over": not record.tipped_over,
@@ -132,14 +132,14 @@ def compute_metrics(record: RunRecord) -> Metrics:
     if acc.max_rock_contacts is not None:
         checks["rock_contacts_ok"] = len(record.rocks_touched) <= acc.max_rock_contacts
     success = all(checks.values())
-    sim_time = outcome.elapsed_s
+    sim_time = record.sim_time_s
     data: dict[str, Any] = {
         **run_header(
             record.scenario,
             record.seed,
             success,
-            outcome.result.status.value,
-            outcome.result.reason,
+            result.status.value,
+            result.reason,
         ),
         "acceptance": {
             "criteria": acc.model_dump(exclude_none=True),

@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from lunarsite.robot.control.waypoints import FollowerParams
-from lunarsite.robot.executive import ControlTick, DriveToWaypoints, WaypointRunResult
+from lunarsite.robot.executive import ActionResult, Agent, ControlLoop, TickInfo
 from lunarsite.robot.perception.estimation import DeadReckoning
-from lunarsite.robot.types import Pose2
+from lunarsite.robot.tasks.waypoints import DriveToWaypoints
+from lunarsite.robot.types import STOP, Pose2
 from lunarsite.sim.rover import SimRover
 from lunarsite.sim.terrain import (
     DemTerrainConfig,
@@ -68,7 +69,9 @@ class RunRecord:
     seed: int
     time_limit_s: float
     terrain: Terrain
-    outcome: WaypointRunResult | None = None
+    outcome: DriveToWaypoints | None = None
+    result: ActionResult | None = None
+    sim_time_s: float = 0.0
     wall_time_s: float = 0.0
     t_s: list[float] = field(default_factory=list)
     true_xyzyaw: list[tuple[float, float, float, float]] = field(default_factory=list)
@@ -116,35 +119,42 @@ def run_scenario(
             arrival_tolerance_m=cfg.mission.arrival_tolerance_m,
         )
         action = DriveToWaypoints(
-            rover,
             params,
             DeadReckoning(scenario.rover, start),
             waypoints,
             control_hz=sim_cfg.control_hz,
         )
         recorder = TickRecorder(world, rover, record, len(waypoints), progress)
+        recorder.action = action
         video = VideoRecorder(video_path, VIDEO_FPS, VIDEO_SIZE_PX) if video_path else None
         recorder.video = video
+        loop = ControlLoop(
+            [Agent(rover, action)],
+            rate_hz=sim_cfg.control_hz,
+            time_limit_s=limit,
+            on_tick=recorder.observe,
+            should_cancel=recorder.should_cancel,
+        )
         try:
-            outcome = action.run(
-                time_limit_s=limit, observer=recorder.observe, should_cancel=recorder.should_cancel
-            )
+            ended = loop.run()
         finally:
             if video is not None:
                 record.video_frames = video.frames_written
                 video.close()
-        record.outcome = outcome
-        for arrival in outcome.arrivals:
+        record.outcome = action
+        record.result = ended.results[0]
+        record.sim_time_s = ended.elapsed_s
+        for arrival in action.arrivals:
             record.true_at_arrival.setdefault(arrival.index, recorder.true_xy_at(arrival.stamp_s))
         if rover.lifecycle_state.value == "active":
             rover.deactivate()
         final = world.truth.rover_pose(rover)
         record.final_true = final.pose2
-        record.final_estimate = outcome.final_estimate
+        record.final_estimate = action.pose
         record.energy_used_wh = world.truth.energy_used_wh(rover)
         record.tipped_over = record.tipped_over or world.truth.tipped_over(rover)
         if progress is not None:
-            progress(outcome.elapsed_s, limit, len(outcome.arrivals), len(waypoints))
+            progress(ended.elapsed_s, limit, len(action.arrivals), len(waypoints))
     record.wall_time_s = time.perf_counter() - wall0
     return record
 
@@ -166,16 +176,20 @@ class TickRecorder:
         self.n_waypoints = n_waypoints
         self.progress = progress
         self.video: VideoRecorder | None = None
+        self.action: DriveToWaypoints | None = None
         self._next_frame_s = 0.0
         self._last_progress_s = -math.inf
 
-    def observe(self, tick: ControlTick) -> None:
+    def observe(self, tick: TickInfo) -> None:
+        assert self.action is not None
         truth = self.world.truth.rover_pose(self.rover)
         rec = self.record
         rec.t_s.append(tick.stamp_s)
         rec.true_xyzyaw.append((truth.x_m, truth.y_m, truth.z_m, truth.yaw_rad))
-        rec.est_xyyaw.append((tick.estimate.x_m, tick.estimate.y_m, tick.estimate.yaw_rad))
-        rec.cmd.append((tick.command.linear_mps, tick.command.angular_radps))
+        est = self.action.pose
+        rec.est_xyyaw.append((est.x_m, est.y_m, est.yaw_rad))
+        drive = tick.command.drive if tick.command is not None else STOP
+        rec.cmd.append((drive.linear_mps, drive.angular_radps))
         rec.rocks_touched |= self.world.truth.rock_contacts(self.rover)
         if truth.tilt_rad > self.rover.config.limits.tip_over_rad:
             rec.tipped_over = True
@@ -194,7 +208,7 @@ class TickRecorder:
         if self.progress is not None and tick.stamp_s - self._last_progress_s >= 1.0:
             self._last_progress_s = tick.stamp_s
             self.progress(
-                tick.stamp_s, self.record.time_limit_s, tick.waypoints_reached, self.n_waypoints
+                tick.stamp_s, self.record.time_limit_s, len(self.action.arrivals), self.n_waypoints
             )
 
     def should_cancel(self) -> str | None:

@@ -25,10 +25,18 @@ class SimClock:
         return self._world.sim_time_s
 
     def sleep_s(self, duration_s: float) -> None:
+        self._world.step(self._steps(duration_s, "sleep"))
+
+    def check_period(self, period_s: float) -> None:
+        """Refuse a control period that is not a whole number of physics steps (or none)."""
+        if self._steps(period_s, "run a loop every") < 1:
+            raise ValueError(f"a loop period of {period_s!r} s is shorter than a physics step")
+
+    def _steps(self, duration_s: float, what: str) -> int:
         dt = self._world.physics_dt_s
         steps = round(duration_s / dt)
         if steps < 0 or abs(steps * dt - duration_s) > 1e-6:
             raise ValueError(
-                f"cannot sleep {duration_s!r} s: not a whole number of {dt:.6f} s physics steps"
+                f"cannot {what} {duration_s!r} s: not a whole number of {dt:.6f} s physics steps"
             )
-        self._world.step(steps)
+        return steps

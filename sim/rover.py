@@ -20,12 +20,13 @@ from numpy.typing import NDArray
 
 from lunarsite.robot.config import RoverConfig, ToolConfig
 from lunarsite.robot.hardware import Clock, RoverInterface
-from lunarsite.robot.types import STOP, CameraFrame, DriveCommand, Pose2, RoverCommand, SensedState
+from lunarsite.robot.hardware.skid_steer import mix_skid_steer
+from lunarsite.robot.types import STOP, CameraFrame, Pose2, RoverCommand, SensedState
 
 if TYPE_CHECKING:
     from .world import LunarWorld
 
-__all__ = ["SimRover", "ToolLink", "mix_skid_steer"]
+__all__ = ["SimRover", "ToolLink"]
 
 log = logging.getLogger(__name__)
 
@@ -40,24 +41,6 @@ MOTOR_EFFICIENCY = 0.7
 
 SUSPENSION_STRUT_MASS_KG = 0.3
 """Mass of a suspension strut (hub and arm), taken from the wheel's mass, in kg."""
-
-
-def mix_skid_steer(command: DriveCommand, config: RoverConfig) -> tuple[float, float]:
-    """Left and right wheel speeds in rad/s for a body velocity command.
-
-    Ground speeds are ``v ∓ ω·B/2`` with B the effective track (the geometric track times
-    the slip factor of a skid-steer). When a side would exceed the motors' top speed, both
-    are scaled down together so the path curvature is kept.
-    """
-    track = config.wheels.track_m * config.drive.effective_track_factor
-    r = config.wheels.radius_m
-    left = (command.linear_mps - 0.5 * command.angular_radps * track) / r
-    right = (command.linear_mps + 0.5 * command.angular_radps * track) / r
-    top = config.drive.max_wheel_speed_radps
-    peak = max(abs(left), abs(right))
-    if peak > top:
-        left, right = left * top / peak, right * top / peak
-    return left, right
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,11 @@ class Clock(Protocol):
         """Let ``duration_s`` pass: advance the simulation, or sleep."""
         ...
 
+    def check_period(self, period_s: float) -> None:
+        """Raise :class:`ValueError` when this clock cannot wait exactly ``period_s``
+        (a simulated clock waits whole physics steps)."""
+        ...
+
 
 class WallClock:
     """Real time: a monotonic clock that sleeps."""
@@ -38,6 +43,10 @@ class WallClock:
     def sleep_s(self, duration_s: float) -> None:
         if duration_s > 0.0:
             time.sleep(duration_s)
+
+    def check_period(self, period_s: float) -> None:
+        if not (math.isfinite(period_s) and period_s > 0.0):
+            raise ValueError(f"a loop period must be positive and finite, got {period_s}")
 
 
 class LoopRate:

@@ -18,6 +18,7 @@ from ..config import RoverConfig
 from ..constants import LUNAR_GRAVITY_MPS2
 from ..types import DriveCommand, Pose2, RoverCommand, SensedState, Twist2, wrap_angle
 from .interface import RoverInterface
+from .skid_steer import mix_skid_steer
 
 __all__ = ["ManualClock", "MockRover", "StepCallback"]
 
@@ -55,6 +56,10 @@ class ManualClock:
         for callback in self._callbacks:
             callback(duration_s)
 
+    def check_period(self, period_s: float) -> None:
+        if not (math.isfinite(period_s) and period_s > 0.0):
+            raise ValueError(f"a loop period must be positive and finite, got {period_s}")
+
     def add_step_callback(self, callback: StepCallback) -> None:
         """Call ``callback(step_s)`` after every advance of the clock."""
         self._callbacks.append(callback)
@@ -63,12 +68,13 @@ class ManualClock:
 class MockRover(RoverInterface):
     """An ideal skid-steer rover in memory, built from a :class:`RoverConfig`.
 
-    Drive commands are mixed to side speeds ``v ∓ ω·track·effective_track_factor/2`` and
-    each side saturates at ``max_wheel_speed_radps · radius_m`` (the controller's own
-    limits, ``max_speed_mps`` and ``max_yaw_rate_radps``, are not enforced here, as a motor
-    board would not). The wheels reach their setpoints at once, so the accelerometer reads
-    only gravity. Tool joints slew toward their targets at ``max_speed_radps``, their
-    targets clamped to the joint limits.
+    Drive commands are mixed to side speeds by :func:`~.skid_steer.mix_skid_steer`, the
+    mixer of the simulated rover and the firmware: ``v ∓ ω·track·effective_track_factor/2``,
+    both sides scaled down together when one would pass ``max_wheel_speed_radps`` (the
+    controller's own limits, ``max_speed_mps`` and ``max_yaw_rate_radps``, are not enforced
+    here, as a motor board would not). The wheels reach their setpoints at once, so the
+    accelerometer reads only gravity. Tool joints slew toward their targets at
+    ``max_speed_radps``, their targets clamped to the joint limits.
 
     Sensor noise is drawn from ``rng`` with the standard deviations of ``config.encoders``
     and ``config.imu`` (per-run IMU biases drawn once here); without ``rng`` every
@@ -171,11 +177,10 @@ class MockRover(RoverInterface):
 
     # ---------------------------------------------------------------------- physics
     def _mix(self, drive: DriveCommand) -> tuple[float, float]:
-        half_track_m = 0.5 * self.config.wheels.track_m * self.config.drive.effective_track_factor
-        top_mps = self.config.drive.max_wheel_speed_radps * self.config.wheels.radius_m
-        left = drive.linear_mps - drive.angular_radps * half_track_m
-        right = drive.linear_mps + drive.angular_radps * half_track_m
-        return (min(max(left, -top_mps), top_mps), min(max(right, -top_mps), top_mps))
+        """Left and right ground speeds, in m/s."""
+        left_radps, right_radps = mix_skid_steer(drive, self.config)
+        radius_m = self.config.wheels.radius_m
+        return left_radps * radius_m, right_radps * radius_m
 
     def _yaw_rate_radps(self) -> float:
         track_m = self.config.wheels.track_m * self.config.drive.effective_track_factor

@@ -100,7 +100,7 @@ def test_run_that_falls_short_exits_1(straight: Path, tmp_path: Path) -> None:
     assert main(["run", str(straight), "--out", str(out), "--time-limit", "5", "--quiet"]) == 1
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["success"] is False
-    assert metrics["status"] == "execution_failed" and "time limit" in metrics["reason"]
+    assert metrics["status"] == "canceled" and "time limit" in metrics["reason"]
 
 
 @pytest.mark.parametrize(

@@ -117,12 +117,14 @@ def test_effective_track_factor_slows_the_turn(make_rover_config: RoverFactory) 
     assert rover.true_pose.yaw_rad == pytest.approx(0.5)
 
 
-def test_wheel_speeds_saturate(active_rover: MockRover) -> None:
+def test_wheel_speeds_saturate_keeping_the_curvature(active_rover: MockRover) -> None:
     active_rover.write(RoverCommand(DriveCommand(0.45, 1.0)))
-    # 0.45 ∓ 0.2 → (0.25, 0.65); the top wheel speed is 5 rad/s × 0.1 m = 0.5 m/s
-    assert active_rover.wheel_speeds_mps == pytest.approx((0.25, 0.5))
-    assert active_rover.true_twist.linear_mps == pytest.approx(0.375)
-    assert active_rover.true_twist.angular_radps == pytest.approx(0.625)
+    # 0.45 ∓ 0.2 → (0.25, 0.65) m/s; the top wheel speed is 5 rad/s × 0.1 m = 0.5 m/s, so
+    # both sides are scaled by 0.5 / 0.65 (as the simulator and the firmware mix)
+    assert active_rover.wheel_speeds_mps == pytest.approx((0.25 * 0.5 / 0.65, 0.5))
+    twist = active_rover.true_twist
+    assert twist.angular_radps / twist.linear_mps == pytest.approx(1.0 / 0.45)  # same path
+    assert twist.linear_mps < 0.45
     active_rover.write(RoverCommand(DriveCommand(-3.0, 0.0)))
     assert active_rover.wheel_speeds_mps == pytest.approx((-0.5, -0.5))
 

@@ -10,8 +10,9 @@ import pytest
 from lunarsite.robot.config import RoverConfig
 from lunarsite.robot.constants import LUNAR_GRAVITY_MPS2
 from lunarsite.robot.hardware import CommandError, LifecycleError, LifecycleState
+from lunarsite.robot.hardware.skid_steer import mix_skid_steer
 from lunarsite.robot.types import DriveCommand, Pose2, RoverCommand, wrap_angle
-from lunarsite.sim.rover import SimRover, mix_skid_steer
+from lunarsite.sim.rover import SimRover
 from lunarsite.sim.world import LunarWorld, SimConfig
 from tests.conftest import flat_terrain
 

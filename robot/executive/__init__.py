@@ -1,0 +1,24 @@
+"""Runs skills against rovers: the skill contract and its results (:mod:`.skill`), skills
+made of skills (:mod:`.compose`), and the one control loop that owns time
+(:mod:`.loop`)."""
+
+from .compose import Retry, Script, ScriptBody, Sequence
+from .loop import Agent, ControlLoop, LoopEnd, LoopResult, TickInfo
+from .skill import ActionResult, ActionStatus, Running, Skill, Step
+
+__all__ = [
+    "ActionResult",
+    "ActionStatus",
+    "Agent",
+    "ControlLoop",
+    "LoopEnd",
+    "LoopResult",
+    "Retry",
+    "Running",
+    "Script",
+    "ScriptBody",
+    "Sequence",
+    "Skill",
+    "Step",
+    "TickInfo",
+]
