@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from lunarsite.launch.rover_cli import cli_bench_link
+from lunarsite.launch.linkbench import cli_bench_link
 
 if __name__ == "__main__":
     print(json.dumps(cli_bench_link(), indent=2))

@@ -130,11 +130,11 @@ class SerialRover(RoverInterface):
     def servo_channels(self) -> Mapping[str, int]:
         return dict(self._channels)
 
-    def take_rejections(self) -> list[str]:
+    def _take_rejections(self) -> tuple[str, ...]:
         """Servo commands the rover refused since the last call (one line each)."""
         with self._work:
             out, self._rejections = self._rejections, []
-        return out
+        return tuple(out)
 
     def close(self) -> None:
         """Stop (best effort), close the link and the worker."""
@@ -228,6 +228,7 @@ class SerialRover(RoverInterface):
             tool_positions_rad={name: servo[ch] * 1e-3 for ch, name in self._joint_of.items()},
             battery_v=tel.battery_mv * 1e-3,
             faults=tuple(faults),
+            rejected=self._take_rejections(),
         )
 
     def _on_write(self, command: RoverCommand) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pybullet
 
-from .runner import run_scenario
+from .runner import run_sim
 from .schema import load_scenario
 
 __all__ = ["bench_sim", "bench_soil"]
@@ -49,9 +49,9 @@ def bench_sim(*, sim_seconds: float = 60.0, seed: int = 0) -> dict[str, Any]:
     }
     for label, camera in (("no_camera", False), ("with_camera", True)):
         t0 = time.perf_counter()
-        record = run_scenario(scenario, seed=seed, time_limit_s=sim_seconds, render_camera=camera)
+        outcome = run_sim(scenario, None, seed=seed, time_limit_s=sim_seconds, render_camera=camera)
         wall = time.perf_counter() - t0
-        sim = record.sim_time_s
+        sim = outcome.record.sim_time_s
         result[label] = {
             "sim_time_s": round(sim, 3),
             "wall_time_s": round(wall, 3),
@@ -95,17 +95,17 @@ def bench_soil(*, sim_seconds: float = 120.0, seed: int = 0) -> dict[str, Any]:
     from lunarsite.sim.soil import SoilConfig, SoilGrid
     from lunarsite.sim.soil_coupling import TiledHeightfield
 
-    from .dig_and_dump import arena_terrain, run_dig_and_dump
-
     cfg = SoilConfig(material="bp1")
-    arena = arena_terrain(0.02)
-    grid = SoilGrid(arena.heights_m, 0.02, config=cfg, gravity_mps2=LUNAR_GRAVITY_MPS2)
+    arena = np.zeros((251, 345))  # the 6.88 × 5 m KSC arena at 2 cm
+    grid = SoilGrid(arena, 0.02, config=cfg, gravity_mps2=LUNAR_GRAVITY_MPS2)
     tool = ToolLoad(0.015, grid.rho_loose)
     times: list[float] = []
     x, y, z = 1.0, 2.5, -0.05
 
     def edge(xe: float) -> CuttingEdge:
-        return CuttingEdge((xe, y - 0.25, z), (xe, y + 0.25, z), (1.0, 0.0, 0.0))
+        return CuttingEdge(
+            np.array([xe, y - 0.25, z]), np.array([xe, y + 0.25, z]), np.array([1.0, 0.0, 0.0])
+        )
 
     for step in range(300):
         if tool.room_kg <= 0.0:  # empty it far away, as a dump would
@@ -162,19 +162,20 @@ def bench_soil(*, sim_seconds: float = 120.0, seed: int = 0) -> dict[str, Any]:
     runs: dict[str, Any] = {}
     scenario = load_scenario("dig_and_dump")
     for label, soil_on in (("soil", True), ("rigid", False)):
-        r = run_dig_and_dump(scenario, seed=seed, time_limit_s=sim_seconds, soil_on=soil_on)
+        r = run_sim(scenario, None, seed=seed, time_limit_s=sim_seconds, soil_on=soil_on).metrics
         runs[label] = {
-            "sim_time_s": round(r.sim_time_s, 2),
-            "wall_time_s": round(r.wall_time_s, 2),
-            "real_time_factor": round(r.real_time_factor, 2),
-            "digs": r.digs,
-            "dumps": r.dumps,
+            "sim_time_s": round(r["sim_time_s"], 2),
+            "wall_time_s": round(r["wall_time_s"], 2),
+            "real_time_factor": r["real_time_factor"],
+            "digs": r["digs"],
+            "dumps": r["dumps"],
         }
-        if r.soil is not None:
-            runs[label]["conservation_error_rel"] = r.soil["conservation_error_rel"]
-            runs[label]["moved_into_tools_kg"] = round(r.soil["moved_into_tools_kg"], 2)
-            runs[label]["soil_updates"] = r.soil["updates"]
-            runs[label]["tiles_replaced"] = r.soil["tiles_replaced"]
+        soil = r["soil"]
+        if soil is not None:
+            runs[label]["conservation_error_rel"] = soil["conservation_error_rel"]
+            runs[label]["moved_into_tools_kg"] = round(soil["moved_into_tools_kg"], 2)
+            runs[label]["soil_updates"] = soil["updates"]
+            runs[label]["tiles_replaced"] = soil["tiles_replaced"]
     runs["soil_overhead_fraction"] = round(
         runs["soil"]["wall_time_s"] / runs["rigid"]["wall_time_s"] - 1.0, 3
     )

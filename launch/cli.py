@@ -1,7 +1,8 @@
 """The ``lunarsite`` command line. The only place in the package that talks to the terminal.
 
-Exit status: 0 success; 1 the run ended but fell short of its acceptance criteria;
-2 bad input (a scenario or rover file, an argument), reported without a traceback.
+Exit status: 0 success; 1 the run ended but fell short of its acceptance criteria (or a
+link failed); 2 bad input (a scenario or rover file, an argument), reported without a
+traceback; 130 interrupted by Ctrl-C (the rover stopped, the run folder written).
 """
 
 from __future__ import annotations
@@ -15,16 +16,20 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .schema import ScenarioError, list_rovers, list_scenarios, load_scenario
+from .files import ScenarioError
+from .progress import progress_reporter
+from .schema import list_rovers, list_scenarios, load_scenario
 
 __all__ = ["main"]
 
 EXIT_OK = 0
 EXIT_SHORT = 1
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+ROVER_COMMANDS = ("rover", "teleop", "link-check", "virtual-rover")
 
 log = logging.getLogger("lunarsite")
 
@@ -70,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--gui", action="store_true", help="open the PyBullet viewer")
     run.add_argument("--video", action="store_true", help="also write video.mp4 (chase camera)")
-    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--quiet", action="store_true", help="no progress output")
 
     sub.add_parser("scenarios", help="list the shipped scenarios and rovers")
 
@@ -126,12 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_run(args, out, console)
         if args.command == "bench":
             return _cmd_bench(args, out)
-        if args.command in ("rover", "teleop", "link-check", "virtual-rover"):
+        if args.command in ROVER_COMMANDS:
             from .rover_cli import dispatch
 
-            code = dispatch(args, out, console)
-            assert code is not None
-            return code
+            return dispatch(args, out, console)
     except ScenarioError as exc:
         console.print("[bold red]error:[/] invalid input", highlight=False)
         for line in exc.problems:
@@ -139,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         console.print("interrupted")
-        return 130
+        return EXIT_INTERRUPTED
     raise AssertionError(f"unhandled command {args.command}")
 
 
@@ -166,31 +169,33 @@ def _cmd_validate(args: argparse.Namespace, out: Console) -> int:
     out.print(
         f"[green]ok[/] {scenario.path}: scenario {cfg.name!r}, rover {scenario.rover.name!r} "
         f"({scenario.rover_path.name}), site {size[0]:g} × {size[1]:g} m, "
-        + _mission_summary(cfg.mission),
+        + scenario.kind.summary(scenario.mission),
         highlight=False,
     )
     return EXIT_OK
 
 
-def _mission_summary(mission: object) -> str:
-    summary = getattr(mission, "summary", None)
-    return summary() if callable(summary) else f"a {getattr(mission, 'kind', '?')} mission"
-
-
-def _cmd_run(args: argparse.Namespace, out: Console, console: Console) -> int:
-    from .missions import run_in_sim, sim_entry
-    from .pictures import PictureError
+def prepare_out_dir(out_dir: Path | None, name: str) -> Path:
+    """The run folder to write (created; refused when it exists and is not empty)."""
     from .report import default_out_dir
 
-    scenario = load_scenario(args.scenario)
-    sim_entry(scenario)  # refuses a mission that does not run in simulation
-    out_dir: Path = args.out or default_out_dir(scenario.config.name)
+    out_dir = out_dir or default_out_dir(name)
     if out_dir.exists() and any(out_dir.iterdir()):
         raise ScenarioError(out_dir, [f"--out {out_dir}: folder exists and is not empty"])
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ScenarioError(out_dir, [f"--out {out_dir}: cannot create folder: {exc}"]) from None
+    return out_dir
+
+
+def _cmd_run(args: argparse.Namespace, out: Console, console: Console) -> int:
+    from .pictures import PictureError
+    from .runner import refuse_backend, run_sim
+
+    scenario = load_scenario(args.scenario)
+    refuse_backend(scenario, "sim")
+    out_dir = prepare_out_dir(args.out, scenario.config.name)
     seed = scenario.config.seed if args.seed is None else args.seed
     limit = args.time_limit or scenario.config.time_limit_s
     console.print(
@@ -199,24 +204,9 @@ def _cmd_run(args: argparse.Namespace, out: Console, console: Console) -> int:
         highlight=False,
     )
     video = out_dir / "video.mp4" if args.video else None
-    show = not args.quiet and console.is_terminal
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed:.0f}/{task.total:.0f} s sim"),
-        TextColumn("{task.fields[status]}"),
-        TimeElapsedColumn(),
-        console=console,
-        disable=not show,
-        transient=True,
-    ) as bar:
-        task = bar.add_task(scenario.config.name, total=limit, status="")
-
-        def progress(sim_s: float, limit_s: float, status: str) -> None:
-            bar.update(task, completed=min(sim_s, limit_s), status=status)
-
+    with progress_reporter(console, scenario.config.name, quiet=args.quiet) as progress:
         try:
-            run = run_in_sim(
+            outcome = run_sim(
                 scenario,
                 out_dir,
                 seed=seed,
@@ -227,26 +217,44 @@ def _cmd_run(args: argparse.Namespace, out: Console, console: Console) -> int:
             )
         except PictureError as exc:
             raise ScenarioError(out_dir, [f"video: {exc}"]) from None
-    metrics = run.metrics
-    d = metrics.data
-    verdict = "[green]succeeded[/]" if metrics.success else "[red]fell short[/]"
+    return report_outcome(out, outcome.metrics, outcome.judgement.lines, out_dir, outcome)
+
+
+def report_outcome(
+    out: Console, d: dict[str, Any], lines: Sequence[str], out_dir: Path, outcome: Any
+) -> int:
+    """Print how a run ended and where its folder is; returns the exit status."""
+    verdict = "[green]succeeded[/]" if d["success"] else "[red]fell short[/]"
     out.print(
-        f"{d['scenario']} seed {d['seed']}: {verdict} ({d['status']}: {d['reason']})",
+        f"{d['scenario']} seed {d['seed']} on {d['backend']}: {verdict} "
+        f"({d['status']}: {d['reason']})",
         highlight=False,
     )
-    for line in (*run.summary, f"run folder: {out_dir}"):
+    rtf = d["real_time_factor"]
+    timing = f"{d['sim_time_s']:.1f} s on the rover's clock, {d['wall_time_s']:.1f} s wall" + (
+        f" ({rtf}× real time)" if rtf is not None and d["backend"] == "sim" else ""
+    )
+    extra = [timing]
+    if "final_position_error_m" in d:
+        extra.append(
+            f"distance {d['distance_driven_m']:.2f} m; final position error "
+            f"{d['final_position_error_m']:.3f} m (estimate vs truth)"
+        )
+    for line in (*lines, *extra, f"run folder: {out_dir}"):
         out.print(f"  {line}", highlight=False)
-    if not metrics.success:
+    if not d["success"]:
         failed = [k for k, ok in d["acceptance"]["checks"].items() if not ok]
         out.print(f"  failed checks: {', '.join(failed)}", highlight=False)
-    return EXIT_OK if metrics.success else EXIT_SHORT
+    if outcome.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if d["success"] else EXIT_SHORT
 
 
 def _cmd_bench(args: argparse.Namespace, out: Console) -> int:
     from .bench import bench_sim, bench_soil
 
     if args.what == "link":
-        from .rover_cli import bench_link
+        from .linkbench import bench_link
 
         result = bench_link()  # 5 s of streaming in real time; see bench/bench_link.py
     elif args.what == "soil":

@@ -7,8 +7,7 @@
 - :func:`bench_traverse`: the closed loop on the ``traverse`` scenario, seeds
   ``first_seed`` … with ``goals`` random reachable goals each (the scenario's
   ``random_goals.count`` overridden, the per-goal time limit kept), through
-  :func:`~lunarsite.launch.navrun.run_navigate` and
-  :func:`~lunarsite.launch.navrun.compute_nav_metrics`: share of goals reached, rock
+  the one runner (:func:`~lunarsite.launch.runner.run_sim`): share of goals reached, rock
   contacts, tip-overs and the localization error at each goal, judged on ground truth.
 
 Tests never assert on these figures.
@@ -37,8 +36,9 @@ from lunarsite.sim.terrain import (
     generate_terrain,
 )
 
-from .navrun import compute_nav_metrics, rock_stamped_heights, run_navigate
-from .schema import LoadedScenario, NavigateMission, load_scenario
+from .missions.navigate import NavigateMission, rock_stamped_heights
+from .runner import run_sim
+from .schema import LoadedScenario, load_scenario
 
 __all__ = ["bench_nav", "bench_planner", "bench_traverse", "with_goal_count"]
 
@@ -119,17 +119,14 @@ def bench_planner(config: RoverConfig, *, pairs: int = 40, seed: int = 0) -> dic
 def with_goal_count(scenario: LoadedScenario, count: int) -> LoadedScenario:
     """A navigate scenario with ``random_goals.count`` set to ``count`` (time limits kept:
     the run's limit is ``count`` times the per-goal limit)."""
-    mission = scenario.config.mission
+    mission = scenario.mission
     if not isinstance(mission, NavigateMission) or mission.random_goals is None:
         raise ValueError(f"{scenario.path}: not a navigate mission with random goals")
     goals = mission.random_goals.model_copy(update={"count": count})
-    config = scenario.config.model_copy(
-        update={
-            "mission": mission.model_copy(update={"random_goals": goals}),
-            "time_limit_s": count * mission.goal_time_limit_s,
-        }
+    config = scenario.config.model_copy(update={"time_limit_s": count * mission.goal_time_limit_s})
+    return dataclasses.replace(
+        scenario, config=config, mission=mission.model_copy(update={"random_goals": goals})
     )
-    return dataclasses.replace(scenario, config=config)
 
 
 def bench_traverse(
@@ -148,10 +145,7 @@ def bench_traverse(
     reached = attempted = contacts = tips = 0
     sim_s = wall_s = 0.0
     for seed in range(first_seed, first_seed + seeds):
-        record = run_navigate(
-            loaded, seed=seed, time_limit_s=loaded.config.time_limit_s or math.inf
-        )
-        d = compute_nav_metrics(record).data
+        d = run_sim(loaded, None, seed=seed, time_limit_s=loaded.config.time_limit_s).metrics
         errs = [g["localization_error_m"] for g in d["goals"] if g["attempted"]]
         loc_errors.extend(errs)
         reached += d["goals_reached"]

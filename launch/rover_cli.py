@@ -1,21 +1,22 @@
-"""The physical-rover commands of the ``lunarsite`` CLI, and the steps-mission runner.
+"""The physical-rover commands of the ``lunarsite`` CLI.
 
-``lunarsite rover --port PORT SCENARIO``   run a scenario's steps on a rover over a port
+``lunarsite rover --port PORT SCENARIO``   run a scenario's mission on a rover over a port
 ``lunarsite teleop --port PORT``           drive with the keyboard (SPACE stops)
 ``lunarsite link-check --port PORT``       handshake, ping statistics, link counters
 ``lunarsite virtual-rover``                build and start the virtual rover, print its port
 ``lunarsite bench link``                   link rates and round trips (:func:`bench_link`)
 
 :func:`add_rover_commands` registers the subcommands on the CLI's parser and
-:func:`dispatch` runs them; both are called from :mod:`lunarsite.launch.cli`. Exit
-status follows the CLI: 0 done, 1 fell short (a step failed, the link failed, pings were
-lost), 2 bad input (a missing port, a simulation-only scenario).
+:func:`dispatch` runs them; both are called from :mod:`lunarsite.launch.cli`. The serial
+link (pyserial) is imported only when one of them runs. Exit status follows the CLI: 0
+done, 1 fell short (the mission, the link, lost pings), 2 bad input (a missing port, a
+mission the rover cannot run), 130 interrupted (the rover stopped, the run folder
+written).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import math
@@ -23,47 +24,29 @@ import os
 import select
 import sys
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 
-from lunarsite.firmware_bridge import protocol as p
-from lunarsite.firmware_bridge.build import FirmwareBuildError
-from lunarsite.firmware_bridge.link import LinkConfig, LinkError, PortError, SerialLink
-from lunarsite.firmware_bridge.proxy import FaultConfig, FaultProxy
-from lunarsite.firmware_bridge.serial_rover import SerialRover
-from lunarsite.firmware_bridge.virtual_rover import VirtualRover, VirtualRoverError
 from lunarsite.robot.config import RoverConfig
 from lunarsite.robot.hardware import HardwareError, LoopRate
-from lunarsite.robot.perception.estimation import DeadReckoning
-from lunarsite.robot.types import DriveCommand, Pose2, RoverCommand, SensedState, wrap_angle
+from lunarsite.robot.types import DriveCommand, RoverCommand
 
-from .schema import (
-    DriveStep,
-    GripperStep,
-    StepsMission,
-    ToolStep,
-    TurnStep,
-    WaitStep,
-    load_rover,
-    load_scenario,
-)
+from .files import load_rover
+from .schema import load_scenario
+
+if TYPE_CHECKING:
+    from lunarsite.firmware_bridge.link import SerialLink
 
 __all__ = [
-    "StepResult",
-    "StepsOutcome",
     "TeleopState",
     "add_rover_commands",
     "apply_key",
-    "bench_link",
-    "check_steps",
     "dispatch",
-    "expected_poses",
-    "run_steps",
 ]
 
 log = logging.getLogger(__name__)
@@ -73,314 +56,6 @@ EXIT_SHORT = 1
 EXIT_BAD_INPUT = 2
 
 COMMANDS = ("rover", "teleop", "link-check", "virtual-rover")
-
-
-# ===================================================================== steps
-def _tool_joint(rover: RoverConfig, step: ToolStep | GripperStep) -> str | None:
-    kinds = ("gripper",) if isinstance(step, GripperStep) else ("scoop", "bucket")
-    if isinstance(step, ToolStep) and step.joint is not None:
-        return step.joint
-    for tool in rover.tools:
-        if tool.kind in kinds:
-            return tool.joints[0].name
-    return None
-
-
-def expected_poses(mission: StepsMission, start: Pose2) -> list[Pose2]:
-    """The planned pose after each step, from ``start``, in the site frame."""
-    out = []
-    x, y, yaw = start.x_m, start.y_m, start.yaw_rad
-    for step in mission.steps:
-        if isinstance(step, DriveStep):
-            x += step.distance_m * math.cos(yaw)
-            y += step.distance_m * math.sin(yaw)
-        elif isinstance(step, TurnStep):
-            yaw += step.angle_rad
-        out.append(Pose2(x, y, wrap_angle(yaw)))
-    return out
-
-
-def check_steps(
-    mission: StepsMission,
-    rover: RoverConfig,
-    start: Any,
-    size_m: tuple[float, float] | None,
-) -> list[tuple[tuple[int | str, ...], str]]:
-    """Problems of a steps mission for this rover, as ((step index, field), reason)."""
-    problems: list[tuple[tuple[int | str, ...], str]] = []
-    poses = expected_poses(mission, Pose2(start.x_m, start.y_m, start.yaw_rad))
-    d = rover.drive
-    for i, step in enumerate(mission.steps):
-        if isinstance(step, DriveStep):
-            if step.distance_m == 0.0:
-                problems.append(((i, "distance_m"), "must not be zero"))
-            if step.speed_mps > d.max_speed_mps:
-                problems.append(
-                    (
-                        (i, "speed_mps"),
-                        f"{step.speed_mps:g} m/s exceeds the rover's "
-                        f"drive.max_speed_mps ({d.max_speed_mps:g})",
-                    )
-                )
-            pose = poses[i]
-            if size_m is not None and not (
-                0.0 <= pose.x_m <= size_m[0] and 0.0 <= pose.y_m <= size_m[1]
-            ):
-                problems.append(
-                    (
-                        (i,),
-                        f"ends at ({pose.x_m:.2f}, {pose.y_m:.2f}) m, outside the site "
-                        f"(0..{size_m[0]:g} × 0..{size_m[1]:g} m)",
-                    )
-                )
-        elif isinstance(step, TurnStep):
-            if step.angle_rad == 0.0:
-                problems.append(((i, "angle_rad"), "must not be zero"))
-            if step.yaw_rate_radps > d.max_yaw_rate_radps:
-                problems.append(
-                    (
-                        (i, "yaw_rate_radps"),
-                        f"{step.yaw_rate_radps:g} rad/s exceeds the "
-                        f"rover's drive.max_yaw_rate_radps ({d.max_yaw_rate_radps:g})",
-                    )
-                )
-        elif isinstance(step, ToolStep | GripperStep):
-            name = _tool_joint(rover, step)
-            what = "gripper" if isinstance(step, GripperStep) else "scoop or bucket"
-            if name is None:
-                problems.append(((i,), f"rover {rover.name!r} has no {what}"))
-                continue
-            if name not in rover.joint_names:
-                known = ", ".join(rover.joint_names) or "none"
-                problems.append(((i, "joint"), f"rover has no joint {name!r} (has: {known})"))
-                continue
-            j = rover.joint(name)
-            if not j.lower_rad <= step.position_rad <= j.upper_rad:
-                problems.append(
-                    (
-                        (i, "position_rad"),
-                        f"{step.position_rad:g} rad is outside joint "
-                        f"{name!r} limits [{j.lower_rad:g}, {j.upper_rad:g}]",
-                    )
-                )
-    return problems
-
-
-@dataclass(frozen=True)
-class StepResult:
-    index: int
-    kind: str
-    status: str
-    """succeeded or execution_failed."""
-    reason: str
-    duration_s: float
-    error_m: float
-    """Distance from the planned position to the rover's own estimate after the step."""
-
-
-@dataclass(frozen=True)
-class StepsOutcome:
-    succeeded: bool
-    reason: str
-    steps: tuple[StepResult, ...]
-    final_error_m: float
-    elapsed_s: float
-    checks: dict[str, bool] = field(default_factory=dict)
-
-
-class _StepFailed(Exception):
-    pass
-
-
-class _Runner:
-    """Runs steps closed-loop on the rover's own dead reckoning (encoders + gyro)."""
-
-    def __init__(
-        self,
-        rover: SerialRover,
-        mission: StepsMission,
-        start: Pose2,
-        time_limit_s: float,
-        progress: Callable[[int, str], None] | None,
-    ) -> None:
-        self.rover = rover
-        self.mission = mission
-        self.cfg = rover.config
-        self.rate = LoopRate(rover.clock, mission.control_hz)
-        self.estimator = DeadReckoning(rover.config, start)
-        self.targets: dict[str, float] = {}
-        self.deadline_s = rover.clock.now_s() + time_limit_s
-        self.progress = progress
-        self.state: SensedState | None = None
-        self.yaw_travel_rad = 0.0
-        self.last_yaw = start.yaw_rad
-        self.disconnected_since: float | None = None
-
-    def tick(self, drive: DriveCommand) -> Pose2:
-        self.rover.write(RoverCommand(drive, self.targets))
-        self.rate.sleep()
-        state = self.rover.read()
-        now = self.rover.clock.now_s()
-        if "estop" in state.faults:
-            raise _StepFailed("the rover reports an emergency stop")
-        if "link_disconnected" in state.faults:
-            self.disconnected_since = self.disconnected_since or now
-            if now - self.disconnected_since > 2.0:
-                raise _StepFailed("link to the rover lost for more than 2 s")
-        else:
-            self.disconnected_since = None
-        if now > self.deadline_s:
-            raise _StepFailed("time limit reached")
-        if self.state is None or state.stamp_s > self.state.stamp_s:
-            self.estimator.update(state)
-            self.state = state
-        pose = self.estimator.pose
-        self.yaw_travel_rad += wrap_angle(pose.yaw_rad - self.last_yaw)
-        self.last_yaw = pose.yaw_rad
-        return pose
-
-    def settle(self, duration_s: float = 0.3) -> Pose2:
-        end = self.rover.clock.now_s() + duration_s
-        pose = self.estimator.pose
-        while self.rover.clock.now_s() < end:
-            pose = self.tick(DriveCommand())
-        return pose
-
-    def drive(self, step: DriveStep, before: Pose2, after: Pose2) -> None:
-        """Follow the planned segment ``before`` → ``after``: speed from the distance left
-        along it, yaw rate from the heading and cross-track errors."""
-        self.tick(DriveCommand())
-        accel = 0.5 * self.cfg.drive.max_accel_mps2
-        ux, uy = math.cos(before.yaw_rad), math.sin(before.yaw_rad)
-        direction = math.copysign(1.0, step.distance_m)
-        while True:
-            pose = self.estimator.pose
-            remaining = ((after.x_m - pose.x_m) * ux + (after.y_m - pose.y_m) * uy) * direction
-            if remaining < 0.003:
-                break
-            cross = -(pose.x_m - after.x_m) * uy + (pose.y_m - after.y_m) * ux
-            v = min(step.speed_mps, max(0.03, math.sqrt(2.0 * accel * remaining)))
-            w = 2.0 * wrap_angle(before.yaw_rad - pose.yaw_rad) - 4.0 * cross * direction
-            w = max(-0.5, min(0.5, w))
-            self.tick(DriveCommand(direction * v, w))
-        self.settle()
-
-    def turn(self, step: TurnStep, before: Pose2) -> None:
-        """Turn in place by the step's angle, plus whatever heading error is left over."""
-        pose = self.tick(DriveCommand())
-        start = self.yaw_travel_rad
-        goal = step.angle_rad + wrap_angle(before.yaw_rad - pose.yaw_rad)
-        alpha = 2.0
-        while True:
-            remaining = goal - (self.yaw_travel_rad - start)
-            if abs(remaining) < 0.003 or remaining * goal < 0.0:
-                break
-            w = min(step.yaw_rate_radps, max(0.1, math.sqrt(2.0 * alpha * abs(remaining))))
-            self.tick(DriveCommand(0.0, math.copysign(w, remaining)))
-        self.settle()
-
-    def joint(self, name: str, target_rad: float) -> None:
-        j = self.cfg.joint(name)
-        self.targets[name] = target_rad
-        state = self.state
-        now = self.rover.clock.now_s()
-        start = state.tool_positions_rad.get(name, j.home_rad) if state else j.home_rad
-        give_up = now + abs(target_rad - start) / j.max_speed_radps + 2.0
-        while True:
-            self.tick(DriveCommand())
-            assert self.state is not None
-            if abs(self.state.tool_positions_rad.get(name, math.inf) - target_rad) < 0.01:
-                return
-            rejected = self.rover.take_rejections()
-            if rejected:
-                raise _StepFailed("; ".join(rejected))
-            if self.rover.clock.now_s() > give_up:
-                raise _StepFailed(f"joint {name} did not reach {target_rad:g} rad in time")
-
-    def wait(self, step: WaitStep) -> None:
-        end = self.rover.clock.now_s() + step.duration_s
-        while self.rover.clock.now_s() < end:
-            self.tick(DriveCommand())
-
-    def run(self) -> tuple[list[StepResult], str]:
-        origin = self.estimator.pose
-        planned = expected_poses(self.mission, origin)
-        results: list[StepResult] = []
-        self.tick(DriveCommand())
-        for i, step in enumerate(self.mission.steps):
-            before = planned[i - 1] if i > 0 else origin
-            if self.progress is not None:
-                self.progress(i, step.kind)
-            t0 = self.rover.clock.now_s()
-            try:
-                if isinstance(step, DriveStep):
-                    self.drive(step, before, planned[i])
-                elif isinstance(step, TurnStep):
-                    self.turn(step, before)
-                elif isinstance(step, WaitStep):
-                    self.wait(step)
-                else:
-                    name = _tool_joint(self.cfg, step)
-                    assert name is not None, "checked by the schema"
-                    self.joint(name, step.position_rad)
-            except (_StepFailed, HardwareError) as exc:
-                results.append(
-                    StepResult(
-                        i,
-                        step.kind,
-                        "execution_failed",
-                        str(exc),
-                        self.rover.clock.now_s() - t0,
-                        math.nan,
-                    )
-                )
-                self._stop()
-                return results, f"step {i} ({step.kind}) failed: {exc}"
-            pose = self.estimator.pose
-            error = math.hypot(pose.x_m - planned[i].x_m, pose.y_m - planned[i].y_m)
-            results.append(
-                StepResult(i, step.kind, "succeeded", "", self.rover.clock.now_s() - t0, error)
-            )
-        self._stop()
-        return results, "all steps done"
-
-    def _stop(self) -> None:
-        with contextlib.suppress(HardwareError):
-            self.rover.write(RoverCommand(DriveCommand(), self.targets))
-
-
-def run_steps(
-    rover: SerialRover,
-    mission: StepsMission,
-    *,
-    start: Pose2,
-    time_limit_s: float,
-    max_step_error_m: float | None,
-    max_final_error_m: float | None,
-    progress: Callable[[int, str], None] | None = None,
-) -> StepsOutcome:
-    """Run ``mission`` on an ACTIVE rover; judge each drive step's end and the final
-    position against the plan, on the rover's own dead reckoning (a physical rover has
-    no ground truth). A limit of None is not judged (its check is left out)."""
-    t0 = rover.clock.now_s()
-    runner = _Runner(rover, mission, start, time_limit_s, progress)
-    results, reason = runner.run()
-    done = len(results) == len(mission.steps) and all(r.status == "succeeded" for r in results)
-    final = results[-1].error_m if done else math.nan
-    drive_errors = [r.error_m for r in results if r.kind == "drive" and r.status == "succeeded"]
-    checks = {"all_steps_done": done}
-    if max_step_error_m is not None:
-        checks["step_error"] = done and all(e <= max_step_error_m for e in drive_errors)
-    if max_final_error_m is not None:
-        checks["final_error"] = done and final <= max_final_error_m
-    return StepsOutcome(
-        succeeded=all(checks.values()),
-        reason=reason,
-        steps=tuple(results),
-        final_error_m=final,
-        elapsed_s=rover.clock.now_s() - t0,
-        checks=checks,
-    )
 
 
 # ==================================================================== teleop
@@ -443,79 +118,6 @@ def apply_key(state: TeleopState, key: str, rover: RoverConfig) -> TeleopState:
     return state
 
 
-# ================================================================ bench link
-def bench_link(
-    *, seconds: float = 5.0, baud: int = 115200, rate_hz: float = 100.0, pings: int = 300
-) -> dict[str, Any]:
-    """Sustained setpoint and telemetry rates at ``baud`` through a throttled pty, and
-    round-trip percentiles through the raw pty and the throttled one.
-
-    The virtual rover streams TELEMETRY at 100 Hz; the host streams SETPOINTs at
-    ``rate_hz`` for ``seconds``. A proxy holds each direction to baud / 10 bytes per
-    second (a pty alone has no baud rate). Link use is bytes per second over baud / 10.
-    """
-    result: dict[str, Any] = {"benchmark": "link", "baud": baud, "setpoint_rate_hz": rate_hz}
-    line_bps = baud / 10.0
-    with VirtualRover() as vr:
-        throttle = FaultConfig(baud=baud)
-        with (
-            FaultProxy(vr.port, to_rover=throttle, to_host=throttle) as proxy,
-            SerialLink(
-                LinkConfig(port=proxy.port, baudrate=baud, ping_period_s=0.0, seed=0)
-            ) as link,
-        ):
-            link.wait_connected(5.0)
-            link.set_mode(p.Mode.ARMED)
-            time.sleep(0.6)
-            c0 = link.counters()
-            r0 = c0.rover
-            t0 = time.monotonic()
-            period = 1.0 / rate_hz
-            k = 0
-            while time.monotonic() - t0 < seconds:
-                link.send_setpoint(0.1 * math.sin(0.5 * k * period), 0.0)
-                k += 1
-                time.sleep(max(0.0, t0 + k * period - time.monotonic()))
-            time.sleep(0.6)  # one more LINK_STATUS from the rover
-            elapsed = time.monotonic() - t0
-            c1 = link.counters()
-            r1 = c1.rover
-            tel = c1.telemetry_frames - c0.telemetry_frames
-            result["throttled_115200"] = {
-                "seconds": round(seconds, 2),
-                "setpoints_sent_hz": round((c1.setpoints_sent - c0.setpoints_sent) / seconds, 1),
-                "setpoints_applied_hz": round(
-                    (r1.setpoints_applied - r0.setpoints_applied) / seconds, 1
-                )
-                if r0 is not None and r1 is not None
-                else None,
-                "setpoints_rate_limited": c1.setpoints_rate_limited - c0.setpoints_rate_limited,
-                "telemetry_received_hz": round(tel / elapsed, 1),
-                "host_to_rover_link_use": round(
-                    (c1.tx_bytes - c0.tx_bytes) / elapsed / line_bps, 3
-                ),
-                "rover_to_host_link_use": round(
-                    (c1.rx_bytes - c0.rx_bytes) / elapsed / line_bps, 3
-                ),
-                "rover_tx_drops": (r1.tx_drops - r0.tx_drops) if r0 and r1 else None,
-                "crc_errors": c1.crc_errors,
-            }
-            result["rtt_throttled_115200_s"] = _rtt(link, pings)
-        with SerialLink(LinkConfig(port=vr.port, ping_period_s=0.0, seed=1)) as raw:
-            raw.wait_connected(5.0)
-            result["rtt_raw_pty_s"] = _rtt(raw, pings)
-    return result
-
-
-def _rtt(link: SerialLink, n: int) -> dict[str, float | int]:
-    samples = sorted(link.ping(timeout_s=1.0) for _ in range(n))
-
-    def pct(q: float) -> float:
-        return round(samples[max(0, math.ceil(q / 100.0 * n) - 1)], 6)
-
-    return {"n": n, "p50": pct(50), "p90": pct(90), "p99": pct(99), "max": round(samples[-1], 6)}
-
-
 # ======================================================================= CLI
 def add_rover_commands(sub: Any) -> None:
     """Register ``rover``, ``teleop``, ``link-check`` and ``virtual-rover`` on the CLI's
@@ -533,9 +135,11 @@ def add_rover_commands(sub: Any) -> None:
             help="wait this long for the rover's handshake (default 5)",
         )
 
-    rover = sub.add_parser("rover", help="run a scenario's steps on a physical rover")
-    rover.add_argument("scenario", help="a scenario with a 'steps' mission (name or YAML path)")
+    rover = sub.add_parser("rover", help="run a scenario's mission on a rover over a port")
+    rover.add_argument("scenario", help="a scenario (name or YAML path) the rover can run")
     link_args(rover)
+    rover.add_argument("--out", type=Path, default=None, help="run folder (default runs/NAME-TIME)")
+    rover.add_argument("--quiet", action="store_true", help="no progress output")
 
     teleop = sub.add_parser("teleop", help="drive a rover with the keyboard (SPACE stops)")
     link_args(teleop)
@@ -559,17 +163,17 @@ def add_rover_commands(sub: Any) -> None:
     )
 
 
-def dispatch(args: argparse.Namespace, out: Console, console: Console) -> int | None:
-    """Run a command registered by :func:`add_rover_commands`; None if not one of them."""
+def dispatch(args: argparse.Namespace, out: Console, console: Console) -> int:
+    """Run a command registered by :func:`add_rover_commands`."""
+    from lunarsite.firmware_bridge.link import LinkError, PortError
+
     handlers: dict[str, Callable[[argparse.Namespace, Console, Console], int]] = {
         "rover": _cmd_rover,
         "teleop": _cmd_teleop,
         "link-check": _cmd_link_check,
         "virtual-rover": _cmd_virtual_rover,
     }
-    handler = handlers.get(args.command)
-    if handler is None:
-        return None
+    handler = handlers[args.command]
     try:
         return handler(args, out, console)
     except PortError as exc:  # not a serial device, permission denied, busy
@@ -600,64 +204,42 @@ def _check_port(args: argparse.Namespace, console: Console) -> int | None:
 
 
 def _link(args: argparse.Namespace) -> SerialLink:
+    from lunarsite.firmware_bridge.link import LinkConfig, SerialLink
+
     return SerialLink(LinkConfig(port=args.port, baudrate=args.baud))
 
 
 def _cmd_rover(args: argparse.Namespace, out: Console, console: Console) -> int:
+    from .cli import prepare_out_dir, report_outcome
+    from .progress import progress_reporter
+    from .runner import refuse_backend, run_serial
+
     scenario = load_scenario(args.scenario)
-    mission = scenario.config.mission
-    if not isinstance(mission, StepsMission):
-        return _bad(
-            console,
-            f"{scenario.path}: scenario {scenario.config.name!r} has a {mission.kind!r} "
-            "mission, which runs in simulation only; 'lunarsite rover' runs 'steps' "
-            "missions (drive, turn, tool, gripper, wait)",
-        )
+    refuse_backend(scenario, "serial")
     bad = _check_port(args, console)
     if bad is not None:
         return bad
-    cfg = scenario.config
-    start = Pose2(cfg.rover.start.x_m, cfg.rover.start.y_m, cfg.rover.start.yaw_rad)
-    with SerialRover(scenario.rover, _link(args), connect_timeout_s=args.connect_timeout) as rover:
-        rover.configure()
-        hello = rover.link.hello
-        assert hello is not None
-        console.print(
-            f"connected to firmware {hello.firmware_version} on {args.port} "
-            f"(boot id 0x{hello.boot_id:08X}); running [bold]{cfg.name}[/], "
-            f"{len(mission.steps)} steps",
-            highlight=False,
-        )
-        rover.activate()
-
-        def progress(i: int, kind: str) -> None:
-            console.print(f"  step {i + 1}/{len(mission.steps)}: {kind}", highlight=False)
-
-        outcome = run_steps(
-            rover,
-            mission,
-            start=start,
-            time_limit_s=cfg.time_limit_s,
-            max_step_error_m=cfg.acceptance.max_waypoint_error_m,
-            max_final_error_m=cfg.acceptance.max_final_error_m,
-            progress=progress,
-        )
-        rover.deactivate()
-        counters = rover.link.counters()
-    verdict = "[green]succeeded[/]" if outcome.succeeded else "[red]fell short[/]"
-    failed = [k for k, ok in outcome.checks.items() if not ok]
-    out.print(
-        f"{cfg.name}: {verdict} ({outcome.reason}) in {outcome.elapsed_s:.1f} s\n"
-        f"  final position {outcome.final_error_m:.3f} m from the plan (rover's own "
-        f"odometry), link: {counters.crc_errors} CRC errors, "
-        f"{counters.command_retries} command retries, {counters.disconnects} disconnects"
-        + (f"\n  failed checks: {', '.join(failed)}" if failed else ""),
+    out_dir = prepare_out_dir(args.out, scenario.config.name)
+    console.print(
+        f"running [bold]{scenario.config.name}[/] on the rover at {escape(args.port)} → {out_dir}",
         highlight=False,
     )
-    return EXIT_OK if outcome.succeeded else EXIT_SHORT
+    with progress_reporter(console, scenario.config.name, quiet=args.quiet) as progress:
+        outcome = run_serial(
+            scenario,
+            out_dir,
+            port=args.port,
+            baud=args.baud,
+            connect_timeout_s=args.connect_timeout,
+            progress=progress,
+        )
+    return report_outcome(out, outcome.metrics, outcome.judgement.lines, out_dir, outcome)
 
 
 def _cmd_link_check(args: argparse.Namespace, out: Console, console: Console) -> int:
+    from lunarsite.firmware_bridge import protocol as p
+    from lunarsite.firmware_bridge.link import LinkError
+
     bad = _check_port(args, console)
     if bad is not None:
         return bad
@@ -729,6 +311,9 @@ def _cmd_link_check(args: argparse.Namespace, out: Console, console: Console) ->
 
 
 def _cmd_virtual_rover(args: argparse.Namespace, out: Console, console: Console) -> int:
+    from lunarsite.firmware_bridge.build import FirmwareBuildError
+    from lunarsite.firmware_bridge.virtual_rover import VirtualRover, VirtualRoverError
+
     schema = None
     if args.schema_hash is not None:
         try:
@@ -760,7 +345,7 @@ def _cmd_virtual_rover(args: argparse.Namespace, out: Console, console: Console)
         vr.stop()
 
 
-def _wait_forever(vr: VirtualRover) -> int:
+def _wait_forever(vr: Any) -> int:
     while vr.running:
         time.sleep(0.2)
     return EXIT_SHORT  # it ended by itself
@@ -775,6 +360,9 @@ def _cmd_teleop(args: argparse.Namespace, out: Console, console: Console) -> int
     rover_cfg, _ = load_rover(args.rover)
     import termios
     import tty
+
+    from lunarsite.firmware_bridge import protocol as p
+    from lunarsite.firmware_bridge.serial_rover import SerialRover
 
     fd = sys.stdin.fileno()
     saved = termios.tcgetattr(fd)
@@ -822,14 +410,3 @@ def _cmd_teleop(args: argparse.Namespace, out: Console, console: Console) -> int
             console.print()
         rover.deactivate()
     return EXIT_OK
-
-
-def cli_bench_link(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    """Parse ``bench/bench_link.py`` options and run :func:`bench_link`."""
-    parser = argparse.ArgumentParser(description="Link rates and round trips (JSON).")
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--baud", type=int, default=115200)
-    parser.add_argument("--rate-hz", type=float, default=100.0)
-    parser.add_argument("--pings", type=int, default=300)
-    ns = parser.parse_args(argv)
-    return bench_link(seconds=ns.seconds, baud=ns.baud, rate_hz=ns.rate_hz, pings=ns.pings)

@@ -1,224 +1,240 @@
-"""Runs a scenario in simulation: builds the world and rover, runs the controller, records.
+"""The one runner: a scenario's mission on a backend, through the one control loop, into
+one run folder.
 
-This is the composition root for a simulated run. The controller
-(:mod:`lunarsite.robot`) sees only :class:`SimRover` through the hardware interface;
-the recorder reads ground truth from the world's evaluation channel for the metrics.
+:func:`run_mission` builds the backend's rover, the mission's task, the
+:class:`~lunarsite.robot.executive.loop.ControlLoop` and the :class:`~.recorder.Recorder`;
+runs; stops the rover; judges the run (:meth:`MissionKind.judge`) and writes the run
+folder (:func:`~.report.write_run_folder`). Whatever ends the run (its end, the time
+limit, a hardware fault, Ctrl-C, even a bug) the rover gets a zero command first and the
+folder is written with the reason. :func:`run_sim` and :func:`run_serial` make the
+backend.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import numpy as np
+from lunarsite.robot.executive import ActionResult, ActionStatus, Agent, ControlLoop, LoopEnd
 
-from lunarsite.robot.control.waypoints import FollowerParams
-from lunarsite.robot.executive import ActionResult, Agent, ControlLoop, TickInfo
-from lunarsite.robot.perception.estimation import DeadReckoning
-from lunarsite.robot.tasks.waypoints import DriveToWaypoints
-from lunarsite.robot.types import STOP, Pose2
-from lunarsite.sim.rover import SimRover
-from lunarsite.sim.terrain import (
-    DemTerrainConfig,
-    ProceduralTerrainConfig,
-    Terrain,
-    generate_terrain,
-    load_dem,
-)
-from lunarsite.sim.world import LunarWorld
-
+from .backends import Backend, SerialBackend, SimBackend
+from .files import ScenarioError
+from .missions.base import Judgement, RunRecord, RunSetup, Task
 from .pictures import VideoRecorder
+from .recorder import VIDEO_FPS, VIDEO_SIZE_PX, ProgressFn, Recorder
+from .report import judge_run, metrics_data, write_run_folder
 from .schema import LoadedScenario
 
-__all__ = ["Progress", "RunRecord", "TickRecorder", "build_terrain", "run_scenario", "seed_streams"]
+__all__ = ["RunOutcome", "control_hz", "run_mission", "run_serial", "run_sim"]
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[float, float, int, int], None]
-"""Called with (sim time s, time limit s, waypoints reached, waypoint count)."""
-
-VIDEO_FRAME_PERIOD_S = 0.5
-VIDEO_FPS = 20.0
-VIDEO_SIZE_PX = (640, 480)
-
-
-def seed_streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
-    """Independent generators for the terrain and for sensor noise, from one seed."""
-    terrain_seq, sensor_seq = np.random.SeedSequence(seed).spawn(2)
-    return np.random.default_rng(terrain_seq), np.random.default_rng(sensor_seq)
-
-
-def build_terrain(scenario: LoadedScenario, rng: np.random.Generator) -> Terrain:
-    site = scenario.config.site
-    if isinstance(site.terrain, DemTerrainConfig):
-        return load_dem(site.terrain, scenario.base_dir)
-    assert isinstance(site.terrain, ProceduralTerrainConfig)
-    assert site.cell_size_m is not None
-    return generate_terrain(site.terrain, scenario.site_size_m, site.cell_size_m, rng)
-
 
 @dataclass
-class RunRecord:
-    """Everything a run produced, for the report. Arrays are per control tick."""
+class RunOutcome:
+    """A finished run: what was recorded, the mission's verdict, and ``metrics.json``."""
 
-    scenario: LoadedScenario
-    seed: int
-    time_limit_s: float
-    terrain: Terrain
-    outcome: DriveToWaypoints | None = None
-    result: ActionResult | None = None
-    sim_time_s: float = 0.0
-    wall_time_s: float = 0.0
-    t_s: list[float] = field(default_factory=list)
-    true_xyzyaw: list[tuple[float, float, float, float]] = field(default_factory=list)
-    est_xyyaw: list[tuple[float, float, float]] = field(default_factory=list)
-    cmd: list[tuple[float, float]] = field(default_factory=list)
-    true_at_arrival: dict[int, tuple[float, float]] = field(default_factory=dict)
-    rocks_touched: set[int] = field(default_factory=set)
-    tipped_over: bool = False
-    final_true: Pose2 | None = None
-    final_estimate: Pose2 | None = None
-    energy_used_wh: float = 0.0
-    video_frames: int = 0
+    record: RunRecord
+    judgement: Judgement
+    metrics: dict[str, Any]
+
+    @property
+    def success(self) -> bool:
+        return bool(self.metrics["success"])
+
+    @property
+    def interrupted(self) -> bool:
+        loop = self.record.loop
+        return loop is not None and loop.ended_by == LoopEnd.INTERRUPTED
 
 
-def run_scenario(
+def control_hz(scenario: LoadedScenario) -> float:
+    """The loop rate of a scenario: the mission's own (a steps mission sets it), else
+    the ``sim.control_hz`` setting."""
+    rate = getattr(scenario.mission, "control_hz", None)
+    return float(rate) if rate is not None else float(scenario.config.sim.control_hz)
+
+
+def refuse_backend(scenario: LoadedScenario, backend: str) -> None:
+    """Raise :class:`ScenarioError` when the mission cannot run on ``backend``."""
+    reason = scenario.kind.refuse(scenario, backend)
+    if reason is not None:
+        raise ScenarioError(scenario.path, [f"{scenario.path}: {reason}"])
+
+
+def run_sim(
     scenario: LoadedScenario,
+    out_dir: Path | None,
     *,
-    seed: int | None = None,
-    time_limit_s: float | None = None,
+    seed: int,
+    time_limit_s: float,
     gui: bool = False,
     video_path: Path | None = None,
-    progress: Progress | None = None,
+    progress: ProgressFn | None = None,
+    soil_on: bool = True,
     render_camera: bool | None = None,
-) -> RunRecord:
-    """Run a waypoint scenario in simulation and return what happened."""
-    cfg = scenario.config
-    seed = cfg.seed if seed is None else seed
-    limit = cfg.time_limit_s if time_limit_s is None else time_limit_s
-    terrain_rng, sensor_rng = seed_streams(seed)
-    terrain = build_terrain(scenario, terrain_rng)
-    sim_cfg = cfg.sim
+) -> RunOutcome:
+    """Run ``scenario`` in simulation; write its run folder to ``out_dir`` (if given).
+
+    Raises:
+        ScenarioError: the mission cannot run in simulation.
+    """
+    refuse_backend(scenario, "sim")
+    options = dict(scenario.kind.sim_options(scenario))
     if render_camera is not None:
-        sim_cfg = sim_cfg.model_copy(update={"render_camera": render_camera})
-    record = RunRecord(scenario=scenario, seed=seed, time_limit_s=limit, terrain=terrain)
-    start = Pose2(cfg.rover.start.x_m, cfg.rover.start.y_m, cfg.rover.start.yaw_rad)
-    waypoints = [(w.x_m, w.y_m) for w in cfg.mission.waypoints]
+        options["render_camera"] = render_camera
+    backend = SimBackend(scenario, seed, gui=gui, soil_on=soil_on, sim_options=options)
+    return run_mission(
+        scenario,
+        backend,
+        out_dir,
+        seed=seed,
+        time_limit_s=time_limit_s,
+        video_path=video_path,
+        progress=progress,
+    )
+
+
+def run_serial(
+    scenario: LoadedScenario,
+    out_dir: Path | None,
+    *,
+    port: str,
+    baud: int = 115200,
+    connect_timeout_s: float = 5.0,
+    time_limit_s: float | None = None,
+    progress: ProgressFn | None = None,
+) -> RunOutcome:
+    """Run ``scenario`` on a rover over a serial port; write its run folder (no truth).
+
+    Raises:
+        ScenarioError: the mission cannot run on a serial rover.
+        PortError, LinkError, HardwareError: the port or the handshake failed (before
+            anything moved).
+    """
+    refuse_backend(scenario, "serial")
+    backend = SerialBackend(scenario, port, baud=baud, connect_timeout_s=connect_timeout_s)
+    return run_mission(
+        scenario,
+        backend,
+        out_dir,
+        seed=scenario.config.seed,
+        time_limit_s=time_limit_s or scenario.config.time_limit_s,
+        progress=progress,
+    )
+
+
+def run_mission(
+    scenario: LoadedScenario,
+    backend: Backend,
+    out_dir: Path | None,
+    *,
+    seed: int,
+    time_limit_s: float,
+    video_path: Path | None = None,
+    progress: ProgressFn | None = None,
+) -> RunOutcome:
+    """Run ``scenario``'s mission on ``backend`` (see the module docstring)."""
+    kind = scenario.kind
+    streams = backend.streams if isinstance(backend, SimBackend) else None
+    setup = RunSetup(scenario, backend, seed, scenario.start, control_hz(scenario), streams)
     wall0 = time.perf_counter()
-    with LunarWorld(terrain, sim_cfg, gui=gui) as world:
-        rover = world.add_rover(scenario.rover, start, rng=sensor_rng)
-        rover.configure()
-        rover.activate()
-        params = FollowerParams.for_rover(
-            scenario.rover,
-            cruise_speed_mps=cfg.mission.cruise_speed_mps or scenario.rover.drive.max_speed_mps,
-            arrival_tolerance_m=cfg.mission.arrival_tolerance_m,
-        )
-        action = DriveToWaypoints(
-            params,
-            DeadReckoning(scenario.rover, start),
-            waypoints,
-            control_hz=sim_cfg.control_hz,
-        )
-        recorder = TickRecorder(world, rover, record, len(waypoints), progress)
-        recorder.action = action
-        video = VideoRecorder(video_path, VIDEO_FPS, VIDEO_SIZE_PX) if video_path else None
-        recorder.video = video
-        loop = ControlLoop(
-            [Agent(rover, action)],
-            rate_hz=sim_cfg.control_hz,
-            time_limit_s=limit,
-            on_tick=recorder.observe,
-            should_cancel=recorder.should_cancel,
-        )
+    record: RunRecord | None = None
+    with backend:
+        if isinstance(backend, SimBackend):
+            kind.prepare_world(setup, backend.world)
+        rover = backend.start_rover(setup.start)
+        truth = backend.truth
+        terrain_before = truth.terrain_heights_m() if truth is not None else None
         try:
-            ended = loop.run()
+            kind.prepare(setup)
+            task = kind.build(setup)
+            record = RunRecord(setup, task, time_limit_s, terrain_before_m=terrain_before)
+            with _video(video_path) as video:
+                recorder = Recorder(
+                    record,
+                    kind,
+                    _as_task(task),
+                    truth,
+                    start_s=backend.clock.now_s(),
+                    site_size_m=scenario.site_size_m,
+                    progress=progress,
+                    video=video,
+                )
+                loop = ControlLoop(
+                    [Agent(rover, task, scenario.rover.name)],
+                    rate_hz=setup.control_hz,
+                    time_limit_s=time_limit_s,
+                    on_tick=recorder.on_tick,
+                    should_cancel=recorder.should_cancel,
+                )
+                try:
+                    record.loop = loop.run()
+                finally:
+                    record.video_frames = video.frames_written if video is not None else 0
+                    recorder.report_progress(record.t_s[-1] if record.t_s else 0.0)
+            record.result = record.loop.results[0]
+            record.sim_time_s = record.loop.elapsed_s
+        except BaseException as exc:
+            if record is not None:
+                record.error = f"{type(exc).__name__}: {exc}"
+                record.result = ActionResult(ActionStatus.EXECUTION_FAILED, record.error)
+            raise
         finally:
-            if video is not None:
-                record.video_frames = video.frames_written
-                video.close()
-        record.outcome = action
-        record.result = ended.results[0]
-        record.sim_time_s = ended.elapsed_s
-        for arrival in action.arrivals:
-            record.true_at_arrival.setdefault(arrival.index, recorder.true_xy_at(arrival.stamp_s))
-        if rover.lifecycle_state.value == "active":
-            rover.deactivate()
-        final = world.truth.rover_pose(rover)
-        record.final_true = final.pose2
-        record.final_estimate = action.pose
-        record.energy_used_wh = world.truth.energy_used_wh(rover)
-        record.tipped_over = record.tipped_over or world.truth.tipped_over(rover)
-        if progress is not None:
-            progress(ended.elapsed_s, limit, len(action.arrivals), len(waypoints))
-    record.wall_time_s = time.perf_counter() - wall0
-    return record
+            if rover.lifecycle_state.value == "active":
+                rover.deactivate()
+            if record is not None:
+                record.wall_time_s = time.perf_counter() - wall0
+                _final_truth(backend, record)
+                if record.error is not None and out_dir is not None:
+                    _write_anyway(record, out_dir)
+    assert record is not None
+    judgement = judge_run(record)
+    metrics = (
+        write_run_folder(record, judgement, out_dir)
+        if out_dir is not None
+        else metrics_data(record, judgement)
+    )
+    return RunOutcome(record, judgement, metrics)
 
 
-class TickRecorder:
-    """Observes each control tick: ground truth for the record, progress, video frames."""
+@contextmanager
+def _video(path: Path | None) -> Iterator[VideoRecorder | None]:
+    if path is None:
+        yield None
+        return
+    video = VideoRecorder(path, VIDEO_FPS, VIDEO_SIZE_PX)
+    try:
+        yield video
+    finally:
+        video.close()
 
-    def __init__(
-        self,
-        world: LunarWorld,
-        rover: SimRover,
-        record: RunRecord,
-        n_waypoints: int,
-        progress: Progress | None,
-    ) -> None:
-        self.world = world
-        self.rover = rover
-        self.record = record
-        self.n_waypoints = n_waypoints
-        self.progress = progress
-        self.video: VideoRecorder | None = None
-        self.action: DriveToWaypoints | None = None
-        self._next_frame_s = 0.0
-        self._last_progress_s = -math.inf
 
-    def observe(self, tick: TickInfo) -> None:
-        assert self.action is not None
-        truth = self.world.truth.rover_pose(self.rover)
-        rec = self.record
-        rec.t_s.append(tick.stamp_s)
-        rec.true_xyzyaw.append((truth.x_m, truth.y_m, truth.z_m, truth.yaw_rad))
-        est = self.action.pose
-        rec.est_xyyaw.append((est.x_m, est.y_m, est.yaw_rad))
-        drive = tick.command.drive if tick.command is not None else STOP
-        rec.cmd.append((drive.linear_mps, drive.angular_radps))
-        rec.rocks_touched |= self.world.truth.rock_contacts(self.rover)
-        if truth.tilt_rad > self.rover.config.limits.tip_over_rad:
-            rec.tipped_over = True
-        if self.video is not None and tick.stamp_s >= self._next_frame_s:
-            self._next_frame_s = tick.stamp_s + VIDEO_FRAME_PERIOD_S
-            size = self.rover.config.chassis.length_m
-            frame = self.world.render_view(
-                (truth.x_m, truth.y_m, truth.z_m),
-                distance_m=6.0 * size + 2.0,
-                yaw_rad=truth.yaw_rad - math.pi / 2,
-                pitch_rad=math.radians(-30.0),
-                width_px=VIDEO_SIZE_PX[0],
-                height_px=VIDEO_SIZE_PX[1],
-            )
-            self.video.add_frame(frame)
-        if self.progress is not None and tick.stamp_s - self._last_progress_s >= 1.0:
-            self._last_progress_s = tick.stamp_s
-            self.progress(
-                tick.stamp_s, self.record.time_limit_s, len(self.action.arrivals), self.n_waypoints
-            )
+def _write_anyway(record: RunRecord, out_dir: Path) -> None:
+    """The run folder of a run that ended on an error, as far as it can be written."""
+    try:
+        write_run_folder(record, judge_run(record), out_dir)
+    except Exception:  # the error being raised matters more than the folder
+        log.exception("could not write the run folder of a failed run to %s", out_dir)
 
-    def should_cancel(self) -> str | None:
-        return "rover tipped over" if self.record.tipped_over else None
 
-    def true_xy_at(self, stamp_s: float) -> tuple[float, float]:
-        rec = self.record
-        if not rec.t_s:
-            return (math.nan, math.nan)
-        i = int(np.searchsorted(np.asarray(rec.t_s), stamp_s))
-        i = min(max(i, 0), len(rec.t_s) - 1)
-        x, y, _, _ = rec.true_xyzyaw[i]
-        return (x, y)
+def _as_task(task: Any) -> Task:
+    if not (hasattr(task, "pose") and hasattr(task, "activity")):
+        raise TypeError(f"{type(task).__name__} is not a task: it needs pose and activity")
+    return task  # type: ignore[no-any-return]
+
+
+def _final_truth(backend: Backend, record: RunRecord) -> None:
+    truth = backend.truth
+    if truth is None:
+        return
+    final = truth.pose()
+    record.final_true = final.pose2
+    record.energy_used_wh = truth.energy_used_wh()
+    record.tipped_over = record.tipped_over or truth.tipped_over()
+    record.terrain_after_m = truth.terrain_heights_m()

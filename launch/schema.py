@@ -1,58 +1,63 @@
-"""Scenario and rover files: strict schemas, and errors that name the file, line and field.
+"""Scenario files: the envelope every scenario shares, and loading one whole.
 
-A scenario or rover can be named without a path (``drive_test``, ``lab_rover``): the
-shipped files in this package are searched. Anything that looks like a path (has a
-suffix or a separator, or exists) is read as a user's file.
+A scenario names its site, its rover (by shipped name or by a path relative to the
+scenario file), simulator settings, a time limit, a ``mission`` and its ``acceptance``.
+The ``mission`` and ``acceptance`` blocks belong to the mission's kind
+(:mod:`lunarsite.launch.missions`): each kind validates its own.
 
-Validation happens in two passes, both before anything runs: the pydantic schema (types,
-unknown keys, ranges) and the scenario checks that need several fields at once (a
-waypoint outside the site, a start on the edge). Every problem is collected and reported
-as ``file:line: field.path: reason``.
+Validation happens in passes, all before anything runs: the envelope's schema (types,
+unknown keys, ranges), the mission kind's schema, then the checks that need several
+fields at once (a start on the site edge, a waypoint outside the site, a dig deeper than
+the soil). Every problem is collected and reported as ``file:line: field.path: reason``.
+Loading a scenario imports neither PyBullet nor pyserial.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
-import yaml
-from pydantic import Discriminator, Field, Tag, ValidationError
+from pydantic import Field
 
 from lunarsite.robot.config import Positive, RoverConfig, StrictModel
+from lunarsite.robot.types import Pose2
 from lunarsite.sim.config import SimConfig
 from lunarsite.sim.soil import SoilConfig
 from lunarsite.sim.terrain import DemTerrainConfig, ProceduralTerrainConfig, TerrainConfig
 
+from .files import (
+    Finite,
+    Problem,
+    ScenarioError,
+    format_loc,
+    line_of,
+    list_rovers,
+    list_scenarios,
+    load_rover,
+    read_yaml,
+    resolve,
+    validate,
+)
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from .missions.base import MissionKind
+
 __all__ = [
-    "AcceptanceConfig",
-    "AreaBox",
-    "DigAndDumpMission",
+    "BeaconConfig",
+    "CommonAcceptance",
     "LoadedScenario",
     "Point2",
     "ScenarioConfig",
     "ScenarioError",
-    "StepsMission",
-    "WaypointMission",
+    "SiteConfig",
     "list_rovers",
     "list_scenarios",
     "load_rover",
     "load_scenario",
 ]
-
-Finite = Annotated[float, Field(allow_inf_nan=False)]
-
-
-class ScenarioError(ValueError):
-    """A scenario or rover file that cannot be used. ``problems`` holds one line each."""
-
-    def __init__(self, path: Path | str, problems: list[str]) -> None:
-        self.path = Path(path)
-        self.problems = problems
-        super().__init__("\n".join(problems))
 
 
 # --------------------------------------------------------------------- schemas
@@ -97,229 +102,14 @@ class RoverPlacement(StrictModel):
     start: StartPose
 
 
-class WaypointMission(StrictModel):
-    kind: Literal["waypoints"]
-    waypoints: Annotated[tuple[Point2, ...], Field(min_length=1)]
-    cruise_speed_mps: Positive | None = None
-    """Defaults to the rover's max_speed_mps."""
-    arrival_tolerance_m: Positive = 0.25
-    """Distance at which the controller counts a waypoint reached (by its own estimate)."""
+class CommonAcceptance(StrictModel):
+    """Acceptance checks every kind of mission may use, judged on ground truth (a run
+    on a physical rover has none: these are not judged there)."""
 
-    def summary(self) -> str:
-        return f"{len(self.waypoints)} waypoints on dead reckoning"
-
-
-class RandomGoals(StrictModel):
-    """Goals drawn from the scenario seed on ground the rover can reach.
-
-    Drawn by the scenario runner from the true terrain (as a scenario author would pick
-    them), never shown to the controller except as the goal list.
-    """
-
-    count: Annotated[int, Field(ge=1, le=200)]
-    min_step_m: Positive = 4.0
-    """Least distance from the previous goal (or the start), in m."""
-    margin_m: Annotated[float, Field(ge=0.0)] = 1.5
-    """Keep goals this far inside the site edge, in m."""
-
-
-class NavigateMission(StrictModel):
-    """Reach goals in turn by the rover's own sensing: map, plan, follow, localize."""
-
-    kind: Literal["navigate"]
-    goals: tuple[Point2, ...] = ()
-    random_goals: RandomGoals | None = None
-    goal_tolerance_m: Positive = 0.3
-    """A goal counts as reached when the rover's true position ends this close, in m."""
-    goal_time_limit_s: Positive = 150.0
-    """Time allowed per goal before the rover gives it up, in s."""
-    tool_pose_rad: dict[str, Finite] = Field(default_factory=dict)
-    """Servo targets held while driving (a travel pose), by joint name, in rad."""
-    scanner_mount_xyz_m: tuple[Finite, Finite, Finite] = (0.0, 0.0, 0.8)
-    """Where the range scanner sits in the chassis frame, in m."""
-
-    def summary(self) -> str:
-        if self.random_goals is not None:
-            return f"{self.random_goals.count} random goals, navigating"
-        return f"{len(self.goals)} goals, navigating"
-
-
-# Dig and dump (issue 3): scripted earthmoving between two marked areas, in simulation
-# (launch/dig_and_dump.py).
-class AreaBox(StrictModel):
-    """An axis-aligned box on the site: centre (``x_m``, ``y_m``), sides ``size_x_m`` ×
-    ``size_y_m``, all in m."""
-
-    x_m: Finite
-    y_m: Finite
-    size_x_m: Positive
-    size_y_m: Positive
-
-    @property
-    def bounds_m(self) -> tuple[float, float, float, float]:
-        """(x_min, x_max, y_min, y_max), in m."""
-        hx, hy = 0.5 * self.size_x_m, 0.5 * self.size_y_m
-        return (self.x_m - hx, self.x_m + hx, self.y_m - hy, self.y_m + hy)
-
-
-Facing = Literal["east", "north", "west", "south"]
-
-
-class DigAndDumpMission(StrictModel):
-    """Dig, carry and dump cycles between a dig area and a dump area, scripted (no
-    planning) and closed-loop on the rover's own wheel odometry and gyro.
-
-    The dig area is skimmed in layers: lanes a bucket-width apart across it, strips of
-    ``pass_length_m`` along it, each layer ``layer_depth_m`` deeper down to
-    ``max_depth_m``. The loads go to lanes across the dump area, where a berm grows.
-    """
-
-    kind: Literal["dig_and_dump"]
-    dig_area: AreaBox
-    dump_area: AreaBox
-    dig_facing: Facing = "east"
-    """Direction the rover faces while digging (x is east, y north)."""
-    dump_facing: Facing = "north"
-    """Direction the rover faces while dumping."""
-    cycles: Annotated[int, Field(ge=1)] | None = None
-    """Dig-carry-dump cycles to run; null: until the time limit."""
-    layer_depth_m: Positive = 0.06
-    """Depth each layer of the pit adds below the previous one, in m."""
-    max_depth_m: Positive = 0.2
-    """Deepest cut planned below the initial surface, in m."""
-    pass_length_m: Positive = 0.3
-    """Distance the bucket's edge travels through the soil on one dig, in m."""
-    dig_speed_mps: Positive = 0.08
-    """Forward speed while digging, in m/s."""
-    cruise_speed_mps: Positive | None = None
-    """Speed between the areas; defaults to the rover's max_speed_mps."""
-    approach_m: Positive = 0.4
-    """Straight run-in before each dig and each dump, in m."""
-    wall_height_m: Positive | None = 1.0
-    """The site is walled, as the KSC arena is, this high (m); the rover fixes its position
-    on the walls with a level range scan before each dig and dump. Null: no walls, dead
-    reckoning alone."""
-    scanner_mount_xyz_m: tuple[Finite, Finite, Finite] = (0.0, 0.0, 0.35)
-    """Where the range scanner sits in the chassis frame, in m."""
-
-    def summary(self) -> str:
-        cycles = "until the time limit" if self.cycles is None else f"{self.cycles} cycles"
-        return f"dig and dump, {cycles}"
-
-
-# Steps missions (issue 5): a scripted sequence for a physical rover, run by
-# ``lunarsite rover`` (launch/rover_cli.py). Tags carry brackets so that error locations
-# read ``mission.steps[2].speed_mps`` (``_clean_loc`` drops bracketed parts).
-class DriveStep(StrictModel):
-    """Drive straight ``distance_m`` (negative: backwards) at ``speed_mps``."""
-
-    kind: Literal["drive"]
-    distance_m: Annotated[float, Field(allow_inf_nan=False)]
-    speed_mps: Positive
-
-
-class TurnStep(StrictModel):
-    """Turn in place by ``angle_rad`` (positive: counter-clockwise) at ``yaw_rate_radps``."""
-
-    kind: Literal["turn"]
-    angle_rad: Annotated[float, Field(allow_inf_nan=False)]
-    yaw_rate_radps: Positive
-
-
-class ToolStep(StrictModel):
-    """Move a tool joint to ``position_rad``; ``joint`` defaults to the first tool joint."""
-
-    kind: Literal["tool"]
-    position_rad: Annotated[float, Field(allow_inf_nan=False)]
-    joint: str | None = None
-
-
-class GripperStep(StrictModel):
-    """Move the gripper jaw to ``position_rad``."""
-
-    kind: Literal["gripper"]
-    position_rad: Annotated[float, Field(allow_inf_nan=False)]
-
-
-class WaitStep(StrictModel):
-    """Hold still for ``duration_s``."""
-
-    kind: Literal["wait"]
-    duration_s: Positive
-
-
-def _kind_tag(kinds: tuple[str, ...]) -> Any:
-    def tag(value: Any) -> str | None:
-        kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
-        return f"[{kind}]" if kind in kinds else None
-
-    return tag
-
-
-_STEP_KINDS = ("drive", "turn", "tool", "gripper", "wait")
-Step = Annotated[
-    Annotated[DriveStep, Tag("[drive]")]
-    | Annotated[TurnStep, Tag("[turn]")]
-    | Annotated[ToolStep, Tag("[tool]")]
-    | Annotated[GripperStep, Tag("[gripper]")]
-    | Annotated[WaitStep, Tag("[wait]")],
-    Discriminator(
-        _kind_tag(_STEP_KINDS),
-        custom_error_type="step_kind",
-        custom_error_message="kind must be one of: " + ", ".join(_STEP_KINDS),
-    ),
-]
-
-
-class StepsMission(StrictModel):
-    """Drive, turn, tool, gripper and wait steps in order, on a physical rover."""
-
-    kind: Literal["steps"]
-    steps: Annotated[tuple[Step, ...], Field(min_length=1)]
-    control_hz: Positive = 20.0
-    """Rate of the control loop that runs the steps, in Hz."""
-
-    def summary(self) -> str:
-        return f"{len(self.steps)} steps (a physical rover: lunarsite rover --port PORT)"
-
-
-_MISSION_KINDS = ("waypoints", "steps", "navigate", "dig_and_dump")
-Mission = Annotated[
-    Annotated[WaypointMission, Tag("[waypoints]")]
-    | Annotated[StepsMission, Tag("[steps]")]
-    | Annotated[NavigateMission, Tag("[navigate]")]
-    | Annotated[DigAndDumpMission, Tag("[dig_and_dump]")],
-    Discriminator(
-        _kind_tag(_MISSION_KINDS),
-        custom_error_type="mission_kind",
-        custom_error_message="kind must be one of: " + ", ".join(_MISSION_KINDS),
-    ),
-]
-
-
-class AcceptanceConfig(StrictModel):
-    """What a run must achieve, judged on ground truth."""
-
-    max_waypoint_error_m: Positive | None = None
-    """True distance to each waypoint when the controller declared it reached
-    (waypoints missions: required)."""
-    max_final_error_m: Positive | None = None
-    """True distance from the final position to the last waypoint (waypoints missions:
-    required)."""
     max_rock_contacts: Annotated[int, Field(ge=0)] | None = None
     """Rocks touched during the run; null to not judge."""
-    min_goal_share: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
-    """Share of goals truly reached (navigate missions); null to not judge."""
-    max_median_localization_error_m: Positive | None = None
-    """Median distance between estimate and truth at the goals (navigate missions)."""
     max_tip_overs: Annotated[int, Field(ge=0)] | None = None
-    """Tip-overs allowed during the run (navigate missions); null to not judge."""
-    min_dump_fill_m3: Positive | None = None
-    """Soil gained inside the dump area from the scan before to the scan after, in m³
-    (dig_and_dump missions: required)."""
-    max_conservation_error: Positive | None = None
-    """Soil mass gained or lost by the soil model (grid + tools + outflow against the
-    start) as a share of the mass cut (dig_and_dump missions); null to not judge."""
+    """Tip-overs allowed during the run; null to not judge."""
 
 
 class ScenarioConfig(StrictModel):
@@ -330,21 +120,33 @@ class ScenarioConfig(StrictModel):
     rover: RoverPlacement
     sim: SimConfig = SimConfig()
     time_limit_s: Positive
-    """Simulated time allowed for the mission, in s."""
-    mission: Mission
-    acceptance: AcceptanceConfig
+    """Time allowed for the mission, in s (simulated, or on the rover's clock)."""
+    mission: dict[str, Any]
+    """The mission block: its ``kind`` names the schema that checks the rest."""
+    acceptance: dict[str, Any] = Field(default_factory=dict)
+    """What a run must achieve; the keys belong to the mission's kind."""
     soil: SoilConfig | None = None
     """Deformable regolith (lunarsite.sim.soil); null: rigid terrain."""
 
 
 @dataclass(frozen=True)
 class LoadedScenario:
-    """A validated scenario with its rover resolved."""
+    """A validated scenario with its rover resolved and its mission checked."""
 
     config: ScenarioConfig
     path: Path
     rover: RoverConfig
     rover_path: Path
+    mission: Any
+    """The mission block as its kind's model (``scenario.kind.schema``)."""
+    acceptance: Any
+    """The acceptance block as its kind's model."""
+
+    @property
+    def kind(self) -> MissionKind:
+        from .missions import mission_kinds
+
+        return mission_kinds()[self.mission.kind]
 
     @property
     def base_dir(self) -> Path:
@@ -356,160 +158,13 @@ class LoadedScenario:
         assert size is not None, "sizes are filled in by load_scenario"
         return size
 
-
-# ---------------------------------------------------------------- YAML reading
-class _StrictLoader(yaml.SafeLoader):
-    """A safe loader that refuses duplicate keys instead of keeping the last one."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node)  # type: ignore[no-untyped-call]
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
-        seen.add(key)
-    return loader.construct_mapping(node)
+    @property
+    def start(self) -> Pose2:
+        s = self.config.rover.start
+        return Pose2(s.x_m, s.y_m, s.yaw_rad)
 
 
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def _read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError(path, [f"{path}: file not found"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(path, [f"{path}: cannot read: {exc}"]) from None
-    try:
-        data = yaml.load(text, Loader=_StrictLoader)
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ScenarioError(path, [f"{where}: not valid YAML: {problem}"]) from None
-    if not isinstance(data, dict):
-        raise ScenarioError(path, [f"{path}: expected a mapping of keys at the top level"])
-    return data, node
-
-
-def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
-    """The 1-based line of the deepest YAML node along ``loc`` that exists."""
-    line = None
-    for key in loc:
-        if node is None:
-            break
-        line = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            node = next((v for k, v in node.value if k.value == key), None)
-            if node is None:
-                # Unknown keys are reported at the key itself.
-                return line
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int):
-            node = node.value[key] if key < len(node.value) else None
-        else:
-            node = None
-    if node is not None:
-        line = node.start_mark.line + 1
-    return line
-
-
-def _format_loc(loc: tuple[int | str, ...]) -> str:
-    parts: list[str] = []
-    for item in loc:
-        if isinstance(item, int):
-            parts.append(f"[{item}]")
-        else:
-            # Union members show up as tags ("procedural", "function-after[...]"): skip.
-            if item in ("procedural", "dem") or "[" in str(item):
-                continue
-            parts.append(("." if parts else "") + str(item))
-    return "".join(parts) or "(top level)"
-
-
-def _clean_loc(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
-    return tuple(k for k in loc if not (k in ("procedural", "dem") or "[" in str(k)))
-
-
-def _validate(path: Path, model: type[StrictModel], data: Any, node: yaml.Node | None) -> Any:
-    try:
-        payload = json.dumps(data, allow_nan=True)
-    except (TypeError, ValueError) as exc:
-        raise ScenarioError(path, [f"{path}: unsupported value in file: {exc}"]) from None
-    try:
-        return model.model_validate_json(payload, strict=True)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors(include_url=False):
-            loc = _clean_loc(tuple(err["loc"]))
-            line = _line_of(node, loc)
-            where = f"{path}:{line}" if line is not None else str(path)
-            msg = err["msg"]
-            if err["type"] == "extra_forbidden":
-                msg = "unknown key (not part of the schema; check the spelling)"
-            elif err["type"] == "missing":
-                msg = "required field is missing"
-            msg = msg.removeprefix("Value error, ")
-            problems.append(f"{where}: {_format_loc(loc)}: {msg}")
-        raise ScenarioError(path, problems) from None
-
-
-# ------------------------------------------------------------ name resolution
-def _shipped(kind: Literal["scenarios", "rovers"]) -> dict[str, Path]:
-    folder = resources.files("lunarsite.launch") / kind
-    out: dict[str, Path] = {}
-    for entry in folder.iterdir():
-        if entry.name.endswith(".yaml"):
-            out[entry.name.removesuffix(".yaml")] = Path(str(entry))
-    return dict(sorted(out.items()))
-
-
-def _resolve(ref: str, kind: Literal["scenarios", "rovers"], base_dir: Path | None) -> Path:
-    looks_like_path = ref.endswith((".yaml", ".yml")) or "/" in ref or "\\" in ref
-    if looks_like_path:
-        path = Path(ref).expanduser()
-        if not path.is_absolute() and base_dir is not None:
-            path = base_dir / path
-        return path
-    shipped = _shipped(kind)
-    if ref in shipped:
-        return shipped[ref]
-    if Path(ref).is_file():
-        return Path(ref)
-    known = ", ".join(shipped) or "none"
-    noun = "scenario" if kind == "scenarios" else "rover"
-    raise ScenarioError(ref, [f"{ref}: no shipped {noun} of that name (shipped: {known})"])
-
-
-def list_scenarios() -> list[tuple[str, str]]:
-    """Shipped scenarios as (name, description)."""
-    out = []
-    for name, path in _shipped("scenarios").items():
-        data, _ = _read_yaml(path)
-        out.append((name, str(data.get("description", "")).strip()))
-    return out
-
-
-def list_rovers() -> list[tuple[str, str]]:
-    """Shipped rovers as (name, description)."""
-    out = []
-    for name, path in _shipped("rovers").items():
-        data, _ = _read_yaml(path)
-        out.append((name, str(data.get("description", "")).strip()))
-    return out
-
-
-def load_rover(ref: str, base_dir: Path | None = None) -> tuple[RoverConfig, Path]:
-    """Read and validate a rover file, by shipped name or by path."""
-    path = _resolve(ref, "rovers", base_dir)
-    data, node = _read_yaml(path)
-    return _validate(path, RoverConfig, data, node), path
-
-
+# --------------------------------------------------------------------- loading
 def _inside(x: float, y: float, size: tuple[float, float], margin: float = 0.0) -> bool:
     return margin <= x <= size[0] - margin and margin <= y <= size[1] - margin
 
@@ -519,25 +174,86 @@ def load_scenario(ref: str) -> LoadedScenario:
 
     Raises :class:`ScenarioError` listing every problem found.
     """
-    path = _resolve(ref, "scenarios", None)
-    data, node = _read_yaml(path)
-    config: ScenarioConfig = _validate(path, ScenarioConfig, data, node)
+    from .missions import mission_kinds
+    from .missions.base import ScenarioView
+
+    path = resolve(ref, "scenarios", None)
+    data, node = read_yaml(path)
+    config = validate(path, ScenarioConfig, data, node)
     try:
         rover, rover_path = load_rover(config.rover.file, base_dir=path.parent)
     except ScenarioError as exc:
-        line = _line_of(node, ("rover", "file"))
+        line = line_of(node, ("rover", "file"))
         raise ScenarioError(
             path,
             [f"{path}:{line}: rover.file: cannot use rover {config.rover.file!r}:"]
             + [f"  {p}" for p in exc.problems],
         ) from None
 
+    kinds = mission_kinds()
+    kind_name = config.mission.get("kind")
+    kind = kinds.get(kind_name) if isinstance(kind_name, str) else None
+    if kind is None:
+        at: tuple[int | str, ...] = (
+            ("mission", "kind") if "kind" in config.mission else ("mission",)
+        )
+        what = "kind" if "kind" in config.mission else "kind: required field is missing;"
+        raise ScenarioError(
+            path,
+            [f"{path}:{line_of(node, at)}: mission.{what} must be one of: {', '.join(kinds)}"],
+        )
     problems: list[str] = []
+    mission = acceptance = None
+    for block, model, prefix in (
+        (config.mission, kind.schema, ("mission",)),
+        (config.acceptance, kind.acceptance, ("acceptance",)),
+    ):
+        try:
+            value = validate(path, model, block, node, prefix)
+        except ScenarioError as exc:
+            problems += exc.problems
+            continue
+        if prefix == ("mission",):
+            mission = value
+        else:
+            acceptance = value
+    if problems:
+        raise ScenarioError(path, problems)
 
     def problem(loc: tuple[int | str, ...], msg: str) -> None:
-        line = _line_of(node, loc)
-        problems.append(f"{path}:{line}: {_format_loc(loc)}: {msg}")
+        problems.append(f"{path}:{line_of(node, loc)}: {format_loc(loc)}: {msg}")
 
+    config, size = _site_checks(config, path, problem)
+    if size is not None:
+        start = config.rover.start
+        reach = 0.5 * math.hypot(rover.chassis.length_m, rover.chassis.width_m)
+        if not _inside(start.x_m, start.y_m, size, reach):
+            problem(
+                ("rover", "start"),
+                f"start ({start.x_m:g}, {start.y_m:g}) m puts the rover outside the site "
+                f"(0..{size[0]:g} × 0..{size[1]:g} m, keeping {reach:.2f} m from the edge)",
+            )
+    view = ScenarioView(
+        path=path,
+        mission=mission,
+        acceptance=acceptance,
+        rover=rover,
+        site_size_m=size,
+        start_xy_m=(config.rover.start.x_m, config.rover.start.y_m),
+        start_yaw_rad=config.rover.start.yaw_rad,
+        soil=config.soil,
+    )
+    for loc, msg in kind.check(view):
+        problem(loc, msg)
+    if problems:
+        raise ScenarioError(path, problems)
+    return LoadedScenario(config, path, rover, rover_path, mission, acceptance)
+
+
+def _site_checks(
+    config: ScenarioConfig, path: Path, problem: Any
+) -> tuple[ScenarioConfig, tuple[float, float] | None]:
+    """Check the site (and fill in a DEM's size); returns the config and the site size."""
     site = config.site
     size = site.size_m
     terrain = site.terrain
@@ -576,27 +292,6 @@ def load_scenario(ref: str) -> LoadedScenario:
                 }
             )
     if size is not None:
-        start = config.rover.start
-        reach = 0.5 * math.hypot(rover.chassis.length_m, rover.chassis.width_m)
-        if not _inside(start.x_m, start.y_m, size, reach):
-            problem(
-                ("rover", "start"),
-                f"start ({start.x_m:g}, {start.y_m:g}) m puts the rover outside the site "
-                f"(0..{size[0]:g} × 0..{size[1]:g} m, keeping {reach:.2f} m from the edge)",
-            )
-        points: tuple[Point2, ...] = ()
-        field = "waypoints"
-        if isinstance(config.mission, WaypointMission):
-            points = config.mission.waypoints
-        elif isinstance(config.mission, NavigateMission):
-            points, field = config.mission.goals, "goals"
-        for i, wp in enumerate(points):
-            if not _inside(wp.x_m, wp.y_m, size):
-                problem(
-                    ("mission", field, i),
-                    f"{field[:-1]} ({wp.x_m:g}, {wp.y_m:g}) m is outside the site "
-                    f"(0..{size[0]:g} × 0..{size[1]:g} m)",
-                )
         for i, beacon in enumerate(site.beacons):
             if not _inside(beacon.x_m, beacon.y_m, size):
                 problem(
@@ -608,40 +303,34 @@ def load_scenario(ref: str) -> LoadedScenario:
     for i, beacon in enumerate(site.beacons):
         if ids.count(beacon.marker_id) > 1:
             problem(("site", "beacons", i, "marker_id"), f"id {beacon.marker_id} is used twice")
-    mission = config.mission
-    if isinstance(mission, WaypointMission):
-        for key in ("max_waypoint_error_m", "max_final_error_m"):
-            if getattr(config.acceptance, key) is None:
-                problem(("acceptance",), f"a waypoints mission needs acceptance.{key}")
-    if isinstance(mission, NavigateMission):
-        if bool(mission.goals) == (mission.random_goals is not None):
-            problem(("mission",), "give either goals (a list) or random_goals, not both")
-        for joint in mission.tool_pose_rad:
-            if joint not in rover.joint_names:
-                problem(
-                    ("mission", "tool_pose_rad", joint),
-                    f"rover {rover.name!r} has no joint {joint!r} "
-                    f"(joints: {', '.join(rover.joint_names) or 'none'})",
-                )
-    if isinstance(mission, DigAndDumpMission):
-        from .dig_and_dump import check_mission  # the dig_and_dump runner owns its rules
+    return config, size
 
-        if config.acceptance.min_dump_fill_m3 is None:
-            problem(("acceptance",), "a dig_and_dump mission needs acceptance.min_dump_fill_m3")
-        for loc, msg in check_mission(mission, rover, config.soil, size):
-            problem(loc, msg)
-    if isinstance(config.mission, StepsMission):
-        from .rover_cli import check_steps  # the steps runner owns their rules
 
-        for loc, msg in check_steps(config.mission, rover, config.rover.start, size):
-            problem(("mission", "steps", *loc), msg)
-    cruise = getattr(config.mission, "cruise_speed_mps", None)
-    if cruise is not None and cruise > rover.drive.max_speed_mps:
-        problem(
-            ("mission", "cruise_speed_mps"),
-            f"{cruise:g} m/s exceeds the rover's drive.max_speed_mps "
+def points_outside(
+    points: tuple[Point2, ...], size: tuple[float, float] | None, field: str
+) -> list[Problem]:
+    """A problem for each point outside the site ``[0, size_x] × [0, size_y]``."""
+    if size is None:
+        return []
+    return [
+        (
+            ("mission", field, i),
+            f"{field[:-1]} ({p.x_m:g}, {p.y_m:g}) m is outside the site "
+            f"(0..{size[0]:g} × 0..{size[1]:g} m)",
+        )
+        for i, p in enumerate(points)
+        if not _inside(p.x_m, p.y_m, size)
+    ]
+
+
+def speed_problem(speed_mps: float | None, rover: RoverConfig, field: str) -> list[Problem]:
+    """A problem when ``speed_mps`` exceeds what the rover may be commanded."""
+    if speed_mps is None or speed_mps <= rover.drive.max_speed_mps:
+        return []
+    return [
+        (
+            ("mission", field),
+            f"{speed_mps:g} m/s exceeds the rover's drive.max_speed_mps "
             f"({rover.drive.max_speed_mps:g})",
         )
-    if problems:
-        raise ScenarioError(path, problems)
-    return LoadedScenario(config=config, path=path, rover=rover, rover_path=rover_path)
+    ]

@@ -103,6 +103,10 @@ class SensedState:
     tool_positions_rad: Mapping[str, float]
     battery_v: float
     faults: tuple[str, ...] = ()
+    """Conditions the rover reports (``estop``, ``link_disconnected``, ...)."""
+    rejected: tuple[str, ...] = ()
+    """Commands the rover refused since the last reading, one line each (a servo target
+    it would not take); a reading reports each refusal once."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tool_positions_rad", _frozen_map(self.tool_positions_rad))

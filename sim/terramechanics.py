@@ -232,7 +232,7 @@ def compaction_resistance_n(
     """Bekker compaction (rolling) resistance ``b (k_c/b + k_φ) z^(n+1) / (n+1)``, in N."""
     if sinkage_m <= 0.0:
         return 0.0
-    return width_m * (k_c / width_m + k_phi) * sinkage_m ** (n + 1.0) / (n + 1.0)
+    return float(width_m * (k_c / width_m + k_phi) * sinkage_m ** (n + 1.0) / (n + 1.0))
 
 
 def contact_length_m(sinkage_m: float, diameter_m: float) -> float:

@@ -264,7 +264,7 @@ class LunarWorld:
         if getattr(self, "client", None) is not None:
             with contextlib.suppress(pb.error):  # already disconnected
                 self.client.disconnect()
-            self.client = None  # type: ignore[assignment]
+            self.client = None
 
     def __enter__(self) -> LunarWorld:
         return self

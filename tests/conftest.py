@@ -1,39 +1,39 @@
-"""Shared fixtures: shipped rover configurations and small terrains."""
+"""Shared fixtures: the shipped rover files, read as the controller's own configuration.
+
+Only the controller package is imported here, so every test (the controller's included)
+can use them without loading the simulator or the command line: the rover files are read
+with PyYAML and validated as :class:`~lunarsite.robot.config.RoverConfig` strictly, as
+``lunarsite.launch`` reads them.
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
+import yaml
 
-from lunarsite.launch.schema import load_rover
 from lunarsite.robot.config import RoverConfig
-from lunarsite.sim.terrain import Terrain
+
+ROVER_FILES = Path(__file__).resolve().parents[1] / "launch" / "rovers"
 
 
-def flat_terrain(size_m: float = 10.0, cell_m: float = 0.1, height_m: float = 0.0) -> Terrain:
-    n = round(size_m / cell_m) + 1
-    return Terrain(
-        heights_m=np.full((n, n), height_m),
-        cell_size_m=cell_m,
-        origin_xy_m=(0.0, 0.0),
-        craters=(),
-        rocks=(),
-    )
+def shipped_rover(name: str) -> RoverConfig:
+    """A shipped rover file (``launch/rovers/NAME.yaml``) as a :class:`RoverConfig`."""
+    data = yaml.safe_load((ROVER_FILES / f"{name}.yaml").read_text())
+    return RoverConfig.model_validate_json(json.dumps(data), strict=True)
 
 
 @pytest.fixture(scope="session")
 def excavator() -> RoverConfig:
-    return load_rover("excavator_66kg")[0]
+    return shipped_rover("excavator_66kg")
 
 
 @pytest.fixture(scope="session")
 def lab_rover() -> RoverConfig:
-    return load_rover("lab_rover")[0]
-
-
-@pytest.fixture
-def flat() -> Terrain:
-    return flat_terrain()
+    return shipped_rover("lab_rover")
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 made of skills (:mod:`.compose`), and the one control loop that owns time
 (:mod:`.loop`)."""
 
-from .compose import Retry, Script, ScriptBody, Sequence
+from .compose import Do, Retry, Script, ScriptBody, ScriptError, Sequence
 from .loop import Agent, ControlLoop, LoopEnd, LoopResult, TickInfo
 from .skill import ActionResult, ActionStatus, Running, Skill, Step
 
@@ -11,12 +11,14 @@ __all__ = [
     "ActionStatus",
     "Agent",
     "ControlLoop",
+    "Do",
     "LoopEnd",
     "LoopResult",
     "Retry",
     "Running",
     "Script",
     "ScriptBody",
+    "ScriptError",
     "Sequence",
     "Skill",
     "Step",

@@ -6,6 +6,7 @@
 - :class:`Script` runs a generator that yields skills and is sent their results back:
   task logic (loops, decisions on the estimate, counters) reads as a plain program,
   while every motion is still a skill the loop ticks.
+- :class:`Do` runs a function once and ends at once (set a flag, apply a fix).
 
 A child that finishes takes no time: the composite starts the next one within the same
 tick. A composite canceled from outside cancels its running child.
@@ -19,7 +20,7 @@ from collections.abc import Callable, Generator, Iterable
 from ..types import SensedState
 from .skill import ActionResult, ActionStatus, Running, Skill, Step
 
-__all__ = ["Retry", "Script", "ScriptBody", "Sequence"]
+__all__ = ["Do", "Retry", "Script", "ScriptBody", "ScriptError", "Sequence"]
 
 log = logging.getLogger(__name__)
 
@@ -160,3 +161,16 @@ class Retry(Skill):
         if self._child is not None:
             self._child.cancel(reason)
         return reason
+
+
+class Do(Skill):
+    """Calls ``action()`` on its first tick and ends at once: succeeded, or with the
+    result ``action`` returns."""
+
+    def __init__(self, action: Callable[[], ActionResult | None], name: str | None = None) -> None:
+        super().__init__(name or getattr(action, "__name__", None))
+        self._action = action
+
+    def _on_tick(self, sensed: SensedState, now_s: float) -> Step:
+        result = self._action()
+        return result if result is not None else ActionResult(ActionStatus.SUCCEEDED)

@@ -56,8 +56,8 @@ class TickInfo:
     stamp_s: float
     """Loop time of the tick, in s (the rovers' clock)."""
     sensed: SensedState
-    command: RoverCommand | None
-    """What was written this tick; None when nothing was (the loop is ending)."""
+    command: RoverCommand
+    """What was written this tick."""
 
 
 class LoopEnd:
@@ -169,7 +169,7 @@ class ControlLoop:
                     break
                 reason, ended_by = self._stop_reason(now - t0)
                 if reason is not None:
-                    self._cancel_all(reason, readings, now)
+                    self._cancel_all(reason)
                     break
                 commands = self._tick_all(readings, now)
                 if not self._write_all(commands):
@@ -282,15 +282,14 @@ class ControlLoop:
             if sensed is not None:
                 self.on_tick(TickInfo(i, now_s, sensed, command))
 
-    def _cancel_all(self, reason: str, readings: list[SensedState | None], now_s: float) -> None:
+    def _cancel_all(self, reason: str) -> None:
+        """Cancel every running skill. The reading that found the reason is given to no
+        skill and reported to no observer: what a skill saw last and what observers saw
+        last are the same tick."""
         log.info("stopping: %s", reason)
         for st in self._states:
             if st.result is None:
                 st.result = st.agent.skill.cancel(reason)
-        if self.on_tick is not None:
-            for i, sensed in enumerate(readings):
-                if sensed is not None:
-                    self.on_tick(TickInfo(i, now_s, sensed, None))
 
     def _fault(self, st: _AgentState, reason: str) -> None:
         log.error("%s: %s", st.agent.name, reason)

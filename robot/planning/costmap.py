@@ -36,12 +36,11 @@ from scipy import ndimage
 
 from ..config import RoverConfig
 from ..site.grid import FloatArray, GridSpec
+from ..site.zones import KeepOut, KeepOutCircle
 
 __all__ = [
     "Costmap",
     "CostmapParams",
-    "KeepOutCircle",
-    "KeepOutPolygon",
     "build_costmap",
     "footprint_radius_m",
 ]
@@ -60,31 +59,6 @@ def footprint_radius_m(config: RoverConfig) -> float:
         0.5 * config.chassis.width_m, 0.5 * config.wheels.track_m + 0.5 * config.wheels.width_m
     )
     return math.hypot(half_len, half_wid)
-
-
-@dataclass(frozen=True, slots=True)
-class KeepOutCircle:
-    """A disc the rover must stay out of: centre and radius in the site frame, in m."""
-
-    x_m: float
-    y_m: float
-    radius_m: float
-
-
-@dataclass(frozen=True, slots=True)
-class KeepOutPolygon:
-    """A simple polygon the rover must stay out of: vertices (x, y) in the site frame, m."""
-
-    vertices_xy_m: tuple[tuple[float, float], ...]
-
-    def __post_init__(self) -> None:
-        if len(self.vertices_xy_m) < 3:
-            raise ValueError(
-                f"KeepOutPolygon needs at least 3 vertices, got {len(self.vertices_xy_m)}"
-            )
-
-
-KeepOut = KeepOutCircle | KeepOutPolygon
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,6 +77,14 @@ class DriveToWaypoints(Skill):
         return self._follower.stalls if self._follower is not None else 0
 
     @property
+    def activity(self) -> str:
+        """What it is doing, for a progress line."""
+        n = len(self.waypoints)
+        if self.settling:
+            return f"waypoints {n}/{n}, coming to rest"
+        return f"waypoint {min(len(self.arrivals) + 1, n)}/{n}"
+
+    @property
     def settling(self) -> bool:
         """All waypoints reached; holding a stop until the wheels rest."""
         return self._follower is not None and self._follower.done

@@ -17,9 +17,11 @@ import pytest
 from lunarsite.firmware_bridge.link import LinkConfig, SerialLink
 from lunarsite.firmware_bridge.virtual_rover import VirtualRover, read_log
 from lunarsite.launch.cli import main
-from lunarsite.launch.rover_cli import TeleopState, apply_key, expected_poses
+from lunarsite.launch.missions.steps import robot_steps
+from lunarsite.launch.rover_cli import TeleopState, apply_key
 from lunarsite.launch.schema import ScenarioError, load_scenario
 from lunarsite.robot.config import RoverConfig
+from lunarsite.robot.tasks.steps import expected_poses
 from lunarsite.robot.types import Pose2
 
 
@@ -33,24 +35,30 @@ def vrover(tmp_path: Path) -> VirtualRover:
 
 def test_rover_square_plan_is_a_closed_1m_square() -> None:
     scenario = load_scenario("rover_square")
-    poses = expected_poses(scenario.config.mission, Pose2(1.0, 1.0, 0.0))
+    poses = expected_poses(robot_steps(scenario.mission, scenario.rover), Pose2(1.0, 1.0, 0.0))
     corners = [
         (round(q.x_m, 6), round(q.y_m, 6))
-        for q, s in zip(poses, scenario.config.mission.steps, strict=True)
+        for q, s in zip(poses, scenario.mission.steps, strict=True)
         if s.kind == "drive"
     ]
     assert corners == [(2.0, 1.0), (2.0, 2.0), (1.0, 2.0), (1.0, 1.0)]
-    kinds = [s.kind for s in scenario.config.mission.steps]
+    kinds = [s.kind for s in scenario.mission.steps]
     assert kinds.count("tool") == 2 and kinds.count("gripper") == 2
 
 
 @pytest.mark.slow
 def test_rover_square_runs_on_the_virtual_rover(
-    vrover: VirtualRover, capsys: pytest.CaptureFixture[str]
+    vrover: VirtualRover, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    assert main(["rover", "--port", vrover.port, "rover_square"]) == 0
+    folder = tmp_path / "run"
+    assert main(["rover", "--port", vrover.port, "rover_square", "--out", str(folder)]) == 0
     out = capsys.readouterr().out
-    assert "rover_square: succeeded" in out
+    assert "rover_square seed 0 on serial: succeeded" in out
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["backend"] == "serial" and metrics["steps_done"] == 12
+    assert "final_true_pose" not in metrics  # no ground truth on a rover
+    header = (folder / "trajectory.csv").read_text().splitlines()[0].split(",")
+    assert header[:4] == ["t_s", "est_x_m", "est_y_m", "est_yaw_rad"]
     events = vrover.read_log()
     servo = [
         (e["a"], e["b"])
@@ -66,11 +74,21 @@ def test_rover_square_runs_on_the_virtual_rover(
     assert [e["a"] for e in events if e["event"] == "command" and e["type"] == "mode"] == [1, 0]
 
 
-def test_rover_refuses_simulation_only_missions(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["rover", "--port", "/dev/null", "drive_test"]) == 2
+@pytest.mark.parametrize(
+    ("scenario", "needs"),
+    [
+        ("drive_test", "'navigate' mission: it needs a range scanner and a camera"),
+        ("dig_and_dump", "'dig_and_dump' mission: it needs deformable soil"),
+    ],
+)
+def test_rover_refuses_missions_it_lacks_the_sensors_for(
+    capsys: pytest.CaptureFixture[str], scenario: str, needs: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "never"
+    assert main(["rover", "--port", "/dev/null", scenario, "--out", str(out)]) == 2
     err = " ".join(capsys.readouterr().err.split())
-    # Whatever its kind (waypoints, navigate, ...), a non-steps mission is refused.
-    assert "scenario 'drive_test' has a" in err and "mission, which runs in simulation only" in err
+    assert f"scenario '{scenario}' has a {needs}" in err
+    assert not out.exists()  # refused before anything was made
 
 
 def test_rover_and_link_check_refuse_a_missing_port(capsys: pytest.CaptureFixture[str]) -> None:
@@ -96,13 +114,18 @@ def test_link_check_refuses_a_port_that_is_not_a_serial_device_or_is_busy(
     assert f"{vrover.port}: busy, another program has it open" in err
 
 
-def test_simulator_refuses_steps_and_validate_accepts_them(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+@pytest.mark.slow
+def test_steps_run_in_simulation_too(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["validate", "rover_square"]) == 0
     assert "12 steps" in capsys.readouterr().out
-    assert main(["run", "rover_square"]) == 2
-    assert "lunarsite rover --port PORT rover_square" in " ".join(capsys.readouterr().err.split())
+    folder = tmp_path / "sim"
+    assert main(["run", "rover_square", "--out", str(folder), "--quiet"]) == 0
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["backend"] == "sim" and metrics["steps_done"] == 12
+    # Judged on its own odometry; the truth is reported beside it: the lab rover on a
+    # flat sand box ends within a few centimetres of where it started.
+    assert metrics["final_error_m"] <= 0.05
+    assert metrics["final_true_error_m"] < 0.15
 
 
 @pytest.mark.parametrize(
@@ -112,7 +135,7 @@ def test_simulator_refuses_steps_and_validate_accepts_them(
         ("kind: wait", "kind: sleep", "mission.steps[11]: kind must be one of: drive, turn"),
         ("position_rad: 1.2}", "position_rad: 3.2}", "outside joint 'scoop_lift' limits"),
         ("distance_m: 1.0, speed", "distance_m: 5.0, speed", "outside the site"),
-        ("kind: steps", "kind: step", "mission: kind must be one of: "),
+        ("kind: steps", "kind: step", "mission.kind must be one of: "),
         ("yaw_rate_radps: 1.2}", "yaw_rate_radps: 9.0}", "exceeds the rover's drive.max_yaw"),
     ],
 )

@@ -9,14 +9,9 @@ import numpy as np
 import pytest
 
 from lunarsite.robot.config import RoverConfig
-from lunarsite.robot.planning.costmap import (
-    CostmapParams,
-    KeepOutCircle,
-    KeepOutPolygon,
-    build_costmap,
-    footprint_radius_m,
-)
+from lunarsite.robot.planning.costmap import CostmapParams, build_costmap, footprint_radius_m
 from lunarsite.robot.site.grid import GridError, GridSpec
+from lunarsite.robot.site.zones import KeepOutCircle, KeepOutPolygon
 
 CELL = 0.1
 GRID = GridSpec((0.0, 0.0), CELL, (81, 81))  # 8 m × 8 m

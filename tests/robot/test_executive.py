@@ -209,7 +209,7 @@ def test_loop_runs_a_skill_to_its_end_and_stops_the_rover(active_rover: MockRove
     assert result.results == (OK,)
     assert result.ended_by == LoopEnd.FINISHED
     # Ten commanding ticks, one each period, then the end (a stop) on the eleventh.
-    assert [t.command.drive.linear_mps for t in ticks if t.command] == [0.2] * 10 + [0.0]
+    assert [t.command.drive.linear_mps for t in ticks] == [0.2] * 10 + [0.0]
     assert result.elapsed_s == pytest.approx(10 / HZ)
     assert active_rover.wheel_speeds_mps == (0.0, 0.0)
     assert active_rover.true_pose.x_m == pytest.approx(0.2 * 10 / HZ)

@@ -4,20 +4,51 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 
 from lunarsite.robot.config import RoverConfig
-from lunarsite.robot.executive import ActionStatus
+from lunarsite.robot.executive import ActionStatus, Agent, ControlLoop
 from lunarsite.robot.hardware.mock import ManualClock, MockRover
-from lunarsite.robot.navigation import Navigator, NavigatorParams, NavTick
+from lunarsite.robot.navigation import Navigator, NavigatorParams
 from lunarsite.robot.perception.fiducials import SurveyedMarker
 from lunarsite.robot.perception.localization import LocalizationParams, Localizer
 from lunarsite.robot.perception.mapping import ElevationMap, RangeScan
-from lunarsite.robot.planning.costmap import CostmapParams, KeepOutCircle
+from lunarsite.robot.planning.costmap import CostmapParams
 from lunarsite.robot.site.grid import GridSpec
+from lunarsite.robot.site.zones import KeepOutCircle
+from lunarsite.robot.tasks.navigate import NavigateGoals, NavigationResult
 from lunarsite.robot.types import Pose2
+
+
+@dataclasses.dataclass(frozen=True)
+class NavTick:
+    """What a test sees of each tick: the navigation events and the goal being driven to."""
+
+    events: tuple[str, ...]
+    goal_index: int
+
+
+def _run(
+    rover: MockRover,
+    nav: Navigator,
+    goals: list[tuple[float, float]],
+    observer: Callable[[NavTick], None] | None = None,
+) -> NavigationResult:
+    """Visit ``goals`` with ``nav`` in the one control loop; returns how each ended."""
+    task = NavigateGoals(nav, goals)
+
+    def on_tick(_: object) -> None:
+        if observer is not None:
+            observer(NavTick(task.events, task.goal_index))
+
+    result = ControlLoop([Agent(rover, task)], rate_hz=nav.params.control_hz, on_tick=on_tick).run()
+    outcome = task.outcome
+    assert outcome.result == result.results[0] or not task.started
+    return NavigationResult(result.results[0], outcome.goals)
+
 
 BLOCKS = ((3.0, 1.0, 3.6, 3.2),)  # x0, y0, x1, y1 of a 0.3 m high wall, gap to the north
 MOUNT = (0.0, 0.0, 0.5)
@@ -67,7 +98,7 @@ def test_navigator_finds_its_way_round_an_unseen_wall(rover_config: RoverConfig)
     loc = Localizer(LocalizationParams.for_rover(rover_config, accel_gate_fraction=0.0), start)
     emap = ElevationMap(GridSpec((0.0, 0.0), 0.1, (61, 81)))
     params = NavigatorParams.for_rover(rover_config, 20.0, goal_time_limit_s=120.0)
-    nav = Navigator(rover, rover_config, loc, params, emap, map_source=_scanner(rover, ride))
+    nav = Navigator(rover_config, loc, params, emap, map_source=_scanner(rover, ride))
     trail: list[Pose2] = []
     ticks: list[NavTick] = []
 
@@ -75,7 +106,7 @@ def test_navigator_finds_its_way_round_an_unseen_wall(rover_config: RoverConfig)
         trail.append(rover.true_pose)
         ticks.append(t)
 
-    result = nav.run([(6.0, 2.0), (1.5, 1.5)], observer=watch)
+    result = _run(rover, nav, [(6.0, 2.0), (1.5, 1.5)], watch)
     assert result.result.status is ActionStatus.SUCCEEDED, result
     assert [g.result.status for g in result.goals] == [ActionStatus.SUCCEEDED] * 2
     xy = np.array([(p.x_m, p.y_m) for p in trail])
@@ -105,7 +136,7 @@ def test_navigator_reports_an_unreachable_goal(rover_config: RoverConfig) -> Non
     params = NavigatorParams.for_rover(
         rover_config, 20.0, plan_fail_limit_s=1.0, forget_radius_m=0.0
     )
-    result = Navigator(rover, rover_config, loc, params, emap).run([(2.8, 1.0)])
+    result = _run(rover, Navigator(rover_config, loc, params, emap), [(2.8, 1.0)])
     (goal,) = result.goals
     assert goal.result.status is ActionStatus.PLANNING_FAILED
     assert "walled off" in goal.result.reason
@@ -113,15 +144,14 @@ def test_navigator_reports_an_unreachable_goal(rover_config: RoverConfig) -> Non
 
 
 def test_navigator_needs_an_active_rover(rover_config: RoverConfig) -> None:
-    rover = MockRover(rover_config, ManualClock())
     loc = Localizer(LocalizationParams.for_rover(rover_config), Pose2(0.0, 0.0, 0.0))
     emap = ElevationMap(GridSpec((0.0, 0.0), 0.1, (11, 11)))
-    nav = Navigator(rover, rover_config, loc, NavigatorParams.for_rover(rover_config, 20.0), emap)
-    assert nav.run([(0.5, 0.5)]).result.status is ActionStatus.PRECONDITION_FAILED
+    nav = Navigator(rover_config, loc, NavigatorParams.for_rover(rover_config, 20.0), emap)
+    rover = MockRover(rover_config, ManualClock())  # never configured
+    assert _run(rover, nav, [(0.5, 0.5)]).result.status is ActionStatus.PRECONDITION_FAILED
 
 
 def test_marker_to_face_is_the_nearest_one_seen_from_the_front(rover_config: RoverConfig) -> None:
-    rover = MockRover(rover_config, ManualClock())
     loc = Localizer(LocalizationParams.for_rover(rover_config), Pose2(0.0, 0.0, 0.0))
     emap = ElevationMap(GridSpec((0.0, 0.0), 0.1, (11, 11)))
     markers = [
@@ -131,7 +161,6 @@ def test_marker_to_face_is_the_nearest_one_seen_from_the_front(rover_config: Rov
         SurveyedMarker(4, 0.0, -9.0, 0.3, math.pi / 2, 0.2),  # beyond max range
     ]
     nav = Navigator(
-        rover,
         rover_config,
         loc,
         NavigatorParams.for_rover(rover_config, 20.0),
@@ -144,11 +173,10 @@ def test_marker_to_face_is_the_nearest_one_seen_from_the_front(rover_config: Rov
 
 
 def _nav_with_markers(rover_config: RoverConfig, markers: list[SurveyedMarker]) -> Navigator:
-    rover = MockRover(rover_config, ManualClock())
     loc = Localizer(LocalizationParams.for_rover(rover_config), Pose2(0.0, 0.0, 0.0))
     emap = ElevationMap(GridSpec((0.0, 0.0), 0.1, (101, 101)))
     params = NavigatorParams.for_rover(rover_config, 20.0)
-    return Navigator(rover, rover_config, loc, params, emap, markers=markers)
+    return Navigator(rover_config, loc, params, emap, markers=markers)
 
 
 def test_marker_to_face_weighs_the_turn_and_can_cross_bearings(rover_config: RoverConfig) -> None:
@@ -181,8 +209,8 @@ def test_marker_to_face_weighs_the_turn_and_can_cross_bearings(rover_config: Rov
 def test_an_estimate_off_the_map_plans_from_its_edge(rover_config: RoverConfig) -> None:
     nav = _nav_with_markers(rover_config, [])
     inside = Pose2(3.0, 4.0, 0.2)
-    assert nav._on_map(inside) is inside
-    clamped = nav._on_map(Pose2(-1.2, 12.5, 0.2))
+    assert nav.on_map(inside) is inside
+    clamped = nav.on_map(Pose2(-1.2, 12.5, 0.2))
     assert (clamped.x_m, clamped.y_m, clamped.yaw_rad) == (0.5, 9.5, 0.2)
     assert nav.elevation.grid.contains(clamped.x_m, clamped.y_m)
 
@@ -198,9 +226,7 @@ def test_navigator_plans_on_when_its_estimate_is_off_the_map(rover_config: Rover
     loc = Localizer(LocalizationParams.for_rover(rover_config), Pose2(-0.3, 1.5, 0.0))
     params = NavigatorParams.for_rover(rover_config, 20.0, goal_time_limit_s=60.0)
     ticks: list[NavTick] = []
-    result = Navigator(rover, rover_config, loc, params, emap).run(
-        [(3.0, 1.5)], observer=ticks.append
-    )
+    result = _run(rover, Navigator(rover_config, loc, params, emap), [(3.0, 1.5)], ticks.append)
     (goal,) = result.goals
     assert goal.result.status is ActionStatus.SUCCEEDED, goal
     assert goal.plans >= 1
@@ -215,36 +241,36 @@ def test_ground_where_the_rover_got_stuck_is_kept_out_of(rover_config: RoverConf
     pose = Pose2(5.0, 5.0, math.pi / 2)  # heading +y
     ahead = 0.5 * rover_config.chassis.length_m + nav.params.blocked_radius_m
     assert np.isfinite(nav.costmap.cost[grid.cell_of(5.0, 5.0 + ahead)])
-    nav._mark_blocked(pose, 1.0)
+    nav.mark_blocked(pose, 1.0)
     (zone,) = nav.blocked
     assert (zone.x_m, zone.y_m) == pytest.approx((5.0, 5.0 + ahead))
     cost = nav.costmap.cost  # rebuilt: the map did not change, the keep-out list did
     assert not np.isfinite(cost[grid.cell_of(5.0, 5.0 + ahead)])
     assert np.isfinite(cost[grid.cell_of(5.0, 5.0 - 2.0)])  # behind stays free
-    nav._mark_blocked(pose, -1.0)  # reversing into it: the zone lies behind
+    nav.mark_blocked(pose, -1.0)  # reversing into it: the zone lies behind
     assert nav.blocked[1].y_m == pytest.approx(5.0 - ahead)
 
 
 def test_no_back_off_over_the_map_edge(rover_config: RoverConfig) -> None:
     nav = _nav_with_markers(rover_config, [])  # a 10 m × 10 m map
     nav.elevation.set_known(np.zeros(nav.elevation.grid.shape), 0.01)
-    assert nav._clear_behind(Pose2(5.0, 5.0, math.pi), 1.0)
-    assert not nav._clear_behind(Pose2(9.7, 5.0, math.pi), 1.0)  # the edge is behind
-    assert nav._clear_behind(Pose2(9.7, 5.0, 0.0), 1.0)  # facing the edge: backs inward
-    assert not nav._clear_behind(Pose2(9.7, 5.0, 0.0), -1.0)  # reversing: backs outward
+    assert nav.clear_behind(Pose2(5.0, 5.0, math.pi), 1.0)
+    assert not nav.clear_behind(Pose2(9.7, 5.0, math.pi), 1.0)  # the edge is behind
+    assert nav.clear_behind(Pose2(9.7, 5.0, 0.0), 1.0)  # facing the edge: backs inward
+    assert not nav.clear_behind(Pose2(9.7, 5.0, 0.0), -1.0)  # reversing: backs outward
 
 
 def test_nudge_to_a_near_goal_takes_the_smaller_turn(rover_config: RoverConfig) -> None:
     nav = _nav_with_markers(rover_config, [])  # a 10 m × 10 m map
     nav.elevation.set_known(np.zeros(nav.elevation.grid.shape), 0.01)
-    ahead = nav._nudge_path(Pose2(5.0, 5.0, 0.0), (5.4, 5.1))
+    ahead = nav.nudge_path(Pose2(5.0, 5.0, 0.0), (5.4, 5.1))
     assert ahead is not None and ahead.reverse == (False,)
     assert ahead.goal_xy_m == pytest.approx((5.4, 5.1))
-    behind = nav._nudge_path(Pose2(5.0, 5.0, 0.0), (4.6, 4.9))
+    behind = nav.nudge_path(Pose2(5.0, 5.0, 0.0), (4.6, 4.9))
     assert behind is not None and behind.reverse == (True,)  # backs rather than turn round
-    assert nav._nudge_path(Pose2(5.0, 5.0, 0.0), (7.0, 5.0)) is None  # too far: plan
+    assert nav.nudge_path(Pose2(5.0, 5.0, 0.0), (7.0, 5.0)) is None  # too far: plan
     nav.blocked.append(KeepOutCircle(5.2, 5.0, 0.05))  # something on the line
-    assert nav._nudge_path(Pose2(5.0, 5.0, 0.0), (5.4, 5.0)) is None
+    assert nav.nudge_path(Pose2(5.0, 5.0, 0.0), (5.4, 5.0)) is None
 
 
 def test_nudge_into_the_inflation_of_a_rock_the_body_clears(rover_config: RoverConfig) -> None:
@@ -253,7 +279,6 @@ def test_nudge_into_the_inflation_of_a_rock_the_body_clears(rover_config: RoverC
     # Lethal within the bucket's reach of a hazard, as navrun sets it.
     reach = dataclasses.replace(CostmapParams.for_rover(rover_config), robot_radius_m=0.8)
     nav = Navigator(
-        MockRover(rover_config, ManualClock()),
         rover_config,
         Localizer(LocalizationParams.for_rover(rover_config), Pose2(0.0, 0.0, 0.0)),
         NavigatorParams.for_rover(rover_config, 20.0, costmap=reach),
@@ -265,42 +290,41 @@ def test_nudge_into_the_inflation_of_a_rock_the_body_clears(rover_config: RoverC
     nav.blocked.append(beside)
     assert math.isinf(nav.costmap.cost_at(5.4, 5.0))
     assert math.isfinite(nav.costmap.cost_at(4.5, 5.0))  # free to turn where it stands
-    nudge = nav._nudge_path(Pose2(4.5, 5.0, 0.0), (5.4, 5.0))
+    nudge = nav.nudge_path(Pose2(4.5, 5.0, 0.0), (5.4, 5.0))
     assert nudge is not None and nudge.reverse == (False,)
     # The same rock just ahead of where the bucket ends up: refused.
     nav.blocked[:] = [KeepOutCircle(5.4 + box.x_range_m[1] + 0.05, 5.0, 0.1)]
-    assert nav._nudge_path(Pose2(4.5, 5.0, 0.0), (5.4, 5.0)) is None
+    assert nav.nudge_path(Pose2(4.5, 5.0, 0.0), (5.4, 5.0)) is None
     # Reversing to a goal behind: the front of the body does not matter, the back does.
     nav.blocked.clear()
-    assert nav._nudge_path(Pose2(6.2, 5.0, 0.0), (5.4, 5.0)) is not None
+    assert nav.nudge_path(Pose2(6.2, 5.0, 0.0), (5.4, 5.0)) is not None
     nav.blocked[:] = [KeepOutCircle(5.4 + box.x_range_m[0] - 0.05, 5.0, 0.1)]
-    assert nav._nudge_path(Pose2(6.2, 5.0, 0.0), (5.4, 5.0)) is None
+    assert nav.nudge_path(Pose2(6.2, 5.0, 0.0), (5.4, 5.0)) is None
 
 
 def test_arrival_check_accepts_within_the_mission_tolerance_less_the_doubt(
     rover_config: RoverConfig,
 ) -> None:
-    rover = MockRover(rover_config, ManualClock())
     loc = Localizer(
         LocalizationParams.for_rover(rover_config), Pose2(0.0, 0.0, 0.0), (0.02, 0.02, 0.01)
     )
     emap = ElevationMap(GridSpec((0.0, 0.0), 0.1, (11, 11)))
     params = NavigatorParams.for_rover(rover_config, 20.0, goal_tolerance_m=0.3)
-    nav = Navigator(rover, rover_config, loc, params, emap)
-    assert nav._close_enough(Pose2(0.0, 0.0, 0.0), (0.2, 0.0))  # 0.2 + 2 × 0.02 ≤ 0.3
-    assert not nav._close_enough(Pose2(0.0, 0.0, 0.0), (0.28, 0.0))
+    nav = Navigator(rover_config, loc, params, emap)
+    assert nav.close_enough(Pose2(0.0, 0.0, 0.0), (0.2, 0.0))  # 0.2 + 2 × 0.02 ≤ 0.3
+    assert not nav.close_enough(Pose2(0.0, 0.0, 0.0), (0.28, 0.0))
     loc.P[:2, :2] *= 100.0  # 0.2 m std: not sure enough to call it, however near
-    assert not nav._close_enough(Pose2(0.0, 0.0, 0.0), (0.2, 0.0))
-    assert not nav._close_enough(Pose2(0.0, 0.0, 0.0), (0.01, 0.0))
+    assert not nav.close_enough(Pose2(0.0, 0.0, 0.0), (0.2, 0.0))
+    assert not nav.close_enough(Pose2(0.0, 0.0, 0.0), (0.01, 0.0))
 
 
 def test_frame_pose_is_interpolated_and_turning_frames_are_known(rover_config: RoverConfig) -> None:
     nav = _nav_with_markers(rover_config, [])
-    nav._history.extend([(1.0, Pose2(1.0, 2.0, 0.0)), (1.05, Pose2(1.0, 2.0, 0.025))])
-    mid = nav._pose_at(1.02)
+    nav.history.extend([(1.0, Pose2(1.0, 2.0, 0.0)), (1.05, Pose2(1.0, 2.0, 0.025))])
+    mid = nav.pose_at(1.02)
     assert mid is not None and mid.yaw_rad == pytest.approx(0.01)
-    assert nav._yaw_rate_at(1.02) == pytest.approx(0.5)  # a turn in place: no fixes
-    assert nav._pose_at(3.0) is None  # older than the history reaches
+    assert nav.yaw_rate_at(1.02) == pytest.approx(0.5)  # a turn in place: no fixes
+    assert nav.pose_at(3.0) is None  # older than the history reaches
 
 
 def _on_flat_known_ground(
@@ -318,14 +342,14 @@ def _on_flat_known_ground(
 def test_stuck_zones_that_wall_the_rover_in_are_forgotten(rover_config: RoverConfig) -> None:
     rover, loc, emap = _on_flat_known_ground(rover_config, Pose2(3.0, 1.5, 0.0))
     params = NavigatorParams.for_rover(rover_config, 20.0, goal_time_limit_s=60.0)
-    nav = Navigator(rover, rover_config, loc, params, emap)
+    nav = Navigator(rover_config, loc, params, emap)
     # Stuck four times round one spot: a ring of kept-out discs.
     nav.blocked.extend(
         KeepOutCircle(3.0 + dx, 1.5 + dy, 0.3)
         for dx, dy in ((0.8, 0.0), (-0.8, 0.0), (0.0, 0.8), (0.0, -0.8))
     )
     ticks: list[NavTick] = []
-    result = nav.run([(5.0, 1.5)], observer=ticks.append)
+    result = _run(rover, nav, [(5.0, 1.5)], ticks.append)
     (goal,) = result.goals
     assert goal.result.status is ActionStatus.SUCCEEDED, goal
     assert any("stuck zones forgotten" in e for t in ticks for e in t.events)
@@ -343,7 +367,7 @@ def test_a_goal_lethal_on_the_map_is_approached_before_it_fails(rover_config: Ro
     )
     assert params.approach_radius_m > params.costmap.robot_radius_m + 0.1
     ticks: list[NavTick] = []
-    result = Navigator(rover, rover_config, loc, params, emap).run([goal], observer=ticks.append)
+    result = _run(rover, Navigator(rover_config, loc, params, emap), [goal], ticks.append)
     (res,) = result.goals
     events = [e for t in ticks for e in t.events]
     assert any("approaching" in e for e in events)
@@ -364,7 +388,6 @@ def test_scans_are_placed_at_the_height_channel_only_when_asked(
         emap = ElevationMap(GridSpec((0.0, 0.0), 0.1, (101, 101)))
         emap.set_known(np.full(emap.grid.shape, 0.3), 0.01)  # the map drifted up 0.3 m
         return Navigator(
-            MockRover(rover_config, ManualClock()),
             rover_config,
             loc,
             params,
@@ -375,10 +398,10 @@ def test_scans_are_placed_at_the_height_channel_only_when_asked(
 
     plain = navigator()
     assert math.isnan(plain.localizer.z_m)
-    assert plain._chassis_z(Pose2(5.0, 5.0, 0.0)) == pytest.approx(0.3 + ride)
+    assert plain.chassis_z(Pose2(5.0, 5.0, 0.0)) == pytest.approx(0.3 + ride)
     pinned = navigator(marker_height=True)
     assert pinned.localizer.z_m == pytest.approx(ride)
-    assert pinned._chassis_z(Pose2(5.0, 5.0, 0.0)) == pytest.approx(ride)
+    assert pinned.chassis_z(Pose2(5.0, 5.0, 0.0)) == pytest.approx(ride)
 
 
 def test_a_map_that_walls_the_rover_in_is_forgotten_and_driven_through(
@@ -398,9 +421,7 @@ def test_a_map_that_walls_the_rover_in_is_forgotten_and_driven_through(
         rover_config, 20.0, goal_time_limit_s=60.0, forget_radius_m=1.5
     )
     ticks: list[NavTick] = []
-    result = Navigator(rover, rover_config, loc, params, emap).run(
-        [(4.0, 1.5)], observer=ticks.append
-    )
+    result = _run(rover, Navigator(rover_config, loc, params, emap), [(4.0, 1.5)], ticks.append)
     (goal,) = result.goals
     assert goal.result.status is ActionStatus.SUCCEEDED, goal
     assert any("map around the rover" in e for t in ticks for e in t.events)
@@ -416,5 +437,5 @@ def test_a_map_that_walls_the_rover_in_is_forgotten_and_driven_through(
     never = NavigatorParams.for_rover(
         rover_config, 20.0, goal_time_limit_s=60.0, forget_radius_m=0.0
     )
-    (failed,) = Navigator(rover2, rover_config, loc2, never, emap2).run([(4.0, 1.5)]).goals
+    (failed,) = _run(rover2, Navigator(rover_config, loc2, never, emap2), [(4.0, 1.5)]).goals
     assert failed.result.status is ActionStatus.PLANNING_FAILED

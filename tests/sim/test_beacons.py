@@ -19,7 +19,7 @@ from lunarsite.robot.perception.fiducials import (
 from lunarsite.robot.types import CameraFrame, Pose2, RoverCommand, wrap_angle
 from lunarsite.sim.beacons import add_beacons
 from lunarsite.sim.world import LunarWorld, SimError
-from tests.conftest import flat_terrain
+from tests.sim.conftest import flat_terrain
 
 MARKER = SurveyedMarker(marker_id=7, x_m=6.0, y_m=5.0, z_m=0.45, yaw_rad=math.pi, size_m=0.2)
 

@@ -9,17 +9,18 @@ import pybullet as pb
 import pytest
 
 from lunarsite.robot.config import RoverConfig
-from lunarsite.robot.executive import ActionStatus
-from lunarsite.robot.navigation import Navigator, NavigatorParams, NavTick
+from lunarsite.robot.executive import ActionStatus, Agent, ControlLoop, TickInfo
+from lunarsite.robot.navigation import Navigator, NavigatorParams
 from lunarsite.robot.perception.fiducials import SurveyedMarker
 from lunarsite.robot.perception.localization import LocalizationParams, Localizer
 from lunarsite.robot.perception.mapping import ElevationMap
 from lunarsite.robot.site.grid import GridSpec
+from lunarsite.robot.tasks.navigate import NavigateGoals
 from lunarsite.robot.types import Pose2, RoverCommand
 from lunarsite.sim.beacons import add_beacons
 from lunarsite.sim.rangefinder import Rangefinder, RangefinderConfig
 from lunarsite.sim.world import LunarWorld, SimConfig
-from tests.conftest import flat_terrain
+from tests.sim.conftest import flat_terrain
 
 START = Pose2(2.0, 6.0, 0.0)
 GOAL = (10.0, 6.2)
@@ -65,18 +66,28 @@ def test_excavator_drives_round_unseen_boulders_to_a_goal(excavator: RoverConfig
         loc = Localizer(LocalizationParams.for_rover(cfg), START, (0.03, 0.03, 0.02))
         emap = ElevationMap(GridSpec((0.0, 0.0), 0.1, world.terrain.shape))
         params = NavigatorParams.for_rover(cfg, 20.0, goal_time_limit_s=120.0)
-        nav = Navigator(rover, cfg, loc, params, emap, map_source=scanner.scan, markers=markers)
+        nav = Navigator(
+            cfg,
+            loc,
+            params,
+            emap,
+            map_source=scanner.scan,
+            camera=rover.read_camera,
+            markers=markers,
+        )
         touched: set[int] = set()
         trail: list[tuple[float, float]] = []
 
-        def watch(_: NavTick) -> None:
+        def watch(_: TickInfo) -> None:
             touched.update(
                 cp[2] for cp in c.getContactPoints(bodyA=rover.body) if cp[2] in boulders
             )
             p = world.truth.rover_pose(rover)
             trail.append((p.x_m, p.y_m))
 
-        result = nav.run([GOAL], observer=watch)
+        task = NavigateGoals(nav, [GOAL])
+        ControlLoop([Agent(rover, task)], rate_hz=20.0, on_tick=watch).run()
+        result = task.outcome
         truth = world.truth.rover_pose(rover)
     (goal,) = result.goals
     assert goal.result.status is ActionStatus.SUCCEEDED, goal

@@ -15,7 +15,7 @@ from lunarsite.robot.site.grid import GridSpec
 from lunarsite.robot.types import Pose2
 from lunarsite.sim.rangefinder import Rangefinder, RangefinderConfig, ray_directions
 from lunarsite.sim.world import LunarWorld
-from tests.conftest import flat_terrain
+from tests.sim.conftest import flat_terrain
 
 MOUNT = (0.0, 0.0, 0.6)
 

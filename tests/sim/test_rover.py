@@ -14,7 +14,7 @@ from lunarsite.robot.hardware.skid_steer import mix_skid_steer
 from lunarsite.robot.types import DriveCommand, Pose2, RoverCommand, wrap_angle
 from lunarsite.sim.rover import SimRover
 from lunarsite.sim.world import LunarWorld, SimConfig
-from tests.conftest import flat_terrain
+from tests.sim.conftest import flat_terrain
 
 
 def _active(config: RoverConfig, **sim: object) -> tuple[LunarWorld, SimRover]:

@@ -17,7 +17,7 @@ from lunarsite.sim.soil import Box, SoilConfig
 from lunarsite.sim.soil_coupling import cutting_share, resample_terrain
 from lunarsite.sim.terrain import ProceduralTerrainConfig, generate_terrain
 from lunarsite.sim.world import LunarWorld, SimConfig
-from tests.conftest import flat_terrain
+from tests.sim.conftest import flat_terrain
 
 STOP = DriveCommand(0.0, 0.0)
 

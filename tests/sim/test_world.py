@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from lunarsite.robot.constants import LUNAR_GRAVITY_MPS2
 from lunarsite.sim.terrain import ProceduralTerrainConfig, generate_terrain
 from lunarsite.sim.world import LunarWorld, SimConfig
-from tests.conftest import flat_terrain
+from tests.sim.conftest import flat_terrain
 
 
 def _drop_ball(world: LunarWorld, seconds: float) -> float:

@@ -1,0 +1,122 @@
+"""The one recorder: every tick of every run, on any backend.
+
+Each tick it records the time, the task's own estimate, the command written and the
+mission's channels (:meth:`~lunarsite.launch.missions.base.MissionKind.channels`); in
+simulation also the true pose, rocks touched, tilt and closeness to the site edge from
+the evaluation channel, and video frames. It reports progress about once a simulated
+second, and asks the loop to stop a rover that has tipped over.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from lunarsite.robot.executive import TickInfo
+
+from .backends import Truth
+from .missions.base import MissionKind, RunRecord, Task
+from .pictures import VideoRecorder
+
+__all__ = ["Progress", "ProgressFn", "Recorder"]
+
+log = logging.getLogger(__name__)
+
+VIDEO_FRAME_PERIOD_S = 0.5
+VIDEO_FPS = 20.0
+VIDEO_SIZE_PX = (640, 480)
+PROGRESS_PERIOD_S = 1.0
+"""Simulated (or rover) time between progress reports, in s."""
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """How far a run is: for the progress line on the terminal."""
+
+    elapsed_s: float
+    """Time since the run began, on the rover's clock (simulated or real), in s."""
+    time_limit_s: float
+    wall_s: float
+    """Wall time since the run began, in s."""
+    activity: str
+    """What the task is doing (``goal 3/20``, ``dig 4 (layer 1, lane 2)``)."""
+
+    @property
+    def real_time_factor(self) -> float:
+        return self.elapsed_s / self.wall_s if self.wall_s > 0.0 else math.inf
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+class Recorder:
+    """Observes every tick for one run (see the module docstring)."""
+
+    def __init__(
+        self,
+        record: RunRecord,
+        kind: MissionKind,
+        task: Task,
+        truth: Truth | None,
+        *,
+        start_s: float,
+        site_size_m: tuple[float, float] | None,
+        progress: ProgressFn | None = None,
+        video: VideoRecorder | None = None,
+    ) -> None:
+        self.record = record
+        self.kind = kind
+        self.task = task
+        self.truth = truth
+        self.start_s = start_s
+        self.site_size_m = site_size_m
+        self.progress = progress
+        self.video = video
+        self._wall0 = time.perf_counter()
+        self._next_frame_s = 0.0
+        self._next_progress_s = 0.0
+        self._tip_rad = truth.rover.config.limits.tip_over_rad if truth is not None else math.inf
+
+    def on_tick(self, tick: TickInfo) -> None:
+        rec = self.record
+        t = tick.stamp_s - self.start_s
+        rec.t_s.append(t)
+        est = self.task.pose
+        rec.est_xyyaw.append((est.x_m, est.y_m, est.yaw_rad))
+        drive = tick.command.drive
+        rec.cmd.append((drive.linear_mps, drive.angular_radps))
+        for name, value in self.kind.channels(rec.task, self.truth).items():
+            rec.channels.setdefault(name, []).append(value)
+        if self.truth is not None:
+            self._observe_truth(t)
+        if self.progress is not None and t >= self._next_progress_s:
+            self._next_progress_s = t + PROGRESS_PERIOD_S
+            self.report_progress(t)
+
+    def report_progress(self, elapsed_s: float) -> None:
+        if self.progress is not None:
+            wall = time.perf_counter() - self._wall0
+            self.progress(Progress(elapsed_s, self.record.time_limit_s, wall, self.task.activity))
+
+    def _observe_truth(self, t: float) -> None:
+        truth = self.truth
+        assert truth is not None
+        rec = self.record
+        pose = truth.pose()
+        rec.true_xyzyaw.append((pose.x_m, pose.y_m, pose.z_m, pose.yaw_rad))
+        rec.rocks_touched |= truth.rock_contacts()
+        if pose.tilt_rad > self._tip_rad:
+            rec.tipped_over = True
+        if self.site_size_m is not None:
+            sx, sy = self.site_size_m
+            clearance = min(pose.x_m, pose.y_m, sx - pose.x_m, sy - pose.y_m)
+            rec.min_edge_clearance_m = min(rec.min_edge_clearance_m, clearance)
+        if self.video is not None and t >= self._next_frame_s:
+            self._next_frame_s = t + VIDEO_FRAME_PERIOD_S
+            self.video.add_frame(truth.chase_view(*VIDEO_SIZE_PX))
+
+    def should_cancel(self) -> str | None:
+        return "rover tipped over" if self.record.tipped_over else None

@@ -1,0 +1,424 @@
+"""Motion skills of scripted work: hold, move the tools, drive straight, turn in place,
+cut, fix on the walls.
+
+Each is a :class:`~lunarsite.robot.executive.skill.Skill` over a shared
+:class:`~.pilot.Pilot` (the estimate, the held tool targets, the counters), which the
+task updates once per tick before they decide. They drive in straight legs and turns in
+place, closed-loop on the estimate:
+
+- :class:`Hold` stands still for a number of ticks;
+- :class:`ToolsTo` sets servo targets and waits, standing still, until the sensed
+  positions arrive;
+- :class:`Straight` drives a distance along a heading, forwards or backwards, holding
+  the heading, then stands a moment;
+- :class:`DigCut` is a straight pass with a pitch guard that shallows the cut;
+- :class:`TurnTo` turns in place to a heading, backing up and trying again when a turn
+  stalls;
+- :class:`WallFix` stands still, scans the walls of the arena and corrects the estimate.
+
+Motions that time out end ``execution_failed`` (and count in :attr:`Pilot.timeouts`);
+a task may carry on regardless, as a human operator would.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+
+from ..executive.compose import Do, Sequence
+from ..executive.skill import ActionResult, ActionStatus, Running, Skill, Step
+from ..perception.mapping import RangeScan
+from ..perception.walls import fit_walls
+from ..types import STOP, DriveCommand, SensedState, wrap_angle
+from .pilot import Pilot
+
+__all__ = ["DigCut", "Hold", "Straight", "ToolsTo", "TurnTo", "WallFix"]
+
+log = logging.getLogger(__name__)
+
+SETTLE_AFTER_MOTION_S = 0.25
+"""Standing time at the end of every straight leg and turn, in s."""
+TURN_DEADBAND_RAD = 0.08
+"""A heading error this small is left to the heading hold of the next straight leg."""
+STALL_WINDOW_S = 1.5
+"""A turn in place is judged stalled over this much time, in s."""
+DIG_PITCH_MARGIN_RAD = 0.08
+"""Nose-down pitch, beyond the chassis' pitch when the cut began, at which a dig pass
+raises its boom (rad, ~3°). The FEE pulls a bucket edge down as well as back: on a light
+rover a cut that bites too deep lifts the rear wheels and can tip the rover over its
+front axle. Operators and auto-dig controllers shallow the cut on pitch or load."""
+DIG_BOOM_RELIEF_RAD = 0.15
+"""How far the boom is raised each time the pitch guard trips, in rad."""
+DIG_RELIEF_INTERVAL_S = 0.5
+"""How long a dig pass stands still after each boom raise of the pitch guard, in s (the
+chassis settles back once the edge stops cutting)."""
+DIG_SETTLE_S = 1.5
+"""Standing time after a dig pass that ended pitched nose-down, before the boom lifts, s."""
+
+_OK = ActionResult(ActionStatus.SUCCEEDED)
+
+
+def _ticks(pilot: Pilot, seconds: float) -> int:
+    return max(0, round(seconds / pilot.dt_s))
+
+
+class Hold(Skill):
+    """Stand still (tools keep their targets) for ``seconds``, rounded to whole ticks."""
+
+    def __init__(self, pilot: Pilot, seconds: float) -> None:
+        super().__init__(f"hold {seconds:g} s")
+        self.pilot = pilot
+        self.ticks = _ticks(pilot, seconds)
+        self._done = 0
+
+    def _on_tick(self, sensed: SensedState, now_s: float) -> Step:
+        if self._done >= self.ticks:
+            return _OK
+        self._done += 1
+        return self.pilot.command(STOP)
+
+
+class ToolsTo(Skill):
+    """Set servo targets (rad, by joint name) and wait, standing still, until the sensed
+    positions are within ``tolerance_rad``; fails after ``timeout_s``."""
+
+    def __init__(
+        self,
+        pilot: Pilot,
+        targets: dict[str, float],
+        *,
+        tolerance_rad: float = 0.03,
+        timeout_s: float = 6.0,
+    ) -> None:
+        super().__init__(f"tools to {targets}")
+        self.pilot = pilot
+        self.targets = dict(targets)
+        self.tolerance_rad = tolerance_rad
+        self.timeout_s = timeout_s
+        self._until_s = math.inf
+
+    def _on_start(self, sensed: SensedState, now_s: float) -> ActionResult | None:
+        self.pilot.tools.update(self.targets)
+        self._until_s = now_s + self.timeout_s
+        return None
+
+    def _on_tick(self, sensed: SensedState, now_s: float) -> Step:
+        pos = sensed.tool_positions_rad
+        if all(
+            abs(pos.get(k, math.inf) - v) <= self.tolerance_rad for k, v in self.targets.items()
+        ):
+            return _OK
+        if now_s >= self._until_s:
+            self.pilot.timed_out(self.name)
+            return ActionResult(ActionStatus.EXECUTION_FAILED, f"{self.name}: timed out")
+        return self.pilot.command(STOP)
+
+
+class Straight(Skill):
+    """Drive ``distance_m`` along ``yaw_rad`` (negative: backwards), holding the heading;
+    the distance is the estimated progress along the heading. The speed ramps at the
+    rover's ``max_accel_mps2`` to ``speed_mps`` and down to stop on the mark; then the
+    rover stands :data:`SETTLE_AFTER_MOTION_S`. Fails (after standing) at ``timeout_s``.
+
+    ``guard``, if given, is called with the reading after every driving tick and answers
+    the seconds to stand still before driving on (0: drive on); it may change the held
+    tool targets.
+    """
+
+    def __init__(
+        self,
+        pilot: Pilot,
+        distance_m: float,
+        speed_mps: float,
+        yaw_rad: float,
+        *,
+        timeout_s: float = 30.0,
+        guard: Callable[[SensedState], float] | None = None,
+    ) -> None:
+        super().__init__(f"straight {distance_m:+.2f} m")
+        self.pilot = pilot
+        self.distance_m = distance_m
+        self.speed_mps = speed_mps
+        self.yaw_rad = yaw_rad
+        self.timeout_s = timeout_s
+        self.guard = guard
+        self._start = pilot.pose
+        self._until_s = math.inf
+        self._v = 0.0
+        self._drove = False
+        self._pause: Hold | None = None
+        self._settle: Hold | None = None
+        self._timed_out = False
+
+    def _on_start(self, sensed: SensedState, now_s: float) -> ActionResult | None:
+        self._start = self.pilot.pose
+        self._until_s = now_s + self.timeout_s
+        return None
+
+    def _on_tick(self, sensed: SensedState, now_s: float) -> Step:
+        pilot = self.pilot
+        if self._settle is None:
+            if self._drove and self.guard is not None:
+                pause_s = self.guard(sensed)
+                if pause_s > 0.0:
+                    self._pause = Hold(pilot, pause_s)
+            self._drove = False
+            if self._pause is not None:
+                step = self._pause.tick(sensed, now_s)
+                if isinstance(step, Running):
+                    return step
+                self._pause = None
+            command = self._drive(now_s)
+            if command is not None:
+                self._drove = True
+                return pilot.command(command)
+            self._settle = Hold(pilot, SETTLE_AFTER_MOTION_S)
+        step = self._settle.tick(sensed, now_s)
+        if isinstance(step, Running):
+            return step
+        if self._timed_out:
+            return ActionResult(ActionStatus.EXECUTION_FAILED, f"{self.name}: timed out")
+        return _OK
+
+    def _drive(self, now_s: float) -> DriveCommand | None:
+        """The next driving command, or None at the mark (or the timeout)."""
+        if now_s >= self._until_s:
+            self._timed_out = True
+            self.pilot.timed_out(self.name)
+            return None
+        p = self.pilot.pose
+        start = self._start
+        ux, uy = math.cos(self.yaw_rad), math.sin(self.yaw_rad)
+        sign = 1.0 if self.distance_m >= 0.0 else -1.0
+        done = sign * ((p.x_m - start.x_m) * ux + (p.y_m - start.y_m) * uy)
+        left = abs(self.distance_m) - done
+        if left <= 0.0:
+            return None
+        drive = self.pilot.config.drive
+        target = min(self.speed_mps, max(0.02, math.sqrt(2.0 * drive.max_accel_mps2 * left)))
+        step = drive.max_accel_mps2 * self.pilot.dt_s
+        self._v = min(max(target, self._v - step), self._v + step)
+        err = wrap_angle(self.yaw_rad - p.yaw_rad)
+        w = max(-drive.max_yaw_rate_radps, min(drive.max_yaw_rate_radps, 2.0 * err))
+        return DriveCommand(sign * self._v, w)
+
+
+class DigCut(Skill):
+    """A dig pass: a :class:`Straight` with a pitch guard that raises ``boom`` (towards
+    ``carry_rad``) when the chassis noses down by :data:`DIG_PITCH_MARGIN_RAD`, and again
+    for every further half margin: the cut shallows before it can tip the rover. Each
+    relief stands still a moment; a pass that ended pitched waits for the chassis to
+    settle.
+
+    The pitch is the gyro's pitch rate (body y: positive noses down) integrated over the
+    pass, less the bias estimated at rest; over a pass of seconds that drifts by well
+    under a milliradian, where the accelerometer's tilt shakes by a tenth of a radian on a
+    chassis that is digging.
+    """
+
+    def __init__(
+        self,
+        pilot: Pilot,
+        distance_m: float,
+        speed_mps: float,
+        yaw_rad: float,
+        *,
+        boom: str,
+        carry_rad: float,
+    ) -> None:
+        super().__init__(f"dig {distance_m:.2f} m")
+        self.pilot = pilot
+        self.boom = boom
+        self.carry_rad = carry_rad
+        self.pitch_rad = 0.0
+        self._trip_rad = DIG_PITCH_MARGIN_RAD
+        self._seq = Sequence(
+            [
+                Straight(pilot, distance_m, speed_mps, yaw_rad, guard=self._guard),
+                lambda: Hold(pilot, DIG_SETTLE_S if self.pitch_rad > DIG_PITCH_MARGIN_RAD else 0),
+            ],
+            self.name,
+            stop_on_failure=False,
+        )
+
+    def _guard(self, sensed: SensedState) -> float:
+        pilot = self.pilot
+        self.pitch_rad += (sensed.gyro_radps[1] - pilot.gyro_bias_radps[1]) * pilot.dt_s
+        if self.pitch_rad <= self._trip_rad:
+            return 0.0
+        # The next relief needs half a margin more: a chassis that settles pitched (its
+        # front wheels in a dug lane) is not shallowed twice for the same pitch.
+        self._trip_rad = self.pitch_rad + 0.5 * DIG_PITCH_MARGIN_RAD
+        now = pilot.tools[self.boom]
+        up = math.copysign(DIG_BOOM_RELIEF_RAD, self.carry_rad - now)
+        raised = min(now + up, self.carry_rad) if up > 0 else max(now + up, self.carry_rad)
+        if raised == now:
+            return 0.0  # the boom is up already: nothing more to shallow
+        pilot.tools[self.boom] = raised
+        pilot.pitch_reliefs += 1
+        log.info("dig pitched %.3f rad nose-down: boom up to %.2f rad", self.pitch_rad, raised)
+        return DIG_RELIEF_INTERVAL_S
+
+    def _on_tick(self, sensed: SensedState, now_s: float) -> Step:
+        return self._seq.tick(sensed, now_s)
+
+    def _on_cancel(self, reason: str) -> str:
+        self._seq.cancel(reason)
+        return reason
+
+
+class TurnTo(Skill):
+    """Turn in place to ``yaw_rad`` on the estimated heading.
+
+    The rate falls with the remaining angle down to ``min_rate_radps`` (a skid-steer
+    barely turns when asked for less). A turn that stalls far from its goal (the heading
+    turned less than a quarter of the command over :data:`STALL_WINDOW_S`, as when the
+    wheels sit in their own ruts) stops, backs up 0.15 m along its heading, the ground it
+    came over, and tries again, as :class:`~lunarsite.robot.control.waypoints.
+    WaypointFollower` does. A heading error under :data:`TURN_DEADBAND_RAD` is left alone.
+    """
+
+    def __init__(
+        self,
+        pilot: Pilot,
+        yaw_rad: float,
+        *,
+        tolerance_rad: float = 0.015,
+        min_rate_radps: float = 0.2,
+        timeout_s: float = 30.0,
+    ) -> None:
+        super().__init__(f"turn to {yaw_rad:+.2f} rad")
+        self.pilot = pilot
+        self.yaw_rad = yaw_rad
+        self.tolerance_rad = tolerance_rad
+        self.min_rate_radps = min_rate_radps
+        self.timeout_s = timeout_s
+        self._until_s = math.inf
+        self._window: list[tuple[float, float]] = []
+        self._n = max(2, round(STALL_WINDOW_S / pilot.dt_s))
+        self._pivot_from = pilot.pose
+        self._last: tuple[float, float, float] | None = None  # (rate, yaw before, error)
+        self._child: Skill | None = None
+        self._ending = False
+        self._timed_out = False
+
+    def _on_start(self, sensed: SensedState, now_s: float) -> ActionResult | None:
+        if abs(wrap_angle(self.yaw_rad - self.pilot.pose.yaw_rad)) < TURN_DEADBAND_RAD:
+            return _OK
+        self._until_s = now_s + self.timeout_s
+        self._pivot_from = self.pilot.pose
+        return None
+
+    def _on_tick(self, sensed: SensedState, now_s: float) -> Step:
+        pilot = self.pilot
+        if self._last is not None:
+            self._judge_stall()
+        if self._child is not None:
+            step = self._child.tick(sensed, now_s)
+            if isinstance(step, Running):
+                return step
+            self._child = None
+            if self._ending:
+                return (
+                    ActionResult(ActionStatus.EXECUTION_FAILED, f"{self.name}: timed out")
+                    if self._timed_out
+                    else _OK
+                )
+        if now_s >= self._until_s:
+            self._timed_out = True
+            pilot.timed_out(self.name)
+            return self._end(sensed, now_s)
+        err = wrap_angle(self.yaw_rad - pilot.pose.yaw_rad)
+        if abs(err) < self.tolerance_rad:
+            return self._end(sensed, now_s)
+        max_rate = pilot.config.drive.max_yaw_rate_radps
+        w = math.copysign(min(max_rate, max(self.min_rate_radps, 1.5 * abs(err))), err)
+        self._last = (w, pilot.pose.yaw_rad, err)
+        return pilot.command(DriveCommand(0.0, w))
+
+    def _judge_stall(self) -> None:
+        """After a turning tick: record it, and back up when the turn has stalled."""
+        assert self._last is not None
+        pilot = self.pilot
+        w, before, err = self._last
+        self._last = None
+        self._window.append((w * pilot.dt_s, wrap_angle(pilot.pose.yaw_rad - before)))
+        if len(self._window) < self._n:
+            return
+        asked = sum(a for a, _ in self._window[-self._n :])
+        turned = sum(t for _, t in self._window[-self._n :])
+        if abs(err) > 0.3 and turned * math.copysign(1.0, asked) < 0.25 * abs(asked):
+            pilot.turn_stalls += 1
+            log.info("turn stalled at %s: backing up 0.15 m", pilot.pose)
+            self._window.clear()
+            self._child = Sequence(
+                [
+                    Hold(pilot, SETTLE_AFTER_MOTION_S),
+                    Do(lambda: pilot.pivot_shift(self._pivot_from)),
+                    lambda: Straight(pilot, -0.15, 0.1, pilot.pose.yaw_rad, timeout_s=5.0),
+                    Do(self._restart_pivot),
+                ],
+                "back up from a stalled turn",
+                stop_on_failure=False,
+            )
+
+    def _restart_pivot(self) -> None:
+        self._pivot_from = self.pilot.pose
+
+    def _end(self, sensed: SensedState, now_s: float) -> Step:
+        """Stand a moment, then move the estimate round the pivot; ends on a later tick."""
+        pilot = self.pilot
+        self._ending = True
+        self._child = Sequence(
+            [
+                Hold(pilot, SETTLE_AFTER_MOTION_S),
+                Do(lambda: pilot.pivot_shift(self._pivot_from)),
+            ],
+            "end of turn",
+        )
+        step = self._child.tick(sensed, now_s)
+        assert isinstance(step, Running)
+        return step
+
+    def _on_cancel(self, reason: str) -> str:
+        if self._child is not None:
+            self._child.cancel(reason)
+        return reason
+
+
+class WallFix(Skill):
+    """Stand still a moment, scan the walls of the site ``[0, size_x] × [0, size_y]`` with
+    a level range scan and correct the estimate (:func:`~lunarsite.robot.perception.walls.
+    fit_walls`). Refused without a scanner; fails when the scan does not pin the pose."""
+
+    STAND_S = 0.2
+
+    def __init__(
+        self,
+        pilot: Pilot,
+        scanner: Callable[[], RangeScan] | None,
+        site_size_m: tuple[float, float] | None,
+    ) -> None:
+        super().__init__("wall fix")
+        self.pilot = pilot
+        self.scanner = scanner
+        self.site_size_m = site_size_m
+        self._hold = Hold(pilot, self.STAND_S)
+
+    def _on_start(self, sensed: SensedState, now_s: float) -> ActionResult | None:
+        if self.scanner is None or self.site_size_m is None:
+            return ActionResult(ActionStatus.PRECONDITION_FAILED, "no scanner or no walls")
+        return None
+
+    def _on_tick(self, sensed: SensedState, now_s: float) -> Step:
+        step = self._hold.tick(sensed, now_s)
+        if isinstance(step, Running):
+            return step
+        assert self.scanner is not None and self.site_size_m is not None
+        fixed = fit_walls(self.pilot.pose, self.scanner(), self.site_size_m)
+        if fixed is None:
+            log.info("wall fix failed at %s", self.pilot.pose)
+            return ActionResult(ActionStatus.EXECUTION_FAILED, "the scan does not pin the pose")
+        self.pilot.apply_fix(fixed)
+        return _OK

@@ -1,0 +1,105 @@
+"""What the motions of a scripted task share: the estimate, the tool targets, counters.
+
+:class:`Pilot` is updated once per tick by its task (:meth:`Pilot.sense`) before any
+motion skill (:mod:`.motions`) decides: the pose the motions steer by is dead reckoning
+whose gyro bias is re-estimated at every standstill
+(:class:`~lunarsite.robot.perception.gyro_bias.ZuptDeadReckoning`); turns in place with a
+full bucket move the estimate round the pivot they are known to swing about
+(:meth:`Pilot.pivot_shift`); a wall fix resets it (:meth:`Pilot.apply_fix`). The servo
+targets are held here and sent with every command, so a motion that moves the wheels
+keeps the tools where the last tool move put them.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from ..config import RoverConfig
+from ..executive.skill import Running
+from ..perception.gyro_bias import ZuptDeadReckoning
+from ..types import STOP, DriveCommand, Pose2, RoverCommand, SensedState, wrap_angle
+
+__all__ = ["Pilot"]
+
+log = logging.getLogger(__name__)
+
+
+class Pilot:
+    """The shared state of scripted motions (see the module docstring).
+
+    Args:
+        config: the rover file (geometry for odometry, limits for the motions).
+        start: the pose the rover starts from, in the site frame.
+        control_hz: the loop's rate, in Hz.
+    """
+
+    def __init__(self, config: RoverConfig, start: Pose2, *, control_hz: float) -> None:
+        self.config = config
+        self.dt_s = 1.0 / control_hz
+        self.odometry = ZuptDeadReckoning(config, start, dt_s=self.dt_s)
+        self.tools: dict[str, float] = {}
+        """Servo targets held, by joint name, in rad."""
+        self.drive = STOP
+        """The last drive command given."""
+        self.turn_stalls = 0
+        self.timeouts = 0
+        self.pitch_reliefs = 0
+        """Times a dig pass raised its boom because the chassis pitched nose-down."""
+        self.fixes = 0
+        self.fix_corrections_m: list[float] = []
+        """Distance each position fix moved the estimate, in m (how far it had drifted)."""
+        self.pivot_ahead_m = 0.0
+        """Where turns in place pivot, ahead of the chassis centre, in m (the task sets it
+        from the load it believes the bucket holds). The encoders of a pivot, equal and
+        opposite, see nothing of the chassis centre swinging round that point; the
+        estimate moves it there."""
+
+    @property
+    def pose(self) -> Pose2:
+        """The estimated pose, in the site frame."""
+        return self.odometry.pose
+
+    @property
+    def sensed(self) -> SensedState:
+        """The latest reading."""
+        last = self.odometry.last
+        assert last is not None, "Pilot.sense has not been called yet"
+        return last
+
+    @property
+    def gyro_bias_radps(self) -> tuple[float, float, float]:
+        return self.odometry.bias_radps
+
+    def sense(self, sensed: SensedState) -> None:
+        """Fold in this tick's reading (once per tick, before the motions decide)."""
+        self.odometry.update(sensed, stopped=self.drive == STOP)
+
+    def command(self, drive: DriveCommand) -> Running:
+        """This tick's command: ``drive`` with the held tool targets."""
+        self.drive = drive
+        return Running(RoverCommand(drive, dict(self.tools)))
+
+    def timed_out(self, what: str) -> None:
+        self.timeouts += 1
+        log.warning("%s timed out (estimate %s)", what, self.pose)
+
+    def apply_fix(self, fixed: Pose2) -> None:
+        """Set the estimate to an absolute fix, keeping count of the corrections."""
+        p = self.pose
+        self.fix_corrections_m.append(math.hypot(fixed.x_m - p.x_m, fixed.y_m - p.y_m))
+        self.fixes += 1
+        self.odometry.reset(fixed)
+
+    def pivot_shift(self, start: Pose2) -> None:
+        """Move the estimate as a turn in place from ``start`` about a point
+        :attr:`pivot_ahead_m` ahead of the chassis centre moves the chassis centre."""
+        d = self.pivot_ahead_m
+        if d == 0.0:
+            return
+        p = self.pose
+        turned = wrap_angle(p.yaw_rad - start.yaw_rad)
+        hx, hy = -d * math.cos(start.yaw_rad), -d * math.sin(start.yaw_rad)
+        c, s = math.cos(turned), math.sin(turned)
+        dx, dy = c * hx - s * hy - hx, s * hx + c * hy - hy
+        self.odometry.reset(Pose2(p.x_m + dx, p.y_m + dy, p.yaw_rad))

@@ -1,0 +1,226 @@
+"""Dig, carry and dump: cycles between a dig area and a dump area, by a fixed layout.
+
+:class:`DigAndDump` is a script (:class:`~lunarsite.robot.executive.compose.Script`) of
+motion skills (:mod:`lunarsite.robot.control.motions`) over one
+:class:`~lunarsite.robot.control.pilot.Pilot`: no earthwork planning, the layout of
+:class:`~lunarsite.robot.planning.dig_dump.DigDumpPlan` taken in order. It steers by
+wheel odometry and the gyro (bias re-estimated at every standstill) and, given a level
+range scanner and a walled site, fixes its position on the walls before each dig and
+dump. Each cycle:
+
+1. carry pose; travel to the dig approach (face the heading, a sideways move in two
+   quarter turns if needed, then along the heading; fix on the walls and go again);
+2. run in, lower the bucket to the layer's depth, cut the strip (:class:`DigCut`);
+3. back out of the cut face with the bucket down, curl, lift, back off to the approach;
+4. travel to the next dump lane, run in, tip the bucket past the pour angle, wait,
+   lift back to the carry pose and back off.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..config import RoverConfig
+from ..control.motions import DigCut, Hold, Straight, ToolsTo, TurnTo, WallFix
+from ..control.pilot import Pilot
+from ..executive.compose import Script, ScriptBody
+from ..executive.skill import ActionResult, ActionStatus, Step
+from ..perception.mapping import RangeScan
+from ..planning.dig_dump import DigDumpParams, DigDumpPlan
+from ..types import Pose2, SensedState, wrap_angle
+
+__all__ = ["DigAndDump", "DigDumpProgress"]
+
+log = logging.getLogger(__name__)
+
+LIFT_BACK_SPEED_MPS = 0.05
+"""Speed at which the rover backs away from a cut face before lifting, in m/s."""
+BACK_OUT_M = 0.15
+"""How far the rover backs from a cut face, bucket still down, before lifting, in m."""
+LATERAL_TOLERANCE_M = 0.12
+"""Sideways error from a station left uncorrected after a wall fix, in m (a quarter of
+a lane)."""
+POUR_S = 2.0
+"""Standing time with the bucket tipped, for the load to pour out, in s."""
+CALIBRATE_S = 2.0
+"""Standing time at the start: the gyro bias estimate begins here, in s."""
+
+
+@dataclass
+class DigDumpProgress:
+    """What is being done, and how many digs and dumps are finished."""
+
+    phase: str = "start"
+    digs: int = 0
+    dumps: int = 0
+
+
+class DigAndDump(Script):
+    """The dig-and-dump task (see the module docstring).
+
+    Args:
+        params: what to dig, where to dump, how deep, how many cycles.
+        config: the rover file (a bucket on a boom, two joints).
+        start: the surveyed start pose.
+        control_hz: the loop's rate, in Hz.
+        scanner: a level range scanner, or None (dead reckoning alone).
+        site_size_m: the walled site's size, for wall fixes (None: no walls).
+
+    Raises:
+        ValueError: the rover has no two-joint bucket, or cannot cut the first layer.
+    """
+
+    def __init__(
+        self,
+        params: DigDumpParams,
+        config: RoverConfig,
+        start: Pose2,
+        *,
+        control_hz: float,
+        scanner: Callable[[], RangeScan] | None = None,
+        site_size_m: tuple[float, float] | None = None,
+    ) -> None:
+        self.plan = DigDumpPlan(params, config)
+        self.pilot = Pilot(config, start, control_hz=control_hz)
+        self.scanner = scanner
+        self.site_size_m = site_size_m
+        self.progress = DigDumpProgress()
+        super().__init__(self._cycles(), "dig and dump", stop_on_failure=False)
+
+    @property
+    def pose(self) -> Pose2:
+        """The rover's own estimate, in the site frame."""
+        return self.pilot.pose
+
+    @property
+    def activity(self) -> str:
+        """What it is doing, for a progress line."""
+        st = self.progress
+        return f"{st.phase}; {st.dumps} dumps"
+
+    def _on_tick(self, sensed: SensedState, now_s: float) -> Step:
+        self.pilot.sense(sensed)
+        return super()._on_tick(sensed, now_s)
+
+    def _on_cancel(self, reason: str) -> str:
+        super()._on_cancel(reason)
+        st = self.progress
+        return f"{reason} after {st.dumps} dumps ({st.digs} digs), during {st.phase}"
+
+    # -------------------------------------------------------------------- script
+    def _cycles(self) -> ScriptBody:
+        plan, pilot, st = self.plan, self.pilot, self.progress
+        m = plan.params
+        boom, curl = plan.tool.joints[0].name, plan.tool.joints[1].name
+        p = plan.poses
+        carry = {boom: p.carry_boom_rad, curl: p.carry_curl_rad}
+        cruise = m.cruise_speed_mps or plan.rover.drive.max_speed_mps
+        back = min(0.15, cruise)
+        st.phase = "calibrating"
+        yield ToolsTo(pilot, carry)
+        yield Hold(pilot, CALIBRATE_S)
+        while m.cycles is None or st.dumps < m.cycles:
+            dig = plan.dig_pass(st.digs)
+            st.phase = f"dig {st.digs + 1} (layer {dig.layer + 1}, lane {dig.lane + 1})"
+            yield ToolsTo(pilot, carry)
+            yield from self._travel(dig.approach_xy_m, dig.heading_rad, cruise, back)
+            yield Straight(pilot, m.approach_m, back, dig.heading_rad)
+            yield ToolsTo(pilot, {boom: dig.boom_rad, curl: dig.curl_rad})
+            yield DigCut(
+                pilot,
+                dig.length_m,
+                m.dig_speed_mps,
+                dig.heading_rad,
+                boom=boom,
+                carry_rad=carry[boom],
+            )
+            # Back away from the cut face before the bucket moves: curling or lifting at
+            # the face swings the edge forward through the soil, pulled down by the cut
+            # just as the full bucket rises, which tipped the rover over its front axle.
+            # Drawn back along its own trench the edge cuts nothing; then curl, then lift.
+            yield Straight(pilot, -BACK_OUT_M, LIFT_BACK_SPEED_MPS, dig.heading_rad)
+            yield ToolsTo(pilot, {curl: carry[curl]})
+            yield ToolsTo(pilot, carry)
+            pilot.pivot_ahead_m = p.loaded_pivot_ahead_m
+            yield Straight(pilot, -(dig.length_m + m.approach_m), back, dig.heading_rad)
+            st.digs += 1
+            spot = plan.dump_spot(st.dumps)
+            st.phase = f"dump {st.dumps + 1} (lane {spot.lane + 1})"
+            yield from self._travel(spot.approach_xy_m, spot.heading_rad, cruise, back)
+            yield Straight(pilot, m.approach_m, back, spot.heading_rad)
+            yield ToolsTo(pilot, {boom: p.dump_boom_rad, curl: p.dump_curl_rad})
+            yield Hold(pilot, POUR_S)
+            yield ToolsTo(pilot, carry)
+            pilot.pivot_ahead_m = 0.0
+            yield Straight(pilot, -m.approach_m, back, spot.heading_rad)
+            st.dumps += 1
+        st.phase = "done"
+        return ActionResult(ActionStatus.SUCCEEDED, f"{st.dumps} dumps ({st.digs} digs)")
+
+    def _travel(
+        self,
+        target_xy_m: tuple[float, float],
+        heading_rad: float,
+        speed_mps: float,
+        back_speed_mps: float,
+    ) -> ScriptBody:
+        """Go to ``target_xy_m`` and face ``heading_rad`` in straight legs on the
+        estimate, then fix on the walls and go again if the fix moved it.
+
+        The two quarter turns of a sideways move are equal and opposite, made with the
+        same load in the bucket: whatever the chassis slides unseen while pivoting (a
+        skid-steer pivots about its more heavily loaded axle) the second turn mostly
+        undoes. After a fix, a small sideways error is left alone (another pair of
+        quarter turns would slide as much); the error along the heading is driven out.
+        """
+        lateral = math.inf
+        for _ in range(2):
+            yield from self._travel_once(
+                target_xy_m, heading_rad, speed_mps, back_speed_mps, lateral
+            )
+            fix = yield WallFix(self.pilot, self.scanner, self.site_size_m)
+            if not fix.succeeded:
+                return None
+            lateral = LATERAL_TOLERANCE_M
+            p = self.pilot.pose
+            across = -(target_xy_m[0] - p.x_m) * math.sin(heading_rad) + (
+                target_xy_m[1] - p.y_m
+            ) * math.cos(heading_rad)
+            if abs(across) <= lateral:
+                yield from self._travel_once(
+                    target_xy_m, heading_rad, speed_mps, back_speed_mps, lateral
+                )
+                return None
+        return None
+
+    def _travel_once(
+        self,
+        target_xy_m: tuple[float, float],
+        heading_rad: float,
+        speed_mps: float,
+        back_speed_mps: float,
+        lateral_tolerance_m: float,
+        tolerance_m: float = 0.03,
+    ) -> ScriptBody:
+        pilot = self.pilot
+        yield TurnTo(pilot, heading_rad)
+        ux, uy = math.cos(heading_rad), math.sin(heading_rad)
+        p = pilot.pose
+        dx, dy = target_xy_m[0] - p.x_m, target_xy_m[1] - p.y_m
+        across = -dx * uy + dy * ux
+        if abs(across) > max(
+            tolerance_m, lateral_tolerance_m if math.isfinite(lateral_tolerance_m) else 0.0
+        ):
+            side = wrap_angle(heading_rad + math.copysign(0.5 * math.pi, across))
+            yield TurnTo(pilot, side)
+            yield Straight(pilot, abs(across), speed_mps, side)
+            yield TurnTo(pilot, heading_rad)
+        p = pilot.pose
+        along = (target_xy_m[0] - p.x_m) * ux + (target_xy_m[1] - p.y_m) * uy
+        if abs(along) > tolerance_m:
+            speed = speed_mps if along > 0.0 else back_speed_mps
+            yield Straight(pilot, along, speed, heading_rad)
+        return None

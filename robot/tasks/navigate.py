@@ -1,0 +1,108 @@
+"""Visit goals in turn by the rover's own sensing.
+
+:class:`NavigateGoals` runs a :class:`~lunarsite.robot.navigation.goal.NavigateToGoal`
+for each goal, one after another on one :class:`~lunarsite.robot.navigation.navigator.
+Navigator` (the map, the localizer and the kept-out zones carry over). A goal that fails
+does not stop the next; a goal canceled, refused, or ended by the hardware stops the
+task.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..executive.skill import ActionResult, ActionStatus, Running, Skill, Step
+from ..navigation.goal import GoalResult, NavigateToGoal
+from ..navigation.navigator import Navigator
+from ..types import Pose2, SensedState
+
+__all__ = ["NavigateGoals", "NavigationResult"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class NavigationResult:
+    result: ActionResult
+    goals: tuple[GoalResult, ...]
+
+    @property
+    def reached(self) -> int:
+        return sum(1 for g in self.goals if g.result.succeeded)
+
+
+class NavigateGoals(Skill):
+    """Drive to each of ``goals`` ((x, y) in the site frame, in m) in order."""
+
+    def __init__(self, navigator: Navigator, goals: Sequence[tuple[float, float]]) -> None:
+        super().__init__("navigate")
+        self.nav = navigator
+        self.goals = tuple((float(x), float(y)) for x, y in goals)
+        self.goal_results: list[GoalResult] = []
+        self.current: NavigateToGoal | None = None
+        self.events: tuple[str, ...] = ()
+        """What happened in the last tick, over every goal it touched."""
+
+    @property
+    def pose(self) -> Pose2:
+        """The rover's own estimate, in the site frame."""
+        return self.nav.localizer.pose
+
+    @property
+    def goal_index(self) -> int:
+        """The goal being driven to (``len(goals)`` once all are done)."""
+        return len(self.goal_results)
+
+    @property
+    def activity(self) -> str:
+        """What it is doing, for a progress line."""
+        n = len(self.goals)
+        reached = sum(1 for g in self.goal_results if g.result.succeeded)
+        if self.current is None:
+            return f"goals {reached}/{n} reached"
+        return f"goal {self.goal_index + 1}/{n} ({self.current.phase.value}), {reached} reached"
+
+    @property
+    def outcome(self) -> NavigationResult:
+        """The goals so far and how the task ended (or is going)."""
+        result = self.result or ActionResult(ActionStatus.EXECUTION_FAILED, "not finished")
+        return NavigationResult(result, tuple(self.goal_results))
+
+    def _on_start(self, sensed: SensedState, now_s: float) -> ActionResult | None:
+        if not self.goals:
+            return ActionResult(ActionStatus.PLANNING_FAILED, "no goals")
+        return None
+
+    def _on_tick(self, sensed: SensedState, now_s: float) -> Step:
+        events: list[str] = []
+        while self.goal_index < len(self.goals):
+            if self.current is None:
+                index = self.goal_index
+                self.current = NavigateToGoal(self.nav, index, self.goals[index])
+            step = self.current.tick(sensed, now_s)
+            events += self.current.events
+            if isinstance(step, Running):
+                self.events = tuple(events)
+                return step
+            assert self.current.goal_result is not None
+            self.goal_results.append(self.current.goal_result)
+            self.current = None
+            if step.status in (ActionStatus.CANCELED, ActionStatus.PRECONDITION_FAILED):
+                break
+        self.events = tuple(events)
+        reached = sum(1 for g in self.goal_results if g.result.succeeded)
+        status = (
+            ActionStatus.SUCCEEDED if reached == len(self.goals) else ActionStatus.EXECUTION_FAILED
+        )
+        return ActionResult(status, f"reached {reached}/{len(self.goals)} goals")
+
+    def _on_cancel(self, reason: str) -> str:
+        if self.current is not None:
+            self.current.cancel(reason)
+            assert self.current.goal_result is not None
+            self.goal_results.append(self.current.goal_result)
+            self.current = None
+        reached = sum(1 for g in self.goal_results if g.result.succeeded)
+        return f"{reason}; reached {reached}/{len(self.goals)} goals"

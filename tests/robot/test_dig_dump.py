@@ -1,0 +1,283 @@
+"""The dig-and-dump controller: bucket kinematics, the layout, wall fixes, the motion
+skills and the whole task, on the mock rover (no simulator)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+from lunarsite.robot.config import RoverConfig
+from lunarsite.robot.control.bucket import (
+    BucketPoses,
+    bucket_edge_m,
+    dig_angles_rad,
+    max_dig_depth_m,
+)
+from lunarsite.robot.control.motions import DigCut, Straight, ToolsTo, TurnTo, WallFix
+from lunarsite.robot.control.pilot import Pilot
+from lunarsite.robot.executive import Agent, ControlLoop, Sequence, Skill
+from lunarsite.robot.hardware.mock import ManualClock, MockRover
+from lunarsite.robot.perception.mapping import RangeScan
+from lunarsite.robot.perception.walls import fit_walls
+from lunarsite.robot.planning.dig_dump import DigDumpParams, DigDumpPlan
+from lunarsite.robot.site.zones import Box
+from lunarsite.robot.tasks.dig_and_dump import DigAndDump
+from lunarsite.robot.types import Pose2, SensedState, wrap_angle
+
+ARENA = (6.88, 5.0)
+# The shipped dig_and_dump scenario's layout (launch/scenarios/dig_and_dump.yaml).
+PARAMS = DigDumpParams(
+    dig_area=Box(6.0, 1.7, 0.6, 1.7),
+    dump_area=Box(5.5, 3.55, 0.6, 1.0),
+    dig_facing="east",
+    dump_facing="east",
+    layer_depth_m=0.06,
+    max_depth_m=0.18,
+    cruise_speed_mps=0.25,
+)
+HZ = 20.0
+
+
+def _run(rover: MockRover, skill: Skill, limit_s: float = 120.0) -> Any:
+    return ControlLoop([Agent(rover, skill)], rate_hz=HZ, time_limit_s=limit_s).run()
+
+
+# ----------------------------------------------------------------- kinematics
+def test_dig_angles_put_the_edge_at_the_planned_depth(excavator: RoverConfig) -> None:
+    plan = DigDumpPlan(PARAMS, excavator)
+    deepest = max_dig_depth_m(excavator, plan.tool, plan.poses)
+    assert 0.15 < deepest < 0.25
+    for depth in (0.02, 0.1, deepest - 1e-6):
+        angles = dig_angles_rad(excavator, plan.tool, depth, plan.poses)
+        assert angles is not None
+        _, up = bucket_edge_m(excavator, plan.tool, *angles)
+        assert up == pytest.approx(-depth, abs=1e-9)
+        assert sum(angles) == pytest.approx(plan.poses.dig_pitch_rad)
+    assert dig_angles_rad(excavator, plan.tool, deepest + 0.01, plan.poses) is None
+
+
+def test_edge_position_by_hand_for_a_flat_arm(excavator: RoverConfig) -> None:
+    # Boom and curl at zero: the arm and the bucket floor lie level, so the edge is the
+    # mount, plus the arm, plus the bucket's depth ahead, half its height below the pivot.
+    tool = next(t for t in excavator.tools if t.kind == "bucket")
+    ahead, up = bucket_edge_m(excavator, tool, 0.0, 0.0)
+    mx, _, mz = tool.mount_xyz_m
+    assert ahead == pytest.approx(mx + tool.arm_length_m + tool.depth_m)
+    ride = excavator.chassis.axle_drop_m + excavator.wheels.radius_m
+    assert up == pytest.approx(ride + mz - 0.5 * tool.height_m)
+
+
+# ---------------------------------------------------------------------- layout
+def test_plan_skims_the_dig_area_in_layers_far_strip_first(excavator: RoverConfig) -> None:
+    plan = DigDumpPlan(PARAMS, excavator)
+    x0, x1, y0, y1 = PARAMS.dig_area.bounds_m
+    per = plan.passes_per_layer
+    passes = [plan.dig_pass(i) for i in range(3 * per + 2)]
+    assert [p.depth_m for p in passes[:per]] == [PARAMS.layer_depth_m] * per
+    assert passes[per].depth_m == pytest.approx(2 * PARAMS.layer_depth_m)
+    assert passes[-1].depth_m == pytest.approx(plan.reachable_depth_m)  # the last repeats
+    for p in passes:
+        reach, _ = bucket_edge_m(excavator, plan.tool, p.boom_rad, p.curl_rad)
+        edge_start = p.start_xy_m[0] + reach
+        assert x0 - 1e-9 <= edge_start and edge_start + p.length_m <= x1 + 1e-9
+        assert y0 <= p.start_xy_m[1] <= y1
+        # The front wheels stay out of the dig area.
+        front = p.start_xy_m[0] + p.length_m + 0.5 * excavator.wheels.wheelbase_m
+        assert front + excavator.wheels.radius_m <= x0
+    assert passes[0].start_xy_m[0] > passes[1].start_xy_m[0]  # far strip first
+    lanes = {p.lane for p in passes[:per]}
+    assert lanes == set(range(len(plan.dig_lanes_m)))
+    spots = [plan.dump_spot(i) for i in range(len(plan.dump_lanes_m))]
+    assert len({s.lane for s in spots}) == len(spots)
+
+
+def test_a_rover_without_a_boom_bucket_cannot_plan(lab_rover: RoverConfig) -> None:
+    with pytest.raises(ValueError, match="no bucket on a boom"):
+        DigDumpPlan(PARAMS, lab_rover)
+
+
+# ------------------------------------------------------------------- wall fixes
+def _scan_of_walls(truth: tuple[float, float, float], size: tuple[float, float]) -> RangeScan:
+    """A level 360-ray scan from a chassis at ``truth`` inside walls round ``size``, with
+    a few returns off something nearer (a bucket) and no return behind it."""
+    x, y, yaw = truth
+    az = np.linspace(-math.pi, math.pi, 360, endpoint=False)
+    dirs = np.column_stack([np.cos(az), np.sin(az), np.zeros_like(az)])
+    wx, wy = np.cos(az + yaw), np.sin(az + yaw)
+    with np.errstate(divide="ignore"):
+        tx = np.where(wx > 0, (size[0] - x) / wx, np.where(wx < 0, -x / wx, np.inf))
+        ty = np.where(wy > 0, (size[1] - y) / wy, np.where(wy < 0, -y / wy, np.inf))
+    ranges = np.minimum(tx, ty)
+    ranges[np.abs(az) < 0.15] = 0.9  # the bucket in front
+    return RangeScan(0.0, (0.0, 0.0, 0.35), dirs, ranges, 10.0)
+
+
+@pytest.mark.parametrize(
+    ("truth", "guess"),
+    [
+        ((3.0, 2.0, 0.3), (3.3, 1.7, 0.25)),
+        ((1.2, 4.1, -2.0), (1.0, 4.3, -1.95)),
+    ],
+)
+def test_a_level_scan_of_the_walls_recovers_the_pose(
+    truth: tuple[float, float, float], guess: tuple[float, float, float]
+) -> None:
+    fixed = fit_walls(Pose2(*guess), _scan_of_walls(truth, ARENA), ARENA)
+    assert fixed is not None
+    assert fixed.x_m == pytest.approx(truth[0], abs=1e-3)
+    assert fixed.y_m == pytest.approx(truth[1], abs=1e-3)
+    assert fixed.yaw_rad == pytest.approx(truth[2], abs=1e-3)
+
+
+def test_a_scan_that_sees_no_walls_gives_no_fix() -> None:
+    dirs = np.column_stack([np.ones(100), np.zeros(100), np.zeros(100)])
+    scan = RangeScan(0.0, (0.0, 0.0, 0.35), dirs, np.full(100, np.inf), 10.0)
+    assert fit_walls(Pose2(3.0, 2.0, 0.0), scan, ARENA) is None
+
+
+# --------------------------------------------------------------- motion skills
+def _excavator_on_mock(config: RoverConfig, start: Pose2) -> tuple[MockRover, Pilot]:
+    rover = MockRover(config, ManualClock(), start)
+    rover.configure()
+    rover.activate()
+    return rover, Pilot(config, start, control_hz=HZ)
+
+
+class _Sensing(Skill):
+    """Updates the pilot every tick, then runs ``inner`` (as a task does)."""
+
+    def __init__(self, pilot: Pilot, inner: Skill) -> None:
+        super().__init__("sensing")
+        self.pilot, self.inner = pilot, inner
+
+    def _on_tick(self, sensed: SensedState, now_s: float) -> Any:
+        self.pilot.sense(sensed)
+        return self.inner.tick(sensed, now_s)
+
+
+def test_straight_legs_and_turns_land_where_asked(excavator: RoverConfig) -> None:
+    start = Pose2(2.0, 2.0, 0.0)
+    rover, pilot = _excavator_on_mock(excavator, start)
+    legs = Sequence(
+        [
+            Straight(pilot, 1.0, 0.25, 0.0),
+            TurnTo(pilot, math.pi / 2),
+            Straight(pilot, -0.5, 0.15, math.pi / 2),
+        ]
+    )
+    result = _run(rover, _Sensing(pilot, legs))
+    assert result.results[0].succeeded
+    end = rover.true_pose
+    # 1 m east, a quarter turn, then 0.5 m backwards: south of the turn point.
+    assert (end.x_m, end.y_m) == pytest.approx((3.0, 1.5), abs=0.01)
+    assert wrap_angle(end.yaw_rad - math.pi / 2) == pytest.approx(0.0, abs=0.02)
+    assert pilot.timeouts == 0 and pilot.turn_stalls == 0
+
+
+def test_tools_to_waits_for_the_servos_and_times_out_when_they_cannot(
+    excavator: RoverConfig,
+) -> None:
+    rover, pilot = _excavator_on_mock(excavator, Pose2(2.0, 2.0, 0.0))
+    boom = excavator.joint("boom_lift")
+    move = ToolsTo(pilot, {"boom_lift": 0.5})
+    result = _run(rover, _Sensing(pilot, move))
+    assert result.results[0].succeeded
+    took = result.elapsed_s
+    expect = abs(0.5 - boom.home_rad) / boom.max_speed_radps  # the servo's slew time
+    assert took == pytest.approx(expect, abs=0.1)
+    beyond = ToolsTo(pilot, {"boom_lift": boom.upper_rad + 1.0}, timeout_s=2.0)
+    result = _run(rover, _Sensing(pilot, beyond))
+    assert not result.results[0].succeeded and pilot.timeouts == 1
+
+
+def test_wall_fix_without_a_scanner_is_refused(excavator: RoverConfig) -> None:
+    rover, pilot = _excavator_on_mock(excavator, Pose2(2.0, 2.0, 0.0))
+    result = _run(rover, _Sensing(pilot, WallFix(pilot, None, ARENA)))
+    assert result.results[0].status.value == "precondition_failed"
+    assert result.ticks == 1  # it took no time
+
+
+class _PitchingRover(MockRover):
+    """A mock excavator whose chassis noses down at ``rate`` while it drives forward with
+    its boom below ``bite_rad`` (the FEE pulling a deep cut down), as its gyro reports."""
+
+    def __init__(self, config: RoverConfig, clock: ManualClock, rate: float, bite_rad: float):
+        super().__init__(config, clock, Pose2(1.0, 1.0, 0.0))
+        self.rate, self.bite_rad = rate, bite_rad
+
+    def _on_read(self) -> SensedState:
+        s = super()._on_read()
+        cutting = (
+            self.true_twist.linear_mps > 0.0 and s.tool_positions_rad["boom_lift"] < self.bite_rad
+        )
+        g = s.gyro_radps
+        return dataclasses.replace(
+            s, gyro_radps=(g[0], g[1] + (self.rate if cutting else 0.0), g[2])
+        )
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.1])
+def test_a_dig_pass_raises_its_boom_when_the_chassis_noses_down(
+    excavator: RoverConfig, rate: float
+) -> None:
+    rover = _PitchingRover(excavator, ManualClock(), rate=rate, bite_rad=-0.1)
+    rover.configure()
+    rover.activate()
+    pilot = Pilot(excavator, Pose2(1.0, 1.0, 0.0), control_hz=HZ)
+    cut = Sequence(
+        [
+            ToolsTo(pilot, {"boom_lift": -0.4, "bucket_curl": 0.3}),
+            DigCut(pilot, 0.3, 0.08, 0.0, boom="boom_lift", carry_rad=0.4),
+        ]
+    )
+    assert _run(rover, _Sensing(pilot, cut), 60.0).results[0].succeeded
+    if rate == 0.0:
+        assert pilot.pitch_reliefs == 0
+        assert pilot.tools["boom_lift"] == -0.4
+    else:
+        # 0.8 s of pitching at 0.1 rad/s trips the guard; each trip raises the boom 0.15
+        # rad and stands still, until the boom is above the biting depth.
+        assert pilot.pitch_reliefs == 2
+        assert pilot.tools["boom_lift"] == pytest.approx(-0.1)
+    assert rover.true_pose.x_m == pytest.approx(1.3, abs=0.03)  # the pass still ends
+
+
+# -------------------------------------------------------------------- the task
+def test_the_task_digs_carries_and_dumps_on_a_mock(excavator: RoverConfig) -> None:
+    """Two cycles on an exact plant (no soil: the mock has none): the chassis visits each
+    dig approach and dump stand, the bucket goes down to dig and tips to dump."""
+    start = Pose2(3.6, 2.5, 0.0)
+    rover = MockRover(excavator, ManualClock(), start)
+    rover.configure()
+    rover.activate()
+    task = DigAndDump(dataclasses.replace(PARAMS, cycles=2), excavator, start, control_hz=HZ)
+    trail: list[tuple[float, float, float]] = []
+    poses = BucketPoses()
+    loop = ControlLoop(
+        [Agent(rover, task)],
+        rate_hz=HZ,
+        time_limit_s=900.0,
+        on_tick=lambda _: trail.append(
+            (
+                rover.true_pose.x_m,
+                rover.true_pose.y_m,
+                rover.read().tool_positions_rad["bucket_curl"],
+            )
+        ),
+    )
+    result = loop.run()
+    assert result.results[0].succeeded, result
+    assert (task.progress.digs, task.progress.dumps) == (2, 2)
+    xy = np.array([(x, y) for x, y, _ in trail])
+    plan = task.plan
+    for i in range(2):
+        dig, spot = plan.dig_pass(i), plan.dump_spot(i)
+        for target in (dig.start_xy_m, spot.stand_xy_m):
+            assert np.min(np.hypot(*(xy - np.asarray(target)).T)) < 0.05
+    curls = np.array([c for _, _, c in trail])
+    assert curls.min() <= poses.dump_curl_rad + 0.05  # tipped past the pour angle
+    assert task.pilot.timeouts == 0
