@@ -542,6 +542,13 @@ static void control_step(ls_fw_t *fw, float dt_s)
         ls_mix_skid_steer(fw->cmd_linear_mps, fw->cmd_angular_radps, P[LS_PARAM_WHEEL_RADIUS_M],
                           P[LS_PARAM_TRACK_M], P[LS_PARAM_TRACK_FACTOR], wmax, &target[0],
                           &target[1]);
+        if (target[0] == 0.0f && target[1] == 0.0f && fw->wheel_ref_radps[0] == 0.0f &&
+            fw->wheel_ref_radps[1] == 0.0f) {
+            /* Told to stand and ramped down: brake, rather than servo round zero speed
+             * on what the integrators hold (the wheels would creep). */
+            brake(fw);
+            goto servos;
+        }
         for (i = 0; i < 2; ++i) {
             float ref = fw->wheel_ref_radps[i];
             float err;
@@ -561,6 +568,7 @@ static void control_step(ls_fw_t *fw, float dt_s)
         brake(fw);
     }
 
+servos:
     for (i = 0; i < (int)LS_NUM_SERVOS; ++i) {
         const float lo = P[i == 0 ? LS_PARAM_SERVO0_MIN_RAD : LS_PARAM_SERVO1_MIN_RAD];
         const float hi = P[i == 0 ? LS_PARAM_SERVO0_MAX_RAD : LS_PARAM_SERVO1_MAX_RAD];

@@ -641,6 +641,39 @@ static void test_wheel_speed_loop(void)
     CHECK(fw.odom_x_m > 0.2f && fabsf(fw.odom_y_m) < 1e-3f);
 }
 
+static void test_zero_setpoint_brakes(void)
+{
+    /* Drive, then stream zero: once the references have ramped down the motors brake and
+     * the integrators are cleared, so the wheels stop dead instead of creeping on what
+     * the integrators held. */
+    ls_fw_t fw;
+    uint32_t t;
+    uint32_t counter = 0;
+    double angle[2] = {0.0, 0.0};
+    double at_stop[2] = {0.0, 0.0};
+    boot(&fw, 0);
+    hello(&fw, 1, LS_SCHEMA_HASH, 0);
+    arm(&fw, 1, 1, 0);
+    for (t = 1; t < 4000; ++t) {
+        int i;
+        if (t % 50 == 0) {
+            setpoint(&fw, 1, ++counter, t < 2000 ? 165 : 0, t < 2000 ? 300 : 0, t);
+        }
+        ls_fw_tick(&fw, t);
+        for (i = 0; i < 2; ++i) {
+            angle[i] += (g_board.brake ? 0.0 : g_board.duty[i] * 13.6) * 1e-3;
+            g_board.ticks[i] = (int32_t)floor(angle[i] * 1496.0 / 6.283185307);
+        }
+        if (t == 3000) {
+            at_stop[0] = angle[0];
+            at_stop[1] = angle[1];
+        }
+    }
+    CHECK(g_board.brake == 1);
+    CHECK(fw.integ[0] == 0.0f && fw.integ[1] == 0.0f);
+    CHECK(angle[0] == at_stop[0] && angle[1] == at_stop[1]);
+}
+
 static void test_wraparound(void)
 {
     /* The setpoint counter, the command id and the millisecond clock all wrap; the
@@ -738,6 +771,7 @@ int main(void)
     test_odometry();
     test_tx_bounded();
     test_wheel_speed_loop();
+    test_zero_setpoint_brakes();
     test_wraparound();
     test_glitches_stay_bounded();
     printf("%d checks, %d failed\n", g_checks, g_failed);

@@ -39,9 +39,10 @@ and scanned afresh (``forget_radius_m``).
 Several goals in turn: :class:`lunarsite.robot.tasks.navigate.NavigateGoals`.
 """
 
-from .goal import FacingPurpose, GoalResult, NavigateToGoal, NavPhase
+from .goal import NavigateToGoal
 from .navigator import CameraSource, MapSource, Navigator
 from .params import NavigatorParams
+from .phases import FacingPurpose, GoalResult, NavPhase
 
 __all__ = [
     "CameraSource",

@@ -23,10 +23,9 @@ time limit, a path that stops short with no straight way on) or canceled.
 
 from __future__ import annotations
 
-import enum
 import logging
 import math
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from ..control.pathfollow import PathFollower
 from ..executive.skill import ActionResult, ActionStatus, Running, Skill, Step
@@ -34,74 +33,11 @@ from ..perception.fiducials import SurveyedMarker
 from ..planning.planner import Path, Planner, PlanningError, Replanner
 from ..types import STOP, DriveCommand, Pose2, RoverCommand, SensedState, wrap_angle
 from .navigator import Navigator
+from .phases import Backoff, Facing, FacingPurpose, GoalResult, NavPhase, ProgressWatch
 
-__all__ = ["FacingPurpose", "GoalResult", "NavPhase", "NavigateToGoal"]
+__all__ = ["NavigateToGoal"]
 
 log = logging.getLogger(__name__)
-
-
-class NavPhase(enum.Enum):
-    PLANNING = "planning"
-    FOLLOWING = "following"
-    APPROACHING = "approaching"
-    NUDGING = "nudging"
-    FACING = "facing"
-    BACKING_OFF = "backing_off"
-
-
-class FacingPurpose(enum.Enum):
-    RELOCALIZE = "relocalize"
-    """On the way, or near the goal: a fix before driving on."""
-    ARRIVAL_CHECK = "arrival_check"
-    """Arrived by the estimate without a fresh fix: check before calling it reached."""
-    CONFIRM = "confirm"
-    """A second marker well round from the first (``confirm_separation_rad``)."""
-
-
-@dataclass(frozen=True, slots=True)
-class GoalResult:
-    """How one goal ended, by the rover's own account."""
-
-    index: int
-    goal_xy_m: tuple[float, float]
-    result: ActionResult
-    elapsed_s: float
-    final_estimate: Pose2
-    estimate_std: tuple[float, float, float]
-    distance_m: float
-    """Ground distance driven for this goal (odometry), in m."""
-    plans: int
-    fixes: int
-    """Fiducial fixes accepted during this goal."""
-
-
-@dataclass
-class _Facing:
-    """Turning to a marker and waiting for its fix."""
-
-    marker: SurveyedMarker
-    purpose: FacingPurpose
-    since_s: float
-    fixes_at_start: int
-    faced_since_s: float = math.inf
-    """When the marker came within ``face_tolerance_rad`` (inf: not yet)."""
-    then: SurveyedMarker | None = None
-    """A second marker to face after this one (an arrival check's confirmation)."""
-
-
-@dataclass
-class _Backoff:
-    from_xy_m: tuple[float, float]
-    since_s: float
-
-
-@dataclass
-class _Progress:
-    """The no-progress watch: the best distance to the goal and where it was set."""
-
-    best_dist_m: float
-    best_since_s: float
-    anchor_xy_m: tuple[float, float]
 
 
 class NavigateToGoal(Skill):
@@ -126,8 +62,8 @@ class NavigateToGoal(Skill):
         self._approach_tried = False
         self._map_forgotten = False
         self._nudging = False
-        self._facing: _Facing | None = None
-        self._backoff: _Backoff | None = None
+        self._facing: Facing | None = None
+        self._backoff: Backoff | None = None
         self._relocalized = False
         self._last_faced_s = -math.inf
         self._checks = 0
@@ -136,7 +72,7 @@ class NavigateToGoal(Skill):
         self._last_speed = 0.0
         self._last_plan_ok_s = 0.0
         self._turn_ref = (0.0, 0.0)
-        self._progress = _Progress(math.inf, 0.0, (0.0, 0.0))
+        self._progress = ProgressWatch(math.inf, 0.0, (0.0, 0.0))
         self._distance0_m = 0.0
         self._fixes0 = 0
         self._now_s = math.nan
@@ -181,7 +117,7 @@ class NavigateToGoal(Skill):
         self._fixes0 = self.nav.fixes
         self._last_plan_ok_s = now_s
         self._turn_ref = (now_s, pose.yaw_rad)
-        self._progress = _Progress(math.inf, now_s, (pose.x_m, pose.y_m))
+        self._progress = ProgressWatch(math.inf, now_s, (pose.x_m, pose.y_m))
         return None
 
     def _on_tick(self, sensed: SensedState, now_s: float) -> Step:
@@ -376,7 +312,7 @@ class NavigateToGoal(Skill):
             or pose.distance_to(*w.anchor_xy_m) > p.stuck_radius_m
             or dist_goal < p.stuck_radius_m
         ):
-            self._progress = _Progress(dist_goal, now_s, (pose.x_m, pose.y_m))
+            self._progress = ProgressWatch(dist_goal, now_s, (pose.x_m, pose.y_m))
         if (
             p.stuck_time_s > 0.0
             and self._backoff is None
@@ -393,8 +329,8 @@ class NavigateToGoal(Skill):
             direction = -1.0 if self._last_speed < 0.0 else 1.0
             nav.mark_blocked(pose, direction)
             if nav.clear_behind(pose, direction):
-                self._backoff = _Backoff((pose.x_m, pose.y_m), now_s)
-            self._progress = _Progress(dist_goal, now_s, (pose.x_m, pose.y_m))
+                self._backoff = Backoff((pose.x_m, pose.y_m), now_s)
+            self._progress = ProgressWatch(dist_goal, now_s, (pose.x_m, pose.y_m))
             self._follower = None
 
     # ------------------------------------------------------------------- acting
@@ -452,7 +388,7 @@ class NavigateToGoal(Skill):
         )
         if over and facing.then is not None:
             marker = facing.then
-            self._facing = _Facing(marker, FacingPurpose.CONFIRM, now_s, nav.fixes)
+            self._facing = Facing(marker, FacingPurpose.CONFIRM, now_s, nav.fixes)
             self._turn_ref = (now_s, pose.yaw_rad)
             events.append(f"confirm: facing marker {marker.marker_id}")
             return STOP, None
@@ -491,7 +427,7 @@ class NavigateToGoal(Skill):
             )
             events.append("face stalled: backing off")
             if nav.clear_behind(pose, 1.0):
-                self._backoff = _Backoff((pose.x_m, pose.y_m), now_s)
+                self._backoff = Backoff((pose.x_m, pose.y_m), now_s)
             else:  # nowhere safe to back into: give this marker up
                 self._facing = None
                 self._follower = None
@@ -548,7 +484,7 @@ class NavigateToGoal(Skill):
     def _start_facing(
         self, marker: SurveyedMarker, purpose: FacingPurpose, pose: Pose2, now_s: float
     ) -> None:
-        self._facing = _Facing(marker, purpose, now_s, self.nav.fixes)
+        self._facing = Facing(marker, purpose, now_s, self.nav.fixes)
         self._turn_ref = (now_s, pose.yaw_rad)
 
     def _start_nudge(self, nudge: Path) -> None:

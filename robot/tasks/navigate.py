@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..executive.skill import ActionResult, ActionStatus, Running, Skill, Step
-from ..navigation.goal import GoalResult, NavigateToGoal
+from ..navigation.goal import NavigateToGoal
 from ..navigation.navigator import Navigator
+from ..navigation.phases import GoalResult
 from ..types import Pose2, SensedState
 
 __all__ = ["NavigateGoals", "NavigationResult"]

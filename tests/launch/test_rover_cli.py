@@ -233,3 +233,78 @@ def test_teleop_keys_and_the_stop_key(lab_rover: RoverConfig) -> None:
     reset = apply_key(s, "r", lab_rover)
     assert not reset.estop and (reset.linear_mps, reset.angular_radps) == (0.0, 0.0)
     assert apply_key(s, "q", lab_rover).quit
+
+
+def _rover_run(port: str, out: Path) -> subprocess.Popen[str]:
+    """``lunarsite rover --port PORT rover_square`` as a separate process."""
+    args = ["rover", "--port", port, "rover_square", "--out", str(out)]
+    return subprocess.Popen(
+        [sys.executable, "-m", "lunarsite.launch.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_until_moving(vrover: VirtualRover, timeout_s: float = 30.0) -> None:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout_s:
+        if any(e["event"] == "wheels_moving" for e in vrover.read_log()):
+            return
+        time.sleep(0.1)
+    raise AssertionError("the rover never moved")
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_rover_first_then_writes_the_run_folder(
+    vrover: VirtualRover, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    proc = _rover_run(vrover.port, out)
+    try:
+        _wait_until_moving(vrover)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30.0)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["status"] == "canceled" and "interrupted (Ctrl-C)" in metrics["reason"]
+    assert metrics["ended_by"] == "interrupted" and metrics["success"] is False
+    assert (out / "trajectory.csv").is_file() and (out / "map.png").is_file()
+    events = vrover.read_log()
+    setpoints = [e for e in events if e["event"] == "setpoint"]
+    assert (setpoints[-1]["linear_mmps"], setpoints[-1]["angular_mradps"]) == (0, 0)
+    # A zero setpoint reached the rover before it was disarmed (mode 0).
+    disarm = next(
+        e["t_ms"] for e in events if e["event"] == "command" and e["type"] == "mode" and e["a"] == 0
+    )
+    zero = [e["t_ms"] for e in setpoints if (e["linear_mmps"], e["angular_mradps"]) == (0, 0)]
+    assert zero and zero[0] <= disarm
+    assert [e["event"] for e in events if e["event"].startswith("wheels_")][-1] == "wheels_stopped"
+
+
+@pytest.mark.slow
+def test_a_rover_that_vanishes_mid_run_fails_the_run_and_keeps_the_folder(
+    tmp_path: Path,
+) -> None:
+    vr = VirtualRover(log_path=tmp_path / "applied.jsonl")
+    vr.start()
+    out = tmp_path / "run"
+    proc = _rover_run(vr.port, out)
+    try:
+        _wait_until_moving(vr)
+        vr.stop()  # the board loses power: the link goes silent
+        stdout, stderr = proc.communicate(timeout=60.0)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        vr.stop()
+    assert proc.returncode == 1, stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["status"] == "execution_failed" and metrics["ended_by"] == "fault"
+    assert "link to lab_rover lost for more than 2 s" in metrics["reason"]
+    assert "failed checks: all_steps_done" in stdout
