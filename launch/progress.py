@@ -26,9 +26,8 @@ def _rtf(p: Progress) -> str:
 def _line(p: Progress) -> str:
     share = 100.0 * p.elapsed_s / p.time_limit_s if p.time_limit_s > 0 else 0.0
     rtf = _rtf(p)
-    return (
-        f"  {p.elapsed_s:.0f}/{p.time_limit_s:.0f} s ({share:.0f}%): {p.activity}"
-        + (f"; {rtf}" if rtf else "")
+    return f"  {p.elapsed_s:.0f}/{p.time_limit_s:.0f} s ({share:.0f}%): {p.activity}" + (
+        f"; {rtf}" if rtf else ""
     )
 
 

@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 
 SETTLE_S = 0.3
 """Standing time after each drive and turn, in s."""
+TURN_FLOOR_SHARE = 0.6
+"""A turn in place slows toward its end to no less than this share of the step's yaw
+rate: a skid-steer asked to turn slowly stalls, one side gripping while the other slips
+(the navigator's facing turns keep the same floor)."""
 ARRIVED_M = 0.003
 ARRIVED_RAD = 0.003
 JOINT_TOLERANCE_RAD = 0.01
@@ -184,7 +188,8 @@ class _Turn(Skill):
         remaining = self._goal - (odo.yaw_travel_rad - self._start_travel)
         if abs(remaining) < ARRIVED_RAD or remaining * self._goal < 0.0:
             return ActionResult(ActionStatus.SUCCEEDED)
-        w = min(self.step.yaw_rate_radps, max(0.1, math.sqrt(4.0 * abs(remaining))))
+        rate = self.step.yaw_rate_radps
+        w = min(rate, max(TURN_FLOOR_SHARE * rate, math.sqrt(4.0 * abs(remaining))))
         return odo.command(DriveCommand(0.0, math.copysign(w, remaining)))
 
 

@@ -125,7 +125,7 @@ def test_steps_run_in_simulation_too(capsys: pytest.CaptureFixture[str], tmp_pat
     # Judged on its own odometry; the truth is reported beside it: the lab rover on a
     # flat sand box ends within a few centimetres of where it started.
     assert metrics["final_error_m"] <= 0.05
-    assert metrics["final_true_error_m"] < 0.15
+    assert metrics["final_true_error_m"] < 0.2
 
 
 @pytest.mark.parametrize(
