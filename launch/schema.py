@@ -323,14 +323,17 @@ def points_outside(
     ]
 
 
-def speed_problem(speed_mps: float | None, rover: RoverConfig, field: str) -> list[Problem]:
-    """A problem when ``speed_mps`` exceeds what the rover may be commanded."""
-    if speed_mps is None or speed_mps <= rover.drive.max_speed_mps:
+def over_limit(
+    value: float | None, limit: float, loc: tuple[int | str, ...], unit: str, limit_name: str
+) -> list[Problem]:
+    """A problem when ``value`` exceeds the rover's ``limit`` (named as in the rover file)."""
+    if value is None or value <= limit:
         return []
-    return [
-        (
-            ("mission", field),
-            f"{speed_mps:g} m/s exceeds the rover's drive.max_speed_mps "
-            f"({rover.drive.max_speed_mps:g})",
-        )
-    ]
+    return [(loc, f"{value:g} {unit} exceeds the rover's {limit_name} ({limit:g})")]
+
+
+def speed_problem(speed_mps: float | None, rover: RoverConfig, field: str) -> list[Problem]:
+    """A problem when a mission's ``field`` asks for more than the rover may be commanded."""
+    return over_limit(
+        speed_mps, rover.drive.max_speed_mps, ("mission", field), "m/s", "drive.max_speed_mps"
+    )

@@ -32,7 +32,7 @@ from lunarsite.robot.tasks.steps import (
 from lunarsite.robot.types import Pose2
 
 from ..files import Problem
-from ..schema import CommonAcceptance, LoadedScenario
+from ..schema import CommonAcceptance, LoadedScenario, over_limit
 from .base import Judgement, MissionKind, RunRecord, RunSetup, ScenarioView
 
 __all__ = ["MISSION", "StepsAcceptance", "StepsMission", "robot_steps"]
@@ -159,14 +159,13 @@ class StepsKind(MissionKind):
             if isinstance(step, DriveStep):
                 if step.distance_m == 0.0:
                     problems.append(((*at, "distance_m"), "must not be zero"))
-                if step.speed_mps > d.max_speed_mps:
-                    problems.append(
-                        (
-                            (*at, "speed_mps"),
-                            f"{step.speed_mps:g} m/s exceeds the rover's drive.max_speed_mps "
-                            f"({d.max_speed_mps:g})",
-                        )
-                    )
+                problems += over_limit(
+                    step.speed_mps,
+                    d.max_speed_mps,
+                    (*at, "speed_mps"),
+                    "m/s",
+                    "drive.max_speed_mps",
+                )
                 p = poses[i]
                 if size is not None and not (0.0 <= p.x_m <= size[0] and 0.0 <= p.y_m <= size[1]):
                     problems.append(
@@ -179,14 +178,13 @@ class StepsKind(MissionKind):
             elif isinstance(step, TurnStep):
                 if step.angle_rad == 0.0:
                     problems.append(((*at, "angle_rad"), "must not be zero"))
-                if step.yaw_rate_radps > d.max_yaw_rate_radps:
-                    problems.append(
-                        (
-                            (*at, "yaw_rate_radps"),
-                            f"{step.yaw_rate_radps:g} rad/s exceeds the rover's "
-                            f"drive.max_yaw_rate_radps ({d.max_yaw_rate_radps:g})",
-                        )
-                    )
+                problems += over_limit(
+                    step.yaw_rate_radps,
+                    d.max_yaw_rate_radps,
+                    (*at, "yaw_rate_radps"),
+                    "rad/s",
+                    "drive.max_yaw_rate_radps",
+                )
             elif isinstance(step, ToolStep | GripperStep):
                 problems += _joint_problems(rover, step, at)
         return problems

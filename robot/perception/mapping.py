@@ -30,7 +30,7 @@ Sensor data comes in the sensor's own frame, as a real sensor gives it:
 :func:`points_to_site` places them with the estimated 3-D pose of the chassis (planar pose
 from localization, roll and pitch from the IMU, height from the mapped ground under the
 rover or the localizer's height channel; see
-:meth:`~lunarsite.robot.navigation.Navigator._chassis_z`).
+:meth:`~lunarsite.robot.navigation.navigator.Navigator.chassis_z`).
 Points within ``self_radius_m`` of the chassis centre are dropped (the rover's own body
 and tool).
 """

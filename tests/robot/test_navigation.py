@@ -276,7 +276,7 @@ def test_nudge_to_a_near_goal_takes_the_smaller_turn(rover_config: RoverConfig) 
 def test_nudge_into_the_inflation_of_a_rock_the_body_clears(rover_config: RoverConfig) -> None:
     # A goal beside a rock: lethal to turn round on (the bucket would swing into it),
     # but a straight drive there keeps the whole body off the rock.
-    # Lethal within the bucket's reach of a hazard, as navrun sets it.
+    # Lethal within the bucket's reach of a hazard, as navigation_costmap sets it.
     reach = dataclasses.replace(CostmapParams.for_rover(rover_config), robot_radius_m=0.8)
     nav = Navigator(
         rover_config,
