@@ -58,7 +58,7 @@ def progress_reporter(console: Console, name: str, *, quiet: bool = False) -> It
         console=console,
         transient=True,
     ) as bar:
-        task = bar.add_task(name, total=None, activity="", rtf="")
+        task = bar.add_task(name, total=1.0, activity="starting", rtf="")
 
         def live(p: Progress) -> None:
             bar.update(
