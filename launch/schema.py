@@ -26,9 +26,9 @@ from lunarsite.sim.config import SimConfig
 from lunarsite.sim.soil import SoilConfig
 from lunarsite.sim.terrain import DemTerrainConfig, ProceduralTerrainConfig, TerrainConfig
 
+from .fields import inside
 from .files import (
     Finite,
-    Problem,
     ScenarioError,
     format_loc,
     line_of,
@@ -47,9 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BeaconConfig",
-    "CommonAcceptance",
     "LoadedScenario",
-    "Point2",
     "ScenarioConfig",
     "ScenarioError",
     "SiteConfig",
@@ -61,11 +59,6 @@ __all__ = [
 
 
 # --------------------------------------------------------------------- schemas
-class Point2(StrictModel):
-    x_m: Finite
-    y_m: Finite
-
-
 class StartPose(StrictModel):
     x_m: Finite
     y_m: Finite
@@ -100,16 +93,6 @@ class RoverPlacement(StrictModel):
     file: Annotated[str, Field(min_length=1)]
     """A shipped rover name (``lab_rover``) or a path relative to the scenario file."""
     start: StartPose
-
-
-class CommonAcceptance(StrictModel):
-    """Acceptance checks every kind of mission may use, judged on ground truth (a run
-    on a physical rover has none: these are not judged there)."""
-
-    max_rock_contacts: Annotated[int, Field(ge=0)] | None = None
-    """Rocks touched during the run; null to not judge."""
-    max_tip_overs: Annotated[int, Field(ge=0)] | None = None
-    """Tip-overs allowed during the run; null to not judge."""
 
 
 class ScenarioConfig(StrictModel):
@@ -165,10 +148,6 @@ class LoadedScenario:
 
 
 # --------------------------------------------------------------------- loading
-def _inside(x: float, y: float, size: tuple[float, float], margin: float = 0.0) -> bool:
-    return margin <= x <= size[0] - margin and margin <= y <= size[1] - margin
-
-
 def load_scenario(ref: str) -> LoadedScenario:
     """Read and validate a scenario and its rover, by shipped name or by path.
 
@@ -227,7 +206,7 @@ def load_scenario(ref: str) -> LoadedScenario:
     if size is not None:
         start = config.rover.start
         reach = 0.5 * math.hypot(rover.chassis.length_m, rover.chassis.width_m)
-        if not _inside(start.x_m, start.y_m, size, reach):
+        if not inside(start.x_m, start.y_m, size, reach):
             problem(
                 ("rover", "start"),
                 f"start ({start.x_m:g}, {start.y_m:g}) m puts the rover outside the site "
@@ -293,7 +272,7 @@ def _site_checks(
             )
     if size is not None:
         for i, beacon in enumerate(site.beacons):
-            if not _inside(beacon.x_m, beacon.y_m, size):
+            if not inside(beacon.x_m, beacon.y_m, size):
                 problem(
                     ("site", "beacons", i),
                     f"beacon ({beacon.x_m:g}, {beacon.y_m:g}) m is outside the site "
@@ -304,36 +283,3 @@ def _site_checks(
         if ids.count(beacon.marker_id) > 1:
             problem(("site", "beacons", i, "marker_id"), f"id {beacon.marker_id} is used twice")
     return config, size
-
-
-def points_outside(
-    points: tuple[Point2, ...], size: tuple[float, float] | None, field: str
-) -> list[Problem]:
-    """A problem for each point outside the site ``[0, size_x] × [0, size_y]``."""
-    if size is None:
-        return []
-    return [
-        (
-            ("mission", field, i),
-            f"{field[:-1]} ({p.x_m:g}, {p.y_m:g}) m is outside the site "
-            f"(0..{size[0]:g} × 0..{size[1]:g} m)",
-        )
-        for i, p in enumerate(points)
-        if not _inside(p.x_m, p.y_m, size)
-    ]
-
-
-def over_limit(
-    value: float | None, limit: float, loc: tuple[int | str, ...], unit: str, limit_name: str
-) -> list[Problem]:
-    """A problem when ``value`` exceeds the rover's ``limit`` (named as in the rover file)."""
-    if value is None or value <= limit:
-        return []
-    return [(loc, f"{value:g} {unit} exceeds the rover's {limit_name} ({limit:g})")]
-
-
-def speed_problem(speed_mps: float | None, rover: RoverConfig, field: str) -> list[Problem]:
-    """A problem when a mission's ``field`` asks for more than the rover may be commanded."""
-    return over_limit(
-        speed_mps, rover.drive.max_speed_mps, ("mission", field), "m/s", "drive.max_speed_mps"
-    )

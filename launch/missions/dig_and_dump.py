@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -25,10 +25,13 @@ from lunarsite.robot.planning.dig_dump import DigDumpParams, DigDumpPlan
 from lunarsite.robot.site.zones import Box
 from lunarsite.robot.tasks.dig_and_dump import DigAndDump
 
+from ..fields import CommonAcceptance, speed_problem
 from ..files import Finite, Problem
-from ..schema import CommonAcceptance, LoadedScenario, speed_problem
 from .base import Judgement, MissionKind, RunRecord, RunSetup, ScenarioView
 from .dig_report import judge_dig, write_soil_pictures
+
+if TYPE_CHECKING:
+    from ..schema import LoadedScenario
 
 __all__ = ["MISSION", "AreaBox", "DigAndDumpMission", "DigDumpAcceptance", "dig_params"]
 

@@ -17,7 +17,6 @@ import numpy as np
 from lunarsite.robot.site.survey import box_polygon, volume_change
 from lunarsite.robot.tasks.dig_and_dump import DigAndDump
 
-from ..pictures import write_difference_map, write_terrain_map
 from .base import Judgement, RunRecord
 
 __all__ = ["judge_dig", "write_soil_pictures"]
@@ -140,6 +139,8 @@ def judge_dig(run: RunRecord) -> Judgement:
 
 def write_soil_pictures(run: RunRecord, out_dir: Path, judgement: Judgement) -> None:
     """``terrain_before.png``, ``terrain_after.png`` and ``difference.png``."""
+    from ..pictures import write_difference_map, write_terrain_map  # matplotlib: when drawing
+
     truth = run.setup.backend.truth
     before, after = run.terrain_before_m, run.terrain_after_m
     if truth is None or before is None or after is None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
 from pydantic import Field
@@ -37,9 +37,12 @@ from lunarsite.robot.site.grid import GridSpec
 from lunarsite.robot.tasks.navigate import NavigateGoals
 from lunarsite.robot.types import Pose2, RoverCommand
 
+from ..fields import CommonAcceptance, Point2, points_outside
 from ..files import Finite, Problem, ScenarioError
-from ..schema import CommonAcceptance, LoadedScenario, Point2, points_outside
 from .base import Judgement, MissionKind, RunRecord, RunSetup, ScenarioView
+
+if TYPE_CHECKING:
+    from ..schema import LoadedScenario
 
 __all__ = ["MISSION", "NavigateAcceptance", "NavigateMission", "RandomGoals"]
 

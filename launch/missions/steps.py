@@ -9,7 +9,7 @@ reports the true errors.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag
 
@@ -31,9 +31,12 @@ from lunarsite.robot.tasks.steps import (
 )
 from lunarsite.robot.types import Pose2
 
+from ..fields import CommonAcceptance, over_limit
 from ..files import Problem
-from ..schema import CommonAcceptance, LoadedScenario, over_limit
 from .base import Judgement, MissionKind, RunRecord, RunSetup, ScenarioView
+
+if TYPE_CHECKING:
+    from ..schema import LoadedScenario
 
 __all__ = ["MISSION", "StepsAcceptance", "StepsMission", "robot_steps"]
 

@@ -18,8 +18,8 @@ from lunarsite.robot.control.waypoints import FollowerParams
 from lunarsite.robot.perception.estimation import DeadReckoning
 from lunarsite.robot.tasks.waypoints import DriveToWaypoints
 
+from ..fields import CommonAcceptance, Point2, points_outside, speed_problem
 from ..files import Problem
-from ..schema import CommonAcceptance, Point2, points_outside, speed_problem
 from .base import Judgement, MissionKind, RunRecord, RunSetup, ScenarioView
 
 __all__ = ["MISSION", "WaypointAcceptance", "WaypointMission"]
