@@ -125,3 +125,27 @@ def test_bad_rover_files(tmp_path: Path, patch: dict[str, dict[str, object]], re
     with pytest.raises(ScenarioError) as info:
         load_rover(str(path))
     assert reason in str(info.value)
+
+
+def test_every_mission_kind_is_found_and_names_itself() -> None:
+    from typing import get_args
+
+    from lunarsite.launch.missions import mission_kinds
+
+    kinds = mission_kinds()
+    assert sorted(kinds) == ["dig_and_dump", "navigate", "steps", "waypoints"]
+    for name, kind in kinds.items():
+        # The schema's own ``kind`` literal is the registry's key: a file naming it gets it.
+        assert get_args(kind.schema.model_fields["kind"].annotation) == (name,)
+        assert kind.acceptance.model_config.get("extra") == "forbid"
+
+
+def test_a_key_of_another_kind_is_refused_in_acceptance(tmp_path: Path) -> None:
+    text = load_scenario("drive_test_dr").path.read_text()
+    path = tmp_path / "dr.yaml"
+    path.write_text(
+        text.replace("max_rock_contacts: 0", "max_rock_contacts: 0\n  min_dump_fill_m3: 0.1")
+    )
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(str(path))
+    assert any("acceptance.min_dump_fill_m3: unknown key" in p for p in err.value.problems)
