@@ -8,8 +8,11 @@ import pytest
 from pydantic import ValidationError
 
 from lunarsite.robot.constants import LUNAR_GRAVITY_MPS2
+from lunarsite.robot.executive import Agent, ControlLoop, Do
+from lunarsite.robot.types import Pose2
 from lunarsite.sim.terrain import ProceduralTerrainConfig, generate_terrain
 from lunarsite.sim.world import LunarWorld, SimConfig
+from tests.conftest import shipped_rover
 from tests.sim.conftest import flat_terrain
 
 
@@ -56,6 +59,17 @@ def test_sim_clock_advances_whole_steps_and_refuses_fractions() -> None:
         with pytest.raises(ValueError, match="not a whole number"):
             world.clock.sleep_s(0.001)
         assert world.step_count == 12
+        # A control loop at a rate the physics rate does not divide is refused up front.
+        rover = world.add_rover(
+            shipped_rover("lab_rover"), Pose2(5.0, 5.0, 0.0), rng=np.random.default_rng(0)
+        )
+        rover.configure()
+        rover.activate()
+        steps = world.step_count
+        with pytest.raises(ValueError, match=r"not a whole number of 0\.004167 s physics steps"):
+            ControlLoop([Agent(rover, Do(lambda: None))], rate_hz=7.0)
+        ControlLoop([Agent(rover, Do(lambda: None))], rate_hz=20.0).run()
+        assert world.step_count == steps  # a skill that ended at once: no wait
 
 
 def test_heightfield_surface_matches_the_terrain_data() -> None:
