@@ -251,13 +251,13 @@ def report_outcome(
 
 
 def _cmd_bench(args: argparse.Namespace, out: Console) -> int:
-    from .bench import bench_sim, bench_soil
-
     if args.what == "link":
         from .linkbench import bench_link
 
         result = bench_link()  # 5 s of streaming in real time; see bench/bench_link.py
     elif args.what == "soil":
+        from .bench import bench_soil
+
         result = bench_soil(sim_seconds=args.sim_seconds, seed=args.seed)
     elif args.what == "nav":
         from .navbench import bench_nav
@@ -277,6 +277,8 @@ def _cmd_bench(args: argparse.Namespace, out: Console) -> int:
             seed=args.seed, seeds=max(args.seeds, 0), goals=max(args.goals, 1), on_seed=on_seed
         )
     else:
+        from .bench import bench_sim
+
         result = bench_sim(sim_seconds=args.sim_seconds, seed=args.seed)
     out.print_json(json.dumps(result))
     return EXIT_OK
