@@ -19,18 +19,18 @@ dump. Each cycle:
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..config import RoverConfig
-from ..control.motions import DigCut, Hold, Straight, ToolsTo, TurnTo, WallFix
+from ..control.motions import DigCut, Hold, Straight, ToolsTo
 from ..control.pilot import Pilot
+from ..control.travel import travel
 from ..executive.compose import Script, ScriptBody
 from ..executive.skill import ActionResult, ActionStatus, Step
 from ..perception.mapping import RangeScan
 from ..planning.dig_dump import DigDumpParams, DigDumpPlan
-from ..types import Pose2, SensedState, wrap_angle
+from ..types import Pose2, SensedState
 
 __all__ = ["DigAndDump", "DigDumpProgress"]
 
@@ -40,9 +40,6 @@ LIFT_BACK_SPEED_MPS = 0.05
 """Speed at which the rover backs away from a cut face before lifting, in m/s."""
 BACK_OUT_M = 0.15
 """How far the rover backs from a cut face, bucket still down, before lifting, in m."""
-LATERAL_TOLERANCE_M = 0.12
-"""Sideways error from a station left uncorrected after a wall fix, in m (a quarter of
-a lane)."""
 POUR_S = 2.0
 """Standing time with the bucket tipped, for the load to pour out, in s."""
 CALIBRATE_S = 2.0
@@ -110,6 +107,13 @@ class DigAndDump(Script):
         st = self.progress
         return f"{reason} after {st.dumps} dumps ({st.digs} digs), during {st.phase}"
 
+    def _travel(
+        self, target_xy_m: tuple[float, float], heading_rad: float, speed: float, back: float
+    ) -> ScriptBody:
+        return travel(
+            self.pilot, target_xy_m, heading_rad, speed, back, self.scanner, self.site_size_m
+        )
+
     # -------------------------------------------------------------------- script
     def _cycles(self) -> ScriptBody:
         plan, pilot, st = self.plan, self.pilot, self.progress
@@ -159,68 +163,3 @@ class DigAndDump(Script):
             st.dumps += 1
         st.phase = "done"
         return ActionResult(ActionStatus.SUCCEEDED, f"{st.dumps} dumps ({st.digs} digs)")
-
-    def _travel(
-        self,
-        target_xy_m: tuple[float, float],
-        heading_rad: float,
-        speed_mps: float,
-        back_speed_mps: float,
-    ) -> ScriptBody:
-        """Go to ``target_xy_m`` and face ``heading_rad`` in straight legs on the
-        estimate, then fix on the walls and go again if the fix moved it.
-
-        The two quarter turns of a sideways move are equal and opposite, made with the
-        same load in the bucket: whatever the chassis slides unseen while pivoting (a
-        skid-steer pivots about its more heavily loaded axle) the second turn mostly
-        undoes. After a fix, a small sideways error is left alone (another pair of
-        quarter turns would slide as much); the error along the heading is driven out.
-        """
-        lateral = math.inf
-        for _ in range(2):
-            yield from self._travel_once(
-                target_xy_m, heading_rad, speed_mps, back_speed_mps, lateral
-            )
-            fix = yield WallFix(self.pilot, self.scanner, self.site_size_m)
-            if not fix.succeeded:
-                return None
-            lateral = LATERAL_TOLERANCE_M
-            p = self.pilot.pose
-            across = -(target_xy_m[0] - p.x_m) * math.sin(heading_rad) + (
-                target_xy_m[1] - p.y_m
-            ) * math.cos(heading_rad)
-            if abs(across) <= lateral:
-                yield from self._travel_once(
-                    target_xy_m, heading_rad, speed_mps, back_speed_mps, lateral
-                )
-                return None
-        return None
-
-    def _travel_once(
-        self,
-        target_xy_m: tuple[float, float],
-        heading_rad: float,
-        speed_mps: float,
-        back_speed_mps: float,
-        lateral_tolerance_m: float,
-        tolerance_m: float = 0.03,
-    ) -> ScriptBody:
-        pilot = self.pilot
-        yield TurnTo(pilot, heading_rad)
-        ux, uy = math.cos(heading_rad), math.sin(heading_rad)
-        p = pilot.pose
-        dx, dy = target_xy_m[0] - p.x_m, target_xy_m[1] - p.y_m
-        across = -dx * uy + dy * ux
-        if abs(across) > max(
-            tolerance_m, lateral_tolerance_m if math.isfinite(lateral_tolerance_m) else 0.0
-        ):
-            side = wrap_angle(heading_rad + math.copysign(0.5 * math.pi, across))
-            yield TurnTo(pilot, side)
-            yield Straight(pilot, abs(across), speed_mps, side)
-            yield TurnTo(pilot, heading_rad)
-        p = pilot.pose
-        along = (target_xy_m[0] - p.x_m) * ux + (target_xy_m[1] - p.y_m) * uy
-        if abs(along) > tolerance_m:
-            speed = speed_mps if along > 0.0 else back_speed_mps
-            yield Straight(pilot, along, speed, heading_rad)
-        return None

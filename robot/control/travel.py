@@ -1,0 +1,91 @@
+"""Travel between work stations in straight legs and turns in place, on the estimate.
+
+:func:`travel` is the way a scripted work task (dig and dump, earthwork) gets from one
+station to the next: face the heading, make a sideways move as two opposite quarter
+turns if needed, drive along the heading, and, with a range scanner in a walled site,
+fix the position on the walls and go again.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from ..executive.compose import ScriptBody
+from ..perception.mapping import RangeScan
+from ..types import wrap_angle
+from .motions import Straight, TurnTo, WallFix
+from .pilot import Pilot
+
+__all__ = ["LATERAL_TOLERANCE_M", "travel"]
+
+LATERAL_TOLERANCE_M = 0.12
+"""Sideways error from a station left uncorrected after a wall fix, in m (a quarter of
+a lane)."""
+
+
+def travel(
+    pilot: Pilot,
+    target_xy_m: tuple[float, float],
+    heading_rad: float,
+    speed_mps: float,
+    back_speed_mps: float,
+    scanner: Callable[[], RangeScan] | None = None,
+    site_size_m: tuple[float, float] | None = None,
+) -> ScriptBody:
+    """Go to ``target_xy_m`` and face ``heading_rad`` in straight legs on the
+    estimate, then fix on the walls (given a
+    level range scanner and the walled site's size) and go again if the fix moved it.
+
+    The two quarter turns of a sideways move are equal and opposite, made with the
+    same load in the bucket: whatever the chassis slides unseen while pivoting (a
+    skid-steer pivots about its more heavily loaded axle) the second turn mostly
+    undoes. After a fix, a small sideways error is left alone (another pair of
+    quarter turns would slide as much); the error along the heading is driven out.
+    """
+    lateral = math.inf
+    for _ in range(2):
+        yield from _travel_once(pilot, target_xy_m, heading_rad, speed_mps, back_speed_mps, lateral)
+        fix = yield WallFix(pilot, scanner, site_size_m)
+        if not fix.succeeded:
+            return None
+        lateral = LATERAL_TOLERANCE_M
+        p = pilot.pose
+        across = -(target_xy_m[0] - p.x_m) * math.sin(heading_rad) + (
+            target_xy_m[1] - p.y_m
+        ) * math.cos(heading_rad)
+        if abs(across) <= lateral:
+            yield from _travel_once(
+                pilot, target_xy_m, heading_rad, speed_mps, back_speed_mps, lateral
+            )
+            return None
+    return None
+
+
+def _travel_once(
+    pilot: Pilot,
+    target_xy_m: tuple[float, float],
+    heading_rad: float,
+    speed_mps: float,
+    back_speed_mps: float,
+    lateral_tolerance_m: float,
+    tolerance_m: float = 0.03,
+) -> ScriptBody:
+    yield TurnTo(pilot, heading_rad)
+    ux, uy = math.cos(heading_rad), math.sin(heading_rad)
+    p = pilot.pose
+    dx, dy = target_xy_m[0] - p.x_m, target_xy_m[1] - p.y_m
+    across = -dx * uy + dy * ux
+    if abs(across) > max(
+        tolerance_m, lateral_tolerance_m if math.isfinite(lateral_tolerance_m) else 0.0
+    ):
+        side = wrap_angle(heading_rad + math.copysign(0.5 * math.pi, across))
+        yield TurnTo(pilot, side)
+        yield Straight(pilot, abs(across), speed_mps, side)
+        yield TurnTo(pilot, heading_rad)
+    p = pilot.pose
+    along = (target_xy_m[0] - p.x_m) * ux + (target_xy_m[1] - p.y_m) * uy
+    if abs(along) > tolerance_m:
+        speed = speed_mps if along > 0.0 else back_speed_mps
+        yield Straight(pilot, along, speed, heading_rad)
+    return None

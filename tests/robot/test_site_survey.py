@@ -1,0 +1,92 @@
+"""The rover's survey: frames placed with a wrong height and tilt are registered to the
+first round's datum on ground the work does not touch."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from lunarsite.robot.perception.site_survey import SiteSurvey, survey_poses
+from lunarsite.robot.site.grid import GridSpec
+
+GRID = GridSpec((0.0, 0.0), 0.05, (81, 101))  # 5 m × 4 m
+GX, GY = np.meshgrid(GRID.x_coords_m, GRID.y_coords_m)
+
+
+def ground(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return 0.04 * np.sin(1.7 * x) + 0.03 * np.cos(2.3 * y)
+
+
+def frame(
+    rng: np.random.Generator,
+    n: int,
+    lo: tuple[float, float],
+    hi: tuple[float, float],
+    surface=ground,
+    dz: float = 0.0,
+    tilt: tuple[float, float] = (0.0, 0.0),
+) -> np.ndarray:
+    x = rng.uniform(lo[0], hi[0], n)
+    y = rng.uniform(lo[1], hi[1], n)
+    z = surface(x, y) + rng.normal(0.0, 0.005, n) + dz + tilt[0] * (x - 2.5) + tilt[1] * (y - 2.0)
+    return np.column_stack([x, y, z])
+
+
+def test_a_frame_with_height_and_tilt_errors_lands_on_the_datum() -> None:
+    rng = np.random.default_rng(1)
+    work = (GX > 1.5) & (GX < 3.5) & (GY > 1.0) & (GY < 3.0)
+    survey = SiteSurvey(GRID, ~work)
+    survey.begin()
+    assert survey.add_points(frame(rng, 200_000, (0, 0), (5, 4)), (0.0, 0.0))
+    first, _ = survey.finish()
+    assert np.nanmax(np.abs(first - ground(GX, GY))) < 0.01
+
+    # The work area is dug 10 cm down; the frame is placed 6 cm high and tilted 6 mrad.
+    def dug(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        inside = (x > 1.5) & (x < 3.5) & (y > 1.0) & (y < 3.0)
+        return ground(x, y) - 0.1 * inside
+
+    survey.begin()
+    assert survey.add_points(
+        frame(rng, 200_000, (0, 0), (5, 4), dug, 0.06, (0.006, -0.004)), (0.0, 0.0)
+    )
+    second, var = survey.finish()
+    err = second - dug(GX, GY)
+    inner = (GX > 1.6) & (GX < 3.4) & (GY > 1.1) & (GY < 2.9)
+    assert float(np.sqrt(np.nanmean(err[inner] ** 2))) < 0.004
+    assert survey.registrations[-1].offset_m == pytest.approx(0.06, abs=0.003)
+    assert np.all(var[np.isfinite(second)] > 0.0)
+    # Without registration the same frame would be 6 cm off in the work area.
+    assert float(np.nanmean(second[inner] - dug(GX, GY)[inner])) == pytest.approx(0.0, abs=0.003)
+
+
+def test_the_first_round_registers_its_frames_to_each_other() -> None:
+    rng = np.random.default_rng(2)
+    survey = SiteSurvey(GRID, np.ones(GRID.shape, dtype=bool))
+    survey.begin()
+    survey.add_points(frame(rng, 100_000, (0, 0), (3, 4)), (0.0, 0.0))
+    survey.add_points(frame(rng, 100_000, (2, 0), (5, 4), dz=-0.05), (5.0, 2.0))
+    heights, _ = survey.finish()
+    assert float(np.nanmax(np.abs(heights - ground(GX, GY)))) < 0.012
+
+
+def test_a_frame_that_shares_no_ground_is_refused() -> None:
+    rng = np.random.default_rng(3)
+    survey = SiteSurvey(GRID, GX < 1.0)
+    survey.begin()
+    survey.add_points(frame(rng, 50_000, (0, 0), (5, 4)), (0.0, 0.0))
+    survey.finish()
+    survey.begin()
+    assert not survey.add_points(frame(rng, 50_000, (3, 0), (5, 4)), (0.0, 0.0))
+    assert survey.refused == 1
+
+
+def test_survey_poses_face_the_work_area_and_stay_on_site() -> None:
+    poses = survey_poses((1.0, 3.0, 1.0, 2.0), 1.5, (4.0, 3.0), 0.6)
+    assert len(poses) == 4
+    for p in poses:
+        assert 0.6 <= p.x_m <= 3.4 and 0.6 <= p.y_m <= 2.4
+        bearing = math.atan2(1.5 - p.y_m, 2.0 - p.x_m)
+        assert p.yaw_rad == pytest.approx(bearing)
