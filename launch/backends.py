@@ -113,6 +113,9 @@ class Truth:
     def soil_report(self) -> dict[str, Any] | None:
         return self._truth.soil_report()
 
+    def soil_mass_kg(self) -> np.ndarray | None:
+        return self._truth.soil_mass_kg()
+
     def chase_view(self, width_px: int, height_px: int) -> np.ndarray:
         """A picture from a camera following the rover (for videos)."""
         p = self.pose()

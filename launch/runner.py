@@ -155,6 +155,7 @@ def run_mission(
             kind.prepare(setup)
             task = kind.build(setup)
             record = RunRecord(setup, task, time_limit_s, terrain_before_m=terrain_before)
+            record.soil_mass_before_kg = truth.soil_mass_kg() if truth is not None else None
             with _video(video_path) as video:
                 recorder = Recorder(
                     record,
@@ -238,3 +239,4 @@ def _final_truth(backend: Backend, record: RunRecord) -> None:
     record.energy_used_wh = truth.energy_used_wh()
     record.tipped_over = record.tipped_over or truth.tipped_over()
     record.terrain_after_m = truth.terrain_heights_m()
+    record.soil_mass_after_kg = truth.soil_mass_kg()

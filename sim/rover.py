@@ -587,6 +587,8 @@ class SimRover(RoverInterface):
     def _on_read_camera(self) -> CameraFrame:
         if self.config.camera is None:
             return super()._on_read_camera()
+        if not self.world.config.render_camera:
+            return self._render()  # no stream: each read takes a picture now
         if self._latest_frame is None:
             self._latest_frame = self._render()
         return self._latest_frame

@@ -99,6 +99,11 @@ class GroundTruth:
         soil = self._world.soil
         return soil.volume_report() if soil is not None else None
 
+    def soil_mass_kg(self) -> np.ndarray | None:
+        """Soil mass per cell of the soil grid now, in kg (None on rigid terrain)."""
+        soil = self._world.soil
+        return soil.grid.column_mass_kg() if soil is not None else None
+
     def tool_load_kg(self, rover: SimRover, tool: str) -> float:
         """Soil held in a rover's scoop or bucket, in kg (0 on rigid terrain)."""
         soil = self._world.soil

@@ -110,6 +110,9 @@ class RunRecord:
     final_true: Pose2 | None = None
     terrain_before_m: npt.NDArray[np.float64] | None = None
     terrain_after_m: npt.NDArray[np.float64] | None = None
+    soil_mass_before_kg: npt.NDArray[np.float64] | None = None
+    """Soil mass per cell of the true soil grid at the start, in kg (deformable soil)."""
+    soil_mass_after_kg: npt.NDArray[np.float64] | None = None
     video_frames: int = 0
 
     @property

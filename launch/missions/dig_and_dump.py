@@ -33,7 +33,14 @@ from .dig_report import judge_dig, write_soil_pictures
 if TYPE_CHECKING:
     from ..schema import LoadedScenario
 
-__all__ = ["MISSION", "AreaBox", "DigAndDumpMission", "DigDumpAcceptance", "dig_params"]
+__all__ = [
+    "MISSION",
+    "AreaBox",
+    "DigAndDumpMission",
+    "DigDumpAcceptance",
+    "dig_params",
+    "prepare_walls",
+]
 
 WALL_THICKNESS_M = 0.1
 WALL_RGBA = (0.45, 0.45, 0.5, 1.0)
@@ -140,24 +147,7 @@ class DigAndDumpKind(MissionKind):
 
     def prepare(self, setup: RunSetup) -> None:
         mission: DigAndDumpMission = setup.scenario.mission
-        if mission.wall_height_m is not None:
-            from lunarsite.sim.rangefinder import RangefinderConfig
-
-            assert setup.streams is not None
-            world = setup.backend.world  # type: ignore[attr-defined]
-            _add_walls(world, setup.scenario.site_size_m, mission.wall_height_m)
-            setup.extra["scanner"] = setup.backend.range_scanner(
-                RangefinderConfig(
-                    mount_xyz_m=mission.scanner_mount_xyz_m,
-                    azimuth_fov_rad=2.0 * math.pi,
-                    azimuth_count=360,
-                    elevation_min_rad=0.0,
-                    elevation_max_rad=0.0,
-                    elevation_count=1,
-                    max_range_m=10.0,
-                ),
-                rng=setup.streams.sensors,
-            )
+        prepare_walls(setup, mission.wall_height_m, mission.scanner_mount_xyz_m)
 
     def build(self, setup: RunSetup) -> DigAndDump:
         scanner = setup.extra.get("scanner")
@@ -179,6 +169,32 @@ class DigAndDumpKind(MissionKind):
 
     def write_files(self, run: RunRecord, out_dir: Path, judgement: Judgement) -> None:
         write_soil_pictures(run, out_dir, judgement)
+
+
+def prepare_walls(
+    setup: RunSetup, wall_height_m: float | None, mount_xyz_m: tuple[float, float, float]
+) -> None:
+    """Walls round the site and a level range scanner for wall fixes
+    (``setup.extra["scanner"]``); nothing when ``wall_height_m`` is None."""
+    if wall_height_m is None:
+        return
+    from lunarsite.sim.rangefinder import RangefinderConfig
+
+    assert setup.streams is not None
+    world = setup.backend.world  # type: ignore[attr-defined]
+    _add_walls(world, setup.scenario.site_size_m, wall_height_m)
+    setup.extra["scanner"] = setup.backend.range_scanner(
+        RangefinderConfig(
+            mount_xyz_m=mount_xyz_m,
+            azimuth_fov_rad=2.0 * math.pi,
+            azimuth_count=360,
+            elevation_min_rad=0.0,
+            elevation_max_rad=0.0,
+            elevation_count=1,
+            max_range_m=10.0,
+        ),
+        rng=setup.streams.sensors,
+    )
 
 
 def _add_walls(world: Any, size_m: tuple[float, float], height_m: float) -> None:

@@ -113,6 +113,11 @@ class SiteSurvey:
         self._map = ElevationMap(self.grid, min_var_m2=1e-6, drift_var_m2_per_update=0.0)
 
     @property
+    def in_round(self) -> bool:
+        """Whether a round is open (between :meth:`begin` and :meth:`finish`)."""
+        return self._map is not None
+
+    @property
     def current(self) -> ElevationMap:
         if self._map is None:
             raise RuntimeError("SiteSurvey.begin() was not called")

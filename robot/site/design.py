@@ -181,12 +181,15 @@ def _polygon_distance(grid: GridSpec, polygon: tuple[Point, ...]) -> FloatArray:
 @dataclass(frozen=True, slots=True)
 class LevelPad:
     """A level pad over a polygon, at ``elevation_m`` or (None) at the level that balances
-    cut and fill inside it (the mean of the surveyed ground)."""
+    cut and fill inside it (the mean of the surveyed ground) less ``below_balance_m``."""
 
     name: str
     polygon_xy_m: tuple[Point, ...]
     elevation_m: float | None = None
     tolerance_m: float = IN_SPEC_M
+    below_balance_m: float = 0.0
+    """With no elevation: how far below the balancing level the pad is set, in m (its
+    surplus of cut goes to a berm or a spoil area)."""
     kind: Literal["level_pad"] = "level_pad"
 
     def outline_xy_m(self) -> tuple[Point, ...]:
@@ -204,7 +207,7 @@ class LevelPad:
             known = inside & np.isfinite(ground_m)
             if not known.any():
                 raise DesignError(f"pad {self.name!r}: no surveyed cell inside it")
-            level = float(np.mean(ground_m[known]))
+            level = float(np.mean(ground_m[known])) - self.below_balance_m
         h = np.where(inside, level, np.nan)
         return ResolvedDesign(self.name, self.kind, grid, h, self.tolerance_m)
 

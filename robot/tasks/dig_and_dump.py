@@ -26,11 +26,12 @@ from ..config import RoverConfig
 from ..control.motions import DigCut, Hold, Straight, ToolsTo
 from ..control.pilot import Pilot
 from ..control.travel import travel
-from ..executive.compose import Script, ScriptBody
-from ..executive.skill import ActionResult, ActionStatus, Step
+from ..executive.compose import ScriptBody
+from ..executive.skill import ActionResult, ActionStatus
 from ..perception.mapping import RangeScan
 from ..planning.dig_dump import DigDumpParams, DigDumpPlan
-from ..types import Pose2, SensedState
+from ..types import Pose2
+from .piloted import PilotedScript
 
 __all__ = ["DigAndDump", "DigDumpProgress"]
 
@@ -55,7 +56,7 @@ class DigDumpProgress:
     dumps: int = 0
 
 
-class DigAndDump(Script):
+class DigAndDump(PilotedScript):
     """The dig-and-dump task (see the module docstring).
 
     Args:
@@ -85,22 +86,13 @@ class DigAndDump(Script):
         self.scanner = scanner
         self.site_size_m = site_size_m
         self.progress = DigDumpProgress()
-        super().__init__(self._cycles(), "dig and dump", stop_on_failure=False)
-
-    @property
-    def pose(self) -> Pose2:
-        """The rover's own estimate, in the site frame."""
-        return self.pilot.pose
+        super().__init__(self.pilot, self._cycles(), "dig and dump")
 
     @property
     def activity(self) -> str:
         """What it is doing, for a progress line."""
         st = self.progress
         return f"{st.phase}; {st.dumps} dumps"
-
-    def _on_tick(self, sensed: SensedState, now_s: float) -> Step:
-        self.pilot.sense(sensed)
-        return super()._on_tick(sensed, now_s)
 
     def _on_cancel(self, reason: str) -> str:
         super()._on_cancel(reason)

@@ -245,3 +245,15 @@ def test_suspension_keeps_all_four_wheels_loaded_over_a_block(excavator: RoverCo
     # block; one of the other two carries next to nothing. The springs share the twist.
     assert min(fixed) < 0.02 * weight
     assert min(sprung) > 0.08 * weight
+
+
+def test_without_a_stream_each_camera_read_takes_a_fresh_picture(lab_rover: RoverConfig) -> None:
+    # An earthwork survey asks for a frame when it stands at a survey pose: the frame
+    # must show the world then, not the first frame ever taken.
+    world, rover = _active(lab_rover, render_camera=False)
+    with world:
+        first = rover.read_camera()
+        _drive(world, rover, DriveCommand(0.2, 0.0), 2.0)
+        second = rover.read_camera()
+    assert second.stamp_s > first.stamp_s + 1.5
+    assert not np.array_equal(first.depth_m, second.depth_m)

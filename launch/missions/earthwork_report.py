@@ -1,0 +1,162 @@
+"""How an earthwork run is judged and what it leaves in its run folder.
+
+The designs are laid on the true soil grid before the run, by the rules the rover used on
+its own survey, and the true grid after is scored against them (RMS, maximum and mean
+absolute error, share of cells within ±3 cm). Files added to the run folder:
+
+- ``design.npy``: the design height per cell on the grid of ``terrain_*.npy`` (NaN where
+  no design speaks);
+- ``survey_final.npy`` and ``survey_grid.json``: the rover's last survey and its grid;
+- ``soil_mass_before.npy`` and ``soil_mass_after.npy``: the soil's mass per cell, in kg,
+  so conservation can be recomputed from files;
+- ``error_after.png``: the true grid after minus the design.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lunarsite.robot.planning.earthwork import combine_designs
+from lunarsite.robot.site.design import ResolvedDesign
+from lunarsite.robot.site.grid import GridSpec
+from lunarsite.robot.tasks.earthwork import Earthwork
+
+from .base import Judgement, RunRecord
+from .earthwork import designs_of
+
+__all__ = ["judge_earthwork", "write_earthwork_files"]
+
+ROBOT_MASS_NOTE = "Lunabotics worked example: 77,551 cm³ in 15 min by a 66 kg robot, ~7 kg/h per kg"
+"""reference/CONSTRUCTION.md."""
+
+
+def _true_grid(run: RunRecord) -> GridSpec | None:
+    truth = run.setup.backend.truth
+    if truth is None or run.terrain_before_m is None:
+        return None
+    shape = run.terrain_before_m.shape
+    return GridSpec(truth.terrain_origin_xy_m, truth.terrain_cell_size_m, (shape[0], shape[1]))
+
+
+def _true_designs(run: RunRecord) -> tuple[ResolvedDesign, ...]:
+    grid = _true_grid(run)
+    if grid is None or run.terrain_before_m is None:
+        return ()
+    return tuple(
+        d.resolve(grid, run.terrain_before_m) for d in designs_of(run.setup.scenario.mission)
+    )
+
+
+def judge_earthwork(run: RunRecord) -> Judgement:
+    scenario = run.setup.scenario
+    acc = scenario.acceptance
+    task = run.task
+    assert isinstance(task, Earthwork)
+    st = task.progress
+    checks: dict[str, bool] = {}
+    per_task: dict[str, Any] = {}
+    if run.has_truth:
+        checks["not_tipped_over"] = not run.tipped_over
+    after = run.terrain_after_m
+    for d in _true_designs(run):
+        if after is None:
+            break
+        s = d.judge(after)
+        per_task[d.name] = {
+            "kind": d.kind,
+            "cells": s.cells,
+            "rms_error_m": round(s.rms_error_m, 4),
+            "max_abs_error_m": round(s.max_abs_error_m, 4),
+            "mean_abs_error_m": round(s.mean_abs_error_m, 4),
+            "share_in_spec_3cm": round(s.share_in_spec, 4),
+            "still_to_cut_m3": round(s.above_m3, 4),
+            "still_to_fill_m3": round(s.below_m3, 4),
+        }
+        own = st.scores.get(d.name)
+        if own is not None:
+            per_task[d.name]["rover_survey"] = {
+                "rms_error_m": round(own.rms_error_m, 4),
+                "share_in_tolerance": round(own.share_in_tolerance, 4),
+                "coverage": round(own.coverage, 4),
+            }
+        if acc.min_share_in_spec is not None:
+            checks[f"{d.name}_in_spec"] = s.share_in_spec >= acc.min_share_in_spec
+        if acc.max_rms_m is not None:
+            checks[f"{d.name}_rms"] = s.rms_error_m <= acc.max_rms_m
+        if acc.max_mean_abs_error_m is not None:
+            checks[f"{d.name}_mae"] = s.mean_abs_error_m <= acc.max_mean_abs_error_m
+    truth = run.setup.backend.truth
+    soil = truth.soil_report() if truth is not None else None
+    if soil is not None and acc.max_conservation_error is not None:
+        checks["conservation_ok"] = soil["conservation_error_rel"] <= acc.max_conservation_error
+    rover_kg = scenario.rover.total_mass_kg
+    hours = run.sim_time_s / 3600.0
+    moved = soil["moved_into_tools_kg"] if soil else 0.0
+    rate = moved / hours / rover_kg if hours > 0 else math.nan
+    data: dict[str, Any] = {
+        "tasks": per_task,
+        "loads": st.loads,
+        "surveys": st.rounds,
+        "last_phase": st.phase,
+        "planned_kg": round(st.planned_kg, 2),
+        "planned_haul_work_kg_m": round(st.planned_work_kg_m, 1),
+        "first_plan_bound_kg_m": round(st.bound_kg_m, 1),
+        "moved_kg": round(moved, 2),
+        "cycle_time_s": round(run.sim_time_s / st.loads, 1) if st.loads else None,
+        "energy_wh": run.energy_used_wh,
+        "kg_per_hour_per_kg_rover": round(rate, 3),
+        "productivity_reference": ROBOT_MASS_NOTE,
+        "soil": soil,
+    }
+    lines = [f"{st.loads} loads, {st.rounds} surveys; moved {moved:.0f} kg"]
+    for name, t in per_task.items():
+        lines.append(
+            f"{name}: {t['share_in_spec_3cm']:.0%} of cells within ±3 cm, RMS "
+            f"{t['rms_error_m'] * 100:.1f} cm, mean |error| "
+            f"{t['mean_abs_error_m'] * 100:.1f} cm (truth)"
+        )
+    lines.append(f"productivity {rate:.2f} kg/h per kg of rover ({ROBOT_MASS_NOTE})")
+    return Judgement(checks, data, tuple(lines))
+
+
+def write_earthwork_files(run: RunRecord, out_dir: Path, judgement: Judgement) -> None:
+    task = run.task
+    assert isinstance(task, Earthwork)
+    grid = _true_grid(run)
+    designs = _true_designs(run)
+    if grid is not None and designs:
+        design = combine_designs(designs, grid)
+        np.save(out_dir / "design.npy", design)
+        if run.terrain_after_m is not None:
+            from ..pictures import write_terrain_map
+
+            err = np.where(np.isfinite(design), run.terrain_after_m - design, np.nan)
+            write_terrain_map(
+                out_dir / "error_after.png",
+                np.nan_to_num(err, nan=0.0),
+                grid.cell_size_m,
+                grid.origin_xy_m,
+                title=f"{run.setup.scenario.config.name} seed {run.setup.seed}: after − design",
+            )
+    st = task.progress
+    if st.survey_m is not None:
+        np.save(out_dir / "survey_final.npy", st.survey_m)
+        g = task.params.grid
+        (out_dir / "survey_grid.json").write_text(
+            json.dumps(
+                {
+                    "origin_xy_m": list(g.origin_xy_m),
+                    "cell_size_m": g.cell_size_m,
+                    "shape": list(g.shape),
+                }
+            )
+        )
+    if run.soil_mass_before_kg is not None:
+        np.save(out_dir / "soil_mass_before.npy", run.soil_mass_before_kg)
+    if run.soil_mass_after_kg is not None:
+        np.save(out_dir / "soil_mass_after.npy", run.soil_mass_after_kg)

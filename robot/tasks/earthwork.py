@@ -1,0 +1,365 @@
+"""Earthwork: survey, plan, dig, carry, dump, survey again, until the survey meets the design.
+
+:class:`Earthwork` is a script of motion skills over one
+:class:`~lunarsite.robot.control.pilot.Pilot`, like the dig-and-dump task, but its work
+comes from a plan and its end from its own survey:
+
+1. **Survey** from poses round the work area (:func:`survey_poses`): at each, stand, take
+   a depth frame, place it with the estimate and the tilt at rest, and fuse it into a
+   round of :class:`~lunarsite.robot.perception.site_survey.SiteSurvey` (registered to
+   the first round's datum).
+2. **Judge.** After the first survey the designs are laid on the ground once
+   (:meth:`~lunarsite.robot.site.design.Design.resolve`). When every design has
+   ``done_share`` of its cells known and within tolerance on the survey, the task
+   succeeds; the truth is never read.
+3. **Plan** cut and fill, the transport flows and the loads
+   (:mod:`lunarsite.robot.planning.earthwork`, :mod:`~lunarsite.robot.planning.hauls`);
+   a plan that cannot balance ends the task ``planning_failed`` with the shortfall.
+4. **Haul** up to ``loads_per_round`` loads: a dig pass towards the cut with the bucket
+   edge set at the cut's target height relative to the ground the rover stands on, back
+   out, carry, tip the bucket over the fill; then survey again and replan.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from ..config import RoverConfig
+from ..control.bucket import BucketPoses, bucket_edge_m, dig_angles_rad, dig_bucket
+from ..control.motions import DigCut, Hold, Straight, ToolsTo
+from ..control.pilot import Pilot
+from ..control.travel import travel
+from ..executive.compose import ScriptBody
+from ..executive.skill import ActionResult, ActionStatus
+from ..perception.estimation import tilt_from_gravity
+from ..perception.fiducials import CameraMount
+from ..perception.mapping import BodyBox, RangeScan, camera_points, points_to_site
+from ..perception.site_survey import SiteSurvey, SurveyParams, survey_poses
+from ..planning.earthwork import EarthworkParams, PlanningError, cut_fill, haul_flows
+from ..planning.hauls import Load, plan_loads
+from ..site.design import Design, DesignError, DesignScore, ResolvedDesign
+from ..site.grid import FloatArray, GridSpec
+from ..types import CameraFrame, Pose2
+from .piloted import PilotedScript
+
+__all__ = ["Earthwork", "EarthworkProgress", "EarthworkTaskParams"]
+
+log = logging.getLogger(__name__)
+
+BoolArray = npt.NDArray[np.bool_]
+
+CALIBRATE_S = 2.0
+"""Standing time at the start: the gyro bias estimate begins here, in s."""
+SETTLE_BEFORE_FRAME_S = 0.5
+"""Standing time before a survey frame, so the chassis has stopped rocking, in s."""
+POUR_S = 2.0
+"""Standing time with the bucket tipped, in s."""
+BACK_OUT_M = 0.15
+"""How far the rover backs from a cut face, bucket still down, before lifting, in m."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class EarthworkTaskParams:
+    """What an earthwork task is asked to do (values; the scenario schema converts)."""
+
+    designs: tuple[Design, ...]
+    grid: GridSpec
+    """The survey grid: the work area and a margin, 2–5 cm cells."""
+    planner: EarthworkParams
+    borrow_mask: BoolArray | None = None
+    spoil_mask: BoolArray | None = None
+    no_go_mask: BoolArray | None = None
+    loads_per_round: int = 8
+    done_share: float = 0.95
+    max_rounds: int = 30
+    survey_standoff_m: float = 1.6
+    dig_speed_mps: float = 0.08
+    cruise_speed_mps: float = 0.25
+    approach_m: float = 0.4
+    max_pass_m: float = 0.6
+    survey: SurveyParams = field(default_factory=SurveyParams)
+
+
+@dataclass
+class EarthworkProgress:
+    """What is being done and what is finished (for the progress line and the report)."""
+
+    phase: str = "start"
+    rounds: int = 0
+    loads: int = 0
+    planned_kg: float = 0.0
+    planned_work_kg_m: float = 0.0
+    bound_kg_m: float = 0.0
+    """The transport bound of the first plan, in kg·m."""
+    scores: dict[str, DesignScore] = field(default_factory=dict)
+    """Each design judged on the latest survey."""
+    survey_m: FloatArray | None = None
+    """The latest survey's heights (NaN unseen)."""
+    designs: tuple[ResolvedDesign, ...] = ()
+
+
+class Earthwork(PilotedScript):
+    """The earthwork task (see the module docstring).
+
+    Args:
+        params: the designs, the survey grid, the planner and the zones.
+        config: the rover file (a bucket on a boom, a camera).
+        start: the surveyed start pose.
+        control_hz: the loop's rate, in Hz.
+        camera: takes a depth frame now.
+        scanner: a level range scanner for wall fixes, or None.
+        site_size_m: the walled site's size for wall fixes, or None.
+
+    Raises:
+        ValueError: the rover has no two-joint bucket or no camera.
+    """
+
+    def __init__(
+        self,
+        params: EarthworkTaskParams,
+        config: RoverConfig,
+        start: Pose2,
+        *,
+        control_hz: float,
+        camera: Callable[[], CameraFrame],
+        scanner: Callable[[], RangeScan] | None = None,
+        site_size_m: tuple[float, float] | None = None,
+    ) -> None:
+        tool = dig_bucket(config)
+        if tool is None:
+            raise ValueError(f"rover {config.name!r} has no bucket on a boom (two joints)")
+        if config.camera is None:
+            raise ValueError(f"rover {config.name!r} has no camera to survey with")
+        self.params = params
+        self.config = config
+        self.tool = tool
+        self.poses = BucketPoses()
+        self.mount = CameraMount.from_config(config.camera)
+        self.body = BodyBox.for_rover(config)
+        self.pilot = Pilot(config, start, control_hz=control_hz)
+        self.camera = camera
+        self.scanner = scanner
+        self.site_size_m = site_size_m
+        self.progress = EarthworkProgress()
+        reference = np.ones(params.grid.shape, dtype=bool)
+        for mask in (params.borrow_mask, params.spoil_mask):
+            if mask is not None:
+                reference &= ~mask
+        self._reference = reference
+        self.survey = SiteSurvey(params.grid, reference, params.survey)
+        self._ride_m = config.chassis.axle_drop_m + config.wheels.radius_m
+        super().__init__(self.pilot, self._work(), "earthwork")
+
+    @property
+    def activity(self) -> str:
+        st = self.progress
+        return f"{st.phase}; {st.loads} loads, {st.rounds} surveys"
+
+    def _on_cancel(self, reason: str) -> str:
+        super()._on_cancel(reason)
+        st = self.progress
+        return f"{reason} after {st.loads} loads and {st.rounds} surveys, during {st.phase}"
+
+    # ------------------------------------------------------------------ script
+    def _work(self) -> ScriptBody:
+        st, p = self.progress, self.params
+        carry = self._carry()
+        st.phase = "calibrating"
+        yield ToolsTo(self.pilot, carry)
+        yield Hold(self.pilot, CALIBRATE_S)
+        yield from self._survey()
+        assert st.survey_m is not None
+        try:
+            st.designs = tuple(d.resolve(p.grid, st.survey_m) for d in p.designs)
+        except DesignError as exc:
+            return ActionResult(ActionStatus.PLANNING_FAILED, f"design: {exc}")
+        while True:
+            st.scores = {d.name: d.judge(st.survey_m) for d in st.designs}
+            if all(d.met(st.survey_m, p.done_share) for d in st.designs):
+                st.phase = "done"
+                return ActionResult(
+                    ActionStatus.SUCCEEDED,
+                    f"design met on the rover's own survey after {st.loads} loads",
+                )
+            if st.rounds > p.max_rounds:
+                return ActionResult(
+                    ActionStatus.EXECUTION_FAILED,
+                    f"design not met after {st.rounds} surveys: {self._score_text()}",
+                )
+            try:
+                cf = cut_fill(st.survey_m, st.designs, p.grid, p.planner.deadband_m)
+                flows = haul_flows(
+                    cf,
+                    p.planner,
+                    borrow_mask=p.borrow_mask,
+                    spoil_mask=p.spoil_mask,
+                    no_go_mask=p.no_go_mask,
+                )
+            except PlanningError as exc:
+                return ActionResult(ActionStatus.PLANNING_FAILED, str(exc))
+            here = self.pilot.pose
+            plan = plan_loads(flows, p.planner, (here.x_m, here.y_m))
+            if st.bound_kg_m == 0.0:
+                st.bound_kg_m = flows.bound_kg_m
+            if not plan.loads:
+                return ActionResult(
+                    ActionStatus.EXECUTION_FAILED,
+                    f"nothing left to move beyond the {p.planner.deadband_m:g} m deadband, "
+                    f"yet the design is not met: {self._score_text()}",
+                )
+            for load in plan.loads[: p.loads_per_round]:
+                yield from self._haul(load, cf.target_m)
+            yield from self._survey()
+
+    def _score_text(self) -> str:
+        return "; ".join(
+            f"{name}: {s.share_in_tolerance:.0%} in tolerance, RMS {s.rms_error_m * 100:.1f} cm"
+            for name, s in self.progress.scores.items()
+        )
+
+    def _carry(self) -> dict[str, float]:
+        boom, curl = self.tool.joints[0].name, self.tool.joints[1].name
+        return {boom: self.poses.carry_boom_rad, curl: self.poses.carry_curl_rad}
+
+    # ------------------------------------------------------------------ survey
+    def _survey(self) -> ScriptBody:
+        st, p = self.progress, self.params
+        st.phase = f"survey {st.rounds + 1}"
+        margin = 0.5 * math.hypot(self.config.chassis.length_m, self.config.chassis.width_m)
+        bounds = self._work_bounds()
+        self.survey.begin()
+        yield ToolsTo(self.pilot, self._carry())
+        for pose in survey_poses(bounds, p.survey_standoff_m, self.site_size_m, margin):
+            yield from self._go(pose.x_m, pose.y_m, pose.yaw_rad)
+            yield Hold(self.pilot, SETTLE_BEFORE_FRAME_S)
+            self._take_frame()
+        st.survey_m, _ = self.survey.finish()
+        st.rounds += 1
+        return None
+
+    def _work_bounds(self) -> tuple[float, float, float, float]:
+        pts = np.vstack([np.asarray(d.outline_xy_m()) for d in self.params.designs])
+        return (
+            float(pts[:, 0].min()),
+            float(pts[:, 0].max()),
+            float(pts[:, 1].min()),
+            float(pts[:, 1].max()),
+        )
+
+    def _take_frame(self) -> None:
+        frame = self.camera()
+        pts = camera_points(frame, self.mount, max_depth_m=self.params.survey.max_range_m, stride=1)
+        pts = pts[~self.body.contains(pts)]
+        roll, pitch = tilt_from_gravity(self.pilot.sensed.accel_mps2)
+        pose = self.pilot.pose
+        z = self._ground_under(pose) + self._ride_m
+        site = points_to_site(pts, pose, z, roll, pitch)
+        if not self.survey.add_points(site, (pose.x_m, pose.y_m)):
+            log.warning("survey frame at %s could not be registered; left out", pose)
+
+    def _ground_under(self, pose: Pose2) -> float:
+        """The surveyed ground under the chassis (0 before anything is known), in m."""
+        open_round = self.survey.current.heights_m if self.survey.in_round else None
+        for heights in (open_round, self.progress.survey_m):
+            if heights is None:
+                continue
+            j, i = self.params.grid.cell_of(pose.x_m, pose.y_m)
+            r = 6
+            ny, nx = self.params.grid.shape
+            patch = heights[max(0, j - r) : min(ny, j + r + 1), max(0, i - r) : min(nx, i + r + 1)]
+            if np.isfinite(patch).any():
+                return float(np.nanmedian(patch))
+        return 0.0
+
+    # ------------------------------------------------------------------ hauls
+    def _go(self, x_m: float, y_m: float, yaw_rad: float) -> ScriptBody:
+        p = self.params
+        return travel(
+            self.pilot,
+            (x_m, y_m),
+            yaw_rad,
+            p.cruise_speed_mps,
+            min(0.15, p.cruise_speed_mps),
+            self.scanner,
+            self.site_size_m,
+        )
+
+    def _haul(self, load: Load, target_m: FloatArray) -> ScriptBody:
+        st, p, pilot = self.progress, self.params, self.pilot
+        boom, curl = self.tool.joints[0].name, self.tool.joints[1].name
+        carry = self._carry()
+        (dx, dy), (ux, uy) = load.dig_xy_m, load.dump_xy_m
+        heading = math.atan2(dy - uy, dx - ux) if load.carry_m > 1e-6 else pilot.pose.yaw_rad
+        c, s = math.cos(heading), math.sin(heading)
+        surface = st.survey_m if st.survey_m is not None else np.zeros(p.grid.shape)
+        j, i = p.grid.cell_of(dx, dy)
+        z_top = float(surface[j, i]) if p.grid.in_bounds(j, i) else math.nan
+        z_cut = float(target_m[j, i]) if p.grid.in_bounds(j, i) else math.nan
+        if not math.isfinite(z_cut):  # borrow: cut to the borrow depth
+            z_cut = z_top - p.planner.borrow_depth_m
+        thick = max(z_top - z_cut, 0.02) if math.isfinite(z_top) else 0.05
+        length = load.mass_kg / (p.planner.cut_density_kgpm3 * self.tool.width_m * thick)
+        length = min(max(length, 0.2), p.max_pass_m)
+        start_edge = (dx - 0.5 * length * c, dy - 0.5 * length * s)
+        angles = self._angles_for(start_edge, heading, z_cut)
+        if angles is None:
+            log.warning("load at (%.2f, %.2f): the bucket cannot reach the cut; skipped", dx, dy)
+            return None
+        b, cu, reach = angles
+        stand = (start_edge[0] - reach * c, start_edge[1] - reach * s)
+        st.phase = f"load {st.loads + 1}: dig at ({dx:.1f}, {dy:.1f})"
+        yield ToolsTo(pilot, carry)
+        yield from self._go(stand[0] - p.approach_m * c, stand[1] - p.approach_m * s, heading)
+        yield Straight(pilot, p.approach_m, min(0.15, p.cruise_speed_mps), heading)
+        yield ToolsTo(pilot, {boom: b, curl: cu})
+        yield DigCut(pilot, length, p.dig_speed_mps, heading, boom=boom, carry_rad=carry[boom])
+        yield Straight(pilot, -BACK_OUT_M, 0.05, heading)
+        yield ToolsTo(pilot, {curl: carry[curl]})
+        yield ToolsTo(pilot, carry)
+        pilot.pivot_ahead_m = self.poses.loaded_pivot_ahead_m
+        yield Straight(pilot, -(length + p.approach_m - BACK_OUT_M), 0.15, heading)
+        st.phase = f"load {st.loads + 1}: dump at ({ux:.1f}, {uy:.1f})"
+        out = heading + math.pi
+        reach_dump, _ = bucket_edge_m(
+            self.config, self.tool, self.poses.dump_boom_rad, self.poses.dump_curl_rad
+        )
+        co, so = math.cos(out), math.sin(out)
+        dump_stand = (ux - reach_dump * co, uy - reach_dump * so)
+        yield from self._go(
+            dump_stand[0] - p.approach_m * co, dump_stand[1] - p.approach_m * so, out
+        )
+        yield Straight(pilot, p.approach_m, min(0.15, p.cruise_speed_mps), out)
+        yield ToolsTo(pilot, {boom: self.poses.dump_boom_rad, curl: self.poses.dump_curl_rad})
+        yield Hold(pilot, POUR_S)
+        yield ToolsTo(pilot, carry)
+        pilot.pivot_ahead_m = 0.0
+        yield Straight(pilot, -p.approach_m, 0.15, out)
+        st.loads += 1
+        st.planned_kg += load.mass_kg
+        st.planned_work_kg_m += load.mass_kg * load.carry_m
+        return None
+
+    def _angles_for(
+        self, edge_xy: tuple[float, float], heading: float, z_cut: float
+    ) -> tuple[float, float, float] | None:
+        """Boom, curl and reach that put the edge at ``z_cut`` from where the rover will
+        stand behind ``edge_xy`` (two passes: the stand depends on the reach)."""
+        reach = 1.0
+        angles = None
+        for _ in range(2):
+            sx = edge_xy[0] - reach * math.cos(heading)
+            sy = edge_xy[1] - reach * math.sin(heading)
+            ground = self._ground_under(Pose2(sx, sy, heading))
+            depth = ground - z_cut
+            angles = dig_angles_rad(self.config, self.tool, depth, self.poses)
+            if angles is None:
+                return None
+            reach, _ = bucket_edge_m(self.config, self.tool, *angles)
+        assert angles is not None
+        return angles[0], angles[1], reach

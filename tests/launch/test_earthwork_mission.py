@@ -1,0 +1,98 @@
+"""The earthwork mission kind: designs the site cannot hold are refused with the field
+named, and the shipped landing_pad converts into controller values that balance."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from lunarsite.launch.missions.earthwork import task_params
+from lunarsite.launch.schema import ScenarioError, load_scenario
+from lunarsite.robot.planning.earthwork import cut_fill, haul_flows
+
+
+def _pad(**patch: object) -> dict[str, object]:
+    data = yaml.safe_load(load_scenario("landing_pad").path.read_text())
+    for dotted, value in patch.items():
+        node = data
+        keys = dotted.split("__")
+        for k in keys[:-1]:
+            node = node[int(k)] if isinstance(node, list) else node[k]
+        node[keys[-1]] = value
+    return data
+
+
+@pytest.mark.parametrize(
+    ("patch", "field", "reason"),
+    [
+        (
+            {"mission__tasks__0__polygon_xy_m": [[8.0, 1.0], [11.0, 1.0], [11.0, 3.0], [8.0, 3.0]]},
+            "mission.tasks[0]",
+            "reaches outside the site",
+        ),
+        (
+            {"mission__tasks__1__side_slope_rad": 0.8},
+            "mission.tasks[1].side_slope_rad",
+            "steeper than the soil's angle of repose (35.0°)",
+        ),
+        ({"mission__tasks__1__kind": "raise_tower"}, "mission.tasks[1]", "does not match"),
+        ({"mission__survey_cell_m": 0.2}, "mission.survey_cell_m", "less than or equal to 0.05"),
+        ({"mission__spoil__0__x_m": 12.0}, "mission.spoil[0]", "not inside the site"),
+        ({"soil": None}, "mission.kind", "needs soil"),
+    ],
+)
+def test_designs_the_site_cannot_hold_are_refused(
+    tmp_path: Path, patch: dict[str, object], field: str, reason: str
+) -> None:
+    path = tmp_path / "bad_pad.yaml"
+    data = _pad(**patch)
+    data["rover"]["file"] = "excavator_66kg"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(str(path))
+    text = str(info.value)
+    assert f"{path}:" in text and field in text and reason in text
+
+
+def test_a_trench_deeper_than_the_soil_is_refused(tmp_path: Path) -> None:
+    data = _pad()
+    data["mission"]["tasks"] = [
+        {"kind": "dig_trench", "polyline_xy_m": [[3, 4], [6, 4]], "width_m": 0.3, "depth_m": 0.8}
+    ]
+    path = tmp_path / "deep.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.raises(ScenarioError, match=r"tasks\[0\]\.depth_m.*deeper than the soil"):
+        load_scenario(str(path))
+
+
+def test_landing_pad_plans_on_rough_ground_without_the_engines() -> None:
+    before = set(sys.modules)
+    scenario = load_scenario("landing_pad")
+    params = task_params(scenario.mission, scenario)
+    loaded = set(sys.modules) - before
+    assert not any(m.startswith(("pybullet", "serial")) for m in loaded)
+    grid = params.grid
+    assert grid.cell_size_m == 0.05
+    # Rough ground: two bumps and a bowl across the pad, the berm's footing flat.
+    gx, gy = np.meshgrid(grid.x_coords_m, grid.y_coords_m)
+    ground = 0.05 * np.sin(gx * 1.9) * np.cos(gy * 1.3)
+    designs = tuple(d.resolve(grid, ground) for d in params.designs)
+    pad, berm = designs
+    # The pad sits 1 cm below the mean of the ground inside it (below_balance_m).
+    inside = np.isfinite(pad.heights_m)
+    assert float(np.nanmax(pad.heights_m)) == pytest.approx(
+        float(ground[inside].mean()) - 0.01, abs=1e-9
+    )
+    cf = cut_fill(ground, designs, grid, params.planner.deadband_m)
+    flows = haul_flows(
+        cf, params.planner, borrow_mask=params.borrow_mask, spoil_mask=params.spoil_mask
+    )
+    assert flows.moved_kg == pytest.approx(max(flows.cut_kg, flows.fill_kg), rel=1e-6)
+    # Berm fill sinks lie on the berm: the flows into them come from within the site.
+    assert math.isfinite(flows.bound_kg_m) and flows.bound_kg_m > 0.0
+    assert berm.kind == "build_berm"
