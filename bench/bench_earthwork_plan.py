@@ -21,21 +21,11 @@ import tracemalloc
 import numpy as np
 
 from lunarsite.launch.backends import SeedStreams, build_terrain
+from lunarsite.launch.earthwork_plan import terrain_on_grid
 from lunarsite.launch.missions.earthwork import task_params
 from lunarsite.launch.schema import load_scenario
 from lunarsite.robot.planning.earthwork import cut_fill, haul_flows
 from lunarsite.robot.planning.hauls import plan_loads
-from lunarsite.robot.site.grid import GridSpec
-
-
-def _resample(terrain, grid) -> np.ndarray:  # type: ignore[no-untyped-def]
-    """The terrain's heights at the survey cells' centres (nearest sample)."""
-    src = GridSpec(terrain.origin_xy_m, terrain.cell_size_m, terrain.heights_m.shape)
-    gx, gy = np.meshgrid(grid.x_coords_m, grid.y_coords_m)
-    j, i = src.cells_of(gx, gy)
-    j = np.clip(j, 0, src.shape[0] - 1)
-    i = np.clip(i, 0, src.shape[1] - 1)
-    return np.asarray(terrain.heights_m, dtype=np.float64)[j, i]
 
 
 def main() -> None:
@@ -49,7 +39,7 @@ def main() -> None:
     out = []
     for seed in args.seeds:
         terrain = build_terrain(scenario, SeedStreams(seed).terrain)
-        ground = _resample(terrain, grid)
+        ground = terrain_on_grid(terrain, grid)
         start = (scenario.start.x_m, scenario.start.y_m)
 
         def first(ground: np.ndarray = ground, start: tuple[float, float] = start) -> tuple:  # type: ignore[type-arg]

@@ -79,6 +79,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("scenarios", help="list the shipped scenarios and rovers")
 
+    plan = sub.add_parser(
+        "plan", help="print and draw an earthwork scenario's plan from its starting terrain"
+    )
+    plan.add_argument("scenario", help="a shipped earthwork scenario name or a YAML path")
+    plan.add_argument("--seed", type=_seed, default=None, help="random seed (default: the file's)")
+    plan.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder for plan.png and plan.json (default: runs/NAME-plan-TIME)",
+    )
+
     val = sub.add_parser("validate", help="check a scenario file (and its rover) without running")
     val.add_argument("scenario", help="a shipped scenario name or a YAML path")
 
@@ -129,6 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_validate(args, out)
         if args.command == "run":
             return _cmd_run(args, out, console)
+        if args.command == "plan":
+            return _cmd_plan(args, out)
         if args.command == "bench":
             return _cmd_bench(args, out)
         if args.command in ROVER_COMMANDS:
@@ -172,6 +186,29 @@ def _cmd_validate(args: argparse.Namespace, out: Console) -> int:
         + scenario.kind.summary(scenario.mission),
         highlight=False,
     )
+    return EXIT_OK
+
+
+def _cmd_plan(args: argparse.Namespace, out: Console) -> int:
+    import json
+
+    from lunarsite.robot.planning.earthwork import PlanningError
+
+    from .earthwork_plan import preview_plan, write_plan_picture
+
+    scenario = load_scenario(args.scenario)
+    seed = scenario.config.seed if args.seed is None else args.seed
+    out_dir = prepare_out_dir(args.out, f"{scenario.config.name}-plan")
+    try:
+        preview = preview_plan(scenario, seed)
+    except PlanningError as exc:
+        out.print(f"[bold red]planning failed:[/] {exc}", highlight=False)
+        return EXIT_SHORT
+    for line in preview.lines():
+        out.print(line, highlight=False)
+    (out_dir / "plan.json").write_text(json.dumps(preview.summary(), indent=1))
+    write_plan_picture(preview, out_dir / "plan.png")
+    out.print(f"plan: {out_dir / 'plan.png'}", highlight=False)
     return EXIT_OK
 
 

@@ -240,11 +240,18 @@ class EarthworkKind(MissionKind):
             control_hz=setup.control_hz,
             camera=setup.backend.camera(),
             scanner=scanner,
-            site_size_m=scenario.site_size_m if scanner is not None else None,
+            site_size_m=scenario.site_size_m,
         )
 
     def channels(self, task: Any, truth: Any) -> dict[str, float]:
-        return {"loads": float(task.progress.loads), "surveys": float(task.progress.rounds)}
+        st = task.progress
+        load = truth.tool_load_kg(task.tool.name) if truth is not None else math.nan
+        return {
+            "loads": float(st.loads),
+            "surveys": float(st.rounds),
+            "haul_phase": float(st.haul_phase),
+            "bucket_load_kg": load,
+        }
 
     def judge(self, run: RunRecord) -> Judgement:
         from .earthwork_report import judge_earthwork

@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from lunarsite.robot.planning.earthwork import combine_designs
+from lunarsite.robot.control.bucket import bucket_edge_m
+from lunarsite.robot.planning.earthwork import combine_designs, transport_bound_kg_m
 from lunarsite.robot.site.design import ResolvedDesign
 from lunarsite.robot.site.grid import GridSpec
 from lunarsite.robot.tasks.earthwork import Earthwork
@@ -50,6 +51,33 @@ def _true_designs(run: RunRecord) -> tuple[ResolvedDesign, ...]:
     return tuple(
         d.resolve(grid, run.terrain_before_m) for d in designs_of(run.setup.scenario.mission)
     )
+
+
+def executed_hauls(run: RunRecord, task: Earthwork) -> list[tuple[float, float]]:
+    """(kg carried, m carried) of every load, from the true trajectory: the bucket's
+    most while carrying, and the distance its edge moved from the end of the dig to the
+    start of the dump (edge = chassis + reach along the heading)."""
+    phase = run.channels.get("haul_phase", [])
+    load = run.channels.get("bucket_load_kg", [])
+    if not phase or not run.true_xyzyaw:
+        return []
+    poses = task.poses
+    reach_dump, _ = bucket_edge_m(task.config, task.tool, poses.dump_boom_rad, poses.dump_curl_rad)
+    reach_dig, _ = bucket_edge_m(task.config, task.tool, poses.carry_boom_rad, poses.carry_curl_rad)
+    out = []
+    carry_start: int | None = None
+    for k in range(1, min(len(phase), len(run.true_xyzyaw))):
+        if phase[k - 1] == 1 and phase[k] == 2:
+            carry_start = k
+        elif phase[k - 1] == 2 and phase[k] == 3 and carry_start is not None:
+            x0, y0, _, yaw0 = run.true_xyzyaw[carry_start]
+            x1, y1, _, yaw1 = run.true_xyzyaw[k]
+            a = (x0 + reach_dig * math.cos(yaw0), y0 + reach_dig * math.sin(yaw0))
+            b = (x1 + reach_dump * math.cos(yaw1), y1 + reach_dump * math.sin(yaw1))
+            kg = max(load[carry_start : k + 1], default=0.0)
+            out.append((float(kg), math.hypot(b[0] - a[0], b[1] - a[1])))
+            carry_start = None
+    return out
 
 
 def judge_earthwork(run: RunRecord) -> Judgement:
@@ -94,6 +122,17 @@ def judge_earthwork(run: RunRecord) -> Judgement:
     soil = truth.soil_report() if truth is not None else None
     if soil is not None and acc.max_conservation_error is not None:
         checks["conservation_ok"] = soil["conservation_error_rel"] <= acc.max_conservation_error
+    hauls = executed_hauls(run, task)
+    work = sum(kg * m for kg, m in hauls)
+    bound = math.nan
+    grid = _true_grid(run)
+    if (
+        grid is not None
+        and run.soil_mass_before_kg is not None
+        and run.soil_mass_after_kg is not None
+    ):
+        delta = run.soil_mass_after_kg - run.soil_mass_before_kg
+        bound = transport_bound_kg_m(grid, -delta, delta, task.params.planner.haul_cell_m)
     rover_kg = scenario.rover.total_mass_kg
     hours = run.sim_time_s / 3600.0
     moved = soil["moved_into_tools_kg"] if soil else 0.0
@@ -106,6 +145,10 @@ def judge_earthwork(run: RunRecord) -> Judgement:
         "planned_kg": round(st.planned_kg, 2),
         "planned_haul_work_kg_m": round(st.planned_work_kg_m, 1),
         "first_plan_bound_kg_m": round(st.bound_kg_m, 1),
+        "haul_work_kg_m": round(work, 1),
+        "haul_work_bound_kg_m": round(bound, 1),
+        "haul_work_over_bound": round(work / bound, 3) if bound > 0 else None,
+        "load_kg": [round(kg, 2) for kg, _ in hauls],
         "moved_kg": round(moved, 2),
         "cycle_time_s": round(run.sim_time_s / st.loads, 1) if st.loads else None,
         "energy_wh": run.energy_used_wh,
@@ -113,7 +156,10 @@ def judge_earthwork(run: RunRecord) -> Judgement:
         "productivity_reference": ROBOT_MASS_NOTE,
         "soil": soil,
     }
-    lines = [f"{st.loads} loads, {st.rounds} surveys; moved {moved:.0f} kg"]
+    lines = [
+        f"{st.loads} loads, {st.rounds} surveys; moved {moved:.0f} kg",
+        f"haul work {work:.0f} kg·m; optimal-transport bound for the soil moved {bound:.0f} kg·m",
+    ]
     for name, t in per_task.items():
         lines.append(
             f"{name}: {t['share_in_spec_3cm']:.0%} of cells within ±3 cm, RMS "

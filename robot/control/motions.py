@@ -390,7 +390,8 @@ class TurnTo(Skill):
 class WallFix(Skill):
     """Stand still a moment, scan the walls of the site ``[0, size_x] × [0, size_y]`` with
     a level range scan and correct the estimate (:func:`~lunarsite.robot.perception.walls.
-    fit_walls`). Refused without a scanner; fails when the scan does not pin the pose."""
+    fit_walls`; with ``search``, over the whole site when the estimate is far off).
+    Refused without a scanner; fails when the scan does not pin the pose."""
 
     STAND_S = 0.2
 
@@ -399,11 +400,14 @@ class WallFix(Skill):
         pilot: Pilot,
         scanner: Callable[[], RangeScan] | None,
         site_size_m: tuple[float, float] | None,
+        *,
+        search: bool = False,
     ) -> None:
         super().__init__("wall fix")
         self.pilot = pilot
         self.scanner = scanner
         self.site_size_m = site_size_m
+        self.search = search
         self._hold = Hold(pilot, self.STAND_S)
 
     def _on_start(self, sensed: SensedState, now_s: float) -> ActionResult | None:
@@ -416,7 +420,7 @@ class WallFix(Skill):
         if isinstance(step, Running):
             return step
         assert self.scanner is not None and self.site_size_m is not None
-        fixed = fit_walls(self.pilot.pose, self.scanner(), self.site_size_m)
+        fixed = fit_walls(self.pilot.pose, self.scanner(), self.site_size_m, search=self.search)
         if fixed is None:
             log.info("wall fix failed at %s", self.pilot.pose)
             return ActionResult(ActionStatus.EXECUTION_FAILED, "the scan does not pin the pose")

@@ -1,9 +1,10 @@
 """Travel between work stations in straight legs and turns in place, on the estimate.
 
-:func:`travel` is the way a scripted work task (dig and dump, earthwork) gets from one
-station to the next: face the heading, make a sideways move as two opposite quarter
-turns if needed, drive along the heading, and, with a range scanner in a walled site,
-fix the position on the walls and go again.
+:func:`travel` is the way the dig-and-dump task gets from one station to the next, in
+lanes: face the heading, make a sideways move as two opposite quarter turns if needed,
+drive along the heading, and, with a range scanner in a walled site, fix the position on
+the walls and go again. :func:`travel_direct` goes in one straight leg between any two
+stations (the earthwork task's).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from ..types import wrap_angle
 from .motions import Straight, TurnTo, WallFix
 from .pilot import Pilot
 
-__all__ = ["LATERAL_TOLERANCE_M", "travel"]
+__all__ = ["LATERAL_TOLERANCE_M", "travel", "travel_direct"]
 
 LATERAL_TOLERANCE_M = 0.12
 """Sideways error from a station left uncorrected after a wall fix, in m (a quarter of
@@ -32,6 +33,8 @@ def travel(
     back_speed_mps: float,
     scanner: Callable[[], RangeScan] | None = None,
     site_size_m: tuple[float, float] | None = None,
+    *,
+    search: bool = False,
 ) -> ScriptBody:
     """Go to ``target_xy_m`` and face ``heading_rad`` in straight legs on the
     estimate, then fix on the walls (given a
@@ -46,7 +49,7 @@ def travel(
     lateral = math.inf
     for _ in range(2):
         yield from _travel_once(pilot, target_xy_m, heading_rad, speed_mps, back_speed_mps, lateral)
-        fix = yield WallFix(pilot, scanner, site_size_m)
+        fix = yield WallFix(pilot, scanner, site_size_m, search=search)
         if not fix.succeeded:
             return None
         lateral = LATERAL_TOLERANCE_M
@@ -88,4 +91,46 @@ def _travel_once(
     if abs(along) > tolerance_m:
         speed = speed_mps if along > 0.0 else back_speed_mps
         yield Straight(pilot, along, speed, heading_rad)
+    return None
+
+
+def travel_direct(
+    pilot: Pilot,
+    target_xy_m: tuple[float, float],
+    heading_rad: float,
+    speed_mps: float,
+    back_speed_mps: float,
+    scanner: Callable[[], RangeScan] | None = None,
+    site_size_m: tuple[float, float] | None = None,
+    *,
+    tolerance_m: float = 0.05,
+    reverse_within_m: float = 1.0,
+    tries: int = 3,
+) -> ScriptBody:
+    """Go to ``target_xy_m`` in one straight leg and face ``heading_rad``: turn towards the
+    target (or away from it, reversing, when it lies behind within ``reverse_within_m``),
+    drive, turn to the heading; then fix on the walls (searching the whole site when the
+    estimate has slipped far) and go again while the fix shows the rover off by more
+    than ``tolerance_m`` (at most ``tries`` legs). Two turns a leg, where :func:`travel`
+    makes up to four: on rough ground each turn in place slips."""
+    for _ in range(tries):
+        p = pilot.pose
+        dx, dy = target_xy_m[0] - p.x_m, target_xy_m[1] - p.y_m
+        dist = math.hypot(dx, dy)
+        if dist > tolerance_m:
+            bearing = math.atan2(dy, dx)
+            behind = math.cos(bearing - p.yaw_rad) < 0.0
+            if behind and dist <= reverse_within_m:
+                yield TurnTo(pilot, wrap_angle(bearing + math.pi))
+                yield Straight(pilot, -dist, back_speed_mps, wrap_angle(bearing + math.pi))
+            else:
+                yield TurnTo(pilot, bearing)
+                yield Straight(pilot, dist, speed_mps, bearing)
+        yield TurnTo(pilot, heading_rad)
+        fix = yield WallFix(pilot, scanner, site_size_m, search=True)
+        if not fix.succeeded:
+            return None
+        p = pilot.pose
+        if math.hypot(target_xy_m[0] - p.x_m, target_xy_m[1] - p.y_m) <= tolerance_m:
+            return None
     return None

@@ -13,8 +13,9 @@ few centimetres high or low and tilted by the accelerometer's bias (at lunar gra
 afterwards each frame is registered to it before it is fused: the per-cell differences
 to the first round's heights on *reference* cells (ground the work does not touch) are
 fitted with a plane by least squares, with outliers (ruts, spilled soil) clipped, and
-that plane is taken off the frame. The first round's own frames are registered to the
-first frame the same way, where they overlap.
+that plane is taken off the frame. The first round's own frames are registered to what
+the round already holds, where they overlap it enough; one that does not is taken as
+placed.
 """
 
 from __future__ import annotations
@@ -139,6 +140,8 @@ class SiteSurvey:
             target = m.heights_m if m.version > 0 else None
             mask = np.ones(self.grid.shape, dtype=bool)
         reg = _NONE if target is None else self._register(pts, target, mask)
+        if reg is None and self.datum is None:
+            reg = _NONE  # the datum round: a frame that overlaps nothing yet is taken as placed
         if reg is None:
             self.refused += 1
             return False
@@ -196,25 +199,36 @@ def survey_poses(
     bounds_xy_m: tuple[float, float, float, float],
     standoff_m: float,
     site_size_m: tuple[float, float] | None,
-    margin_m: float,
+    clearance_m: float,
+    *,
+    spacing_m: float = 2.0,
 ) -> list[Pose2]:
-    """Poses looking at the work area from outside it: one beyond the middle of each side,
-    ``standoff_m`` out, facing in, kept ``margin_m`` inside the site.
+    """Poses looking at the work area from outside it, facing in.
 
-    ``bounds_xy_m`` is (x_min, x_max, y_min, y_max) of the work area, in m.
+    Along each side of the work area ``bounds_xy_m`` (x_min, x_max, y_min, y_max, in m),
+    poses ``standoff_m`` out and at most ``spacing_m`` apart, in order round the area
+    (south, east, north, west). A pose is kept ``clearance_m`` from the site's edges (the
+    rover turning in place must not sweep a wall); one that would then stand inside the
+    work area is dropped.
     """
     x0, x1, y0, y1 = bounds_xy_m
-    cx, cy = 0.5 * (x0 + x1), 0.5 * (y0 + y1)
+
+    def spread(lo: float, hi: float) -> list[float]:
+        n = max(1, math.ceil((hi - lo) / spacing_m))
+        return [lo + (k + 0.5) * (hi - lo) / n for k in range(n)]
+
+    sides = (
+        [(x, y0 - standoff_m, 0.5 * math.pi) for x in spread(x0, x1)]
+        + [(x1 + standoff_m, y, math.pi) for y in spread(y0, y1)]
+        + [(x, y1 + standoff_m, -0.5 * math.pi) for x in reversed(spread(x0, x1))]
+        + [(x0 - standoff_m, y, 0.0) for y in reversed(spread(y0, y1))]
+    )
     out = []
-    for x, y in (
-        (x0 - standoff_m, cy),
-        (cx, y0 - standoff_m),
-        (x1 + standoff_m, cy),
-        (cx, y1 + standoff_m),
-    ):
+    for x, y, yaw in sides:
         if site_size_m is not None:
-            x = min(max(x, margin_m), site_size_m[0] - margin_m)
-            y = min(max(y, margin_m), site_size_m[1] - margin_m)
-        yaw = math.atan2(cy - y, cx - x)
+            x = min(max(x, clearance_m), site_size_m[0] - clearance_m)
+            y = min(max(y, clearance_m), site_size_m[1] - clearance_m)
+        if x0 < x < x1 and y0 < y < y1:
+            continue
         out.append(Pose2(x, y, yaw))
     return out

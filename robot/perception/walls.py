@@ -16,12 +16,50 @@ from .mapping import RangeScan
 __all__ = ["fit_walls"]
 
 
+SEARCH_STEP_M = 0.2
+"""Spacing of the candidate positions of the global search, in m."""
+SEARCH_YAWS_RAD = (-0.1, -0.05, 0.0, 0.05, 0.1)
+"""Heading offsets the global search tries about the estimate's (the gyro keeps the
+heading within a few degrees where wheel slip has lost the position by metres)."""
+SEARCH_INLIER_M = 0.1
+"""A return within this of a wall counts for a candidate, in m."""
+
+
+def _search(
+    local: np.ndarray, yaw: float, size_xy_m: tuple[float, float], margin_m: float
+) -> tuple[float, float, float] | None:
+    """The candidate (x, y, yaw) over the whole site that puts most returns on the walls,
+    or None when the best puts under half of them there."""
+    sx, sy = size_xy_m
+    xs = np.arange(margin_m, sx - margin_m + 1e-9, SEARCH_STEP_M)
+    ys = np.arange(margin_m, sy - margin_m + 1e-9, SEARCH_STEP_M)
+    cx, cy = (a.ravel() for a in np.meshgrid(xs, ys))
+    best: tuple[int, float, float, float] | None = None
+    for dyaw in SEARCH_YAWS_RAD:
+        c, s = math.cos(yaw + dyaw), math.sin(yaw + dyaw)
+        rx = c * local[:, 0] - s * local[:, 1]
+        ry = s * local[:, 0] + c * local[:, 1]
+        px = cx[:, None] + rx[None, :]
+        py = cy[:, None] + ry[None, :]
+        d = np.minimum(
+            np.minimum(np.abs(px), np.abs(sx - px)), np.minimum(np.abs(py), np.abs(sy - py))
+        )
+        score = np.count_nonzero(d < SEARCH_INLIER_M, axis=1)
+        k = int(np.argmax(score))
+        if best is None or int(score[k]) > best[0]:
+            best = (int(score[k]), float(cx[k]), float(cy[k]), yaw + dyaw)
+    if best is None or best[0] < 0.5 * len(local):
+        return None
+    return best[1], best[2], best[3]
+
+
 def fit_walls(
     pose: Pose2,
     scan: RangeScan,
     size_xy_m: tuple[float, float],
     *,
     min_points: int = 15,
+    search: bool = False,
 ) -> Pose2 | None:
     """The pose that puts a level range scan's returns on the walls of a rectangular site
     ``[0, size_x] × [0, size_y]``, starting from ``pose``; None without enough returns on
@@ -31,6 +69,11 @@ def fit_walls(
     from every wall (the rover's own bucket, a pile) are dropped; the position and heading
     correction then solve a linear least-squares problem (three passes, tightening the
     gate from 0.6 m to 0.15 m).
+
+    With ``search``, when the returns do not fit the walls near ``pose`` (wheel slip has
+    moved the estimate further than the first gate), the whole site is searched on a
+    grid of positions and a few headings about the estimate's for the pose that puts most
+    returns on a wall, and the fit starts again from there.
     """
     d = np.asarray(scan.directions, dtype=np.float64)
     r = np.asarray(scan.ranges_m, dtype=np.float64)
@@ -39,8 +82,24 @@ def fit_walls(
         return None
     ox, oy, _ = scan.origin_xyz_m
     local = np.column_stack([ox + r[ok] * d[ok, 0], oy + r[ok] * d[ok, 1]])
+    fixed = _fit(pose.x_m, pose.y_m, pose.yaw_rad, local, size_xy_m, min_points)
+    if fixed is not None or not search:
+        return fixed
+    start = _search(local, pose.yaw_rad, size_xy_m, margin_m=0.3)
+    if start is None:
+        return None
+    return _fit(*start, local, size_xy_m, min_points)
+
+
+def _fit(
+    x: float,
+    y: float,
+    yaw: float,
+    local: np.ndarray,
+    size_xy_m: tuple[float, float],
+    min_points: int,
+) -> Pose2 | None:
     sx, sy = size_xy_m
-    x, y, yaw = pose.x_m, pose.y_m, pose.yaw_rad
     for gate in (0.6, 0.3, 0.15):
         c, s = math.cos(yaw), math.sin(yaw)
         px = x + c * local[:, 0] - s * local[:, 1]

@@ -43,6 +43,7 @@ __all__ = [
     "combine_designs",
     "cut_fill",
     "haul_flows",
+    "transport_bound_kg_m",
 ]
 
 log = logging.getLogger(__name__)
@@ -278,3 +279,26 @@ def haul_flows(
         fill_kg=fill_kg,
         bound_kg_m=bound,
     )
+
+
+def transport_bound_kg_m(
+    grid: GridSpec, removed_kg: FloatArray, added_kg: FloatArray, haul_cell_m: float
+) -> float:
+    """The least haul work (kg·m) that turns one mass field into another: the optimal
+    transport between where mass was removed and where it was added (per cell, kg, on
+    ``grid``), on haul cells ``haul_cell_m`` wide. When the totals differ (soil still in
+    a bucket), the larger side is scaled down to the smaller."""
+    grid.check(removed_kg, "removed_kg")
+    grid.check(added_kg, "added_kg")
+    factor = max(1, round(haul_cell_m / grid.cell_size_m))
+    a, a_xy = _coarsen(grid, np.maximum(removed_kg, 0.0), factor)
+    b, b_xy = _coarsen(grid, np.maximum(added_kg, 0.0), factor)
+    total = min(float(a.sum()), float(b.sum()))
+    if total <= 0.0:
+        return 0.0
+    a = a * (total / float(a.sum()))
+    b = b * (total / float(b.sum()))
+    diff = a_xy[:, None, :] - b_xy[None, :, :]
+    cost = np.hypot(diff[..., 0], diff[..., 1])
+    plan = np.asarray(ot.emd(a, b, cost, numItermax=10_000_000), dtype=np.float64)
+    return float(np.sum(plan * cost))

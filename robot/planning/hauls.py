@@ -84,7 +84,7 @@ def plan_loads(
     gather_m: float | None = None,
 ) -> HaulPlan:
     """Pack ``flows`` into bucket loads and order them (see the module docstring)."""
-    gather = params.haul_cell_m if gather_m is None else gather_m
+    gather = 2.0 * params.haul_cell_m if gather_m is None else gather_m
     cap = params.bucket_load_kg
     pairs = flows.pairs(params.min_flow_kg)
     if not pairs:

@@ -34,7 +34,7 @@ from ..config import RoverConfig
 from ..control.bucket import BucketPoses, bucket_edge_m, dig_angles_rad, dig_bucket
 from ..control.motions import DigCut, Hold, Straight, ToolsTo
 from ..control.pilot import Pilot
-from ..control.travel import travel
+from ..control.travel import travel_direct
 from ..executive.compose import ScriptBody
 from ..executive.skill import ActionResult, ActionStatus
 from ..perception.estimation import tilt_from_gravity
@@ -62,6 +62,9 @@ POUR_S = 2.0
 """Standing time with the bucket tipped, in s."""
 BACK_OUT_M = 0.15
 """How far the rover backs from a cut face, bucket still down, before lifting, in m."""
+STATION_MARGIN_M = 0.2
+"""Gap kept between the site's edge and the farthest corner of a rover turning in place
+at a station, in m."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -93,6 +96,10 @@ class EarthworkProgress:
     phase: str = "start"
     rounds: int = 0
     loads: int = 0
+    haul_phase: int = 0
+    """0: surveying or between loads; 1: digging; 2: carrying; 3: dumping."""
+    skipped: int = 0
+    """Loads with no station the rover could reach."""
     planned_kg: float = 0.0
     planned_work_kg_m: float = 0.0
     bound_kg_m: float = 0.0
@@ -114,7 +121,8 @@ class Earthwork(PilotedScript):
         control_hz: the loop's rate, in Hz.
         camera: takes a depth frame now.
         scanner: a level range scanner for wall fixes, or None.
-        site_size_m: the walled site's size for wall fixes, or None.
+        site_size_m: the site's size (stations keep clear of its edges; with a scanner,
+            the walls it fixes on), or None.
 
     Raises:
         ValueError: the rover has no two-joint bucket or no camera.
@@ -154,6 +162,10 @@ class Earthwork(PilotedScript):
         self._reference = reference
         self.survey = SiteSurvey(params.grid, reference, params.survey)
         self._ride_m = config.chassis.axle_drop_m + config.wheels.radius_m
+        # A turn in place sweeps the body's farthest corner (the bucket's): stations keep
+        # that far from the site's edges, and a little more.
+        xs, ys = self.body.x_range_m, self.body.y_range_m
+        self._clearance_m = STATION_MARGIN_M + max(math.hypot(x, y) for x in xs for y in ys)
         super().__init__(self.pilot, self._work(), "earthwork")
 
     @property
@@ -231,11 +243,10 @@ class Earthwork(PilotedScript):
     def _survey(self) -> ScriptBody:
         st, p = self.progress, self.params
         st.phase = f"survey {st.rounds + 1}"
-        margin = 0.5 * math.hypot(self.config.chassis.length_m, self.config.chassis.width_m)
         bounds = self._work_bounds()
         self.survey.begin()
         yield ToolsTo(self.pilot, self._carry())
-        for pose in survey_poses(bounds, p.survey_standoff_m, self.site_size_m, margin):
+        for pose in survey_poses(bounds, p.survey_standoff_m, self.site_size_m, self._clearance_m):
             yield from self._go(pose.x_m, pose.y_m, pose.yaw_rad)
             yield Hold(self.pilot, SETTLE_BEFORE_FRAME_S)
             self._take_frame()
@@ -280,7 +291,7 @@ class Earthwork(PilotedScript):
     # ------------------------------------------------------------------ hauls
     def _go(self, x_m: float, y_m: float, yaw_rad: float) -> ScriptBody:
         p = self.params
-        return travel(
+        return travel_direct(
             self.pilot,
             (x_m, y_m),
             yaw_rad,
@@ -290,60 +301,120 @@ class Earthwork(PilotedScript):
             self.site_size_m,
         )
 
-    def _haul(self, load: Load, target_m: FloatArray) -> ScriptBody:
-        st, p, pilot = self.progress, self.params, self.pilot
-        boom, curl = self.tool.joints[0].name, self.tool.joints[1].name
-        carry = self._carry()
+    def _clear(self, *points: tuple[float, float]) -> bool:
+        """Whether the rover standing at each point keeps clear of the site's edges."""
+        if self.site_size_m is None:
+            return True
+        c = self._clearance_m
+        sx, sy = self.site_size_m
+        return all(c <= x <= sx - c and c <= y <= sy - c for x, y in points)
+
+    def _dig_station(
+        self, load: Load, target_m: FloatArray
+    ) -> tuple[float, float, float, float, float, tuple[float, float]] | None:
+        """Heading, pass length, boom, curl, cut height and stand for a load's dig pass:
+        towards the cut from the dump's side if the rover can stand there, else from
+        the far side or across."""
+        st, p = self.progress, self.params
         (dx, dy), (ux, uy) = load.dig_xy_m, load.dump_xy_m
-        heading = math.atan2(dy - uy, dx - ux) if load.carry_m > 1e-6 else pilot.pose.yaw_rad
-        c, s = math.cos(heading), math.sin(heading)
+        base = math.atan2(dy - uy, dx - ux) if load.carry_m > 1e-6 else self.pilot.pose.yaw_rad
         surface = st.survey_m if st.survey_m is not None else np.zeros(p.grid.shape)
         j, i = p.grid.cell_of(dx, dy)
-        z_top = float(surface[j, i]) if p.grid.in_bounds(j, i) else math.nan
-        z_cut = float(target_m[j, i]) if p.grid.in_bounds(j, i) else math.nan
+        inside = p.grid.in_bounds(j, i)
+        z_top = float(surface[j, i]) if inside else math.nan
+        z_cut = float(target_m[j, i]) if inside else math.nan
         if not math.isfinite(z_cut):  # borrow: cut to the borrow depth
             z_cut = z_top - p.planner.borrow_depth_m
         thick = max(z_top - z_cut, 0.02) if math.isfinite(z_top) else 0.05
         length = load.mass_kg / (p.planner.cut_density_kgpm3 * self.tool.width_m * thick)
         length = min(max(length, 0.2), p.max_pass_m)
-        start_edge = (dx - 0.5 * length * c, dy - 0.5 * length * s)
-        angles = self._angles_for(start_edge, heading, z_cut)
-        if angles is None:
-            log.warning("load at (%.2f, %.2f): the bucket cannot reach the cut; skipped", dx, dy)
+        for turn in (0.0, math.pi, 0.5 * math.pi, -0.5 * math.pi):
+            heading = base + turn
+            c, s = math.cos(heading), math.sin(heading)
+            edge = (dx - 0.5 * length * c, dy - 0.5 * length * s)
+            angles = self._angles_for(edge, heading, z_cut)
+            if angles is None:
+                return None
+            b, cu, reach = angles
+            stand = (edge[0] - reach * c, edge[1] - reach * s)
+            approach = (stand[0] - p.approach_m * c, stand[1] - p.approach_m * s)
+            if self._clear(stand, approach):
+                return heading, length, b, cu, z_cut, stand
+        return None
+
+    def _dump_station(self, load: Load) -> tuple[float, tuple[float, float]] | None:
+        """Heading and stand for a load's dump, facing away from the dig if possible."""
+        p = self.params
+        (dx, dy), (ux, uy) = load.dig_xy_m, load.dump_xy_m
+        base = math.atan2(uy - dy, ux - dx) if load.carry_m > 1e-6 else self.pilot.pose.yaw_rad
+        reach, _ = bucket_edge_m(
+            self.config, self.tool, self.poses.dump_boom_rad, self.poses.dump_curl_rad
+        )
+        for turn in (0.0, 0.5 * math.pi, -0.5 * math.pi, math.pi):
+            heading = base + turn
+            c, s = math.cos(heading), math.sin(heading)
+            stand = (ux - reach * c, uy - reach * s)
+            if self._clear(stand, (stand[0] - p.approach_m * c, stand[1] - p.approach_m * s)):
+                return heading, stand
+        return None
+
+    def _haul(self, load: Load, target_m: FloatArray) -> ScriptBody:
+        st, p, pilot = self.progress, self.params, self.pilot
+        boom, curl = self.tool.joints[0].name, self.tool.joints[1].name
+        carry = self._carry()
+        dig = self._dig_station(load, target_m)
+        dump = self._dump_station(load)
+        if dig is None or dump is None:
+            log.warning("load %s: no station the rover can reach; skipped", load)
+            st.skipped += 1
             return None
-        b, cu, reach = angles
-        stand = (start_edge[0] - reach * c, start_edge[1] - reach * s)
+        heading, length, b, cu, z_cut, stand = dig
+        c, s = math.cos(heading), math.sin(heading)
+        (dx, dy), (ux, uy) = load.dig_xy_m, load.dump_xy_m
         st.phase = f"load {st.loads + 1}: dig at ({dx:.1f}, {dy:.1f})"
+        st.haul_phase = 1
         yield ToolsTo(pilot, carry)
         yield from self._go(stand[0] - p.approach_m * c, stand[1] - p.approach_m * s, heading)
         yield Straight(pilot, p.approach_m, min(0.15, p.cruise_speed_mps), heading)
+        b, cu = self._pitch_compensated(b, cu, z_cut, stand, heading)
         yield ToolsTo(pilot, {boom: b, curl: cu})
         yield DigCut(pilot, length, p.dig_speed_mps, heading, boom=boom, carry_rad=carry[boom])
         yield Straight(pilot, -BACK_OUT_M, 0.05, heading)
         yield ToolsTo(pilot, {curl: carry[curl]})
         yield ToolsTo(pilot, carry)
         pilot.pivot_ahead_m = self.poses.loaded_pivot_ahead_m
+        st.haul_phase = 2
         yield Straight(pilot, -(length + p.approach_m - BACK_OUT_M), 0.15, heading)
         st.phase = f"load {st.loads + 1}: dump at ({ux:.1f}, {uy:.1f})"
-        out = heading + math.pi
-        reach_dump, _ = bucket_edge_m(
-            self.config, self.tool, self.poses.dump_boom_rad, self.poses.dump_curl_rad
-        )
+        out, dump_stand = dump
         co, so = math.cos(out), math.sin(out)
-        dump_stand = (ux - reach_dump * co, uy - reach_dump * so)
         yield from self._go(
             dump_stand[0] - p.approach_m * co, dump_stand[1] - p.approach_m * so, out
         )
         yield Straight(pilot, p.approach_m, min(0.15, p.cruise_speed_mps), out)
+        st.haul_phase = 3
         yield ToolsTo(pilot, {boom: self.poses.dump_boom_rad, curl: self.poses.dump_curl_rad})
         yield Hold(pilot, POUR_S)
         yield ToolsTo(pilot, carry)
         pilot.pivot_ahead_m = 0.0
+        st.haul_phase = 0
         yield Straight(pilot, -p.approach_m, 0.15, out)
         st.loads += 1
         st.planned_kg += load.mass_kg
         st.planned_work_kg_m += load.mass_kg * load.carry_m
         return None
+
+    def _pitch_compensated(
+        self, boom: float, curl: float, z_cut: float, stand: tuple[float, float], heading: float
+    ) -> tuple[float, float]:
+        """Boom and curl for the cut, standing at the stand now: the chassis' pitch at rest
+        (accelerometer) moves the edge by ``reach·sin(pitch)``, which the depth takes back
+        (as machine-control graders correct the blade for the machine's tilt)."""
+        reach, _ = bucket_edge_m(self.config, self.tool, boom, curl)
+        _, pitch = tilt_from_gravity(self.pilot.sensed.accel_mps2)  # + noses down
+        depth = self._ground_under(Pose2(stand[0], stand[1], heading)) - z_cut
+        angles = dig_angles_rad(self.config, self.tool, depth - reach * math.sin(pitch), self.poses)
+        return angles if angles is not None else (boom, curl)
 
     def _angles_for(
         self, edge_xy: tuple[float, float], heading: float, z_cut: float

@@ -31,7 +31,14 @@ def _pad(**patch: object) -> dict[str, object]:
     ("patch", "field", "reason"),
     [
         (
-            {"mission__tasks__0__polygon_xy_m": [[8.0, 1.0], [11.0, 1.0], [11.0, 3.0], [8.0, 3.0]]},
+            {
+                "mission__tasks__0__polygon_xy_m": [
+                    [10.0, 1.0],
+                    [13.0, 1.0],
+                    [13.0, 3.0],
+                    [10.0, 3.0],
+                ]
+            },
             "mission.tasks[0]",
             "reaches outside the site",
         ),
@@ -42,7 +49,7 @@ def _pad(**patch: object) -> dict[str, object]:
         ),
         ({"mission__tasks__1__kind": "raise_tower"}, "mission.tasks[1]", "does not match"),
         ({"mission__survey_cell_m": 0.2}, "mission.survey_cell_m", "less than or equal to 0.05"),
-        ({"mission__spoil__0__x_m": 12.0}, "mission.spoil[0]", "not inside the site"),
+        ({"mission__spoil__0__x_m": 13.0}, "mission.spoil[0]", "not inside the site"),
         ({"soil": None}, "mission.kind", "needs soil"),
     ],
 )
@@ -96,3 +103,31 @@ def test_landing_pad_plans_on_rough_ground_without_the_engines() -> None:
     # Berm fill sinks lie on the berm: the flows into them come from within the site.
     assert math.isfinite(flows.bound_kg_m) and flows.bound_kg_m > 0.0
     assert berm.kind == "build_berm"
+
+
+def test_plan_command_prints_and_draws_without_the_simulator(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from lunarsite.launch.cli import main
+
+    before = set(sys.modules)
+    out = tmp_path / "plan"
+    assert main(["plan", "landing_pad", "--out", str(out)]) == 0
+    assert not any(m.startswith("pybullet") for m in set(sys.modules) - before)
+    text = capsys.readouterr().out
+    assert "haul work bound (optimal transport)" in text
+    summary = json.loads((out / "plan.json").read_text())
+    png = (out / "plan.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    # Every kilogram of the larger side is moved, in loads no bigger than the bucket.
+    assert summary["moved_kg"] == pytest.approx(
+        max(summary["cut_kg"], summary["fill_kg"]), rel=1e-3
+    )
+    masses = [ld["mass_kg"] for ld in summary["loads"]]
+    assert max(masses) <= summary["bucket_load_kg"] + 1e-3
+    assert sum(masses) == pytest.approx(summary["moved_kg"], rel=0.02)
+    # Loads go from centroid to centroid: never more work than the exact transport bound.
+    assert summary["planned_work_kg_m"] <= summary["bound_kg_m"] * 1.0001
+    assert main(["plan", "drive_test", "--out", str(tmp_path / "x")]) == 2

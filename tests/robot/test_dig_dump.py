@@ -133,10 +133,22 @@ def test_a_level_scan_of_the_walls_recovers_the_pose(
     assert fixed.yaw_rad == pytest.approx(truth[2], abs=1e-3)
 
 
+def test_a_pose_lost_by_metres_is_found_by_the_site_search() -> None:
+    # Wheel slip has put the estimate 2.5 m and 0.06 rad off: too far for the local fit.
+    truth = (2.2, 1.3, 0.4)
+    guess = Pose2(4.6, 2.0, 0.46)
+    scan = _scan_of_walls(truth, ARENA)
+    assert fit_walls(guess, scan, ARENA) is None
+    fixed = fit_walls(guess, scan, ARENA, search=True)
+    assert fixed is not None
+    assert (fixed.x_m, fixed.y_m, fixed.yaw_rad) == pytest.approx(truth, abs=1e-3)
+
+
 def test_a_scan_that_sees_no_walls_gives_no_fix() -> None:
     dirs = np.column_stack([np.ones(100), np.zeros(100), np.zeros(100)])
     scan = RangeScan(0.0, (0.0, 0.0, 0.35), dirs, np.full(100, np.inf), 10.0)
     assert fit_walls(Pose2(3.0, 2.0, 0.0), scan, ARENA) is None
+    assert fit_walls(Pose2(3.0, 2.0, 0.0), scan, ARENA, search=True) is None
 
 
 # --------------------------------------------------------------- motion skills
@@ -281,3 +293,38 @@ def test_the_task_digs_carries_and_dumps_on_a_mock(excavator: RoverConfig) -> No
     curls = np.array([c for _, _, c in trail])
     assert curls.min() <= poses.dump_curl_rad + 0.05  # tipped past the pour angle
     assert task.pilot.timeouts == 0
+
+
+def test_travel_direct_goes_in_one_leg_and_reverses_to_a_target_just_behind(
+    excavator: RoverConfig,
+) -> None:
+    from lunarsite.robot.control.travel import travel_direct
+    from lunarsite.robot.executive.compose import Script
+
+    start = Pose2(2.0, 2.0, 0.0)
+    rover, pilot = _excavator_on_mock(excavator, start)
+
+    def scan() -> RangeScan:
+        p = rover.true_pose
+        return _scan_of_walls((p.x_m, p.y_m, p.yaw_rad), ARENA)
+
+    far = Script(travel_direct(pilot, (4.5, 3.0), math.pi / 2, 0.25, 0.15, scan, ARENA))
+    result = _run(rover, _Sensing(pilot, far))
+    assert result.results[0].succeeded
+    end = rover.true_pose
+    assert math.hypot(end.x_m - 4.5, end.y_m - 3.0) < 0.05
+    assert wrap_angle(end.yaw_rad - math.pi / 2) == pytest.approx(0.0, abs=0.05)
+    assert pilot.fixes >= 1
+    # 0.6 m straight behind: it backs up instead of turning round twice.
+    yaws: list[float] = []
+
+    class _Watch(_Sensing):
+        def _on_tick(self, sensed: SensedState, now_s: float) -> Any:
+            yaws.append(rover.true_pose.yaw_rad)
+            return super()._on_tick(sensed, now_s)
+
+    back = Script(travel_direct(pilot, (4.5, 2.4), math.pi / 2, 0.25, 0.15, scan, ARENA))
+    result = _run(rover, _Watch(pilot, back))
+    end = rover.true_pose
+    assert math.hypot(end.x_m - 4.5, end.y_m - 2.4) < 0.05
+    assert max(abs(wrap_angle(y - math.pi / 2)) for y in yaws) < 0.1

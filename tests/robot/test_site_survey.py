@@ -83,10 +83,17 @@ def test_a_frame_that_shares_no_ground_is_refused() -> None:
     assert survey.refused == 1
 
 
-def test_survey_poses_face_the_work_area_and_stay_on_site() -> None:
-    poses = survey_poses((1.0, 3.0, 1.0, 2.0), 1.5, (4.0, 3.0), 0.6)
-    assert len(poses) == 4
+def test_survey_poses_ring_the_work_area_clear_of_the_walls() -> None:
+    # A 4 × 2 m area in an 8 × 6 m site: two poses on each long side, one on each short.
+    poses = survey_poses((2.0, 6.0, 2.0, 4.0), 1.5, (8.0, 6.0), 1.4, spacing_m=2.0)
+    assert len(poses) == 6
     for p in poses:
-        assert 0.6 <= p.x_m <= 3.4 and 0.6 <= p.y_m <= 2.4
-        bearing = math.atan2(1.5 - p.y_m, 2.0 - p.x_m)
-        assert p.yaw_rad == pytest.approx(bearing)
+        assert 1.4 <= p.x_m <= 6.6 and 1.4 <= p.y_m <= 4.6
+        assert not (2.0 < p.x_m < 6.0 and 2.0 < p.y_m < 4.0)
+        # Facing into the area: the work area's centre is within 90° of the heading.
+        bearing = math.atan2(3.0 - p.y_m, 4.0 - p.x_m)
+        assert math.cos(bearing - p.yaw_rad) > 0.0
+    # A site so tight that a side's poses would stand in the work area drops them.
+    tight = survey_poses((1.0, 7.0, 1.0, 5.0), 1.5, (8.0, 6.0), 1.4)
+    assert all(not (1.0 < p.x_m < 7.0 and 1.0 < p.y_m < 5.0) for p in tight)
+    assert len(tight) < len(survey_poses((1.0, 7.0, 1.0, 5.0), 1.5, None, 1.4))
