@@ -152,6 +152,14 @@ def judge_earthwork(run: RunRecord) -> Judgement:
         "moved_kg": round(moved, 2),
         "cycle_time_s": round(run.sim_time_s / st.loads, 1) if st.loads else None,
         "energy_wh": run.energy_used_wh,
+        "wall_fixes": task.pilot.fixes,
+        "wall_fix_correction_median_m": round(float(np.median(task.pilot.fix_corrections_m)), 4)
+        if task.pilot.fix_corrections_m
+        else None,
+        "turn_stalls": task.pilot.turn_stalls,
+        "motion_timeouts": task.pilot.timeouts,
+        "dig_pitch_reliefs": task.pilot.pitch_reliefs,
+        "skipped_loads": st.skipped,
         "kg_per_hour_per_kg_rover": round(rate, 3),
         "productivity_reference": ROBOT_MASS_NOTE,
         "soil": soil,

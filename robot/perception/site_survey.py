@@ -202,14 +202,17 @@ def survey_poses(
     clearance_m: float,
     *,
     spacing_m: float = 2.0,
+    view_m: float = 0.0,
 ) -> list[Pose2]:
     """Poses looking at the work area from outside it, facing in.
 
     Along each side of the work area ``bounds_xy_m`` (x_min, x_max, y_min, y_max, in m),
     poses ``standoff_m`` out and at most ``spacing_m`` apart, in order round the area
-    (south, east, north, west). A pose is kept ``clearance_m`` from the site's edges (the
-    rover turning in place must not sweep a wall); one that would then stand inside the
-    work area is dropped.
+    (south, east, north, west). With the camera's useful range ``view_m`` (0: unknown),
+    only two opposite sides are surveyed when the area's depth across them is at most
+    twice the ground seen beyond the standoff. A pose is kept ``clearance_m`` from the
+    site's edges (the rover turning in place must not sweep a wall); one that would then
+    stand inside the work area is dropped.
     """
     x0, x1, y0, y1 = bounds_xy_m
 
@@ -217,12 +220,22 @@ def survey_poses(
         n = max(1, math.ceil((hi - lo) / spacing_m))
         return [lo + (k + 0.5) * (hi - lo) / n for k in range(n)]
 
-    sides = (
-        [(x, y0 - standoff_m, 0.5 * math.pi) for x in spread(x0, x1)]
-        + [(x1 + standoff_m, y, math.pi) for y in spread(y0, y1)]
-        + [(x, y1 + standoff_m, -0.5 * math.pi) for x in reversed(spread(x0, x1))]
-        + [(x0 - standoff_m, y, 0.0) for y in reversed(spread(y0, y1))]
-    )
+    # Seen from two opposite sides, an area is covered when its depth between them is at
+    # most twice the ground seen beyond the standoff; else all four sides are used.
+    sight = view_m - standoff_m
+    ns = view_m > 0.0 and (y1 - y0) <= 2.0 * sight
+    ew = view_m > 0.0 and not ns and (x1 - x0) <= 2.0 * sight
+    south_north = ns or not ew
+    east_west = ew or not ns
+    sides: list[tuple[float, float, float]] = []
+    if south_north:
+        sides += [(x, y0 - standoff_m, 0.5 * math.pi) for x in spread(x0, x1)]
+    if east_west:
+        sides += [(x1 + standoff_m, y, math.pi) for y in spread(y0, y1)]
+    if south_north:
+        sides += [(x, y1 + standoff_m, -0.5 * math.pi) for x in reversed(spread(x0, x1))]
+    if east_west:
+        sides += [(x0 - standoff_m, y, 0.0) for y in reversed(spread(y0, y1))]
     out = []
     for x, y, yaw in sides:
         if site_size_m is not None:

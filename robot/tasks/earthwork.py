@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..config import RoverConfig
-from ..control.bucket import BucketPoses, bucket_edge_m, dig_angles_rad, dig_bucket
+from ..control.bucket import BucketPoses, dig_bucket
 from ..control.motions import DigCut, Hold, Straight, ToolsTo
 from ..control.pilot import Pilot
 from ..control.travel import travel_direct
@@ -41,11 +41,19 @@ from ..perception.estimation import tilt_from_gravity
 from ..perception.fiducials import CameraMount
 from ..perception.mapping import BodyBox, RangeScan, camera_points, points_to_site
 from ..perception.site_survey import SiteSurvey, SurveyParams, survey_poses
-from ..planning.earthwork import EarthworkParams, PlanningError, cut_fill, haul_flows
+from ..planning.earthwork import (
+    CutFill,
+    EarthworkParams,
+    PlanningError,
+    combine_designs,
+    cut_fill,
+    haul_flows,
+)
 from ..planning.hauls import Load, plan_loads
 from ..site.design import Design, DesignError, DesignScore, ResolvedDesign
 from ..site.grid import FloatArray, GridSpec
 from ..types import CameraFrame, Pose2
+from .earthwork_stations import DEEP_CUT_M, Stations
 from .piloted import PilotedScript
 
 __all__ = ["Earthwork", "EarthworkProgress", "EarthworkTaskParams"]
@@ -62,9 +70,6 @@ POUR_S = 2.0
 """Standing time with the bucket tipped, in s."""
 BACK_OUT_M = 0.15
 """How far the rover backs from a cut face, bucket still down, before lifting, in m."""
-STATION_MARGIN_M = 0.2
-"""Gap kept between the site's edge and the farthest corner of a rover turning in place
-at a station, in m."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -162,10 +167,14 @@ class Earthwork(PilotedScript):
         self._reference = reference
         self.survey = SiteSurvey(params.grid, reference, params.survey)
         self._ride_m = config.chassis.axle_drop_m + config.wheels.radius_m
-        # A turn in place sweeps the body's farthest corner (the bucket's): stations keep
-        # that far from the site's edges, and a little more.
-        xs, ys = self.body.x_range_m, self.body.y_range_m
-        self._clearance_m = STATION_MARGIN_M + max(math.hypot(x, y) for x in xs for y in ys)
+        self.stations = Stations(
+            config,
+            tool,
+            self.poses,
+            params,
+            site_size_m,
+            self._ground_under,
+        )
         super().__init__(self.pilot, self._work(), "earthwork")
 
     @property
@@ -191,6 +200,9 @@ class Earthwork(PilotedScript):
             st.designs = tuple(d.resolve(p.grid, st.survey_m) for d in p.designs)
         except DesignError as exc:
             return ActionResult(ActionStatus.PLANNING_FAILED, f"design: {exc}")
+        with np.errstate(invalid="ignore"):
+            target = combine_designs(st.designs, p.grid)
+            self.stations.deep_cut = (st.survey_m - target) > DEEP_CUT_M
         while True:
             st.scores = {d.name: d.judge(st.survey_m) for d in st.designs}
             if all(d.met(st.survey_m, p.done_share) for d in st.designs):
@@ -226,7 +238,7 @@ class Earthwork(PilotedScript):
                     f"yet the design is not met: {self._score_text()}",
                 )
             for load in plan.loads[: p.loads_per_round]:
-                yield from self._haul(load, cf.target_m)
+                yield from self._haul(load, cf)
             yield from self._survey()
 
     def _score_text(self) -> str:
@@ -246,7 +258,13 @@ class Earthwork(PilotedScript):
         bounds = self._work_bounds()
         self.survey.begin()
         yield ToolsTo(self.pilot, self._carry())
-        for pose in survey_poses(bounds, p.survey_standoff_m, self.site_size_m, self._clearance_m):
+        for pose in survey_poses(
+            bounds,
+            p.survey_standoff_m,
+            self.site_size_m,
+            self.stations.clearance_m,
+            view_m=p.survey.max_range_m,
+        ):
             yield from self._go(pose.x_m, pose.y_m, pose.yaw_rad)
             yield Hold(self.pilot, SETTLE_BEFORE_FRAME_S)
             self._take_frame()
@@ -269,18 +287,18 @@ class Earthwork(PilotedScript):
         pts = pts[~self.body.contains(pts)]
         roll, pitch = tilt_from_gravity(self.pilot.sensed.accel_mps2)
         pose = self.pilot.pose
-        z = self._ground_under(pose) + self._ride_m
+        z = self._ground_under(pose.x_m, pose.y_m) + self._ride_m
         site = points_to_site(pts, pose, z, roll, pitch)
         if not self.survey.add_points(site, (pose.x_m, pose.y_m)):
             log.warning("survey frame at %s could not be registered; left out", pose)
 
-    def _ground_under(self, pose: Pose2) -> float:
+    def _ground_under(self, x_m: float, y_m: float) -> float:
         """The surveyed ground under the chassis (0 before anything is known), in m."""
         open_round = self.survey.current.heights_m if self.survey.in_round else None
         for heights in (open_round, self.progress.survey_m):
             if heights is None:
                 continue
-            j, i = self.params.grid.cell_of(pose.x_m, pose.y_m)
+            j, i = self.params.grid.cell_of(x_m, y_m)
             r = 6
             ny, nx = self.params.grid.shape
             patch = heights[max(0, j - r) : min(ny, j + r + 1), max(0, i - r) : min(nx, i + r + 1)]
@@ -301,69 +319,13 @@ class Earthwork(PilotedScript):
             self.site_size_m,
         )
 
-    def _clear(self, *points: tuple[float, float]) -> bool:
-        """Whether the rover standing at each point keeps clear of the site's edges."""
-        if self.site_size_m is None:
-            return True
-        c = self._clearance_m
-        sx, sy = self.site_size_m
-        return all(c <= x <= sx - c and c <= y <= sy - c for x, y in points)
-
-    def _dig_station(
-        self, load: Load, target_m: FloatArray
-    ) -> tuple[float, float, float, float, float, tuple[float, float]] | None:
-        """Heading, pass length, boom, curl, cut height and stand for a load's dig pass:
-        towards the cut from the dump's side if the rover can stand there, else from
-        the far side or across."""
-        st, p = self.progress, self.params
-        (dx, dy), (ux, uy) = load.dig_xy_m, load.dump_xy_m
-        base = math.atan2(dy - uy, dx - ux) if load.carry_m > 1e-6 else self.pilot.pose.yaw_rad
-        surface = st.survey_m if st.survey_m is not None else np.zeros(p.grid.shape)
-        j, i = p.grid.cell_of(dx, dy)
-        inside = p.grid.in_bounds(j, i)
-        z_top = float(surface[j, i]) if inside else math.nan
-        z_cut = float(target_m[j, i]) if inside else math.nan
-        if not math.isfinite(z_cut):  # borrow: cut to the borrow depth
-            z_cut = z_top - p.planner.borrow_depth_m
-        thick = max(z_top - z_cut, 0.02) if math.isfinite(z_top) else 0.05
-        length = load.mass_kg / (p.planner.cut_density_kgpm3 * self.tool.width_m * thick)
-        length = min(max(length, 0.2), p.max_pass_m)
-        for turn in (0.0, math.pi, 0.5 * math.pi, -0.5 * math.pi):
-            heading = base + turn
-            c, s = math.cos(heading), math.sin(heading)
-            edge = (dx - 0.5 * length * c, dy - 0.5 * length * s)
-            angles = self._angles_for(edge, heading, z_cut)
-            if angles is None:
-                return None
-            b, cu, reach = angles
-            stand = (edge[0] - reach * c, edge[1] - reach * s)
-            approach = (stand[0] - p.approach_m * c, stand[1] - p.approach_m * s)
-            if self._clear(stand, approach):
-                return heading, length, b, cu, z_cut, stand
-        return None
-
-    def _dump_station(self, load: Load) -> tuple[float, tuple[float, float]] | None:
-        """Heading and stand for a load's dump, facing away from the dig if possible."""
-        p = self.params
-        (dx, dy), (ux, uy) = load.dig_xy_m, load.dump_xy_m
-        base = math.atan2(uy - dy, ux - dx) if load.carry_m > 1e-6 else self.pilot.pose.yaw_rad
-        reach, _ = bucket_edge_m(
-            self.config, self.tool, self.poses.dump_boom_rad, self.poses.dump_curl_rad
-        )
-        for turn in (0.0, 0.5 * math.pi, -0.5 * math.pi, math.pi):
-            heading = base + turn
-            c, s = math.cos(heading), math.sin(heading)
-            stand = (ux - reach * c, uy - reach * s)
-            if self._clear(stand, (stand[0] - p.approach_m * c, stand[1] - p.approach_m * s)):
-                return heading, stand
-        return None
-
-    def _haul(self, load: Load, target_m: FloatArray) -> ScriptBody:
+    def _haul(self, load: Load, cf: CutFill) -> ScriptBody:
         st, p, pilot = self.progress, self.params, self.pilot
         boom, curl = self.tool.joints[0].name, self.tool.joints[1].name
         carry = self._carry()
-        dig = self._dig_station(load, target_m)
-        dump = self._dump_station(load)
+        surface = st.survey_m if st.survey_m is not None else np.zeros(p.grid.shape)
+        dig = self.stations.dig(load, cf, surface, pilot.pose.yaw_rad)
+        dump = self.stations.dump(load, pilot.pose.yaw_rad)
         if dig is None or dump is None:
             log.warning("load %s: no station the rover can reach; skipped", load)
             st.skipped += 1
@@ -376,7 +338,8 @@ class Earthwork(PilotedScript):
         yield ToolsTo(pilot, carry)
         yield from self._go(stand[0] - p.approach_m * c, stand[1] - p.approach_m * s, heading)
         yield Straight(pilot, p.approach_m, min(0.15, p.cruise_speed_mps), heading)
-        b, cu = self._pitch_compensated(b, cu, z_cut, stand, heading)
+        _, pitch = tilt_from_gravity(pilot.sensed.accel_mps2)  # + noses down
+        b, cu = self.stations.pitch_compensated(b, cu, z_cut, stand, pitch)
         yield ToolsTo(pilot, {boom: b, curl: cu})
         yield DigCut(pilot, length, p.dig_speed_mps, heading, boom=boom, carry_rad=carry[boom])
         yield Straight(pilot, -BACK_OUT_M, 0.05, heading)
@@ -403,34 +366,3 @@ class Earthwork(PilotedScript):
         st.planned_kg += load.mass_kg
         st.planned_work_kg_m += load.mass_kg * load.carry_m
         return None
-
-    def _pitch_compensated(
-        self, boom: float, curl: float, z_cut: float, stand: tuple[float, float], heading: float
-    ) -> tuple[float, float]:
-        """Boom and curl for the cut, standing at the stand now: the chassis' pitch at rest
-        (accelerometer) moves the edge by ``reach·sin(pitch)``, which the depth takes back
-        (as machine-control graders correct the blade for the machine's tilt)."""
-        reach, _ = bucket_edge_m(self.config, self.tool, boom, curl)
-        _, pitch = tilt_from_gravity(self.pilot.sensed.accel_mps2)  # + noses down
-        depth = self._ground_under(Pose2(stand[0], stand[1], heading)) - z_cut
-        angles = dig_angles_rad(self.config, self.tool, depth - reach * math.sin(pitch), self.poses)
-        return angles if angles is not None else (boom, curl)
-
-    def _angles_for(
-        self, edge_xy: tuple[float, float], heading: float, z_cut: float
-    ) -> tuple[float, float, float] | None:
-        """Boom, curl and reach that put the edge at ``z_cut`` from where the rover will
-        stand behind ``edge_xy`` (two passes: the stand depends on the reach)."""
-        reach = 1.0
-        angles = None
-        for _ in range(2):
-            sx = edge_xy[0] - reach * math.cos(heading)
-            sy = edge_xy[1] - reach * math.sin(heading)
-            ground = self._ground_under(Pose2(sx, sy, heading))
-            depth = ground - z_cut
-            angles = dig_angles_rad(self.config, self.tool, depth, self.poses)
-            if angles is None:
-                return None
-            reach, _ = bucket_edge_m(self.config, self.tool, *angles)
-        assert angles is not None
-        return angles[0], angles[1], reach

@@ -97,3 +97,9 @@ def test_survey_poses_ring_the_work_area_clear_of_the_walls() -> None:
     tight = survey_poses((1.0, 7.0, 1.0, 5.0), 1.5, (8.0, 6.0), 1.4)
     assert all(not (1.0 < p.x_m < 7.0 and 1.0 < p.y_m < 5.0) for p in tight)
     assert len(tight) < len(survey_poses((1.0, 7.0, 1.0, 5.0), 1.5, None, 1.4))
+    # A camera that sees 4.5 m reaches 3 m past a 1.5 m standoff: a 4 m deep area is seen
+    # whole from its south and north sides, a 7 m deep one needs all four.
+    two = survey_poses((2.0, 6.0, 2.0, 6.0), 1.5, None, 1.4, view_m=4.5)
+    assert {round(p.yaw_rad, 3) for p in two} == {round(math.pi / 2, 3), round(-math.pi / 2, 3)}
+    four = survey_poses((2.0, 9.0, 2.0, 9.0), 1.5, None, 1.4, view_m=4.5)
+    assert len({round(p.yaw_rad, 3) for p in four}) == 4

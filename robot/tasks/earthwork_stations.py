@@ -1,0 +1,213 @@
+"""Where an earthwork rover stands to dig and to dump a load, and how it sets its bucket.
+
+:class:`Stations` holds what the choice needs: the rover's geometry (how far the bucket
+reaches, how wide a turn in place sweeps), the site's edges, the cells the plan cuts, and
+where the designs cut deep (the wheels keep off them). The earthwork task
+(:mod:`.earthwork`) asks it for each load's dig pass and dump stand.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from ..config import RoverConfig, ToolConfig
+from ..control.bucket import BucketPoses, bucket_edge_m, dig_angles_rad
+from ..perception.mapping import BodyBox
+from ..planning.earthwork import CutFill
+from ..planning.hauls import Load
+from ..site.grid import FloatArray
+
+if TYPE_CHECKING:
+    from .earthwork import EarthworkTaskParams
+
+__all__ = ["DEEP_CUT_M", "LAYER_M", "Stations"]
+
+BoolArray = npt.NDArray[np.bool_]
+
+LAYER_M = 0.08
+"""Deepest slice one dig pass takes below the surveyed top, in m (a bucketful over a
+pass of about half a metre; deeper cuts are taken in layers)."""
+DEEP_CUT_M = 0.08
+"""Where the designs lie this far below the first survey the wheels do not stand (a
+trench, dug or to be dug), in m."""
+WHEEL_REACH_M = 0.45
+"""Half the wheelbase plus a wheel radius, about: how far from the chassis centre the
+wheels touch the ground, in m (excavator_66kg: 0.3 + 0.15)."""
+STATION_MARGIN_M = 0.2
+"""Gap kept between the site's edge and the farthest corner of a rover turning in place
+at a station, in m."""
+
+
+class Stations:
+    """Dig and dump stations of an earthwork rover (see the module docstring).
+
+    Args:
+        config: the rover file.
+        tool: its bucket on a boom.
+        poses: the bucket's servo poses.
+        params: the task's parameters (grid, planner, borrow cells, run-in, pass length).
+        site_size_m: the site's size, or None (no edges to keep clear of).
+        ground_under: the surveyed ground height at (x, y), in m.
+    """
+
+    def __init__(
+        self,
+        config: RoverConfig,
+        tool: ToolConfig,
+        poses: BucketPoses,
+        params: EarthworkTaskParams,
+        site_size_m: tuple[float, float] | None,
+        ground_under: Callable[[float, float], float],
+    ) -> None:
+        self.config = config
+        self.tool = tool
+        self.poses = poses
+        self.params = params
+        self.site_size_m = site_size_m
+        self.ground_under = ground_under
+        # A turn in place sweeps the body's farthest corner (the bucket's): stations keep
+        # that far from the site's edges, and a little more.
+        body = BodyBox.for_rover(config)
+        xs, ys = body.x_range_m, body.y_range_m
+        self.clearance_m = STATION_MARGIN_M + max(math.hypot(x, y) for x in xs for y in ys)
+        self.deep_cut: BoolArray | None = None
+        """Cells where the designs lie :data:`DEEP_CUT_M` below the first survey."""
+
+    def clear(self, *points: tuple[float, float]) -> bool:
+        """Whether the rover standing at each point keeps clear of the site's edges."""
+        if self.site_size_m is None:
+            return True
+        c = self.clearance_m
+        sx, sy = self.site_size_m
+        return all(c <= x <= sx - c and c <= y <= sy - c for x, y in points)
+
+    def cuttable(self, cf: CutFill, x_m: float, y_m: float) -> bool:
+        """Whether the plan cuts the cell under (x, y): a design cell above its target, or
+        a borrow cell."""
+        g = self.params.grid
+        j, i = g.cell_of(x_m, y_m)
+        if not g.in_bounds(j, i):
+            return False
+        borrow = self.params.borrow_mask
+        return bool(cf.cut_m[j, i] > 0.0 or (borrow is not None and borrow[j, i]))
+
+    def standable(self, x_m: float, y_m: float) -> bool:
+        """Whether the wheels may stand at (x, y): not where the designs cut deep (a
+        trench, dug or to be dug), within the wheels' reach of the centre."""
+        g = self.params.grid
+        if self.deep_cut is None:
+            return True
+        r = max(1, round(WHEEL_REACH_M / g.cell_size_m))
+        j, i = g.cell_of(x_m, y_m)
+        ny, nx = g.shape
+        patch = self.deep_cut[
+            max(0, j - r) : min(ny, j + r + 1), max(0, i - r) : min(nx, i + r + 1)
+        ]
+        return not bool(patch.any())
+
+    def dig(
+        self, load: Load, cf: CutFill, surface_m: FloatArray, yaw_now_rad: float
+    ) -> tuple[float, float, float, float, float, tuple[float, float]] | None:
+        """Heading, pass length, boom, curl, cut height and stand for a load's dig pass.
+
+        The cut goes one layer (:data:`LAYER_M`) below the surveyed top at most, down to
+        the design (or the borrow depth). Of eight headings (the dump's side first), the
+        one whose pass runs longest through cells the plan cuts is taken, among those
+        whose stand and run-in keep clear of the site's edges and off deep cuts; the pass
+        stops where the cut cells end, so the bucket does not dig beyond the design.
+        """
+        p = self.params
+        (dx, dy), (ux, uy) = load.dig_xy_m, load.dump_xy_m
+        base = math.atan2(dy - uy, dx - ux) if load.carry_m > 1e-6 else yaw_now_rad
+        surface = surface_m
+        j, i = p.grid.cell_of(dx, dy)
+        if not p.grid.in_bounds(j, i) or not math.isfinite(float(surface[j, i])):
+            return None
+        z_top = float(surface[j, i])
+        z_goal = float(cf.target_m[j, i])
+        if not math.isfinite(z_goal):  # borrow: cut to the borrow depth
+            z_goal = z_top - p.planner.borrow_depth_m
+        z_cut = max(z_goal, z_top - LAYER_M)
+        thick = max(z_top - z_cut, 0.02)
+        want = load.mass_kg / (p.planner.cut_density_kgpm3 * self.tool.width_m * thick)
+        want = min(max(want, 0.2), p.max_pass_m)
+        step = p.grid.cell_size_m
+        best: tuple[float, float, float, float, float, tuple[float, float]] | None = None
+        best_len = 0.0
+        for k in range(8):
+            heading = base + k * 0.25 * math.pi
+            c, s = math.cos(heading), math.sin(heading)
+            back = fwd = 0.0
+            while back < want and self.cuttable(cf, dx - (back + step) * c, dy - (back + step) * s):
+                back += step
+            while back + fwd < want and self.cuttable(
+                cf, dx + (fwd + step) * c, dy + (fwd + step) * s
+            ):
+                fwd += step
+            length = max(back + fwd, 0.2)
+            if length <= best_len + 1e-9:
+                continue
+            edge = (dx - back * c, dy - back * s)
+            angles = self.angles_for(edge, heading, z_cut)
+            if angles is None:
+                continue
+            b, cu, reach = angles
+            stand = (edge[0] - reach * c, edge[1] - reach * s)
+            approach = (stand[0] - p.approach_m * c, stand[1] - p.approach_m * s)
+            if not (self.clear(stand, approach) and self.standable(*stand)):
+                continue
+            if not self.standable(*approach):
+                continue
+            best, best_len = (heading, length, b, cu, z_cut, stand), length
+        return best
+
+    def dump(self, load: Load, yaw_now_rad: float) -> tuple[float, tuple[float, float]] | None:
+        """Heading and stand for a load's dump, facing away from the dig if possible."""
+        p = self.params
+        (dx, dy), (ux, uy) = load.dig_xy_m, load.dump_xy_m
+        base = math.atan2(uy - dy, ux - dx) if load.carry_m > 1e-6 else yaw_now_rad
+        reach, _ = bucket_edge_m(
+            self.config, self.tool, self.poses.dump_boom_rad, self.poses.dump_curl_rad
+        )
+        for turn in (0.0, 0.5 * math.pi, -0.5 * math.pi, math.pi):
+            heading = base + turn
+            c, s = math.cos(heading), math.sin(heading)
+            stand = (ux - reach * c, uy - reach * s)
+            if self.clear(stand, (stand[0] - p.approach_m * c, stand[1] - p.approach_m * s)):
+                return heading, stand
+        return None
+
+    def pitch_compensated(
+        self, boom: float, curl: float, z_cut: float, stand: tuple[float, float], pitch: float
+    ) -> tuple[float, float]:
+        """Boom and curl for the cut, standing at the stand now: the chassis' pitch at rest
+        (accelerometer) moves the edge by ``reach·sin(pitch)``, which the depth takes back
+        (as machine-control graders correct the blade for the machine's tilt)."""
+        reach, _ = bucket_edge_m(self.config, self.tool, boom, curl)
+        depth = self.ground_under(stand[0], stand[1]) - z_cut
+        angles = dig_angles_rad(self.config, self.tool, depth - reach * math.sin(pitch), self.poses)
+        return angles if angles is not None else (boom, curl)
+
+    def angles_for(
+        self, edge_xy: tuple[float, float], heading: float, z_cut: float
+    ) -> tuple[float, float, float] | None:
+        """Boom, curl and reach that put the edge at ``z_cut`` from where the rover will
+        stand behind ``edge_xy`` (two passes: the stand depends on the reach)."""
+        reach = 1.0
+        angles = None
+        for _ in range(2):
+            sx = edge_xy[0] - reach * math.cos(heading)
+            sy = edge_xy[1] - reach * math.sin(heading)
+            ground = self.ground_under(sx, sy)
+            depth = ground - z_cut
+            angles = dig_angles_rad(self.config, self.tool, depth, self.poses)
+            if angles is None:
+                return None
+            reach, _ = bucket_edge_m(self.config, self.tool, *angles)
+        assert angles is not None
+        return angles[0], angles[1], reach

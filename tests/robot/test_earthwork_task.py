@@ -1,0 +1,102 @@
+"""The earthwork task on the mock rover, with a depth camera that sees a known plane.
+
+The mock has no soil, so nothing it digs changes the ground: a design the ground already
+meets must end the task at once, from the rover's own survey; one it cannot change must
+end it ``execution_failed`` after its rounds, having hauled in between."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from lunarsite.robot.config import RoverConfig
+from lunarsite.robot.executive import Agent, ControlLoop
+from lunarsite.robot.hardware.mock import ManualClock, MockRover
+from lunarsite.robot.perception.fiducials import CameraMount
+from lunarsite.robot.perception.mapping import chassis_rotation
+from lunarsite.robot.planning.earthwork import EarthworkParams
+from lunarsite.robot.site.design import LevelPad
+from lunarsite.robot.site.grid import GridSpec
+from lunarsite.robot.tasks.earthwork import Earthwork, EarthworkTaskParams
+from lunarsite.robot.types import CameraFrame, Pose2
+
+SITE = (12.0, 10.0)
+HZ = 20.0
+GROUND_Z = 0.0
+
+
+def plane_camera(rover: MockRover, config: RoverConfig):  # type: ignore[no-untyped-def]
+    """Depth frames of the level ground z = 0 seen from the mock's true pose (ray casting)."""
+    cam = config.camera
+    assert cam is not None
+    mount = CameraMount.from_config(cam)
+    h, w = cam.height_px, cam.width_px
+    f = 0.5 * h / math.tan(0.5 * cam.vertical_fov_rad)
+    v, u = np.mgrid[0:h, 0:w]
+    rays_cam = np.stack([(u - 0.5 * (w - 1)) / f, (v - 0.5 * (h - 1)) / f, np.ones((h, w))], -1)
+    ride = config.chassis.axle_drop_m + config.wheels.radius_m
+
+    def take() -> CameraFrame:
+        p = rover.true_pose
+        rot = chassis_rotation(p.yaw_rad, 0.0, 0.0) @ mount.rotation_chassis_camera()
+        origin = chassis_rotation(p.yaw_rad, 0.0, 0.0) @ np.asarray(mount.xyz_m)
+        origin = origin + np.array([p.x_m, p.y_m, GROUND_Z + ride])
+        d = rays_cam @ rot.T
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = (GROUND_Z - origin[2]) / d[..., 2]
+        depth = np.where((t > 0) & np.isfinite(t), t, np.inf).astype(np.float32)
+        return CameraFrame(0.0, np.zeros((h, w, 3), np.uint8), depth, cam.vertical_fov_rad)
+
+    return take
+
+
+def _task(config: RoverConfig, pad_level_m: float, rounds: int) -> tuple[MockRover, Earthwork]:
+    start = Pose2(1.8, 1.8, 0.0)
+    rover = MockRover(config, ManualClock(), start)
+    rover.configure()
+    rover.activate()
+    grid = GridSpec.covering((2.0, 2.0), (8.0, 8.0), 0.05)
+    bucket = next(t for t in config.tools if t.kind == "bucket")
+    params = EarthworkTaskParams(
+        designs=(LevelPad("pad", ((3.5, 3.5), (6.5, 3.5), (6.5, 6.5), (3.5, 6.5)), pad_level_m),),
+        grid=grid,
+        planner=EarthworkParams(bucket_capacity_m3=bucket.capacity_m3 or 0.015),
+        spoil_mask=np.zeros(grid.shape, dtype=bool)
+        | (np.meshgrid(grid.x_coords_m, grid.y_coords_m)[1] > 7.2),
+        loads_per_round=2,
+        max_rounds=rounds,
+    )
+    task = Earthwork(
+        params, config, start, control_hz=HZ, camera=plane_camera(rover, config), site_size_m=SITE
+    )
+    return rover, task
+
+
+def test_ground_that_already_meets_the_design_ends_at_the_first_survey(
+    excavator: RoverConfig,
+) -> None:
+    rover, task = _task(excavator, GROUND_Z, rounds=3)
+    result = ControlLoop([Agent(rover, task)], rate_hz=HZ, time_limit_s=1500.0).run()
+    outcome = result.results[0]
+    assert outcome.succeeded, outcome.reason
+    assert "own survey after 0 loads" in outcome.reason
+    score = task.progress.scores["pad"]
+    assert score.coverage > 0.95 and score.share_in_tolerance > 0.95
+    assert abs(score.rms_error_m) < 0.01
+    assert task.progress.rounds == 1
+
+
+def test_a_design_it_cannot_reach_ends_execution_failed_after_its_rounds(
+    excavator: RoverConfig,
+) -> None:
+    # The pad 6 cm down: the mock digs nothing, so every survey shows the same ground.
+    rover, task = _task(excavator, GROUND_Z - 0.06, rounds=1)
+    result = ControlLoop([Agent(rover, task)], rate_hz=HZ, time_limit_s=3000.0).run()
+    outcome = result.results[0]
+    assert outcome.status.value == "execution_failed", outcome.reason
+    assert "not met after 2 surveys" in outcome.reason
+    assert task.progress.loads == 2  # one round of hauls between the two surveys
+    assert task.progress.scores["pad"].share_in_tolerance < 0.05
+    # Nothing left the site: every pose the rover reached kept its turning circle inside.
+    assert task.pilot.timeouts == 0
