@@ -19,12 +19,13 @@ import numpy as np
 from pydantic import Field
 
 from lunarsite.robot.config import Positive, StrictModel
-from lunarsite.robot.control.bucket import dig_bucket
+from lunarsite.robot.control.bucket import BucketPoses, dig_bucket
 from lunarsite.robot.planning.earthwork import EarthworkParams
 from lunarsite.robot.site.design import Berm, Design, FillCrater, LevelPad, Trench
 from lunarsite.robot.site.grid import GridSpec
 from lunarsite.robot.site.survey import region_weights
 from lunarsite.robot.tasks.earthwork import Earthwork, EarthworkTaskParams
+from lunarsite.robot.tasks.earthwork_stations import deepest_cut_m
 
 from ..fields import CommonAcceptance, speed_problem
 from ..files import Finite, Problem
@@ -279,6 +280,8 @@ def check_earthwork(view: ScenarioView) -> list[Problem]:
     if view.rover.camera is None:
         out.append((("rover", "file"), f"rover {view.rover.name!r} has no camera to survey"))
     repose = view.soil.repose_angle_rad if view.soil is not None else None
+    tool = dig_bucket(view.rover)
+    reach = deepest_cut_m(view.rover, tool, BucketPoses()) if tool is not None else 0.0
     for k, (spec, design) in enumerate(zip(mission.tasks, designs_of(mission), strict=True)):
         where = ("mission", "tasks", k)
         if view.site_size_m is not None and not _inside(design.outline_xy_m(), view.site_size_m):
@@ -295,6 +298,14 @@ def check_earthwork(view: ScenarioView) -> list[Problem]:
                     (*where, "side_slope_rad"),
                     f"{math.degrees(spec.side_slope_rad):.1f}° is steeper than the soil's angle "
                     f"of repose ({math.degrees(repose):.1f}°): the side would slump",
+                )
+            )
+        if isinstance(spec, TrenchSpec) and tool is not None and spec.depth_m > reach:
+            out.append(
+                (
+                    (*where, "depth_m"),
+                    f"{spec.depth_m:g} m is deeper than rover {view.rover.name!r}'s bucket "
+                    f"reaches below its wheels ({math.floor(reach * 1000) / 1000:g} m)",
                 )
             )
         soil_depth = view.soil.depth_m if view.soil is not None else None

@@ -15,7 +15,10 @@ to the first round's heights on *reference* cells (ground the work does not touc
 fitted with a plane by least squares, with outliers (ruts, spilled soil) clipped, and
 that plane is taken off the frame. The first round's own frames are registered to what
 the round already holds, where they overlap it enough; one that does not is taken as
-placed.
+placed. When the first round ends its frames are adjusted jointly: each gets the
+plane that makes it agree with every frame it overlaps, the planes' mean held at zero,
+so that the tilt bias of frames taken facing opposite ways cancels instead of the first
+frame's error becoming the datum's.
 """
 
 from __future__ import annotations
@@ -108,10 +111,15 @@ class SiteSurvey:
         self.registrations: list[Registration] = []
         self.refused = 0
         self._map: ElevationMap | None = None
+        self._frames: list[tuple[FloatArray, tuple[float, float]]] = []
 
     def begin(self) -> None:
         """Start a round: a fresh map, nothing measured yet."""
-        self._map = ElevationMap(self.grid, min_var_m2=1e-6, drift_var_m2_per_update=0.0)
+        self._map = self._fresh_map()
+        self._frames = []
+
+    def _fresh_map(self) -> ElevationMap:
+        return ElevationMap(self.grid, min_var_m2=1e-6, drift_var_m2_per_update=0.0)
 
     @property
     def in_round(self) -> bool:
@@ -145,6 +153,8 @@ class SiteSurvey:
         if reg is None:
             self.refused += 1
             return False
+        if self.datum is None:
+            self._frames.append((pts, rover_xy_m))
         if reg.cells:
             pts = pts.copy()
             pts[:, 2] -= reg.correction(pts[:, 0], pts[:, 1])
@@ -184,15 +194,88 @@ class SiteSurvey:
             float(coef[0]), float(coef[1]), float(coef[2]), (cx, cy), int(keep.sum())
         )
 
+    def _adjusted(self) -> ElevationMap:
+        """The datum round rebuilt from its frames as placed, each corrected by the plane
+        of a joint adjustment over all of them (:func:`_adjust_planes`)."""
+        binned = [_cell_medians(self.grid, pts) for pts, _ in self._frames]
+        planes = _adjust_planes(
+            binned, self.grid, self.params.min_reference_cells, self.params.clip_m
+        )
+        if planes is None:
+            return self.current
+        cx = float(self.grid.x_coords_m.mean())
+        cy = float(self.grid.y_coords_m.mean())
+        m = self._fresh_map()
+        for (pts, xy), (a, bx, by) in zip(self._frames, planes, strict=True):
+            fixed = pts.copy()
+            fixed[:, 2] -= a + bx * (pts[:, 0] - cx) + by * (pts[:, 1] - cy)
+            m.integrate(fixed, self.params.point_std_m, rover_xy_m=xy)
+        log.info("survey datum: %d frames adjusted jointly", len(self._frames))
+        return m
+
     def finish(self) -> tuple[FloatArray, FloatArray]:
         """End the round: its heights (NaN unseen) and variances; the first sets the datum."""
         m = self.current
+        if self.datum is None and len(self._frames) >= 2:
+            m = self._adjusted()
         heights, var = m.heights_m, m.variance_m2
         if self.datum is None:
             self.datum = np.where(self.reference_mask, heights, np.nan)
         self.rounds += 1
         self._map = None
         return heights, var
+
+
+def _adjust_planes(
+    frames: list[tuple[npt.NDArray[np.intp], FloatArray]],
+    grid: GridSpec,
+    min_shared: int,
+    clip_m: float,
+) -> FloatArray | None:
+    """Plane corrections (F, 3: offset, x slope, y slope about the grid's centre) that make
+    every pair of frames agree on their shared cells, their mean held at zero (so errors of
+    opposite sign, as a tilt bias seen from opposite headings, cancel). None when no pair
+    shares ``min_shared`` cells."""
+    nx = grid.shape[1]
+    cx = float(grid.x_coords_m.mean())
+    cy = float(grid.y_coords_m.mean())
+    n = len(frames)
+    rows: list[FloatArray] = []
+    rhs: list[FloatArray] = []
+    for i in range(n):
+        for j in range(i + 1, n):
+            ci, zi = frames[i]
+            cj, zj = frames[j]
+            shared, ii, jj = np.intersect1d(ci, cj, assume_unique=True, return_indices=True)
+            if len(shared) < min_shared:
+                continue
+            x = grid.x_coords_m[shared % nx] - cx
+            y = grid.y_coords_m[shared // nx] - cy
+            block = np.zeros((len(shared), 3 * n))
+            block[:, 3 * i : 3 * i + 3] = np.column_stack([np.ones_like(x), x, y])
+            block[:, 3 * j : 3 * j + 3] = -block[:, 3 * i : 3 * i + 3]
+            rows.append(block)
+            rhs.append(zi[ii] - zj[jj])
+    if not rows:
+        return None
+    a = np.vstack(rows)
+    b = np.concatenate(rhs)
+    weight = 10.0 * math.sqrt(len(b))
+    gauge = np.zeros((3, 3 * n))
+    for k in range(3):
+        gauge[k, k::3] = weight
+    keep = np.ones(len(b), dtype=bool)
+    sol = np.zeros(3 * n)
+    for _ in range(3):
+        full_a = np.vstack([a[keep], gauge])
+        full_b = np.concatenate([b[keep], np.zeros(3)])
+        sol = np.linalg.lstsq(full_a, full_b, rcond=None)[0]
+        new_keep = np.abs(a @ sol - b) <= clip_m
+        if np.array_equal(new_keep, keep) or int(new_keep.sum()) < min_shared:
+            break
+        keep = new_keep
+    out: FloatArray = sol.reshape(n, 3)
+    return out
 
 
 def survey_poses(

@@ -31,7 +31,8 @@ import numpy as np
 import numpy.typing as npt
 
 from ..config import RoverConfig
-from ..control.bucket import BucketPoses, dig_bucket
+from ..control.bucket import BucketPoses, dig_angles_rad, dig_bucket
+from ..control.level import calibrate_accel_bias
 from ..control.motions import DigCut, Hold, Straight, ToolsTo
 from ..control.pilot import Pilot
 from ..control.travel import travel_direct
@@ -52,6 +53,7 @@ from ..planning.earthwork import (
 from ..planning.hauls import Load, plan_loads
 from ..site.design import Design, DesignError, DesignScore, ResolvedDesign
 from ..site.grid import FloatArray, GridSpec
+from ..site.survey import region_weights
 from ..types import CameraFrame, Pose2
 from .earthwork_stations import DEEP_CUT_M, Stations
 from .piloted import PilotedScript
@@ -62,6 +64,14 @@ log = logging.getLogger(__name__)
 
 BoolArray = npt.NDArray[np.bool_]
 
+REFERENCE_GAP_M = 0.3
+"""Cells this close to a design's outline are no datum for registering survey frames
+(spill and slumping reach past the footprint), in m."""
+FRESH_FILL_M = 0.05
+"""Ground risen this much since the first survey is fresh fill: the wheels keep off it
+(loose soil a wheel sinks and spins in), in m."""
+LOOK_EDGE_HEIGHT_M = 0.08
+"""Where the bucket's edge is held above the ground while a survey frame is taken, m."""
 CALIBRATE_S = 2.0
 """Standing time at the start: the gyro bias estimate begins here, in s."""
 SETTLE_BEFORE_FRAME_S = 0.5
@@ -161,12 +171,29 @@ class Earthwork(PilotedScript):
         self.site_size_m = site_size_m
         self.progress = EarthworkProgress()
         reference = np.ones(params.grid.shape, dtype=bool)
+        g = params.grid
+        for d in params.designs:  # the work changes these: they are no datum
+            box = _grown(d.outline_xy_m(), REFERENCE_GAP_M)
+            reference &= (
+                region_weights(g.shape, g.cell_size_m, g.origin_xy_m, box, subsamples=1) <= 0.5
+            )
         for mask in (params.borrow_mask, params.spoil_mask):
             if mask is not None:
                 reference &= ~mask
         self._reference = reference
         self.survey = SiteSurvey(params.grid, reference, params.survey)
         self._ride_m = config.chassis.axle_drop_m + config.wheels.radius_m
+        self._accel_bias: tuple[float, float, float] = (0.0, 0.0, 0.0)
+        # Held high to carry, the bucket hides the ground nearer than ~2.7 m from the mast
+        # camera; for a survey frame it is lowered to just above the ground, below the
+        # camera's field of view.
+        look = dig_angles_rad(config, tool, -LOOK_EDGE_HEIGHT_M, self.poses)
+        boom, curl = tool.joints[0].name, tool.joints[1].name
+        self._look = (
+            {boom: look[0], curl: look[1]}
+            if look is not None
+            else {boom: self.poses.carry_boom_rad, curl: self.poses.carry_curl_rad}
+        )
         self.stations = Stations(
             config,
             tool,
@@ -194,16 +221,25 @@ class Earthwork(PilotedScript):
         st.phase = "calibrating"
         yield ToolsTo(self.pilot, carry)
         yield Hold(self.pilot, CALIBRATE_S)
+        st.phase = "levelling the accelerometer"
+        bias: list[tuple[float, float, float]] = []
+        yield from calibrate_accel_bias(self.pilot, bias)
+        if bias:
+            self._accel_bias = bias[0]
+            log.info("accelerometer bias %.4f, %.4f m/s²", bias[0][0], bias[0][1])
         yield from self._survey()
         assert st.survey_m is not None
         try:
             st.designs = tuple(d.resolve(p.grid, st.survey_m) for d in p.designs)
         except DesignError as exc:
             return ActionResult(ActionStatus.PLANNING_FAILED, f"design: {exc}")
+        first = st.survey_m
         with np.errstate(invalid="ignore"):
             target = combine_designs(st.designs, p.grid)
-            self.stations.deep_cut = (st.survey_m - target) > DEEP_CUT_M
+            self.stations.deep_cut = (first - target) > DEEP_CUT_M
         while True:
+            with np.errstate(invalid="ignore"):
+                self.stations.fresh_fill = (st.survey_m - first) > FRESH_FILL_M
             st.scores = {d.name: d.judge(st.survey_m) for d in st.designs}
             if all(d.met(st.survey_m, p.done_share) for d in st.designs):
                 st.phase = "done"
@@ -216,6 +252,10 @@ class Earthwork(PilotedScript):
                     ActionStatus.EXECUTION_FAILED,
                     f"design not met after {st.rounds} surveys: {self._score_text()}",
                 )
+            if min(sc.coverage for sc in st.scores.values()) < p.done_share:
+                log.warning("survey %d saw too little of the designs; surveying again", st.rounds)
+                yield from self._survey()
+                continue
             try:
                 cf = cut_fill(st.survey_m, st.designs, p.grid, p.planner.deadband_m)
                 flows = haul_flows(
@@ -257,7 +297,6 @@ class Earthwork(PilotedScript):
         st.phase = f"survey {st.rounds + 1}"
         bounds = self._work_bounds()
         self.survey.begin()
-        yield ToolsTo(self.pilot, self._carry())
         for pose in survey_poses(
             bounds,
             p.survey_standoff_m,
@@ -265,9 +304,12 @@ class Earthwork(PilotedScript):
             self.stations.clearance_m,
             view_m=p.survey.max_range_m,
         ):
+            yield ToolsTo(self.pilot, self._carry())
             yield from self._go(pose.x_m, pose.y_m, pose.yaw_rad)
+            yield ToolsTo(self.pilot, self._look)
             yield Hold(self.pilot, SETTLE_BEFORE_FRAME_S)
             self._take_frame()
+        yield ToolsTo(self.pilot, self._carry())
         st.survey_m, _ = self.survey.finish()
         st.rounds += 1
         return None
@@ -285,12 +327,18 @@ class Earthwork(PilotedScript):
         frame = self.camera()
         pts = camera_points(frame, self.mount, max_depth_m=self.params.survey.max_range_m, stride=1)
         pts = pts[~self.body.contains(pts)]
-        roll, pitch = tilt_from_gravity(self.pilot.sensed.accel_mps2)
+        roll, pitch = self._tilt()
         pose = self.pilot.pose
         z = self._ground_under(pose.x_m, pose.y_m) + self._ride_m
         site = points_to_site(pts, pose, z, roll, pitch)
         if not self.survey.add_points(site, (pose.x_m, pose.y_m)):
             log.warning("survey frame at %s could not be registered; left out", pose)
+
+    def _tilt(self) -> tuple[float, float]:
+        """Roll and pitch at rest from the accelerometer, its calibrated bias taken off."""
+        a = self.pilot.sensed.accel_mps2
+        b = self._accel_bias
+        return tilt_from_gravity((a[0] - b[0], a[1] - b[1], a[2] - b[2]))
 
     def _ground_under(self, x_m: float, y_m: float) -> float:
         """The surveyed ground under the chassis (0 before anything is known), in m."""
@@ -338,7 +386,7 @@ class Earthwork(PilotedScript):
         yield ToolsTo(pilot, carry)
         yield from self._go(stand[0] - p.approach_m * c, stand[1] - p.approach_m * s, heading)
         yield Straight(pilot, p.approach_m, min(0.15, p.cruise_speed_mps), heading)
-        _, pitch = tilt_from_gravity(pilot.sensed.accel_mps2)  # + noses down
+        _, pitch = self._tilt()  # + noses down
         b, cu = self.stations.pitch_compensated(b, cu, z_cut, stand, pitch)
         yield ToolsTo(pilot, {boom: b, curl: cu})
         yield DigCut(pilot, length, p.dig_speed_mps, heading, boom=boom, carry_rad=carry[boom])
@@ -366,3 +414,13 @@ class Earthwork(PilotedScript):
         st.planned_kg += load.mass_kg
         st.planned_work_kg_m += load.mass_kg * load.carry_m
         return None
+
+
+def _grown(
+    outline: tuple[tuple[float, float], ...], by_m: float
+) -> tuple[tuple[float, float], ...]:
+    """The bounding rectangle of an outline grown by ``by_m`` on every side."""
+    xs = [x for x, _ in outline]
+    ys = [y for _, y in outline]
+    x0, x1, y0, y1 = min(xs) - by_m, max(xs) + by_m, min(ys) - by_m, max(ys) + by_m
+    return ((x0, y0), (x1, y0), (x1, y1), (x0, y1))

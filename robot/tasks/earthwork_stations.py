@@ -8,6 +8,7 @@ where the designs cut deep (the wheels keep off them). The earthwork task
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -16,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..config import RoverConfig, ToolConfig
-from ..control.bucket import BucketPoses, bucket_edge_m, dig_angles_rad
+from ..control.bucket import BucketPoses, bucket_edge_m, dig_angles_rad, max_dig_depth_m
 from ..perception.mapping import BodyBox
 from ..planning.earthwork import CutFill
 from ..planning.hauls import Load
@@ -25,7 +26,7 @@ from ..site.grid import FloatArray
 if TYPE_CHECKING:
     from .earthwork import EarthworkTaskParams
 
-__all__ = ["DEEP_CUT_M", "LAYER_M", "Stations"]
+__all__ = ["DEEP_CUT_M", "DIG_PITCHES_RAD", "LAYER_M", "Stations", "deepest_cut_m"]
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -38,6 +39,10 @@ trench, dug or to be dug), in m."""
 WHEEL_REACH_M = 0.45
 """Half the wheelbase plus a wheel radius, about: how far from the chassis centre the
 wheels touch the ground, in m (excavator_66kg: 0.3 + 0.15)."""
+DIG_PITCHES_RAD = (-0.3, -0.5)
+"""Bucket floor pitches (nose down) tried, in order, for cuts deeper than the usual dig
+pitch reaches: tipping the bucket forward lowers its edge (excavator_66kg reaches 0.18 m
+below its wheels at -0.15 rad, 0.25 m at -0.5 rad)."""
 STATION_MARGIN_M = 0.2
 """Gap kept between the site's edge and the farthest corner of a rover turning in place
 at a station, in m."""
@@ -77,6 +82,8 @@ class Stations:
         self.clearance_m = STATION_MARGIN_M + max(math.hypot(x, y) for x in xs for y in ys)
         self.deep_cut: BoolArray | None = None
         """Cells where the designs lie :data:`DEEP_CUT_M` below the first survey."""
+        self.fresh_fill: BoolArray | None = None
+        """Cells the latest survey finds risen since the first (dumped soil)."""
 
     def clear(self, *points: tuple[float, float]) -> bool:
         """Whether the rover standing at each point keeps clear of the site's edges."""
@@ -98,17 +105,20 @@ class Stations:
 
     def standable(self, x_m: float, y_m: float) -> bool:
         """Whether the wheels may stand at (x, y): not where the designs cut deep (a
-        trench, dug or to be dug), within the wheels' reach of the centre."""
+        trench, dug or to be dug) nor on fresh fill, within the wheels' reach of the
+        centre."""
         g = self.params.grid
-        if self.deep_cut is None:
-            return True
         r = max(1, round(WHEEL_REACH_M / g.cell_size_m))
         j, i = g.cell_of(x_m, y_m)
         ny, nx = g.shape
-        patch = self.deep_cut[
-            max(0, j - r) : min(ny, j + r + 1), max(0, i - r) : min(nx, i + r + 1)
-        ]
-        return not bool(patch.any())
+        window = (
+            slice(max(0, j - r), min(ny, j + r + 1)),
+            slice(max(0, i - r), min(nx, i + r + 1)),
+        )
+        return not any(
+            mask is not None and bool(mask[window].any())
+            for mask in (self.deep_cut, self.fresh_fill)
+        )
 
     def dig(
         self, load: Load, cf: CutFill, surface_m: FloatArray, yaw_now_rad: float
@@ -178,7 +188,8 @@ class Stations:
             heading = base + turn
             c, s = math.cos(heading), math.sin(heading)
             stand = (ux - reach * c, uy - reach * s)
-            if self.clear(stand, (stand[0] - p.approach_m * c, stand[1] - p.approach_m * s)):
+            approach = (stand[0] - p.approach_m * c, stand[1] - p.approach_m * s)
+            if self.clear(stand, approach) and self.standable(*stand) and self.standable(*approach):
                 return heading, stand
         return None
 
@@ -190,8 +201,19 @@ class Stations:
         (as machine-control graders correct the blade for the machine's tilt)."""
         reach, _ = bucket_edge_m(self.config, self.tool, boom, curl)
         depth = self.ground_under(stand[0], stand[1]) - z_cut
-        angles = dig_angles_rad(self.config, self.tool, depth - reach * math.sin(pitch), self.poses)
+        angles = self.reach_depth(depth - reach * math.sin(pitch))
         return angles if angles is not None else (boom, curl)
+
+    def reach_depth(self, depth_m: float) -> tuple[float, float] | None:
+        """Boom and curl that put the edge ``depth_m`` below the wheels' ground: with the
+        bucket floor at the dig pitch, or tipped further nose-down (:data:`DIG_PITCHES_RAD`)
+        for a cut the usual pitch cannot reach; None when none reaches."""
+        for floor in (self.poses.dig_pitch_rad, *DIG_PITCHES_RAD):
+            poses = dataclasses.replace(self.poses, dig_pitch_rad=floor)
+            angles = dig_angles_rad(self.config, self.tool, depth_m, poses)
+            if angles is not None:
+                return angles
+        return None
 
     def angles_for(
         self, edge_xy: tuple[float, float], heading: float, z_cut: float
@@ -205,9 +227,17 @@ class Stations:
             sy = edge_xy[1] - reach * math.sin(heading)
             ground = self.ground_under(sx, sy)
             depth = ground - z_cut
-            angles = dig_angles_rad(self.config, self.tool, depth, self.poses)
+            angles = self.reach_depth(depth)
             if angles is None:
                 return None
             reach, _ = bucket_edge_m(self.config, self.tool, *angles)
         assert angles is not None
         return angles[0], angles[1], reach
+
+
+def deepest_cut_m(config: RoverConfig, tool: ToolConfig, poses: BucketPoses) -> float:
+    """Deepest cut below the wheels' ground at any of the pitches a station may use, m."""
+    return max(
+        max_dig_depth_m(config, tool, dataclasses.replace(poses, dig_pitch_rad=floor))
+        for floor in (poses.dig_pitch_rad, *DIG_PITCHES_RAD)
+    )

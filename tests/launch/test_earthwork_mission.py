@@ -66,15 +66,23 @@ def test_designs_the_site_cannot_hold_are_refused(
     assert f"{path}:" in text and field in text and reason in text
 
 
-def test_a_trench_deeper_than_the_soil_is_refused(tmp_path: Path) -> None:
-    data = _pad()
-    data["mission"]["tasks"] = [
-        {"kind": "dig_trench", "polyline_xy_m": [[3, 4], [6, 4]], "width_m": 0.3, "depth_m": 0.8}
-    ]
+@pytest.mark.parametrize(
+    ("depth_m", "reason"),
+    [
+        (0.8, "deeper than the soil (0.5 m)"),
+        # excavator_66kg's edge reaches 0.251 m below its wheels with the bucket tipped
+        # 0.5 rad nose-down (arm 0.45 m from a mount 0.21 m up, bucket 0.25 × 0.2 m).
+        (0.3, "deeper than rover 'excavator_66kg''s bucket reaches below its wheels (0.251 m)"),
+    ],
+)
+def test_a_trench_too_deep_is_refused(tmp_path: Path, depth_m: float, reason: str) -> None:
+    data = yaml.safe_load(load_scenario("trench").path.read_text())
+    data["mission"]["tasks"][0]["depth_m"] = depth_m
     path = tmp_path / "deep.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
-    with pytest.raises(ScenarioError, match=r"tasks\[0\]\.depth_m.*deeper than the soil"):
+    with pytest.raises(ScenarioError) as info:
         load_scenario(str(path))
+    assert "mission.tasks[0].depth_m" in str(info.value) and reason in str(info.value)
 
 
 def test_landing_pad_plans_on_rough_ground_without_the_engines() -> None:
