@@ -95,7 +95,7 @@ class EarthworkMission(StrictModel):
     """Boxes the rover may dump surplus in (up to ``spoil_height_m``)."""
     survey_cell_m: Annotated[float, Field(ge=0.02, le=0.05)] = 0.05
     """Cell of the rover's survey grid, in m (2–5 cm)."""
-    survey_margin_m: Positive = 1.0
+    survey_margin_m: Positive = 2.0
     """The survey grid reaches this far beyond the designs and zones, in m."""
     loads_per_round: Annotated[int, Field(ge=1)] = 8
     """Loads carried between two surveys."""

@@ -9,7 +9,9 @@ absolute error, share of cells within ±3 cm). Files added to the run folder:
 - ``survey_final.npy`` and ``survey_grid.json``: the rover's last survey and its grid;
 - ``soil_mass_before.npy`` and ``soil_mass_after.npy``: the soil's mass per cell, in kg,
   so conservation can be recomputed from files;
-- ``error_after.png``: the true grid after minus the design.
+- ``error_after.png``: the true grid after minus the design;
+- ``profile_NAME.png`` for each berm and trench: the true ground before and after and
+  the design, across the middle of its centreline.
 """
 
 from __future__ import annotations
@@ -197,6 +199,18 @@ def write_earthwork_files(run: RunRecord, out_dir: Path, judgement: Judgement) -
                 grid.origin_xy_m,
                 title=f"{run.setup.scenario.config.name} seed {run.setup.seed}: after − design",
             )
+    if grid is not None and run.terrain_before_m is not None and run.terrain_after_m is not None:
+        for spec, d in zip(designs_of(run.setup.scenario.mission), designs, strict=True):
+            line = getattr(spec, "polyline_xy_m", None)
+            if line is not None:
+                _write_profile(
+                    out_dir / f"profile_{d.name}.png",
+                    grid,
+                    [(float(x), float(y)) for x, y in line],
+                    {"before": run.terrain_before_m, "after": run.terrain_after_m},
+                    d.heights_m,
+                    f"{run.setup.scenario.config.name} seed {run.setup.seed}: {d.kind} {d.name!r}",
+                )
     st = task.progress
     if st.survey_m is not None:
         np.save(out_dir / "survey_final.npy", st.survey_m)
@@ -214,3 +228,40 @@ def write_earthwork_files(run: RunRecord, out_dir: Path, judgement: Judgement) -
         np.save(out_dir / "soil_mass_before.npy", run.soil_mass_before_kg)
     if run.soil_mass_after_kg is not None:
         np.save(out_dir / "soil_mass_after.npy", run.soil_mass_after_kg)
+
+
+def _write_profile(
+    path: Path,
+    grid: GridSpec,
+    polyline: list[tuple[float, float]],
+    grids: dict[str, np.ndarray],
+    design_m: np.ndarray,
+    title: str,
+) -> None:
+    """Heights along a section square to the polyline's middle segment, at its middle,
+    2 m each side (nearest cell)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    k = (len(polyline) - 1) // 2
+    (ax_, ay_), (bx_, by_) = polyline[k], polyline[k + 1]
+    mx, my = 0.5 * (ax_ + bx_), 0.5 * (ay_ + by_)
+    length = math.hypot(bx_ - ax_, by_ - ay_) or 1.0
+    nx_, ny_ = -(by_ - ay_) / length, (bx_ - ax_) / length
+    s = np.arange(-2.0, 2.0 + 1e-9, grid.cell_size_m)
+    j, i = grid.cells_of(mx + s * nx_, my + s * ny_)
+    ok = (j >= 0) & (j < grid.shape[0]) & (i >= 0) & (i < grid.shape[1])
+    fig, ax = plt.subplots(figsize=(9, 4), dpi=100)
+    for label, h in grids.items():
+        ax.plot(s[ok], h[j[ok], i[ok]] * 100, label=f"true ground {label}")
+    ax.plot(s[ok], design_m[j[ok], i[ok]] * 100, "k--", lw=2, label="design")
+    ax.set_xlabel("across the centreline (m, left +)")
+    ax.set_ylabel("height (cm)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -184,6 +184,8 @@ class Earthwork(PilotedScript):
         self.survey = SiteSurvey(params.grid, reference, params.survey)
         self._ride_m = config.chassis.axle_drop_m + config.wheels.radius_m
         self._accel_bias: tuple[float, float, float] = (0.0, 0.0, 0.0)
+        self._expected: FloatArray | None = None
+        """The surface the rover expects after its passes since the last survey."""
         # Held high to carry, the bucket hides the ground nearer than ~2.7 m from the mast
         # camera; for a survey frame it is lowered to just above the ground, below the
         # camera's field of view.
@@ -311,6 +313,7 @@ class Earthwork(PilotedScript):
             self._take_frame()
         yield ToolsTo(self.pilot, self._carry())
         st.survey_m, _ = self.survey.finish()
+        self._expected = None
         st.rounds += 1
         return None
 
@@ -334,6 +337,23 @@ class Earthwork(PilotedScript):
         if not self.survey.add_points(site, (pose.x_m, pose.y_m)):
             log.warning("survey frame at %s could not be registered; left out", pose)
 
+    def _carve(
+        self, stand: tuple[float, float], heading: float, length: float, z_cut: float
+    ) -> None:
+        """Lower the expected surface where a pass swept (the bucket's width, from the
+        edge's start to its end) to the cut's height: the next load of the round at the
+        same place then takes the next layer, not the soil already in the bucket."""
+        if self._expected is None:
+            return
+        reach, _ = self.stations.reach_at(z_cut, stand)
+        g = self.params.grid
+        gx, gy = np.meshgrid(g.x_coords_m, g.y_coords_m)
+        c, s = math.cos(heading), math.sin(heading)
+        along = (gx - stand[0]) * c + (gy - stand[1]) * s - reach
+        across = -(gx - stand[0]) * s + (gy - stand[1]) * c
+        swept = (along >= 0.0) & (along <= length) & (np.abs(across) <= 0.5 * self.tool.width_m)
+        self._expected = np.where(swept, np.fmin(self._expected, z_cut), self._expected)
+
     def _tilt(self) -> tuple[float, float]:
         """Roll and pitch at rest from the accelerometer, its calibrated bias taken off."""
         a = self.pilot.sensed.accel_mps2
@@ -356,23 +376,37 @@ class Earthwork(PilotedScript):
 
     # ------------------------------------------------------------------ hauls
     def _go(self, x_m: float, y_m: float, yaw_rad: float) -> ScriptBody:
+        """Travel to (x, y) and face ``yaw_rad``, round the deep cuts and fresh fill."""
         p = self.params
-        return travel_direct(
-            self.pilot,
-            (x_m, y_m),
-            yaw_rad,
-            p.cruise_speed_mps,
-            min(0.15, p.cruise_speed_mps),
-            self.scanner,
-            self.site_size_m,
-        )
+        corners = self.stations.route(self.pilot.pose, (x_m, y_m))
+        for k, corner in enumerate(corners):
+            last = k == len(corners) - 1
+            if last:
+                heading = yaw_rad
+            else:
+                nxt = corners[k + 1]
+                heading = math.atan2(nxt[1] - corner[1], nxt[0] - corner[0])
+            yield from travel_direct(
+                self.pilot,
+                corner,
+                heading,
+                p.cruise_speed_mps,
+                min(0.15, p.cruise_speed_mps),
+                self.scanner,
+                self.site_size_m,
+                tolerance_m=0.05 if last else 0.2,
+            )
+        return None
 
     def _haul(self, load: Load, cf: CutFill) -> ScriptBody:
         st, p, pilot = self.progress, self.params, self.pilot
         boom, curl = self.tool.joints[0].name, self.tool.joints[1].name
         carry = self._carry()
-        surface = st.survey_m if st.survey_m is not None else np.zeros(p.grid.shape)
-        dig = self.stations.dig(load, cf, surface, pilot.pose.yaw_rad)
+        if self._expected is None:
+            self._expected = (
+                st.survey_m.copy() if st.survey_m is not None else np.zeros(p.grid.shape)
+            )
+        dig = self.stations.dig(load, cf, self._expected, pilot.pose.yaw_rad)
         dump = self.stations.dump(load, pilot.pose.yaw_rad)
         if dig is None or dump is None:
             log.warning("load %s: no station the rover can reach; skipped", load)
@@ -390,6 +424,7 @@ class Earthwork(PilotedScript):
         b, cu = self.stations.pitch_compensated(b, cu, z_cut, stand, pitch)
         yield ToolsTo(pilot, {boom: b, curl: cu})
         yield DigCut(pilot, length, p.dig_speed_mps, heading, boom=boom, carry_rad=carry[boom])
+        self._carve(stand, heading, length, z_cut)
         yield Straight(pilot, -BACK_OUT_M, 0.05, heading)
         yield ToolsTo(pilot, {curl: carry[curl]})
         yield ToolsTo(pilot, carry)

@@ -9,19 +9,24 @@ where the designs cut deep (the wheels keep off them). The earthwork task
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
+from scipy import ndimage
 
 from ..config import RoverConfig, ToolConfig
 from ..control.bucket import BucketPoses, bucket_edge_m, dig_angles_rad, max_dig_depth_m
 from ..perception.mapping import BodyBox
+from ..planning.costmap import Costmap
 from ..planning.earthwork import CutFill
 from ..planning.hauls import Load
+from ..planning.planner import Planner, PlannerParams, PlanningError
 from ..site.grid import FloatArray
+from ..types import Pose2
 
 if TYPE_CHECKING:
     from .earthwork import EarthworkTaskParams
@@ -29,6 +34,8 @@ if TYPE_CHECKING:
 __all__ = ["DEEP_CUT_M", "DIG_PITCHES_RAD", "LAYER_M", "Stations", "deepest_cut_m"]
 
 BoolArray = npt.NDArray[np.bool_]
+
+log = logging.getLogger(__name__)
 
 LAYER_M = 0.08
 """Deepest slice one dig pass takes below the surveyed top, in m (a bucketful over a
@@ -84,6 +91,9 @@ class Stations:
         """Cells where the designs lie :data:`DEEP_CUT_M` below the first survey."""
         self.fresh_fill: BoolArray | None = None
         """Cells the latest survey finds risen since the first (dumped soil)."""
+        self._planner = Planner(PlannerParams(escape_radius_m=1.0))
+        self._costmap: Costmap | None = None
+        self._costmap_key: tuple[bytes] | None = None
 
     def clear(self, *points: tuple[float, float]) -> bool:
         """Whether the rover standing at each point keeps clear of the site's edges."""
@@ -102,6 +112,40 @@ class Stations:
             return False
         borrow = self.params.borrow_mask
         return bool(cf.cut_m[j, i] > 0.0 or (borrow is not None and borrow[j, i]))
+
+    def route(self, start: Pose2, goal_xy_m: tuple[float, float]) -> list[tuple[float, float]]:
+        """Corners of a path from ``start`` to ``goal_xy_m`` round deep cuts and fresh fill
+        (:meth:`costmap`), the goal last; just the goal when the way is clear, when either
+        end is off the survey grid, or when no path is found (then it goes straight)."""
+        costmap = self.costmap()
+        if costmap is None:
+            return [goal_xy_m]
+        try:
+            path = self._planner.plan(costmap, start, goal_xy_m)
+        except PlanningError as exc:
+            log.info("no way round the work from %s: %s; going straight", start, exc)
+            return [goal_xy_m]
+        pts = [(float(x), float(y)) for x, y in path.points_xy_m[1:]]
+        pts[-1] = goal_xy_m
+        return pts
+
+    def costmap(self) -> Costmap | None:
+        """Lethal where a wheel would stand on a deep cut or fresh fill, free elsewhere."""
+        g = self.params.grid
+        masks = [m for m in (self.deep_cut, self.fresh_fill) if m is not None]
+        if not masks:
+            return None
+        hazard = np.logical_or.reduce(masks)
+        key = (hazard.tobytes(),)
+        if self._costmap is not None and self._costmap_key == key:
+            return self._costmap
+        r = max(1, round(WHEEL_REACH_M / g.cell_size_m))
+        yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
+        lethal = ndimage.binary_dilation(hazard, structure=(xx * xx + yy * yy) <= r * r)
+        cost = np.where(lethal, np.inf, 0.0)
+        self._costmap = Costmap(g, cost, hazard, np.ones(g.shape, dtype=bool))
+        self._costmap_key = key
+        return self._costmap
 
     def standable(self, x_m: float, y_m: float) -> bool:
         """Whether the wheels may stand at (x, y): not where the designs cut deep (a
@@ -142,6 +186,8 @@ class Stations:
         z_goal = float(cf.target_m[j, i])
         if not math.isfinite(z_goal):  # borrow: cut to the borrow depth
             z_goal = z_top - p.planner.borrow_depth_m
+        if z_top - z_goal <= p.planner.deadband_m:
+            return None  # passes of this round have already taken it down
         z_cut = max(z_goal, z_top - LAYER_M)
         thick = max(z_top - z_cut, 0.02)
         want = load.mass_kg / (p.planner.cut_density_kgpm3 * self.tool.width_m * thick)
@@ -203,6 +249,14 @@ class Stations:
         depth = self.ground_under(stand[0], stand[1]) - z_cut
         angles = self.reach_depth(depth - reach * math.sin(pitch))
         return angles if angles is not None else (boom, curl)
+
+    def reach_at(self, z_cut: float, stand: tuple[float, float]) -> tuple[float, float]:
+        """How far ahead of the chassis centre and how high the edge is when set for a cut
+        at ``z_cut`` from ``stand`` (level chassis), in m."""
+        angles = self.reach_depth(self.ground_under(stand[0], stand[1]) - z_cut)
+        if angles is None:
+            return 1.0, 0.0
+        return bucket_edge_m(self.config, self.tool, *angles)
 
     def reach_depth(self, depth_m: float) -> tuple[float, float] | None:
         """Boom and curl that put the edge ``depth_m`` below the wheels' ground: with the

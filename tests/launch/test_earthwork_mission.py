@@ -139,3 +139,36 @@ def test_plan_command_prints_and_draws_without_the_simulator(
     # Loads go from centroid to centroid: never more work than the exact transport bound.
     assert summary["planned_work_kg_m"] <= summary["bound_kg_m"] * 1.0001
     assert main(["plan", "drive_test", "--out", str(tmp_path / "x")]) == 2
+
+
+@pytest.mark.slow
+def test_a_short_trench_run_leaves_files_anyone_can_check(tmp_path: Path) -> None:
+    import json
+
+    from lunarsite.launch.cli import main
+
+    out = tmp_path / "run"
+    code = main(
+        ["run", "trench", "--seed", "3", "--time-limit", "40", "--out", str(out), "--quiet"]
+    )
+    assert code == 1  # the trench is not dug in 40 s: the run falls short, and says so
+    meta = json.loads((out / "terrain.json").read_text())
+    before = np.load(out / "terrain_before.npy")
+    design = np.load(out / "design.npy")
+    assert design.shape == before.shape
+    # The design speaks for the trench only: 3 m × 0.3 m (plus round ends) of 2 cm cells.
+    cells = int(np.isfinite(design).sum())
+    cell = meta["cell_size_m"]
+    assert cells == pytest.approx((3.0 * 0.3 + math.pi * 0.15**2) / cell**2, rel=0.1)
+    # Its floor is 0.25 m below the ground around it, measured from the file.
+    j, i = np.nonzero(np.isfinite(design))
+    ring = before[j.min() - 40 : j.max() + 40, i.min() - 40 : i.max() + 40]
+    assert float(np.nanmedian(design)) == pytest.approx(float(np.median(ring)) - 0.25, abs=0.02)
+    # Conservation from the per-cell masses alone: what the grid lost is in the bucket.
+    m0 = np.load(out / "soil_mass_before.npy")
+    m1 = np.load(out / "soil_mass_after.npy")
+    metrics = json.loads((out / "metrics.json").read_text())
+    in_tools = metrics["soil"].get("tool_load_kg", 0.0)
+    assert float(m0.sum()) == pytest.approx(float(m1.sum()) + in_tools, rel=1e-6)
+    for name in ("profile_trench.png", "error_after.png"):
+        assert (out / name).exists(), name

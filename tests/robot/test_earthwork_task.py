@@ -6,6 +6,7 @@ end it ``execution_failed`` after its rounds, having hauled in between."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -100,3 +101,28 @@ def test_a_design_it_cannot_reach_ends_execution_failed_after_its_rounds(
     assert task.progress.scores["pad"].share_in_tolerance < 0.05
     # Nothing left the site: every pose the rover reached kept its turning circle inside.
     assert task.pilot.timeouts == 0
+
+
+def test_routes_go_round_a_trench_and_straight_when_clear(excavator: RoverConfig) -> None:
+    _rover, task = _task(excavator, GROUND_Z, rounds=1)
+    st = task.stations
+    g = task.params.grid
+    gx, gy = np.meshgrid(g.x_coords_m, g.y_coords_m)
+    # A trench across x = 5 from y = 2.5 to 7.5: it blocks the straight way west to east.
+    st.deep_cut = (np.abs(gx - 5.0) < 0.15) & (gy > 2.5) & (gy < 7.5)
+    start = Pose2(3.0, 5.0, 0.0)
+    corners = st.route(start, (7.0, 5.0))
+    assert len(corners) >= 2 and corners[-1] == (7.0, 5.0)
+    pts = np.vstack([[start.x_m, start.y_m], np.asarray(corners)])
+    for a, b in itertools.pairwise(pts):
+        for t in np.linspace(0.0, 1.0, 200):
+            x, y = a + t * (b - a)
+            # Distance from the trench's strip: the wheels (0.45 m out) stay off it.
+            dx = max(abs(x - 5.0) - 0.15, 0.0)
+            dy = max(2.5 - y, y - 7.5, 0.0)
+            assert math.hypot(dx, dy) > 0.35, (x, y)
+    # The wheels may not stand beside it either.
+    assert not st.standable(5.3, 5.0) and st.standable(6.0, 5.0)
+    # With nothing in the way the route is the goal itself.
+    st.deep_cut = np.zeros(g.shape, dtype=bool)
+    assert st.route(start, (7.0, 5.0)) == [(7.0, 5.0)]
