@@ -25,7 +25,6 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -41,20 +40,20 @@ from ..executive.skill import ActionResult, ActionStatus
 from ..perception.estimation import tilt_from_gravity
 from ..perception.fiducials import CameraMount
 from ..perception.mapping import BodyBox, RangeScan, camera_points, points_to_site
-from ..perception.site_survey import SiteSurvey, SurveyParams, survey_poses
+from ..perception.site_survey import SiteSurvey, survey_poses
 from ..planning.earthwork import (
     CutFill,
-    EarthworkParams,
     PlanningError,
     combine_designs,
     cut_fill,
     haul_flows,
 )
 from ..planning.hauls import Load, plan_loads
-from ..site.design import Design, DesignError, DesignScore, ResolvedDesign
-from ..site.grid import FloatArray, GridSpec
+from ..site.design import DesignError
+from ..site.grid import FloatArray
 from ..site.survey import region_weights
 from ..types import CameraFrame, Pose2
+from .earthwork_params import EarthworkProgress, EarthworkTaskParams, grown_box
 from .earthwork_stations import DEEP_CUT_M, Stations
 from .piloted import PilotedScript
 
@@ -80,50 +79,6 @@ POUR_S = 2.0
 """Standing time with the bucket tipped, in s."""
 BACK_OUT_M = 0.15
 """How far the rover backs from a cut face, bucket still down, before lifting, in m."""
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class EarthworkTaskParams:
-    """What an earthwork task is asked to do (values; the scenario schema converts)."""
-
-    designs: tuple[Design, ...]
-    grid: GridSpec
-    """The survey grid: the work area and a margin, 2–5 cm cells."""
-    planner: EarthworkParams
-    borrow_mask: BoolArray | None = None
-    spoil_mask: BoolArray | None = None
-    no_go_mask: BoolArray | None = None
-    loads_per_round: int = 8
-    done_share: float = 0.95
-    max_rounds: int = 30
-    survey_standoff_m: float = 1.6
-    dig_speed_mps: float = 0.08
-    cruise_speed_mps: float = 0.25
-    approach_m: float = 0.4
-    max_pass_m: float = 0.6
-    survey: SurveyParams = field(default_factory=SurveyParams)
-
-
-@dataclass
-class EarthworkProgress:
-    """What is being done and what is finished (for the progress line and the report)."""
-
-    phase: str = "start"
-    rounds: int = 0
-    loads: int = 0
-    haul_phase: int = 0
-    """0: surveying or between loads; 1: digging; 2: carrying; 3: dumping."""
-    skipped: int = 0
-    """Loads with no station the rover could reach."""
-    planned_kg: float = 0.0
-    planned_work_kg_m: float = 0.0
-    bound_kg_m: float = 0.0
-    """The transport bound of the first plan, in kg·m."""
-    scores: dict[str, DesignScore] = field(default_factory=dict)
-    """Each design judged on the latest survey."""
-    survey_m: FloatArray | None = None
-    """The latest survey's heights (NaN unseen)."""
-    designs: tuple[ResolvedDesign, ...] = ()
 
 
 class Earthwork(PilotedScript):
@@ -173,7 +128,7 @@ class Earthwork(PilotedScript):
         reference = np.ones(params.grid.shape, dtype=bool)
         g = params.grid
         for d in params.designs:  # the work changes these: they are no datum
-            box = _grown(d.outline_xy_m(), REFERENCE_GAP_M)
+            box = grown_box(d.outline_xy_m(), REFERENCE_GAP_M)
             reference &= (
                 region_weights(g.shape, g.cell_size_m, g.origin_xy_m, box, subsamples=1) <= 0.5
             )
@@ -441,6 +396,7 @@ class Earthwork(PilotedScript):
         st.haul_phase = 3
         yield ToolsTo(pilot, {boom: self.poses.dump_boom_rad, curl: self.poses.dump_curl_rad})
         yield Hold(pilot, POUR_S)
+        self.stations.mark_fill(ux, uy)
         yield ToolsTo(pilot, carry)
         pilot.pivot_ahead_m = 0.0
         st.haul_phase = 0
@@ -449,13 +405,3 @@ class Earthwork(PilotedScript):
         st.planned_kg += load.mass_kg
         st.planned_work_kg_m += load.mass_kg * load.carry_m
         return None
-
-
-def _grown(
-    outline: tuple[tuple[float, float], ...], by_m: float
-) -> tuple[tuple[float, float], ...]:
-    """The bounding rectangle of an outline grown by ``by_m`` on every side."""
-    xs = [x for x, _ in outline]
-    ys = [y for _, y in outline]
-    x0, x1, y0, y1 = min(xs) - by_m, max(xs) + by_m, min(ys) - by_m, max(ys) + by_m
-    return ((x0, y0), (x1, y0), (x1, y1), (x0, y1))

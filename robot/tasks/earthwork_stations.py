@@ -29,7 +29,7 @@ from ..site.grid import FloatArray
 from ..types import Pose2
 
 if TYPE_CHECKING:
-    from .earthwork import EarthworkTaskParams
+    from .earthwork_params import EarthworkTaskParams
 
 __all__ = ["DEEP_CUT_M", "DIG_PITCHES_RAD", "LAYER_M", "Stations", "deepest_cut_m"]
 
@@ -50,6 +50,9 @@ DIG_PITCHES_RAD = (-0.3, -0.5)
 """Bucket floor pitches (nose down) tried, in order, for cuts deeper than the usual dig
 pitch reaches: tipping the bucket forward lowers its edge (excavator_66kg reaches 0.18 m
 below its wheels at -0.15 rad, 0.25 m at -0.5 rad)."""
+PILE_RADIUS_M = 0.35
+"""Radius of the ground a poured bucketful covers, in m (15 L at the 35° repose of loose
+regolith is a cone of about 0.3 m radius)."""
 STATION_MARGIN_M = 0.2
 """Gap kept between the site's edge and the farthest corner of a rover turning in place
 at a station, in m."""
@@ -128,6 +131,15 @@ class Stations:
         pts = [(float(x), float(y)) for x, y in path.points_xy_m[1:]]
         pts[-1] = goal_xy_m
         return pts
+
+    def mark_fill(self, x_m: float, y_m: float) -> None:
+        """A load was just poured at (x, y): the ground within :data:`PILE_RADIUS_M` is
+        fresh fill from now on (a survey would show it; the wheels must not wait for
+        one)."""
+        g = self.params.grid
+        gx, gy = np.meshgrid(g.x_coords_m, g.y_coords_m)
+        pile = np.hypot(gx - x_m, gy - y_m) <= PILE_RADIUS_M
+        self.fresh_fill = pile if self.fresh_fill is None else (self.fresh_fill | pile)
 
     def costmap(self) -> Costmap | None:
         """Lethal where a wheel would stand on a deep cut or fresh fill, free elsewhere."""

@@ -1,0 +1,76 @@
+"""What an earthwork task is given and what it reports: values, no behaviour.
+
+:class:`EarthworkTaskParams` is the task's input (the scenario schema in
+``lunarsite.launch`` converts a checked file into it); :class:`EarthworkProgress` is what
+it has done so far, for the progress line and the run's report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from ..perception.site_survey import SurveyParams
+from ..planning.earthwork import EarthworkParams
+from ..site.design import Design, DesignScore, ResolvedDesign
+from ..site.grid import FloatArray, GridSpec
+
+__all__ = ["EarthworkProgress", "EarthworkTaskParams", "grown_box"]
+
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class EarthworkTaskParams:
+    """What an earthwork task is asked to do (values; the scenario schema converts)."""
+
+    designs: tuple[Design, ...]
+    grid: GridSpec
+    """The survey grid: the work area and a margin, 2–5 cm cells."""
+    planner: EarthworkParams
+    borrow_mask: BoolArray | None = None
+    spoil_mask: BoolArray | None = None
+    no_go_mask: BoolArray | None = None
+    loads_per_round: int = 8
+    done_share: float = 0.95
+    max_rounds: int = 30
+    survey_standoff_m: float = 1.6
+    dig_speed_mps: float = 0.08
+    cruise_speed_mps: float = 0.25
+    approach_m: float = 0.4
+    max_pass_m: float = 0.6
+    survey: SurveyParams = field(default_factory=SurveyParams)
+
+
+@dataclass
+class EarthworkProgress:
+    """What is being done and what is finished (for the progress line and the report)."""
+
+    phase: str = "start"
+    rounds: int = 0
+    loads: int = 0
+    haul_phase: int = 0
+    """0: surveying or between loads; 1: digging; 2: carrying; 3: dumping."""
+    skipped: int = 0
+    """Loads with no station the rover could reach."""
+    planned_kg: float = 0.0
+    planned_work_kg_m: float = 0.0
+    bound_kg_m: float = 0.0
+    """The transport bound of the first plan, in kg·m."""
+    scores: dict[str, DesignScore] = field(default_factory=dict)
+    """Each design judged on the latest survey."""
+    survey_m: FloatArray | None = None
+    """The latest survey's heights (NaN unseen)."""
+    designs: tuple[ResolvedDesign, ...] = ()
+
+
+def grown_box(
+    outline: tuple[tuple[float, float], ...], by_m: float
+) -> tuple[tuple[float, float], ...]:
+    """The bounding rectangle of an outline grown by ``by_m`` on every side."""
+    xs = [x for x, _ in outline]
+    ys = [y for _, y in outline]
+    x0, x1, y0, y1 = min(xs) - by_m, max(xs) + by_m, min(ys) - by_m, max(ys) + by_m
+    return ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
