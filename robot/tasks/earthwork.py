@@ -4,20 +4,24 @@
 :class:`~lunarsite.robot.control.pilot.Pilot`, like the dig-and-dump task, but its work
 comes from a plan and its end from its own survey:
 
-1. **Survey** from poses round the work area (:func:`survey_poses`): at each, stand, take
-   a depth frame, place it with the estimate and the tilt at rest, and fuse it into a
-   round of :class:`~lunarsite.robot.perception.site_survey.SiteSurvey` (registered to
-   the first round's datum).
-2. **Judge.** After the first survey the designs are laid on the ground once
+1. **Level** the accelerometer by a half-turn on the spot
+   (:func:`~lunarsite.robot.control.level.calibrate_accel_bias`).
+2. **Survey** from poses round the work area (:func:`survey_poses`): at each, stand, lower
+   the bucket out of the camera's view, take a depth frame, place it with the estimate
+   and the tilt at rest, and fuse it into a round of
+   :class:`~lunarsite.robot.perception.site_survey.SiteSurvey` (one datum for all rounds).
+3. **Judge.** After the first survey the designs are laid on the ground once
    (:meth:`~lunarsite.robot.site.design.Design.resolve`). When every design has
    ``done_share`` of its cells known and within tolerance on the survey, the task
-   succeeds; the truth is never read.
-3. **Plan** cut and fill, the transport flows and the loads
+   succeeds; the truth is never read. A survey that saw too little is taken again.
+4. **Plan** cut and fill, the transport flows and the loads
    (:mod:`lunarsite.robot.planning.earthwork`, :mod:`~lunarsite.robot.planning.hauls`);
    a plan that cannot balance ends the task ``planning_failed`` with the shortfall.
-4. **Haul** up to ``loads_per_round`` loads: a dig pass towards the cut with the bucket
-   edge set at the cut's target height relative to the ground the rover stands on, back
-   out, carry, tip the bucket over the fill; then survey again and replan.
+5. **Haul** up to ``loads_per_round`` loads, each from a station
+   (:mod:`.earthwork_stations`): travel round deep cuts and fresh fill, a dig pass one
+   layer deep with the edge set for the chassis' pitch, back out, carry, tip the bucket
+   over the fill; the expected surface is carved after each pass and each pour is fresh
+   fill at once. Then survey again and replan.
 """
 
 from __future__ import annotations
@@ -78,7 +82,10 @@ SETTLE_BEFORE_FRAME_S = 0.5
 POUR_S = 2.0
 """Standing time with the bucket tipped, in s."""
 BACK_OUT_M = 0.15
-"""How far the rover backs from a cut face, bucket still down, before lifting, in m."""
+"""Least distance the rover backs from a cut face, bucket still down, before lifting, m;
+it backs the pass's length, up to :data:`MAX_BACK_OUT_M`."""
+MAX_BACK_OUT_M = 0.5
+"""Most it backs out along a pass before curling, in m."""
 
 
 class Earthwork(PilotedScript):
@@ -380,12 +387,16 @@ class Earthwork(PilotedScript):
         yield ToolsTo(pilot, {boom: b, curl: cu})
         yield DigCut(pilot, length, p.dig_speed_mps, heading, boom=boom, carry_rad=carry[boom])
         self._carve(stand, heading, length, z_cut)
-        yield Straight(pilot, -BACK_OUT_M, 0.05, heading)
+        # Back out along the pass before curling: curled at the face, a full bucket's edge
+        # swings forward through the soil and the cut pulls the rover over its front axle
+        # (a trench run tipped so with the edge 0.25 m down and only 0.15 m backed out).
+        back = min(max(BACK_OUT_M, length), MAX_BACK_OUT_M)
+        yield Straight(pilot, -back, 0.05, heading)
         yield ToolsTo(pilot, {curl: carry[curl]})
         yield ToolsTo(pilot, carry)
         pilot.pivot_ahead_m = self.poses.loaded_pivot_ahead_m
         st.haul_phase = 2
-        yield Straight(pilot, -(length + p.approach_m - BACK_OUT_M), 0.15, heading)
+        yield Straight(pilot, -(length + p.approach_m - back), 0.15, heading)
         st.phase = f"load {st.loads + 1}: dump at ({ux:.1f}, {uy:.1f})"
         out, dump_stand = dump
         co, so = math.cos(out), math.sin(out)

@@ -126,3 +126,15 @@ def test_routes_go_round_a_trench_and_straight_when_clear(excavator: RoverConfig
     # With nothing in the way the route is the goal itself.
     st.deep_cut = np.zeros(g.shape, dtype=bool)
     assert st.route(start, (7.0, 5.0)) == [(7.0, 5.0)]
+
+
+def test_a_poured_load_keeps_the_wheels_off_at_once(excavator: RoverConfig) -> None:
+    _rover, task = _task(excavator, GROUND_Z, rounds=1)
+    st = task.stations
+    assert st.standable(5.0, 5.0)
+    st.mark_fill(5.0, 5.0)
+    # Within the pile's radius plus the wheels' reach: not standable; beyond: free.
+    assert not st.standable(5.0 + 0.7, 5.0)
+    assert st.standable(5.0 + 0.9, 5.0)
+    corners = st.route(Pose2(3.0, 5.0, 0.0), (7.0, 5.0))
+    assert len(corners) >= 2  # round the pile, not over it
