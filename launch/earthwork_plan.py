@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,7 +26,13 @@ if TYPE_CHECKING:
 
     from .schema import LoadedScenario
 
-__all__ = ["EarthworkPreview", "preview_plan", "terrain_on_grid", "write_plan_picture"]
+__all__ = [
+    "EarthworkPreview",
+    "draw_plan",
+    "preview_plan",
+    "terrain_on_grid",
+    "write_plan_picture",
+]
 
 
 def terrain_on_grid(terrain: Terrain, grid: GridSpec) -> FloatArray:
@@ -128,6 +134,15 @@ def preview_plan(scenario: LoadedScenario, seed: int) -> EarthworkPreview:
 
 
 def write_plan_picture(preview: EarthworkPreview, path: Path) -> None:
+    """``plan.png`` of a preview (see :func:`draw_plan`)."""
+    title = (
+        f"{preview.scenario.config.name} seed {preview.seed}: {preview.plan.trips} trips, "
+        f"{preview.flows.moved_kg:.0f} kg, bound {preview.flows.bound_kg_m:.0f} kg·m"
+    )
+    draw_plan(path, preview.cutfill, preview.plan, preview.scenario.mission, title)
+
+
+def draw_plan(path: Path, cf: CutFill, plan: HaulPlan, mission: Any, title: str) -> None:
     """A PNG: cut (red) and fill (blue) per cell, the loads as arrows from dig to dump
     (width by mass), the designs' outlines and the borrow and spoil boxes."""
     import matplotlib
@@ -135,7 +150,6 @@ def write_plan_picture(preview: EarthworkPreview, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    cf = preview.cutfill
     g = cf.grid
     field = np.where(np.isfinite(cf.target_m), cf.fill_m - cf.cut_m, np.nan)
     x0, y0 = g.origin_xy_m
@@ -152,7 +166,6 @@ def write_plan_picture(preview: EarthworkPreview, path: Path) -> None:
         field * 100, origin="lower", extent=extent, cmap="RdBu", vmin=-lim * 100, vmax=lim * 100
     )
     fig.colorbar(im, ax=ax, label="fill (+) / cut (−) to the design, cm", shrink=0.8)
-    mission = preview.scenario.mission
     from .missions.earthwork import designs_of
 
     for d in designs_of(mission):
@@ -167,7 +180,7 @@ def write_plan_picture(preview: EarthworkPreview, path: Path) -> None:
             bx0, bx1, by0, by1 = b.box().bounds_m
             ax.plot([bx0, bx1, bx1, bx0, bx0], [by0, by0, by1, by1, by0], color=colour, lw=1.5)
             ax.annotate(label, (bx0, by1), fontsize=9, color=colour)
-    loads = preview.plan.loads
+    loads = plan.loads
     top = max((ld.mass_kg for ld in loads), default=1.0)
     for ld in loads:
         ax.annotate(
@@ -181,11 +194,7 @@ def write_plan_picture(preview: EarthworkPreview, path: Path) -> None:
                 "alpha": 0.7,
             },
         )
-    fl = preview.flows
-    ax.set_title(
-        f"{preview.scenario.config.name} seed {preview.seed}: {preview.plan.trips} trips, "
-        f"{fl.moved_kg:.0f} kg, bound {fl.bound_kg_m:.0f} kg·m"
-    )
+    ax.set_title(title)
     ax.set_xlabel("x (m, east)")
     ax.set_ylabel("y (m, north)")
     ax.set_aspect("equal")

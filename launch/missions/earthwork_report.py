@@ -10,6 +10,7 @@ absolute error, share of cells within ±3 cm). Files added to the run folder:
 - ``soil_mass_before.npy`` and ``soil_mass_after.npy``: the soil's mass per cell, in kg,
   so conservation can be recomputed from files;
 - ``error_after.png``: the true grid after minus the design;
+- ``plan.png``: the rover's first plan (cut and fill on its survey, the loads as arrows);
 - ``profile_NAME.png`` for each berm and trench: the true ground before and after and
   the design, across the middle of its centreline.
 """
@@ -212,6 +213,18 @@ def write_earthwork_files(run: RunRecord, out_dir: Path, judgement: Judgement) -
                     f"{run.setup.scenario.config.name} seed {run.setup.seed}: {d.kind} {d.name!r}",
                 )
     st = task.progress
+    if st.first_plan is not None:
+        from ..earthwork_plan import draw_plan
+
+        cf, plan = st.first_plan
+        draw_plan(
+            out_dir / "plan.png",
+            cf,
+            plan,
+            run.setup.scenario.mission,
+            f"{run.setup.scenario.config.name} seed {run.setup.seed}: the rover's first plan, "
+            f"{plan.trips} trips, bound {plan.bound_kg_m:.0f} kg·m",
+        )
     if st.survey_m is not None:
         np.save(out_dir / "survey_final.npy", st.survey_m)
         g = task.params.grid

@@ -233,8 +233,9 @@ class Earthwork(PilotedScript):
                 return ActionResult(ActionStatus.PLANNING_FAILED, str(exc))
             here = self.pilot.pose
             plan = plan_loads(flows, p.planner, (here.x_m, here.y_m))
-            if st.bound_kg_m == 0.0:
+            if st.first_plan is None:
                 st.bound_kg_m = flows.bound_kg_m
+                st.first_plan = (cf, plan)
             if not plan.loads:
                 return ActionResult(
                     ActionStatus.EXECUTION_FAILED,

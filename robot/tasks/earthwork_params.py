@@ -13,7 +13,8 @@ import numpy as np
 import numpy.typing as npt
 
 from ..perception.site_survey import SurveyParams
-from ..planning.earthwork import EarthworkParams
+from ..planning.earthwork import CutFill, EarthworkParams
+from ..planning.hauls import HaulPlan
 from ..site.design import Design, DesignScore, ResolvedDesign
 from ..site.grid import FloatArray, GridSpec
 
@@ -64,6 +65,8 @@ class EarthworkProgress:
     survey_m: FloatArray | None = None
     """The latest survey's heights (NaN unseen)."""
     designs: tuple[ResolvedDesign, ...] = ()
+    first_plan: tuple[CutFill, HaulPlan] | None = None
+    """The cut and fill and the loads of the first plan (for the run's picture)."""
 
 
 def grown_box(

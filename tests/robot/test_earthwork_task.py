@@ -10,6 +10,7 @@ import itertools
 import math
 
 import numpy as np
+import pytest
 
 from lunarsite.robot.config import RoverConfig
 from lunarsite.robot.executive import Agent, ControlLoop
@@ -98,6 +99,10 @@ def test_a_design_it_cannot_reach_ends_execution_failed_after_its_rounds(
     assert outcome.status.value == "execution_failed", outcome.reason
     assert "not met after 2 surveys" in outcome.reason
     assert task.progress.loads == 2  # one round of hauls between the two surveys
+    first = task.progress.first_plan
+    assert first is not None and first[1].trips >= 2
+    # 6 cm off a 3 × 3 m pad at the planner's cut density, all of it to move.
+    assert first[1].moved_kg == pytest.approx(0.06 * 9.0 * 1500.0, rel=0.05)
     assert task.progress.scores["pad"].share_in_tolerance < 0.05
     # Nothing left the site: every pose the rover reached kept its turning circle inside.
     assert task.pilot.timeouts == 0
