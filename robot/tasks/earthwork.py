@@ -75,6 +75,13 @@ FRESH_FILL_M = 0.05
 (loose soil a wheel sinks and spins in), in m."""
 LOOK_EDGE_HEIGHT_M = 0.08
 """Where the bucket's edge is held above the ground while a survey frame is taken, m."""
+DIG_TOLERANCE_M = 0.05
+"""How near its dig station's run-in a wall fix must find the rover, in m (a pass is a
+bucket wide: its place matters to a few centimetres)."""
+DUMP_TOLERANCE_M = 0.15
+"""How near its dump station's run-in, in m (a pour spreads over a pile's width)."""
+SURVEY_TOLERANCE_M = 0.3
+"""How near a survey pose, in m (a frame is placed with the fixed pose wherever it is)."""
 CALIBRATE_S = 2.0
 """Standing time at the start: the gyro bias estimate begins here, in s."""
 SETTLE_BEFORE_FRAME_S = 0.5
@@ -86,6 +93,8 @@ BACK_OUT_M = 0.15
 it backs the pass's length, up to :data:`MAX_BACK_OUT_M`."""
 MAX_BACK_OUT_M = 0.5
 """Most it backs out along a pass before curling, in m."""
+BACK_OUT_MPS = 0.08
+"""Speed of that back-out, in m/s: the edge runs back through its own cut, at dig speed."""
 
 
 class Earthwork(PilotedScript):
@@ -270,7 +279,7 @@ class Earthwork(PilotedScript):
             view_m=p.survey.max_range_m,
         ):
             yield ToolsTo(self.pilot, self._carry())
-            yield from self._go(pose.x_m, pose.y_m, pose.yaw_rad)
+            yield from self._go(pose.x_m, pose.y_m, pose.yaw_rad, SURVEY_TOLERANCE_M)
             yield ToolsTo(self.pilot, self._look)
             yield Hold(self.pilot, SETTLE_BEFORE_FRAME_S)
             self._take_frame()
@@ -300,23 +309,6 @@ class Earthwork(PilotedScript):
         if not self.survey.add_points(site, (pose.x_m, pose.y_m)):
             log.warning("survey frame at %s could not be registered; left out", pose)
 
-    def _carve(
-        self, stand: tuple[float, float], heading: float, length: float, z_cut: float
-    ) -> None:
-        """Lower the expected surface where a pass swept (the bucket's width, from the
-        edge's start to its end) to the cut's height: the next load of the round at the
-        same place then takes the next layer, not the soil already in the bucket."""
-        if self._expected is None:
-            return
-        reach, _ = self.stations.reach_at(z_cut, stand)
-        g = self.params.grid
-        gx, gy = np.meshgrid(g.x_coords_m, g.y_coords_m)
-        c, s = math.cos(heading), math.sin(heading)
-        along = (gx - stand[0]) * c + (gy - stand[1]) * s - reach
-        across = -(gx - stand[0]) * s + (gy - stand[1]) * c
-        swept = (along >= 0.0) & (along <= length) & (np.abs(across) <= 0.5 * self.tool.width_m)
-        self._expected = np.where(swept, np.fmin(self._expected, z_cut), self._expected)
-
     def _tilt(self) -> tuple[float, float]:
         """Roll and pitch at rest from the accelerometer, its calibrated bias taken off."""
         a = self.pilot.sensed.accel_mps2
@@ -338,8 +330,11 @@ class Earthwork(PilotedScript):
         return 0.0
 
     # ------------------------------------------------------------------ hauls
-    def _go(self, x_m: float, y_m: float, yaw_rad: float) -> ScriptBody:
-        """Travel to (x, y) and face ``yaw_rad``, round the deep cuts and fresh fill."""
+    def _go(
+        self, x_m: float, y_m: float, yaw_rad: float, tolerance_m: float = DIG_TOLERANCE_M
+    ) -> ScriptBody:
+        """Travel to (x, y) and face ``yaw_rad``, round the deep cuts and fresh fill,
+        until a wall fix puts the rover within ``tolerance_m`` (corners on the way: 0.2 m)."""
         p = self.params
         corners = self.stations.route(self.pilot.pose, (x_m, y_m))
         for k, corner in enumerate(corners):
@@ -357,7 +352,7 @@ class Earthwork(PilotedScript):
                 min(0.15, p.cruise_speed_mps),
                 self.scanner,
                 self.site_size_m,
-                tolerance_m=0.05 if last else 0.2,
+                tolerance_m=tolerance_m if last else 0.2,
             )
         return None
 
@@ -387,12 +382,13 @@ class Earthwork(PilotedScript):
         b, cu = self.stations.pitch_compensated(b, cu, z_cut, stand, pitch)
         yield ToolsTo(pilot, {boom: b, curl: cu})
         yield DigCut(pilot, length, p.dig_speed_mps, heading, boom=boom, carry_rad=carry[boom])
-        self._carve(stand, heading, length, z_cut)
+        if self._expected is not None:
+            self._expected = self.stations.carved(self._expected, stand, heading, length, z_cut)
         # Back out along the pass before curling: curled at the face, a full bucket's edge
         # swings forward through the soil and the cut pulls the rover over its front axle
         # (a trench run tipped so with the edge 0.25 m down and only 0.15 m backed out).
         back = min(max(BACK_OUT_M, length), MAX_BACK_OUT_M)
-        yield Straight(pilot, -back, 0.05, heading)
+        yield Straight(pilot, -back, BACK_OUT_MPS, heading)
         yield ToolsTo(pilot, {curl: carry[curl]})
         yield ToolsTo(pilot, carry)
         pilot.pivot_ahead_m = self.poses.loaded_pivot_ahead_m
@@ -402,7 +398,10 @@ class Earthwork(PilotedScript):
         out, dump_stand = dump
         co, so = math.cos(out), math.sin(out)
         yield from self._go(
-            dump_stand[0] - p.approach_m * co, dump_stand[1] - p.approach_m * so, out
+            dump_stand[0] - p.approach_m * co,
+            dump_stand[1] - p.approach_m * so,
+            out,
+            DUMP_TOLERANCE_M,
         )
         yield Straight(pilot, p.approach_m, min(0.15, p.cruise_speed_mps), out)
         st.haul_phase = 3

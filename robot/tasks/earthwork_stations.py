@@ -262,6 +262,28 @@ class Stations:
         angles = self.reach_depth(depth - reach * math.sin(pitch))
         return angles if angles is not None else (boom, curl)
 
+    def carved(
+        self,
+        expected_m: FloatArray,
+        stand: tuple[float, float],
+        heading: float,
+        length: float,
+        z_cut: float,
+    ) -> FloatArray:
+        """The expected surface after a pass from ``stand``: lowered to the cut's height
+        where the bucket swept (its width, from the edge's start to its end), so the next
+        load of the round at the same place takes the next layer, not the soil already
+        in the bucket."""
+        reach, _ = self.reach_at(z_cut, stand)
+        g = self.params.grid
+        gx, gy = np.meshgrid(g.x_coords_m, g.y_coords_m)
+        c, s = math.cos(heading), math.sin(heading)
+        along = (gx - stand[0]) * c + (gy - stand[1]) * s - reach
+        across = -(gx - stand[0]) * s + (gy - stand[1]) * c
+        swept = (along >= 0.0) & (along <= length) & (np.abs(across) <= 0.5 * self.tool.width_m)
+        out: FloatArray = np.where(swept, np.fmin(expected_m, z_cut), expected_m)
+        return out
+
     def reach_at(self, z_cut: float, stand: tuple[float, float]) -> tuple[float, float]:
         """How far ahead of the chassis centre and how high the edge is when set for a cut
         at ``z_cut`` from ``stand`` (level chassis), in m."""

@@ -143,3 +143,22 @@ def test_a_poured_load_keeps_the_wheels_off_at_once(excavator: RoverConfig) -> N
     assert st.standable(5.0 + 0.9, 5.0)
     corners = st.route(Pose2(3.0, 5.0, 0.0), (7.0, 5.0))
     assert len(corners) >= 2  # round the pile, not over it
+
+
+def test_a_pass_carves_the_expected_surface_one_bucket_wide(excavator: RoverConfig) -> None:
+    _rover, task = _task(excavator, GROUND_Z, rounds=1)
+    st = task.stations
+    g = task.params.grid
+    flat = np.zeros(g.shape)
+    out = st.carved(flat, (3.0, 5.0), 0.0, 0.5, -0.08)
+    cut = out < 0.0
+    # A 0.5 m pass of a 0.5 m wide bucket on 5 cm cells: about 11 × 11 cells, 8 cm down.
+    assert int(cut.sum()) == pytest.approx(121, rel=0.2)
+    assert np.all(out[cut] == -0.08)
+    gx, gy = np.meshgrid(g.x_coords_m, g.y_coords_m)
+    # The bucket's edge works a metre or so ahead of the chassis (arm and bucket), so
+    # the strip lies ahead of the stand, not under it.
+    assert float(gx[cut].min()) > 3.0 + 0.7 and float(np.abs(gy[cut] - 5.0).max()) <= 0.26
+    # Carving again deeper only lowers; never raises.
+    again = st.carved(out, (3.0, 5.0), 0.0, 0.5, -0.02)
+    assert np.array_equal(again, out)
