@@ -37,9 +37,11 @@ BoolArray = npt.NDArray[np.bool_]
 
 log = logging.getLogger(__name__)
 
-LAYER_M = 0.08
-"""Deepest slice one dig pass takes below the surveyed top, in m (a bucketful over a
-pass of about half a metre; deeper cuts are taken in layers)."""
+LAYER_M = 0.05
+"""Deepest slice one dig pass takes below the surveyed top, in m: about half a bucketful
+over a half-metre pass, so a survey a few centimetres low does not overfill the bucket
+(a full bucket still cutting plows, and on a 66 kg rover at lunar gravity the pull of a
+deep, full pass tipped it over its front axle in trench runs with 8 cm slices)."""
 DEEP_CUT_M = 0.08
 """Where the designs lie this far below the first survey the wheels do not stand (a
 trench, dug or to be dug), in m."""
