@@ -21,9 +21,16 @@ from pydantic import Field
 from lunarsite.robot.config import Positive, StrictModel
 from lunarsite.robot.control.bucket import BucketPoses, dig_bucket
 from lunarsite.robot.planning.earthwork import EarthworkParams
-from lunarsite.robot.site.design import Berm, Design, FillCrater, LevelPad, Trench
+from lunarsite.robot.site.design import (
+    Berm,
+    Design,
+    FillCrater,
+    LevelPad,
+    Trench,
+    bounds_xy_m,
+)
 from lunarsite.robot.site.grid import GridSpec
-from lunarsite.robot.site.survey import region_weights
+from lunarsite.robot.site.survey import box_polygon, region_weights
 from lunarsite.robot.tasks.earthwork import Earthwork, EarthworkTaskParams
 from lunarsite.robot.tasks.earthwork_stations import deepest_cut_m
 
@@ -144,12 +151,12 @@ def designs_of(mission: EarthworkMission) -> tuple[Design, ...]:
 
 
 def _bounds(mission: EarthworkMission) -> tuple[float, float, float, float]:
-    pts = [p for d in designs_of(mission) for p in d.outline_xy_m()]
+    """Bounds of every design's outline and every borrow and spoil box, in m."""
+    pts = [pt for d in designs_of(mission) for pt in d.outline_xy_m()]
     for box in (*mission.borrow, *mission.spoil):
         x0, x1, y0, y1 = box.box().bounds_m
         pts += [(x0, y0), (x1, y1)]
-    xs, ys = [p[0] for p in pts], [p[1] for p in pts]
-    return min(xs), max(xs), min(ys), max(ys)
+    return bounds_xy_m(pts)
 
 
 def survey_grid(mission: EarthworkMission, site_size_m: tuple[float, float] | None) -> GridSpec:
@@ -168,8 +175,7 @@ def _mask(grid: GridSpec, boxes: tuple[AreaBox, ...]) -> np.ndarray | None:
         return None
     out = np.zeros(grid.shape, dtype=bool)
     for b in boxes:
-        x0, x1, y0, y1 = b.box().bounds_m
-        poly = ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
+        poly = box_polygon((b.x_m, b.y_m), (b.size_x_m, b.size_y_m))
         out |= (
             region_weights(grid.shape, grid.cell_size_m, grid.origin_xy_m, poly, subsamples=1) > 0.5
         )

@@ -33,8 +33,6 @@ def travel(
     back_speed_mps: float,
     scanner: Callable[[], RangeScan] | None = None,
     site_size_m: tuple[float, float] | None = None,
-    *,
-    search: bool = False,
 ) -> ScriptBody:
     """Go to ``target_xy_m`` and face ``heading_rad`` in straight legs on the
     estimate, then fix on the walls (given a
@@ -49,7 +47,7 @@ def travel(
     lateral = math.inf
     for _ in range(2):
         yield from _travel_once(pilot, target_xy_m, heading_rad, speed_mps, back_speed_mps, lateral)
-        fix = yield WallFix(pilot, scanner, site_size_m, search=search)
+        fix = yield WallFix(pilot, scanner, site_size_m)
         if not fix.succeeded:
             return None
         lateral = LATERAL_TOLERANCE_M

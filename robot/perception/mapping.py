@@ -252,6 +252,11 @@ class ElevationMap:
         """A copy of the heights, NaN where unknown."""
         return self._height.copy()
 
+    def heights_in(self, rows: slice, cols: slice) -> FloatArray:
+        """A copy of the heights in a window of the grid, NaN where unknown."""
+        out: FloatArray = self._height[rows, cols].copy()
+        return out
+
     @property
     def top_m(self) -> FloatArray:
         """A copy of each cell's top (highest return per dense scan, fused), NaN where no

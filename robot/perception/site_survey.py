@@ -77,7 +77,7 @@ class Registration:
 _NONE = Registration(0.0, 0.0, 0.0, (0.0, 0.0), 0)
 
 
-def _cell_medians(grid: GridSpec, points: FloatArray) -> tuple[npt.NDArray[np.intp], FloatArray]:
+def _cell_means(grid: GridSpec, points: FloatArray) -> tuple[npt.NDArray[np.intp], FloatArray]:
     """Flat cell index and mean height of every cell the points fall in (inside the grid)."""
     j, i = grid.cells_of(points[:, 0], points[:, 1])
     ny, nx = grid.shape
@@ -165,7 +165,7 @@ class SiteSurvey:
     def _register(
         self, pts: FloatArray, target: FloatArray, mask: BoolArray
     ) -> Registration | None:
-        cells, z = _cell_medians(self.grid, pts)
+        cells, z = _cell_means(self.grid, pts)
         ref = target.reshape(-1)[cells]
         use = mask.reshape(-1)[cells] & np.isfinite(ref)
         if int(use.sum()) < self.params.min_reference_cells:
@@ -197,7 +197,7 @@ class SiteSurvey:
     def _adjusted(self) -> ElevationMap:
         """The datum round rebuilt from its frames as placed, each corrected by the plane
         of a joint adjustment over all of them (:func:`_adjust_planes`)."""
-        binned = [_cell_medians(self.grid, pts) for pts, _ in self._frames]
+        binned = [_cell_means(self.grid, pts) for pts, _ in self._frames]
         planes = _adjust_planes(
             binned, self.grid, self.params.min_reference_cells, self.params.clip_m
         )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -22,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .grid import FloatArray, GridSpec
-from .survey import region_weights
+from .survey import box_polygon, region_weights
 
 __all__ = [
     "IN_SPEC_M",
@@ -36,6 +37,8 @@ __all__ = [
     "ResolvedDesign",
     "ShieldModule",
     "Trench",
+    "bounding_box",
+    "bounds_xy_m",
     "fit_plane",
     "polyline_distance_m",
 ]
@@ -230,7 +233,7 @@ class Berm:
         return 0.5 * self.crest_width_m + self.height_m / math.tan(self.side_slope_rad)
 
     def outline_xy_m(self) -> tuple[Point, ...]:
-        return _buffer_box(self.polyline_xy_m, self.half_base_m)
+        return bounding_box(self.polyline_xy_m, self.half_base_m)
 
     def resolve(self, grid: GridSpec, ground_m: FloatArray) -> ResolvedDesign:
         gx, gy = _centres(grid)
@@ -253,7 +256,7 @@ class Trench:
     kind: Literal["dig_trench"] = "dig_trench"
 
     def outline_xy_m(self) -> tuple[Point, ...]:
-        return _buffer_box(self.polyline_xy_m, 0.5 * self.width_m)
+        return bounding_box(self.polyline_xy_m, 0.5 * self.width_m)
 
     def resolve(self, grid: GridSpec, ground_m: FloatArray) -> ResolvedDesign:
         gx, gy = _centres(grid)
@@ -302,13 +305,8 @@ class ModuleBox:
     height_m: float
 
     def outline_xy_m(self) -> tuple[Point, ...]:
-        c, s = math.cos(self.yaw_rad), math.sin(self.yaw_rad)
-        hx, hy = 0.5 * self.size_xy_m[0], 0.5 * self.size_xy_m[1]
-        cx, cy = self.centre_xy_m
-        return tuple(
-            (cx + c * u - s * v, cy + s * u + c * v)
-            for u, v in ((-hx, -hy), (hx, -hy), (hx, hy), (-hx, hy))
-        )
+        corners = box_polygon(self.centre_xy_m, self.size_xy_m, self.yaw_rad)
+        return tuple((float(x), float(y)) for x, y in corners)
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,8 +328,7 @@ class ShieldModule:
         return self.thickness_m + top / math.tan(self.side_slope_rad)
 
     def outline_xy_m(self) -> tuple[Point, ...]:
-        body = self.module.outline_xy_m()
-        return _grow_polygon(body, self.reach_m)
+        return bounding_box(self.module.outline_xy_m(), self.reach_m)
 
     def resolve(self, grid: GridSpec, ground_m: FloatArray) -> ResolvedDesign:
         body = self.module.outline_xy_m()
@@ -348,14 +345,16 @@ Design = LevelPad | Berm | Trench | FillCrater | ShieldModule
 """Any design surface."""
 
 
-def _buffer_box(polyline: tuple[Point, ...], half_width_m: float) -> tuple[Point, ...]:
-    """The bounding rectangle of a polyline grown by a half width (for site checks)."""
-    pts = np.asarray(polyline, dtype=np.float64)
-    lo = pts.min(axis=0) - half_width_m
-    hi = pts.max(axis=0) + half_width_m
-    return ((lo[0], lo[1]), (hi[0], lo[1]), (hi[0], hi[1]), (lo[0], hi[1]))
+def bounds_xy_m(points: Iterable[Point]) -> tuple[float, float, float, float]:
+    """(x_min, x_max, y_min, y_max) of some points, in m."""
+    pts = np.asarray(list(points), dtype=np.float64).reshape(-1, 2)
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    return float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])
 
 
-def _grow_polygon(polygon: tuple[Point, ...], by_m: float) -> tuple[Point, ...]:
-    """The bounding rectangle of a polygon grown by ``by_m`` (for site checks)."""
-    return _buffer_box(polygon, by_m)
+def bounding_box(points: Iterable[Point], grow_m: float = 0.0) -> tuple[Point, ...]:
+    """Corners (counter-clockwise) of the points' bounding rectangle grown by ``grow_m``
+    on every side, in m (for site checks and masks)."""
+    x0, x1, y0, y1 = bounds_xy_m(points)
+    x0, x1, y0, y1 = x0 - grow_m, x1 + grow_m, y0 - grow_m, y1 + grow_m
+    return ((x0, y0), (x1, y0), (x1, y1), (x0, y1))

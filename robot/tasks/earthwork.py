@@ -53,11 +53,11 @@ from ..planning.earthwork import (
     haul_flows,
 )
 from ..planning.hauls import Load, plan_loads
-from ..site.design import DesignError
+from ..site.design import DesignError, bounding_box, bounds_xy_m
 from ..site.grid import FloatArray
 from ..site.survey import region_weights
 from ..types import CameraFrame, Pose2
-from .earthwork_params import EarthworkProgress, EarthworkTaskParams, grown_box
+from .earthwork_params import EarthworkProgress, EarthworkTaskParams
 from .earthwork_stations import DEEP_CUT_M, Stations
 from .piloted import PilotedScript
 
@@ -144,14 +144,13 @@ class Earthwork(PilotedScript):
         reference = np.ones(params.grid.shape, dtype=bool)
         g = params.grid
         for d in params.designs:  # the work changes these: they are no datum
-            box = grown_box(d.outline_xy_m(), REFERENCE_GAP_M)
+            box = bounding_box(d.outline_xy_m(), REFERENCE_GAP_M)
             reference &= (
                 region_weights(g.shape, g.cell_size_m, g.origin_xy_m, box, subsamples=1) <= 0.5
             )
         for mask in (params.borrow_mask, params.spoil_mask):
             if mask is not None:
                 reference &= ~mask
-        self._reference = reference
         self.survey = SiteSurvey(params.grid, reference, params.survey)
         self._ride_m = config.chassis.axle_drop_m + config.wheels.radius_m
         self._accel_bias: tuple[float, float, float] = (0.0, 0.0, 0.0)
@@ -243,7 +242,6 @@ class Earthwork(PilotedScript):
             here = self.pilot.pose
             plan = plan_loads(flows, p.planner, (here.x_m, here.y_m))
             if st.first_plan is None:
-                st.bound_kg_m = flows.bound_kg_m
                 st.first_plan = (cf, plan)
             if not plan.loads:
                 return ActionResult(
@@ -269,7 +267,7 @@ class Earthwork(PilotedScript):
     def _survey(self) -> ScriptBody:
         st, p = self.progress, self.params
         st.phase = f"survey {st.rounds + 1}"
-        bounds = self._work_bounds()
+        bounds = bounds_xy_m(pt for d in p.designs for pt in d.outline_xy_m())
         self.survey.begin()
         for pose in survey_poses(
             bounds,
@@ -289,15 +287,6 @@ class Earthwork(PilotedScript):
         st.rounds += 1
         return None
 
-    def _work_bounds(self) -> tuple[float, float, float, float]:
-        pts = np.vstack([np.asarray(d.outline_xy_m()) for d in self.params.designs])
-        return (
-            float(pts[:, 0].min()),
-            float(pts[:, 0].max()),
-            float(pts[:, 1].min()),
-            float(pts[:, 1].max()),
-        )
-
     def _take_frame(self) -> None:
         frame = self.camera()
         pts = camera_points(frame, self.mount, max_depth_m=self.params.survey.max_range_m, stride=1)
@@ -316,15 +305,19 @@ class Earthwork(PilotedScript):
         return tilt_from_gravity((a[0] - b[0], a[1] - b[1], a[2] - b[2]))
 
     def _ground_under(self, x_m: float, y_m: float) -> float:
-        """The surveyed ground under the chassis (0 before anything is known), in m."""
-        open_round = self.survey.current.heights_m if self.survey.in_round else None
-        for heights in (open_round, self.progress.survey_m):
-            if heights is None:
-                continue
-            j, i = self.params.grid.cell_of(x_m, y_m)
-            r = 6
-            ny, nx = self.params.grid.shape
-            patch = heights[max(0, j - r) : min(ny, j + r + 1), max(0, i - r) : min(nx, i + r + 1)]
+        """The surveyed ground under the chassis (0 before anything is known), in m: the
+        median of the round being taken, else of the last survey, within 6 cells."""
+        j, i = self.params.grid.cell_of(x_m, y_m)
+        r = 6
+        ny, nx = self.params.grid.shape
+        rows = slice(max(0, j - r), min(ny, j + r + 1))
+        cols = slice(max(0, i - r), min(nx, i + r + 1))
+        patches = []
+        if self.survey.in_round:
+            patches.append(self.survey.current.heights_in(rows, cols))
+        if self.progress.survey_m is not None:
+            patches.append(self.progress.survey_m[rows, cols])
+        for patch in patches:
             if np.isfinite(patch).any():
                 return float(np.nanmedian(patch))
         return 0.0

@@ -18,7 +18,7 @@ from ..planning.hauls import HaulPlan
 from ..site.design import Design, DesignScore, ResolvedDesign
 from ..site.grid import FloatArray, GridSpec
 
-__all__ = ["EarthworkProgress", "EarthworkTaskParams", "grown_box"]
+__all__ = ["EarthworkProgress", "EarthworkTaskParams"]
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -58,8 +58,6 @@ class EarthworkProgress:
     """Loads with no station the rover could reach."""
     planned_kg: float = 0.0
     planned_work_kg_m: float = 0.0
-    bound_kg_m: float = 0.0
-    """The transport bound of the first plan, in kg·m."""
     scores: dict[str, DesignScore] = field(default_factory=dict)
     """Each design judged on the latest survey."""
     survey_m: FloatArray | None = None
@@ -68,12 +66,7 @@ class EarthworkProgress:
     first_plan: tuple[CutFill, HaulPlan] | None = None
     """The cut and fill and the loads of the first plan (for the run's picture)."""
 
-
-def grown_box(
-    outline: tuple[tuple[float, float], ...], by_m: float
-) -> tuple[tuple[float, float], ...]:
-    """The bounding rectangle of an outline grown by ``by_m`` on every side."""
-    xs = [x for x, _ in outline]
-    ys = [y for _, y in outline]
-    x0, x1, y0, y1 = min(xs) - by_m, max(xs) + by_m, min(ys) - by_m, max(ys) + by_m
-    return ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
+    @property
+    def bound_kg_m(self) -> float:
+        """The transport bound of the first plan, in kg·m (0 before it)."""
+        return self.first_plan[1].bound_kg_m if self.first_plan is not None else 0.0

@@ -96,9 +96,15 @@ class Stations:
         """Cells where the designs lie :data:`DEEP_CUT_M` below the first survey."""
         self.fresh_fill: BoolArray | None = None
         """Cells the latest survey finds risen since the first (dumped soil)."""
+        self._gx, self._gy = np.meshgrid(params.grid.x_coords_m, params.grid.y_coords_m)
         self._planner = Planner(PlannerParams(escape_radius_m=1.0))
         self._costmap: Costmap | None = None
-        self._costmap_key: tuple[bytes] | None = None
+        self._costmap_of: tuple[BoolArray | None, BoolArray | None] = (None, None)
+
+    def can_stand(self, stand: tuple[float, float], approach: tuple[float, float]) -> bool:
+        """Whether the rover may stand at a station and at its run-in: clear of the site's
+        edges, the wheels off deep cuts and fresh fill."""
+        return self.clear(stand, approach) and self.standable(*stand) and self.standable(*approach)
 
     def clear(self, *points: tuple[float, float]) -> bool:
         """Whether the rover standing at each point keeps clear of the site's edges."""
@@ -138,9 +144,7 @@ class Stations:
         """A load was just poured at (x, y): the ground within :data:`PILE_RADIUS_M` is
         fresh fill from now on (a survey would show it; the wheels must not wait for
         one)."""
-        g = self.params.grid
-        gx, gy = np.meshgrid(g.x_coords_m, g.y_coords_m)
-        pile = np.hypot(gx - x_m, gy - y_m) <= PILE_RADIUS_M
+        pile = np.hypot(self._gx - x_m, self._gy - y_m) <= PILE_RADIUS_M
         self.fresh_fill = pile if self.fresh_fill is None else (self.fresh_fill | pile)
 
     def costmap(self) -> Costmap | None:
@@ -149,16 +153,17 @@ class Stations:
         masks = [m for m in (self.deep_cut, self.fresh_fill) if m is not None]
         if not masks:
             return None
-        hazard = np.logical_or.reduce(masks)
-        key = (hazard.tobytes(),)
-        if self._costmap is not None and self._costmap_key == key:
+        # The masks are replaced, never changed in place: the same arrays, the same map.
+        of = self._costmap_of
+        if self._costmap is not None and of[0] is self.deep_cut and of[1] is self.fresh_fill:
             return self._costmap
+        hazard = np.logical_or.reduce(masks)
         r = max(1, round(WHEEL_REACH_M / g.cell_size_m))
         yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
         lethal = ndimage.binary_dilation(hazard, structure=(xx * xx + yy * yy) <= r * r)
         cost = np.where(lethal, np.inf, 0.0)
         self._costmap = Costmap(g, cost, hazard, np.ones(g.shape, dtype=bool))
-        self._costmap_key = key
+        self._costmap_of = (self.deep_cut, self.fresh_fill)
         return self._costmap
 
     def standable(self, x_m: float, y_m: float) -> bool:
@@ -192,11 +197,10 @@ class Stations:
         p = self.params
         (dx, dy), (ux, uy) = load.dig_xy_m, load.dump_xy_m
         base = math.atan2(dy - uy, dx - ux) if load.carry_m > 1e-6 else yaw_now_rad
-        surface = surface_m
         j, i = p.grid.cell_of(dx, dy)
-        if not p.grid.in_bounds(j, i) or not math.isfinite(float(surface[j, i])):
+        if not p.grid.in_bounds(j, i) or not math.isfinite(float(surface_m[j, i])):
             return None
-        z_top = float(surface[j, i])
+        z_top = float(surface_m[j, i])
         z_goal = float(cf.target_m[j, i])
         if not math.isfinite(z_goal):  # borrow: cut to the borrow depth
             z_goal = z_top - p.planner.borrow_depth_m
@@ -229,9 +233,7 @@ class Stations:
             b, cu, reach = angles
             stand = (edge[0] - reach * c, edge[1] - reach * s)
             approach = (stand[0] - p.approach_m * c, stand[1] - p.approach_m * s)
-            if not (self.clear(stand, approach) and self.standable(*stand)):
-                continue
-            if not self.standable(*approach):
+            if not self.can_stand(stand, approach):
                 continue
             best, best_len = (heading, length, b, cu, z_cut, stand), length
         return best
@@ -249,7 +251,7 @@ class Stations:
             c, s = math.cos(heading), math.sin(heading)
             stand = (ux - reach * c, uy - reach * s)
             approach = (stand[0] - p.approach_m * c, stand[1] - p.approach_m * s)
-            if self.clear(stand, approach) and self.standable(*stand) and self.standable(*approach):
+            if self.can_stand(stand, approach):
                 return heading, stand
         return None
 
@@ -277,11 +279,10 @@ class Stations:
         load of the round at the same place takes the next layer, not the soil already
         in the bucket."""
         reach, _ = self.reach_at(z_cut, stand)
-        g = self.params.grid
-        gx, gy = np.meshgrid(g.x_coords_m, g.y_coords_m)
+        dx, dy = self._gx - stand[0], self._gy - stand[1]
         c, s = math.cos(heading), math.sin(heading)
-        along = (gx - stand[0]) * c + (gy - stand[1]) * s - reach
-        across = -(gx - stand[0]) * s + (gy - stand[1]) * c
+        along = dx * c + dy * s - reach
+        across = -dx * s + dy * c
         swept = (along >= 0.0) & (along <= length) & (np.abs(across) <= 0.5 * self.tool.width_m)
         out: FloatArray = np.where(swept, np.fmin(expected_m, z_cut), expected_m)
         return out
