@@ -190,6 +190,38 @@ def test_straight_legs_and_turns_land_where_asked(excavator: RoverConfig) -> Non
     assert pilot.timeouts == 0 and pilot.turn_stalls == 0
 
 
+class _RuttedMock(MockRover):
+    """A mock on ground that holds a slow turn: asked for less than ``grip_radps`` of yaw,
+    the wheels spin and the chassis does not turn (the gyro sees it)."""
+
+    grip_radps = 0.28
+
+    def _yaw_rate_radps(self) -> float:
+        rate = super()._yaw_rate_radps()
+        return rate if abs(rate) >= self.grip_radps else 0.0
+
+
+def test_a_slow_turn_that_stalls_moves_off_the_spot_and_turns_faster(
+    excavator: RoverConfig,
+) -> None:
+    start = Pose2(2.0, 2.0, 0.0)
+    rover = _RuttedMock(excavator, ManualClock(), start)
+    rover.configure()
+    rover.activate()
+    pilot = Pilot(excavator, start, control_hz=HZ)
+    # 0.25 rad: the rate law asks 1.5·error, down to 0.2 rad/s below 0.13 rad of error,
+    # which this ground holds: the turn stalls near its goal, where a stall used to be
+    # left to time out.
+    result = _run(rover, _Sensing(pilot, TurnTo(pilot, 0.25)), limit_s=60.0)
+    assert result.results[0].succeeded
+    assert pilot.turn_stalls >= 1 and pilot.timeouts == 0
+    end = rover.true_pose
+    assert abs(wrap_angle(end.yaw_rad - 0.25)) < 0.09  # the dead band after a stall
+    # It moved off the spot by 0.15 m at most per stall, back and forth.
+    assert math.hypot(end.x_m - start.x_m, end.y_m - start.y_m) <= 0.16
+    assert result.elapsed_s < 20.0
+
+
 def test_tools_to_waits_for_the_servos_and_times_out_when_they_cannot(
     excavator: RoverConfig,
 ) -> None:
