@@ -123,6 +123,7 @@ def judge_dig(run: RunRecord) -> Judgement:
         else None,
         "wall_fix_correction_max_m": round(max(corrections), 4) if corrections else None,
         "turn_stalls": pilot.turn_stalls,
+        "slipped_legs": pilot.slips,
         "dig_pitch_reliefs": pilot.pitch_reliefs,
         "motion_timeouts": pilot.timeouts,
         "soil": soil,

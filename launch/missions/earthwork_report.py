@@ -160,6 +160,7 @@ def judge_earthwork(run: RunRecord) -> Judgement:
         if task.pilot.fix_corrections_m
         else None,
         "turn_stalls": task.pilot.turn_stalls,
+        "slipped_legs": task.pilot.slips,
         "motion_timeouts": task.pilot.timeouts,
         "dig_pitch_reliefs": task.pilot.pitch_reliefs,
         "skipped_loads": st.skipped,

@@ -366,7 +366,7 @@ class TurnTo(Skill):
         if turned * math.copysign(1.0, asked) < 0.25 * abs(asked):
             pilot.turn_stalls += 1
             self._stalls += 1
-            shift = -STALL_SHIFT_M if self._stalls % 2 else STALL_SHIFT_M
+            shift = self._shift_m(-STALL_SHIFT_M if self._stalls % 2 else STALL_SHIFT_M)
             log.info("turn stalled at %s: moving %+.2f m off the spot", pilot.pose, shift)
             self._window.clear()
             self._child = Sequence(
@@ -379,6 +379,19 @@ class TurnTo(Skill):
                 "move off a stalled turn",
                 stop_on_failure=False,
             )
+
+    def _shift_m(self, preferred_m: float) -> float:
+        """The move off a stalled spot along the heading: ``preferred_m``, else the other
+        way, else none, whichever keeps the chassis centre out of :attr:`Pilot.keep_out`."""
+        keep_out = self.pilot.keep_out
+        if keep_out is None:
+            return preferred_m
+        p = self.pilot.pose
+        c, s = math.cos(p.yaw_rad), math.sin(p.yaw_rad)
+        for shift in (preferred_m, -preferred_m):
+            if not keep_out(p.x_m + shift * c, p.y_m + shift * s):
+                return shift
+        return 0.0
 
     def _restart_pivot(self) -> None:
         self._pivot_from = self.pilot.pose

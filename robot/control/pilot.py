@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 
 from ..config import RoverConfig
 from ..executive.skill import Running
@@ -23,6 +24,16 @@ from ..types import STOP, DriveCommand, Pose2, RoverCommand, SensedState, wrap_a
 __all__ = ["Pilot"]
 
 log = logging.getLogger(__name__)
+
+SLIP_MIN_TRAVEL_M = 0.5
+"""Dead reckoning must cover this much between two position fixes for the fixes to judge
+slip, in m."""
+SLIP_SHARE = 0.2
+"""Between two fixes, a rover whose fixes moved less than this share of the distance its
+wheels counted has slipped (wheels spinning, chassis held: high-centred on a cut edge,
+sunk in loose fill)."""
+STUCK_FIXES = 3
+"""Slipped legs in a row that make a rover stuck (:attr:`Pilot.stuck`)."""
 
 
 class Pilot:
@@ -54,6 +65,22 @@ class Pilot:
         from the load it believes the bucket holds). The encoders of a pivot, equal and
         opposite, see nothing of the chassis centre swinging round that point; the
         estimate moves it there."""
+        self.keep_out: Callable[[float, float], bool] | None = None
+        """Where the chassis centre must not go, if the task knows (a trench, fresh fill);
+        the turn in place's moves off a stalled spot ask it."""
+        self.slips = 0
+        """Legs between two position fixes on which the wheels counted at least
+        :data:`SLIP_MIN_TRAVEL_M` and the fixes moved less than :data:`SLIP_SHARE` of it."""
+        self.slips_in_a_row = 0
+        self._last_fix: Pose2 | None = None
+        self._counted_m = 0.0
+        """Distance dead reckoning covered since the last fix, in m."""
+
+    @property
+    def stuck(self) -> bool:
+        """Whether the last :data:`STUCK_FIXES` legs all slipped: the wheels turn and the
+        rover stays where it is."""
+        return self.slips_in_a_row >= STUCK_FIXES
 
     @property
     def pose(self) -> Pose2:
@@ -73,7 +100,10 @@ class Pilot:
 
     def sense(self, sensed: SensedState) -> None:
         """Fold in this tick's reading (once per tick, before the motions decide)."""
+        before = self.odometry.pose
         self.odometry.update(sensed, stopped=self.drive == STOP)
+        after = self.odometry.pose
+        self._counted_m += math.hypot(after.x_m - before.x_m, after.y_m - before.y_m)
 
     def command(self, drive: DriveCommand) -> Running:
         """This tick's command: ``drive`` with the held tool targets."""
@@ -89,6 +119,23 @@ class Pilot:
         p = self.pose
         self.fix_corrections_m.append(math.hypot(fixed.x_m - p.x_m, fixed.y_m - p.y_m))
         self.fixes += 1
+        last = self._last_fix
+        if last is not None and self._counted_m >= SLIP_MIN_TRAVEL_M:
+            moved = math.hypot(fixed.x_m - last.x_m, fixed.y_m - last.y_m)
+            if moved < SLIP_SHARE * self._counted_m:
+                self.slips += 1
+                self.slips_in_a_row += 1
+                log.warning(
+                    "slip: the wheels counted %.2f m since the last fix, the fixes moved "
+                    "%.2f m (%d in a row)",
+                    self._counted_m,
+                    moved,
+                    self.slips_in_a_row,
+                )
+            else:
+                self.slips_in_a_row = 0
+        self._last_fix = fixed
+        self._counted_m = 0.0
         self.odometry.reset(fixed)
 
     def pivot_shift(self, start: Pose2) -> None:

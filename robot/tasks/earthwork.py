@@ -174,6 +174,7 @@ class Earthwork(PilotedScript):
             site_size_m,
             self._ground_under,
         )
+        self.pilot.keep_out = lambda x, y: not self.stations.standable(x, y)
         super().__init__(self.pilot, self._work(), "earthwork")
 
     @property
@@ -210,6 +211,8 @@ class Earthwork(PilotedScript):
             target = combine_designs(st.designs, p.grid)
             self.stations.deep_cut = (first - target) > DEEP_CUT_M
         while True:
+            if self.pilot.stuck:
+                return ActionResult(ActionStatus.EXECUTION_FAILED, self._stuck_text())
             with np.errstate(invalid="ignore"):
                 self.stations.fresh_fill = (st.survey_m - first) > FRESH_FILL_M
             st.scores = {d.name: d.judge(st.survey_m) for d in st.designs}
@@ -251,7 +254,18 @@ class Earthwork(PilotedScript):
                 )
             for load in plan.loads[: p.loads_per_round]:
                 yield from self._haul(load, cf)
-            yield from self._survey()
+                if self.pilot.stuck:
+                    break
+            if not self.pilot.stuck:
+                yield from self._survey()
+
+    def _stuck_text(self) -> str:
+        pose = self.pilot.pose
+        return (
+            f"stuck at ({pose.x_m:.2f}, {pose.y_m:.2f}) during {self.progress.phase}: the "
+            f"last {self.pilot.slips_in_a_row} position fixes found the rover where it was "
+            f"while its wheels turned"
+        )
 
     def _score_text(self) -> str:
         return "; ".join(
@@ -278,6 +292,8 @@ class Earthwork(PilotedScript):
         ):
             yield ToolsTo(self.pilot, self._carry())
             yield from self._go(pose.x_m, pose.y_m, pose.yaw_rad, SURVEY_TOLERANCE_M)
+            if self.pilot.stuck:
+                return None
             yield ToolsTo(self.pilot, self._look)
             yield Hold(self.pilot, SETTLE_BEFORE_FRAME_S)
             self._take_frame()

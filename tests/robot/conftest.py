@@ -1,14 +1,18 @@
-"""Shared fixtures for the controller tests: a small rover built in Python, a mock of it."""
+"""Shared fixtures for the controller tests: a small rover built in Python, a mock of it,
+and a range scan of a walled site."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pytest
 
 from lunarsite.robot.config import RoverConfig
 from lunarsite.robot.hardware.mock import ManualClock, MockRover
+from lunarsite.robot.perception.mapping import RangeScan
 from lunarsite.robot.types import Pose2
 
 RoverFactory = Callable[..., RoverConfig]
@@ -104,3 +108,18 @@ def active_rover(mock_rover: MockRover) -> MockRover:
     mock_rover.configure()
     mock_rover.activate()
     return mock_rover
+
+
+def scan_of_walls(truth: tuple[float, float, float], size: tuple[float, float]) -> RangeScan:
+    """A level 360-ray scan from a chassis at ``truth`` inside walls round ``size``, with
+    a few returns off something nearer (a bucket) and no return behind it."""
+    x, y, yaw = truth
+    az = np.linspace(-math.pi, math.pi, 360, endpoint=False)
+    dirs = np.column_stack([np.cos(az), np.sin(az), np.zeros_like(az)])
+    wx, wy = np.cos(az + yaw), np.sin(az + yaw)
+    with np.errstate(divide="ignore"):
+        tx = np.where(wx > 0, (size[0] - x) / wx, np.where(wx < 0, -x / wx, np.inf))
+        ty = np.where(wy > 0, (size[1] - y) / wy, np.where(wy < 0, -y / wy, np.inf))
+    ranges = np.minimum(tx, ty)
+    ranges[np.abs(az) < 0.15] = 0.9  # the bucket in front
+    return RangeScan(0.0, (0.0, 0.0, 0.35), dirs, ranges, 10.0)

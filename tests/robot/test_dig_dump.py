@@ -27,6 +27,7 @@ from lunarsite.robot.planning.dig_dump import DigDumpParams, DigDumpPlan
 from lunarsite.robot.site.zones import Box
 from lunarsite.robot.tasks.dig_and_dump import DigAndDump
 from lunarsite.robot.types import Pose2, SensedState, wrap_angle
+from tests.robot.conftest import scan_of_walls
 
 ARENA = (6.88, 5.0)
 # The shipped dig_and_dump scenario's layout (launch/scenarios/dig_and_dump.yaml).
@@ -101,21 +102,6 @@ def test_a_rover_without_a_boom_bucket_cannot_plan(lab_rover: RoverConfig) -> No
 
 
 # ------------------------------------------------------------------- wall fixes
-def _scan_of_walls(truth: tuple[float, float, float], size: tuple[float, float]) -> RangeScan:
-    """A level 360-ray scan from a chassis at ``truth`` inside walls round ``size``, with
-    a few returns off something nearer (a bucket) and no return behind it."""
-    x, y, yaw = truth
-    az = np.linspace(-math.pi, math.pi, 360, endpoint=False)
-    dirs = np.column_stack([np.cos(az), np.sin(az), np.zeros_like(az)])
-    wx, wy = np.cos(az + yaw), np.sin(az + yaw)
-    with np.errstate(divide="ignore"):
-        tx = np.where(wx > 0, (size[0] - x) / wx, np.where(wx < 0, -x / wx, np.inf))
-        ty = np.where(wy > 0, (size[1] - y) / wy, np.where(wy < 0, -y / wy, np.inf))
-    ranges = np.minimum(tx, ty)
-    ranges[np.abs(az) < 0.15] = 0.9  # the bucket in front
-    return RangeScan(0.0, (0.0, 0.0, 0.35), dirs, ranges, 10.0)
-
-
 @pytest.mark.parametrize(
     ("truth", "guess"),
     [
@@ -126,7 +112,7 @@ def _scan_of_walls(truth: tuple[float, float, float], size: tuple[float, float])
 def test_a_level_scan_of_the_walls_recovers_the_pose(
     truth: tuple[float, float, float], guess: tuple[float, float, float]
 ) -> None:
-    fixed = fit_walls(Pose2(*guess), _scan_of_walls(truth, ARENA), ARENA)
+    fixed = fit_walls(Pose2(*guess), scan_of_walls(truth, ARENA), ARENA)
     assert fixed is not None
     assert fixed.x_m == pytest.approx(truth[0], abs=1e-3)
     assert fixed.y_m == pytest.approx(truth[1], abs=1e-3)
@@ -137,7 +123,7 @@ def test_a_pose_lost_by_metres_is_found_by_the_site_search() -> None:
     # Wheel slip has put the estimate 2.5 m and 0.06 rad off: too far for the local fit.
     truth = (2.2, 1.3, 0.4)
     guess = Pose2(4.6, 2.0, 0.46)
-    scan = _scan_of_walls(truth, ARENA)
+    scan = scan_of_walls(truth, ARENA)
     assert fit_walls(guess, scan, ARENA) is None
     fixed = fit_walls(guess, scan, ARENA, search=True)
     assert fixed is not None
@@ -220,6 +206,54 @@ def test_a_slow_turn_that_stalls_moves_off_the_spot_and_turns_faster(
     # It moved off the spot by 0.15 m at most per stall, back and forth.
     assert math.hypot(end.x_m - start.x_m, end.y_m - start.y_m) <= 0.16
     assert result.elapsed_s < 20.0
+
+
+def test_a_stalled_turn_does_not_move_into_the_keep_out(excavator: RoverConfig) -> None:
+    start = Pose2(2.0, 2.0, 0.0)
+    rover = _RuttedMock(excavator, ManualClock(), start)
+    rover.configure()
+    rover.activate()
+    pilot = Pilot(excavator, start, control_hz=HZ)
+    pilot.keep_out = lambda x, y: x < 1.95  # a trench just behind the rover
+    result = _run(rover, _Sensing(pilot, TurnTo(pilot, 0.25)), limit_s=60.0)
+    assert result.results[0].succeeded and pilot.turn_stalls >= 1
+    # The first move off a stalled spot would back up 0.15 m: it went forward instead.
+    assert rover.true_pose.x_m > 2.1
+
+
+class _SpinningMock(MockRover):
+    """Wheels that turn and a chassis that stays put (high-centred)."""
+
+    held = True
+
+    def _step(self, dt_s: float) -> None:
+        x, y, yaw = self._x_m, self._y_m, self._yaw_rad
+        super()._step(dt_s)
+        if self.held:
+            self._x_m, self._y_m, self._yaw_rad = x, y, yaw
+
+
+def test_legs_the_fixes_find_undriven_make_the_pilot_stuck(excavator: RoverConfig) -> None:
+    start = Pose2(2.0, 2.0, 0.0)
+    rover = _SpinningMock(excavator, ManualClock(), start)
+    rover.configure()
+    rover.activate()
+    pilot = Pilot(excavator, start, control_hz=HZ)
+    pilot.apply_fix(start)  # the first fix judges nothing
+
+    def leg_then_fix(distance_m: float) -> None:
+        _run(rover, _Sensing(pilot, Straight(pilot, distance_m, 0.2, 0.0)))
+        pilot.apply_fix(rover.true_pose)  # a perfect fix: where the chassis really is
+
+    leg_then_fix(0.3)  # too short to judge
+    assert pilot.slips == 0
+    for k in range(1, 4):
+        leg_then_fix(1.0 if k % 2 else -1.0)
+        assert pilot.slips == k and pilot.stuck == (k >= 3)
+    rover.held = False  # free again: a leg that goes where it was sent clears it
+    leg_then_fix(1.0)
+    assert pilot.slips == 3 and pilot.slips_in_a_row == 0 and not pilot.stuck
+    assert rover.true_pose.x_m == pytest.approx(3.0, abs=0.05)
 
 
 def test_tools_to_waits_for_the_servos_and_times_out_when_they_cannot(
@@ -338,7 +372,7 @@ def test_travel_direct_goes_in_one_leg_and_reverses_to_a_target_just_behind(
 
     def scan() -> RangeScan:
         p = rover.true_pose
-        return _scan_of_walls((p.x_m, p.y_m, p.yaw_rad), ARENA)
+        return scan_of_walls((p.x_m, p.y_m, p.yaw_rad), ARENA)
 
     far = Script(travel_direct(pilot, (4.5, 3.0), math.pi / 2, 0.25, 0.15, scan, ARENA))
     result = _run(rover, _Sensing(pilot, far))

@@ -16,12 +16,13 @@ from lunarsite.robot.config import RoverConfig
 from lunarsite.robot.executive import Agent, ControlLoop
 from lunarsite.robot.hardware.mock import ManualClock, MockRover
 from lunarsite.robot.perception.fiducials import CameraMount
-from lunarsite.robot.perception.mapping import chassis_rotation
+from lunarsite.robot.perception.mapping import RangeScan, chassis_rotation
 from lunarsite.robot.planning.earthwork import EarthworkParams
 from lunarsite.robot.site.design import LevelPad
 from lunarsite.robot.site.grid import GridSpec
 from lunarsite.robot.tasks.earthwork import Earthwork, EarthworkTaskParams
 from lunarsite.robot.types import CameraFrame, Pose2
+from tests.robot.conftest import scan_of_walls
 
 SITE = (12.0, 10.0)
 HZ = 20.0
@@ -53,9 +54,15 @@ def plane_camera(rover: MockRover, config: RoverConfig):  # type: ignore[no-unty
     return take
 
 
-def _task(config: RoverConfig, pad_level_m: float, rounds: int) -> tuple[MockRover, Earthwork]:
+def _task(
+    config: RoverConfig,
+    pad_level_m: float,
+    rounds: int,
+    rover_type: type[MockRover] = MockRover,
+    with_scanner: bool = False,
+) -> tuple[MockRover, Earthwork]:
     start = Pose2(1.8, 1.8, 0.0)
-    rover = MockRover(config, ManualClock(), start)
+    rover = rover_type(config, ManualClock(), start)
     rover.configure()
     rover.activate()
     grid = GridSpec.covering((2.0, 2.0), (8.0, 8.0), 0.05)
@@ -69,8 +76,19 @@ def _task(config: RoverConfig, pad_level_m: float, rounds: int) -> tuple[MockRov
         loads_per_round=2,
         max_rounds=rounds,
     )
+
+    def scan() -> RangeScan:
+        p = rover.true_pose
+        return scan_of_walls((p.x_m, p.y_m, p.yaw_rad), SITE)
+
     task = Earthwork(
-        params, config, start, control_hz=HZ, camera=plane_camera(rover, config), site_size_m=SITE
+        params,
+        config,
+        start,
+        control_hz=HZ,
+        camera=plane_camera(rover, config),
+        scanner=scan if with_scanner else None,
+        site_size_m=SITE,
     )
     return rover, task
 
@@ -106,6 +124,46 @@ def test_a_design_it_cannot_reach_ends_execution_failed_after_its_rounds(
     assert task.progress.scores["pad"].share_in_tolerance < 0.05
     # Nothing left the site: every pose the rover reached kept its turning circle inside.
     assert task.pilot.timeouts == 0
+
+
+class _SinkingMock(MockRover):
+    """A mock that is held fast, wheels spinning, from the first load's dig on (a rover
+    that has dropped its wheels into a cut)."""
+
+    held_after_s = 1e9
+
+    def _step(self, dt_s: float) -> None:
+        x, y, yaw = self._x_m, self._y_m, self._yaw_rad
+        super()._step(dt_s)
+        if self._clock.now_s() >= self.held_after_s:
+            self._x_m, self._y_m, self._yaw_rad = x, y, yaw
+
+
+def test_a_rover_held_fast_ends_execution_failed_stuck_not_at_the_time_limit(
+    excavator: RoverConfig,
+) -> None:
+    rover, task = _task(
+        excavator, GROUND_Z - 0.06, rounds=5, rover_type=_SinkingMock, with_scanner=True
+    )
+    assert isinstance(rover, _SinkingMock)
+    held_at: list[Pose2] = []
+
+    def hold_at_first_haul(_tick: object) -> None:  # the first haul begins: hold it fast
+        if not held_at and task.progress.haul_phase == 1:
+            rover.held_after_s = rover.clock.now_s()
+            held_at.append(rover.true_pose)
+
+    loop = ControlLoop(
+        [Agent(rover, task)], rate_hz=HZ, time_limit_s=3000.0, on_tick=hold_at_first_haul
+    )
+    result = loop.run()
+    outcome = result.results[0]
+    assert outcome.status.value == "execution_failed", outcome.reason
+    assert outcome.reason.startswith("stuck at"), outcome.reason
+    assert task.pilot.slips_in_a_row >= 3 and task.progress.loads <= 2  # one round at most
+    end = rover.true_pose
+    assert held_at and math.hypot(end.x_m - held_at[0].x_m, end.y_m - held_at[0].y_m) < 1e-9
+    assert result.elapsed_s < 2000.0  # it gave up; it did not spin to the time limit
 
 
 def test_routes_go_round_a_trench_and_straight_when_clear(excavator: RoverConfig) -> None:
