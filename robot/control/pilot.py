@@ -26,12 +26,12 @@ __all__ = ["Pilot"]
 log = logging.getLogger(__name__)
 
 SLIP_MIN_TRAVEL_M = 0.5
-"""Dead reckoning must cover this much between two position fixes for the fixes to judge
-slip, in m."""
+"""Dead reckoning must put the rover this far from the last position fix for the next fix
+to judge slip, in m (a way out and back again nets nothing, and judges nothing)."""
 SLIP_SHARE = 0.2
-"""Between two fixes, a rover whose fixes moved less than this share of the distance its
-wheels counted has slipped (wheels spinning, chassis held: high-centred on a cut edge,
-sunk in loose fill)."""
+"""A rover whose fix moved less than this share of what dead reckoning says it moved
+since the last fix has slipped (wheels spinning, chassis held: high-centred on a cut
+edge, sunk in loose fill)."""
 STUCK_FIXES = 3
 """Slipped legs in a row that make a rover stuck (:attr:`Pilot.stuck`)."""
 
@@ -69,12 +69,10 @@ class Pilot:
         """Where the chassis centre must not go, if the task knows (a trench, fresh fill);
         the turn in place's moves off a stalled spot ask it."""
         self.slips = 0
-        """Legs between two position fixes on which the wheels counted at least
-        :data:`SLIP_MIN_TRAVEL_M` and the fixes moved less than :data:`SLIP_SHARE` of it."""
+        """Fixes that found the rover less than :data:`SLIP_SHARE` of the way dead
+        reckoning had it move (at least :data:`SLIP_MIN_TRAVEL_M`) from the last fix."""
         self.slips_in_a_row = 0
         self._last_fix: Pose2 | None = None
-        self._counted_m = 0.0
-        """Distance dead reckoning covered since the last fix, in m."""
 
     @property
     def stuck(self) -> bool:
@@ -100,10 +98,7 @@ class Pilot:
 
     def sense(self, sensed: SensedState) -> None:
         """Fold in this tick's reading (once per tick, before the motions decide)."""
-        before = self.odometry.pose
         self.odometry.update(sensed, stopped=self.drive == STOP)
-        after = self.odometry.pose
-        self._counted_m += math.hypot(after.x_m - before.x_m, after.y_m - before.y_m)
 
     def command(self, drive: DriveCommand) -> Running:
         """This tick's command: ``drive`` with the held tool targets."""
@@ -120,22 +115,23 @@ class Pilot:
         self.fix_corrections_m.append(math.hypot(fixed.x_m - p.x_m, fixed.y_m - p.y_m))
         self.fixes += 1
         last = self._last_fix
-        if last is not None and self._counted_m >= SLIP_MIN_TRAVEL_M:
-            moved = math.hypot(fixed.x_m - last.x_m, fixed.y_m - last.y_m)
-            if moved < SLIP_SHARE * self._counted_m:
-                self.slips += 1
-                self.slips_in_a_row += 1
-                log.warning(
-                    "slip: the wheels counted %.2f m since the last fix, the fixes moved "
-                    "%.2f m (%d in a row)",
-                    self._counted_m,
-                    moved,
-                    self.slips_in_a_row,
-                )
-            else:
-                self.slips_in_a_row = 0
+        if last is not None:
+            counted = math.hypot(p.x_m - last.x_m, p.y_m - last.y_m)
+            if counted >= SLIP_MIN_TRAVEL_M:
+                moved = math.hypot(fixed.x_m - last.x_m, fixed.y_m - last.y_m)
+                if moved < SLIP_SHARE * counted:
+                    self.slips += 1
+                    self.slips_in_a_row += 1
+                    log.warning(
+                        "slip: dead reckoning put the rover %.2f m from the last fix, the "
+                        "fixes %.2f m (%d in a row)",
+                        counted,
+                        moved,
+                        self.slips_in_a_row,
+                    )
+                else:
+                    self.slips_in_a_row = 0
         self._last_fix = fixed
-        self._counted_m = 0.0
         self.odometry.reset(fixed)
 
     def pivot_shift(self, start: Pose2) -> None:

@@ -36,7 +36,7 @@ import numpy.typing as npt
 from ..config import RoverConfig
 from ..control.bucket import BucketPoses, dig_angles_rad, dig_bucket
 from ..control.level import calibrate_accel_bias
-from ..control.motions import DigCut, Hold, Straight, ToolsTo
+from ..control.motions import Hold, ToolsTo
 from ..control.pilot import Pilot
 from ..control.travel import travel_direct
 from ..executive.compose import ScriptBody
@@ -46,17 +46,18 @@ from ..perception.fiducials import CameraMount
 from ..perception.mapping import BodyBox, RangeScan, camera_points, points_to_site
 from ..perception.site_survey import SiteSurvey, survey_poses
 from ..planning.earthwork import (
-    CutFill,
     PlanningError,
     combine_designs,
     cut_fill,
     haul_flows,
 )
-from ..planning.hauls import Load, plan_loads
+from ..planning.hauls import plan_loads
 from ..site.design import DesignError, bounding_box, bounds_xy_m
 from ..site.grid import FloatArray
 from ..site.survey import region_weights
 from ..types import CameraFrame, Pose2
+from .earthwork_grading import grade_round
+from .earthwork_haul import haul
 from .earthwork_params import EarthworkProgress, EarthworkTaskParams
 from .earthwork_stations import DEEP_CUT_M, Stations
 from .piloted import PilotedScript
@@ -78,23 +79,12 @@ LOOK_EDGE_HEIGHT_M = 0.08
 DIG_TOLERANCE_M = 0.05
 """How near its dig station's run-in a wall fix must find the rover, in m (a pass is a
 bucket wide: its place matters to a few centimetres)."""
-DUMP_TOLERANCE_M = 0.15
-"""How near its dump station's run-in, in m (a pour spreads over a pile's width)."""
 SURVEY_TOLERANCE_M = 0.3
 """How near a survey pose, in m (a frame is placed with the fixed pose wherever it is)."""
 CALIBRATE_S = 2.0
 """Standing time at the start: the gyro bias estimate begins here, in s."""
 SETTLE_BEFORE_FRAME_S = 0.5
 """Standing time before a survey frame, so the chassis has stopped rocking, in s."""
-POUR_S = 2.0
-"""Standing time with the bucket tipped, in s."""
-BACK_OUT_M = 0.15
-"""Least distance the rover backs from a cut face, bucket still down, before lifting, m;
-it backs the pass's length, up to :data:`MAX_BACK_OUT_M`."""
-MAX_BACK_OUT_M = 0.5
-"""Most it backs out along a pass before curling, in m."""
-BACK_OUT_MPS = 0.08
-"""Speed of that back-out, in m/s: the edge runs back through its own cut, at dig speed."""
 
 
 class Earthwork(PilotedScript):
@@ -154,7 +144,7 @@ class Earthwork(PilotedScript):
         self.survey = SiteSurvey(params.grid, reference, params.survey)
         self._ride_m = config.chassis.axle_drop_m + config.wheels.radius_m
         self._accel_bias: tuple[float, float, float] = (0.0, 0.0, 0.0)
-        self._expected: FloatArray | None = None
+        self.expected: FloatArray | None = None
         """The surface the rover expects after its passes since the last survey."""
         # Held high to carry, the bucket hides the ground nearer than ~2.7 m from the mast
         # camera; for a survey frame it is lowered to just above the ground, below the
@@ -172,7 +162,7 @@ class Earthwork(PilotedScript):
             self.poses,
             params,
             site_size_m,
-            self._ground_under,
+            self.ground_under,
         )
         self.pilot.keep_out = lambda x, y: not self.stations.standable(x, y)
         super().__init__(self.pilot, self._work(), "earthwork")
@@ -190,7 +180,7 @@ class Earthwork(PilotedScript):
     # ------------------------------------------------------------------ script
     def _work(self) -> ScriptBody:
         st, p = self.progress, self.params
-        carry = self._carry()
+        carry = self.carry()
         st.phase = "calibrating"
         yield ToolsTo(self.pilot, carry)
         yield Hold(self.pilot, CALIBRATE_S)
@@ -253,9 +243,11 @@ class Earthwork(PilotedScript):
                     f"yet the design is not met: {self._score_text()}",
                 )
             for load in plan.loads[: p.loads_per_round]:
-                yield from self._haul(load, cf)
+                yield from haul(self, load, cf)
                 if self.pilot.stuck:
                     break
+            if p.grade_pads and not self.pilot.stuck:
+                yield from grade_round(self, cf)
             if not self.pilot.stuck:
                 yield from self._survey()
 
@@ -273,7 +265,7 @@ class Earthwork(PilotedScript):
             for name, s in self.progress.scores.items()
         )
 
-    def _carry(self) -> dict[str, float]:
+    def carry(self) -> dict[str, float]:
         boom, curl = self.tool.joints[0].name, self.tool.joints[1].name
         return {boom: self.poses.carry_boom_rad, curl: self.poses.carry_curl_rad}
 
@@ -290,16 +282,16 @@ class Earthwork(PilotedScript):
             self.stations.clearance_m,
             view_m=p.survey.max_range_m,
         ):
-            yield ToolsTo(self.pilot, self._carry())
-            yield from self._go(pose.x_m, pose.y_m, pose.yaw_rad, SURVEY_TOLERANCE_M)
+            yield ToolsTo(self.pilot, self.carry())
+            yield from self.go(pose.x_m, pose.y_m, pose.yaw_rad, SURVEY_TOLERANCE_M)
             if self.pilot.stuck:
                 return None
             yield ToolsTo(self.pilot, self._look)
             yield Hold(self.pilot, SETTLE_BEFORE_FRAME_S)
             self._take_frame()
-        yield ToolsTo(self.pilot, self._carry())
+        yield ToolsTo(self.pilot, self.carry())
         st.survey_m, _ = self.survey.finish()
-        self._expected = None
+        self.expected = None
         st.rounds += 1
         return None
 
@@ -307,20 +299,20 @@ class Earthwork(PilotedScript):
         frame = self.camera()
         pts = camera_points(frame, self.mount, max_depth_m=self.params.survey.max_range_m, stride=1)
         pts = pts[~self.body.contains(pts)]
-        roll, pitch = self._tilt()
+        roll, pitch = self.tilt()
         pose = self.pilot.pose
-        z = self._ground_under(pose.x_m, pose.y_m) + self._ride_m
+        z = self.ground_under(pose.x_m, pose.y_m) + self._ride_m
         site = points_to_site(pts, pose, z, roll, pitch)
         if not self.survey.add_points(site, (pose.x_m, pose.y_m)):
             log.warning("survey frame at %s could not be registered; left out", pose)
 
-    def _tilt(self) -> tuple[float, float]:
+    def tilt(self) -> tuple[float, float]:
         """Roll and pitch at rest from the accelerometer, its calibrated bias taken off."""
         a = self.pilot.sensed.accel_mps2
         b = self._accel_bias
         return tilt_from_gravity((a[0] - b[0], a[1] - b[1], a[2] - b[2]))
 
-    def _ground_under(self, x_m: float, y_m: float) -> float:
+    def ground_under(self, x_m: float, y_m: float) -> float:
         """The surveyed ground under the chassis (0 before anything is known), in m: the
         median of the round being taken, else of the last survey, within 6 cells."""
         j, i = self.params.grid.cell_of(x_m, y_m)
@@ -339,7 +331,7 @@ class Earthwork(PilotedScript):
         return 0.0
 
     # ------------------------------------------------------------------ hauls
-    def _go(
+    def go(
         self, x_m: float, y_m: float, yaw_rad: float, tolerance_m: float = DIG_TOLERANCE_M
     ) -> ScriptBody:
         """Travel to (x, y) and face ``yaw_rad``, round the deep cuts and fresh fill,
@@ -363,65 +355,4 @@ class Earthwork(PilotedScript):
                 self.site_size_m,
                 tolerance_m=tolerance_m if last else 0.2,
             )
-        return None
-
-    def _haul(self, load: Load, cf: CutFill) -> ScriptBody:
-        st, p, pilot = self.progress, self.params, self.pilot
-        boom, curl = self.tool.joints[0].name, self.tool.joints[1].name
-        carry = self._carry()
-        if self._expected is None:
-            self._expected = (
-                st.survey_m.copy() if st.survey_m is not None else np.zeros(p.grid.shape)
-            )
-        dig = self.stations.dig(load, cf, self._expected, pilot.pose.yaw_rad)
-        dump = self.stations.dump(load, pilot.pose.yaw_rad)
-        if dig is None or dump is None:
-            log.warning("load %s: no station the rover can reach; skipped", load)
-            st.skipped += 1
-            return None
-        heading, length, b, cu, z_cut, stand = dig
-        c, s = math.cos(heading), math.sin(heading)
-        (dx, dy), (ux, uy) = load.dig_xy_m, load.dump_xy_m
-        st.phase = f"load {st.loads + 1}: dig at ({dx:.1f}, {dy:.1f})"
-        st.haul_phase = 1
-        yield ToolsTo(pilot, carry)
-        yield from self._go(stand[0] - p.approach_m * c, stand[1] - p.approach_m * s, heading)
-        yield Straight(pilot, p.approach_m, min(0.15, p.cruise_speed_mps), heading)
-        _, pitch = self._tilt()  # + noses down
-        b, cu = self.stations.pitch_compensated(b, cu, z_cut, stand, pitch)
-        yield ToolsTo(pilot, {boom: b, curl: cu})
-        yield DigCut(pilot, length, p.dig_speed_mps, heading, boom=boom, carry_rad=carry[boom])
-        if self._expected is not None:
-            self._expected = self.stations.carved(self._expected, stand, heading, length, z_cut)
-        # Back out along the pass before curling: curled at the face, a full bucket's edge
-        # swings forward through the soil and the cut pulls the rover over its front axle
-        # (a trench run tipped so with the edge 0.25 m down and only 0.15 m backed out).
-        back = min(max(BACK_OUT_M, length), MAX_BACK_OUT_M)
-        yield Straight(pilot, -back, BACK_OUT_MPS, heading)
-        yield ToolsTo(pilot, {curl: carry[curl]})
-        yield ToolsTo(pilot, carry)
-        pilot.pivot_ahead_m = self.poses.loaded_pivot_ahead_m
-        st.haul_phase = 2
-        yield Straight(pilot, -(length + p.approach_m - back), 0.15, heading)
-        st.phase = f"load {st.loads + 1}: dump at ({ux:.1f}, {uy:.1f})"
-        out, dump_stand = dump
-        co, so = math.cos(out), math.sin(out)
-        yield from self._go(
-            dump_stand[0] - p.approach_m * co,
-            dump_stand[1] - p.approach_m * so,
-            out,
-            DUMP_TOLERANCE_M,
-        )
-        yield Straight(pilot, p.approach_m, min(0.15, p.cruise_speed_mps), out)
-        st.haul_phase = 3
-        yield ToolsTo(pilot, {boom: self.poses.dump_boom_rad, curl: self.poses.dump_curl_rad})
-        yield Hold(pilot, POUR_S)
-        self.stations.mark_fill(ux, uy)
-        yield ToolsTo(pilot, carry)
-        pilot.pivot_ahead_m = 0.0
-        st.haul_phase = 0
-        yield Straight(pilot, -p.approach_m, 0.15, out)
-        st.loads += 1
-        st.planned_kg += load.mass_kg
-        st.planned_work_kg_m += load.mass_kg * load.carry_m
         return None

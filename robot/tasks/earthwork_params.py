@@ -42,6 +42,8 @@ class EarthworkTaskParams:
     cruise_speed_mps: float = 0.25
     approach_m: float = 0.4
     max_pass_m: float = 0.6
+    grade_pads: bool = True
+    """Back-blade each level pad after every round of hauls (:mod:`.earthwork_grading`)."""
     survey: SurveyParams = field(default_factory=SurveyParams)
 
 
@@ -56,6 +58,8 @@ class EarthworkProgress:
     """0: surveying or between loads; 1: digging; 2: carrying; 3: dumping."""
     skipped: int = 0
     """Loads with no station the rover could reach."""
+    grade_lanes: int = 0
+    """Back-blading passes made."""
     planned_kg: float = 0.0
     planned_work_kg_m: float = 0.0
     scores: dict[str, DesignScore] = field(default_factory=dict)

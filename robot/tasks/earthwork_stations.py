@@ -166,10 +166,10 @@ class Stations:
         self._costmap_of = (self.deep_cut, self.fresh_fill)
         return self._costmap
 
-    def standable(self, x_m: float, y_m: float) -> bool:
+    def standable(self, x_m: float, y_m: float, *, on_fill: bool = False) -> bool:
         """Whether the wheels may stand at (x, y): not where the designs cut deep (a
-        trench, dug or to be dug) nor on fresh fill, within the wheels' reach of the
-        centre."""
+        trench, dug or to be dug) nor (unless ``on_fill``) on fresh fill, within the
+        wheels' reach of the centre."""
         g = self.params.grid
         r = max(1, round(WHEEL_REACH_M / g.cell_size_m))
         j, i = g.cell_of(x_m, y_m)
@@ -180,7 +180,7 @@ class Stations:
         )
         return not any(
             mask is not None and bool(mask[window].any())
-            for mask in (self.deep_cut, self.fresh_fill)
+            for mask in (self.deep_cut, None if on_fill else self.fresh_fill)
         )
 
     def dig(

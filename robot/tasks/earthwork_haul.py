@@ -1,0 +1,107 @@
+"""One haul of an earthwork rover: dig a pass, back out, carry, tip the bucket over the fill.
+
+:func:`haul` is the script of one :class:`~lunarsite.robot.planning.hauls.Load` for the
+:class:`~.earthwork.Earthwork` task: the stations come from :class:`~.earthwork_stations.
+Stations` (a pass through cells the plan cuts, one layer deep, with the edge set for the
+chassis' pitch; a dump stand facing away from the dig), the expected surface is carved
+after the pass, and the pour is marked fresh fill at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..control.motions import DigCut, Hold, Straight, ToolsTo
+from ..executive.compose import ScriptBody
+from ..planning.earthwork import CutFill
+from ..planning.hauls import Load
+
+if TYPE_CHECKING:
+    from .earthwork import Earthwork
+
+__all__ = ["haul"]
+
+log = logging.getLogger(__name__)
+
+DUMP_TOLERANCE_M = 0.15
+"""How near its dump station's run-in a wall fix must find the rover, in m (a pour
+spreads over a pile's width)."""
+POUR_S = 2.0
+"""Standing time with the bucket tipped, in s."""
+BACK_OUT_M = 0.15
+"""Least distance the rover backs from a cut face, bucket still down, before lifting, m;
+it backs the pass's length, up to :data:`MAX_BACK_OUT_M`."""
+MAX_BACK_OUT_M = 0.5
+"""Most it backs out along a pass before curling, in m."""
+BACK_OUT_MPS = 0.08
+"""Speed of that back-out, in m/s: the edge runs back through its own cut, at dig speed."""
+
+
+def haul(task: Earthwork, load: Load, cf: CutFill) -> ScriptBody:
+    """Dig, carry and dump one load (see the module docstring); a load with no station
+    the rover can reach is counted as skipped."""
+    st, p, pilot = task.progress, task.params, task.pilot
+    boom, curl = task.tool.joints[0].name, task.tool.joints[1].name
+    carry = task.carry()
+    if task.expected is None:
+        task.expected = st.survey_m.copy() if st.survey_m is not None else np.zeros(p.grid.shape)
+    dig = task.stations.dig(load, cf, task.expected, pilot.pose.yaw_rad)
+    dump = task.stations.dump(load, pilot.pose.yaw_rad)
+    if dig is None or dump is None:
+        log.warning(
+            "load %s: no dig or dump station the rover can reach (or this round's passes took "
+            "it down already); skipped",
+            load,
+        )
+        st.skipped += 1
+        return None
+    heading, length, b, cu, z_cut, stand = dig
+    c, s = math.cos(heading), math.sin(heading)
+    (dx, dy), (ux, uy) = load.dig_xy_m, load.dump_xy_m
+    st.phase = f"load {st.loads + 1}: dig at ({dx:.1f}, {dy:.1f})"
+    st.haul_phase = 1
+    yield ToolsTo(pilot, carry)
+    yield from task.go(stand[0] - p.approach_m * c, stand[1] - p.approach_m * s, heading)
+    yield Straight(pilot, p.approach_m, min(0.15, p.cruise_speed_mps), heading)
+    _, pitch = task.tilt()  # + noses down
+    b, cu = task.stations.pitch_compensated(b, cu, z_cut, stand, pitch)
+    yield ToolsTo(pilot, {boom: b, curl: cu})
+    yield DigCut(pilot, length, p.dig_speed_mps, heading, boom=boom, carry_rad=carry[boom])
+    if task.expected is not None:
+        task.expected = task.stations.carved(task.expected, stand, heading, length, z_cut)
+    # Back out along the pass before curling: curled at the face, a full bucket's edge
+    # swings forward through the soil and the cut pulls the rover over its front axle
+    # (a trench run tipped so with the edge 0.25 m down and only 0.15 m backed out).
+    back = min(max(BACK_OUT_M, length), MAX_BACK_OUT_M)
+    yield Straight(pilot, -back, BACK_OUT_MPS, heading)
+    yield ToolsTo(pilot, {curl: carry[curl]})
+    yield ToolsTo(pilot, carry)
+    pilot.pivot_ahead_m = task.poses.loaded_pivot_ahead_m
+    st.haul_phase = 2
+    yield Straight(pilot, -(length + p.approach_m - back), 0.15, heading)
+    st.phase = f"load {st.loads + 1}: dump at ({ux:.1f}, {uy:.1f})"
+    out, dump_stand = dump
+    co, so = math.cos(out), math.sin(out)
+    yield from task.go(
+        dump_stand[0] - p.approach_m * co,
+        dump_stand[1] - p.approach_m * so,
+        out,
+        DUMP_TOLERANCE_M,
+    )
+    yield Straight(pilot, p.approach_m, min(0.15, p.cruise_speed_mps), out)
+    st.haul_phase = 3
+    yield ToolsTo(pilot, {boom: task.poses.dump_boom_rad, curl: task.poses.dump_curl_rad})
+    yield Hold(pilot, POUR_S)
+    task.stations.mark_fill(ux, uy)
+    yield ToolsTo(pilot, carry)
+    pilot.pivot_ahead_m = 0.0
+    st.haul_phase = 0
+    yield Straight(pilot, -p.approach_m, 0.15, out)
+    st.loads += 1
+    st.planned_kg += load.mass_kg
+    st.planned_work_kg_m += load.mass_kg * load.carry_m
+    return None
