@@ -14,6 +14,7 @@ feed, and keeps the lanes that still hold cells out of tolerance.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,15 +25,19 @@ import numpy as np
 from ..config import RoverConfig, ToolConfig
 from ..control.bucket import BucketPoses, bucket_edge_m, dig_angles_rad
 from ..control.grade import Aim, GradePass
-from ..control.motions import ToolsTo
+from ..control.motions import DigCut, Straight, ToolsTo
 from ..executive.compose import ScriptBody
 from ..planning.earthwork import CutFill
+from ..planning.hauls import Load
 from ..site.design import ResolvedDesign
 from ..site.grid import FloatArray
 from ..types import Pose2
+from .earthwork_haul import dump_load
 
 if TYPE_CHECKING:
     from .earthwork import Earthwork
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "GRADE_FLOOR_PITCH_RAD",
@@ -44,6 +49,7 @@ __all__ = [
     "grade_lanes",
     "grade_reach_m",
     "grade_round",
+    "lane_segments",
 ]
 
 GRADE_FLOOR_PITCH_RAD = -1.0
@@ -58,6 +64,21 @@ OVERRUN_M = 0.15
 """How far beyond the pad's edge a lane starts and ends, in m."""
 MIN_OUT_SHARE = 0.05
 """A lane is worth a pass when at least this share of its cells is out of tolerance."""
+WINDROW_SHARE = 0.5
+"""A pass ends when the soil it has shaved and not yet dropped into lows reaches this
+share of the bucket's capacity. The windrow rides under the chassis, between the front
+wheels: 15 L as a ridge a bucket wide and 0.3 m long stands 10 cm, and the excavator's
+belly clears about 9 cm (landing_pad seed 2: a 4 m pass high-centred it on its own
+windrow)."""
+GRADE_BELOW_RMS_M = 0.04
+"""A pad is back-bladed once its surveyed RMS error is below this, in m; further off, the
+soil is moved by the bucketful first (a blade shaving 6 cm off a pad fills the bucket
+every 25 cm of a lane)."""
+COLLECT_BACK_M = 0.6
+"""After a pass the rover backs this far, bucket up, then digs forward through the
+windrow at the grade to take it away, in m."""
+MIN_COLLECT_M3 = 0.002
+"""A windrow smaller than this (m³) is left where it is."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +146,39 @@ def grade_lanes(design: ResolvedDesign, drag_rad: float, width_m: float) -> list
         lip = (t0 * c - a * s, t0 * s + a * c)
         lanes.append(GradeLane(drag_rad + math.pi, lip, t1 - t0))
     return lanes
+
+
+def lane_segments(
+    lane: GradeLane,
+    design: ResolvedDesign,
+    surface_m: FloatArray,
+    width_m: float,
+    max_windrow_m3: float,
+) -> list[tuple[float, float, float]]:
+    """Pieces ``(t0, t1, windrow m³)`` of a lane, each ending where the soil the lip has
+    shaved above the design, less what it dropped into lows, reaches ``max_windrow_m3``
+    (by the survey ``surface_m``; unknown cells count as on grade)."""
+    g = design.grid
+    step = g.cell_size_m
+    c, s = -math.cos(lane.facing_rad), -math.sin(lane.facing_rad)  # the drag direction
+    offsets = np.arange(-0.5 * width_m + 0.5 * step, 0.5 * width_m, step)
+    out: list[tuple[float, float, float]] = []
+    volume, t0 = 0.0, 0.0
+    for k in range(max(1, math.ceil(lane.length_m / step))):
+        t = (k + 0.5) * step
+        lx, ly = lane.point(t)
+        xs, ys = lx - offsets * s, ly + offsets * c
+        j, i = g.cells_of(xs, ys)
+        inside = (j >= 0) & (j < g.shape[0]) & (i >= 0) & (i < g.shape[1])
+        rise = surface_m[j[inside], i[inside]] - design.heights_m[j[inside], i[inside]]
+        volume = max(0.0, volume + float(np.nansum(rise)) * step * step)
+        if volume >= max_windrow_m3:
+            end = min(t + 0.5 * step, lane.length_m)
+            out.append((t0, end, volume))
+            volume, t0 = 0.0, end
+    if lane.length_m - t0 > step:
+        out.append((t0, lane.length_m, volume))
+    return out
 
 
 def choose_lanes(
@@ -204,6 +258,9 @@ def grade_round(task: Earthwork, cf: CutFill) -> ScriptBody:
     toward = (float(gx[elsewhere].mean()), float(gy[elsewhere].mean())) if elsewhere.any() else None
 
     for d in pads:
+        score = st.scores.get(d.name)
+        if score is None or score.rms_error_m >= GRADE_BELOW_RMS_M:
+            continue
 
         def can_stand(xy: tuple[float, float], pad: ResolvedDesign = d) -> bool:
             """Clear of the edges and off deep cuts; off fresh fill too, but on the pad,
@@ -215,31 +272,36 @@ def grade_round(task: Earthwork, cf: CutFill) -> ScriptBody:
             return stations.standable(*xy, on_fill=on_pad)
 
         lanes = choose_lanes(d, st.survey_m, task.tool.width_m, reach, can_stand, toward)
+        windrow = WINDROW_SHARE * task.params.planner.bucket_capacity_m3
         for k, lane in enumerate(lanes):
-            st.phase = f"grade {d.name}: lane {k + 1}/{len(lanes)}"
-            x, y = lane.chassis(0.0, reach)
-            yield ToolsTo(pilot, task.carry())
-            yield from task.go(x, y, lane.facing_rad)
-            if pilot.stuck:
-                return None
-            _, pitch0 = task.tilt()
-            aim = _grade_aim(task, d, lane, reach)
-            first = aim(pilot.pose, pitch0)
-            if first is None:
-                continue
-            yield ToolsTo(pilot, {boom: first[0], curl: first[1]})
-            yield GradePass(
-                pilot,
-                lane.length_m,
-                GRADE_SPEED_MPS,
-                lane.facing_rad,
-                boom=boom,
-                curl=curl,
-                aim=aim,
-                pitch0_rad=pitch0,
-            )
-            yield ToolsTo(pilot, task.carry())
-            st.grade_lanes += 1
+            pieces = lane_segments(lane, d, st.survey_m, task.tool.width_m, windrow)
+            for t0, t1, volume in pieces:
+                st.phase = f"grade {d.name}: lane {k + 1}/{len(lanes)}"
+                x, y = lane.chassis(t0, reach)
+                yield ToolsTo(pilot, task.carry())
+                yield from task.go(x, y, lane.facing_rad)
+                if pilot.stuck:
+                    return None
+                _, pitch0 = task.tilt()
+                aim = _grade_aim(task, d, lane, reach)
+                first = aim(pilot.pose, pitch0)
+                if first is None:
+                    continue
+                yield ToolsTo(pilot, {boom: first[0], curl: first[1]})
+                yield GradePass(
+                    pilot,
+                    t1 - t0,
+                    GRADE_SPEED_MPS,
+                    lane.facing_rad,
+                    boom=boom,
+                    curl=curl,
+                    aim=aim,
+                    pitch0_rad=pitch0,
+                )
+                yield ToolsTo(pilot, task.carry())
+                st.grade_lanes += 1
+                if volume >= MIN_COLLECT_M3:
+                    yield from _collect(task, d, lane, t1, volume, cf, toward)
         if stations.fresh_fill is not None:  # the blade spread the piles on the pad
             stations.fresh_fill = stations.fresh_fill & ~d.mask
     return None
@@ -262,3 +324,72 @@ def _grade_aim(task: Earthwork, design: ResolvedDesign, lane: GradeLane, reach_m
         )
 
     return aim
+
+
+def _collect(
+    task: Earthwork,
+    design: ResolvedDesign,
+    lane: GradeLane,
+    t_m: float,
+    volume_m3: float,
+    cf: CutFill,
+    toward_xy_m: tuple[float, float] | None,
+) -> ScriptBody:
+    """Take away the windrow a pass left at ``t_m``: back off it with the bucket up, dig
+    forward through it at the grade, and dump it where the plan still wants fill outside
+    the pad (or on the pad's far side from it)."""
+    st, p, pilot, stations = task.progress, task.params, task.pilot, task.stations
+    boom, curl = task.tool.joints[0].name, task.tool.joints[1].name
+    carry = task.carry()
+    windrow_xy = lane.point(t_m)
+    yield Straight(pilot, -COLLECT_BACK_M, 0.1, lane.facing_rad)
+    pose = pilot.pose
+    j, i = design.grid.cell_of(*windrow_xy)
+    inside = design.grid.in_bounds(j, i) and math.isfinite(float(design.heights_m[j, i]))
+    z_grade = float(design.heights_m[j, i]) if inside else float(np.nanmean(design.heights_m))
+    stand = (pose.x_m, pose.y_m)
+    angles = stations.reach_depth(task.ground_under(*stand) - z_grade)
+    if angles is None:
+        return None
+    _, pitch = task.tilt()
+    b, cu = stations.pitch_compensated(angles[0], angles[1], z_grade, stand, pitch)
+    st.haul_phase = 1
+    yield ToolsTo(pilot, {boom: b, curl: cu})
+    yield DigCut(
+        pilot,
+        COLLECT_BACK_M + 0.2,
+        p.dig_speed_mps,
+        lane.facing_rad,
+        boom=boom,
+        carry_rad=carry[boom],
+    )
+    yield Straight(pilot, -0.15, 0.08, lane.facing_rad)
+    yield ToolsTo(pilot, {curl: carry[curl]})
+    yield ToolsTo(pilot, carry)
+    target = _dump_target(cf, design, windrow_xy, toward_xy_m)
+    load = Load(windrow_xy, target, volume_m3 * p.planner.cut_density_kgpm3, "windrow", "fill")
+    dump = stations.dump(load, pilot.pose.yaw_rad)
+    if dump is None:
+        log.warning("windrow at (%.2f, %.2f): no dump station; poured back", *windrow_xy)
+        here = pilot.pose
+        dump = (here.yaw_rad, (here.x_m, here.y_m))
+    yield from dump_load(task, load, dump)
+    return None
+
+
+def _dump_target(
+    cf: CutFill,
+    design: ResolvedDesign,
+    from_xy_m: tuple[float, float],
+    toward_xy_m: tuple[float, float] | None,
+) -> tuple[float, float]:
+    """The nearest cell outside ``design`` that the plan still fills, else the lane's
+    end beyond the pad (where the windrow would have gone)."""
+    g = design.grid
+    want = (cf.fill_m > 0.0) & ~design.mask
+    if not want.any():
+        return toward_xy_m if toward_xy_m is not None else from_xy_m
+    gx, gy = np.meshgrid(g.x_coords_m, g.y_coords_m)
+    d = np.where(want, np.hypot(gx - from_xy_m[0], gy - from_xy_m[1]), np.inf)
+    j, i = np.unravel_index(int(np.argmin(d)), d.shape)
+    return (float(gx[j, i]), float(gy[j, i]))

@@ -23,7 +23,7 @@ from ..planning.hauls import Load
 if TYPE_CHECKING:
     from .earthwork import Earthwork
 
-__all__ = ["haul"]
+__all__ = ["dump_load", "haul"]
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def haul(task: Earthwork, load: Load, cf: CutFill) -> ScriptBody:
         return None
     heading, length, b, cu, z_cut, stand = dig
     c, s = math.cos(heading), math.sin(heading)
-    (dx, dy), (ux, uy) = load.dig_xy_m, load.dump_xy_m
+    dx, dy = load.dig_xy_m
     st.phase = f"load {st.loads + 1}: dig at ({dx:.1f}, {dy:.1f})"
     st.haul_phase = 1
     yield ToolsTo(pilot, carry)
@@ -83,6 +83,19 @@ def haul(task: Earthwork, load: Load, cf: CutFill) -> ScriptBody:
     pilot.pivot_ahead_m = task.poses.loaded_pivot_ahead_m
     st.haul_phase = 2
     yield Straight(pilot, -(length + p.approach_m - back), 0.15, heading)
+    yield from dump_load(task, load, dump)
+    return None
+
+
+def dump_load(task: Earthwork, load: Load, dump: tuple[float, tuple[float, float]]) -> ScriptBody:
+    """Carry the bucket (curled, the pivot set for its load) to the dump station
+    ``dump`` (heading, stand), tip it over the fill, mark the pile, and back away."""
+    st, p, pilot = task.progress, task.params, task.pilot
+    boom, curl = task.tool.joints[0].name, task.tool.joints[1].name
+    carry = task.carry()
+    ux, uy = load.dump_xy_m
+    pilot.pivot_ahead_m = task.poses.loaded_pivot_ahead_m
+    st.haul_phase = 2
     st.phase = f"load {st.loads + 1}: dump at ({ux:.1f}, {uy:.1f})"
     out, dump_stand = dump
     co, so = math.cos(out), math.sin(out)

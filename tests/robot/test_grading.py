@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -21,6 +22,7 @@ from lunarsite.robot.tasks.earthwork_grading import (
     choose_lanes,
     grade_angles,
     grade_lanes,
+    lane_segments,
 )
 from lunarsite.robot.types import Pose2, SensedState
 
@@ -74,6 +76,25 @@ def test_the_direction_is_one_the_rover_can_stand_at_both_ends_of() -> None:
     assert all(math.cos(lane.facing_rad) == pytest.approx(-1.0) for lane in east)
     # Lanes already within tolerance are left out.
     assert choose_lanes(design, np.zeros(GRID.shape), WIDTH, reach, lambda xy: True, None) == []
+
+
+def test_a_lane_is_cut_where_its_windrow_would_fill_half_a_bucket() -> None:
+    design = PAD.resolve(GRID, np.zeros(GRID.shape))
+    high = np.where(design.mask, 0.02, 0.0)  # the whole pad 2 cm high
+    lane = grade_lanes(design, 0.0, WIDTH)[4]  # a middle lane, dragged east
+    pieces = lane_segments(lane, design, high, WIDTH, 0.0075)
+    # 2 cm over a 0.5 m swath: 10 L a metre, so a piece every 0.75 m of pad, the first
+    # after the 0.15 m run-in; the last takes the rest and what is left of the pad.
+    lengths = [t1 - t0 for t0, t1, _ in pieces]
+    assert lengths[0] == pytest.approx(OVERRUN_M + 0.75, abs=0.06)
+    assert all(ln == pytest.approx(0.75, abs=0.06) for ln in lengths[1:-1])
+    assert pieces[0][0] == 0.0 and pieces[-1][1] == pytest.approx(lane.length_m)
+    assert all(b[0] == a[1] for a, b in itertools.pairwise(pieces))
+    total = sum(v for _, _, v in pieces)
+    assert total == pytest.approx(0.02 * WIDTH * 4.0, rel=0.1)
+    # A pad with lows as deep as its highs are high drops the shavings on the way.
+    wavy = np.where(design.mask, 0.02 * np.sign(np.sin(np.arange(GRID.shape[1]) * 0.5)), 0.0)
+    assert all(v < 0.0075 for _, _, v in lane_segments(lane, design, wavy, WIDTH, 0.0075))
 
 
 def test_grade_angles_tip_the_bucket_and_put_the_lip_at_the_depth(
