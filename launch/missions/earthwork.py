@@ -21,14 +21,7 @@ from pydantic import Field
 from lunarsite.robot.config import Positive, StrictModel
 from lunarsite.robot.control.bucket import BucketPoses, dig_bucket
 from lunarsite.robot.planning.earthwork import EarthworkParams
-from lunarsite.robot.site.design import (
-    Berm,
-    Design,
-    FillCrater,
-    LevelPad,
-    Trench,
-    bounds_xy_m,
-)
+from lunarsite.robot.site.design import Design, bounds_xy_m
 from lunarsite.robot.site.grid import GridSpec
 from lunarsite.robot.site.survey import box_polygon, region_weights
 from lunarsite.robot.tasks.earthwork import Earthwork, EarthworkTaskParams
@@ -38,57 +31,17 @@ from ..fields import CommonAcceptance, speed_problem
 from ..files import Finite, Problem
 from .base import Judgement, MissionKind, RunRecord, RunSetup, ScenarioView
 from .dig_and_dump import AreaBox, prepare_walls
+from .earthwork_specs import BermSpec, ModuleSpec, ShieldSpec, TaskSpec, TrenchSpec
+from .earthwork_specs import designs_of as _designs_of
 
 if TYPE_CHECKING:
     from ..schema import LoadedScenario
 
 __all__ = ["MISSION", "EarthworkMission", "task_params"]
 
-_Slope = Annotated[float, Field(gt=0.0, lt=math.pi / 2)]
-XY = tuple[Finite, Finite]
-"""A point [x, y] in the site frame, in m."""
-
-
-class PadSpec(StrictModel):
-    kind: Literal["level_pad"]
-    name: Annotated[str, Field(min_length=1)] = "pad"
-    polygon_xy_m: Annotated[list[XY], Field(min_length=3)]
-    elevation_m: Finite | None = None
-    """Level of the pad (in the rover's survey datum); null: the level that balances
-    cut and fill inside it, lowered by ``below_balance_m``."""
-    below_balance_m: float = 0.0
-    """How far below the balancing level the pad is cut (its surplus goes elsewhere), m."""
-    tolerance_m: Positive = 0.03
-
-
-class BermSpec(StrictModel):
-    kind: Literal["build_berm"]
-    name: Annotated[str, Field(min_length=1)] = "berm"
-    polyline_xy_m: Annotated[list[XY], Field(min_length=2)]
-    height_m: Positive
-    crest_width_m: Positive
-    side_slope_rad: _Slope
-    tolerance_m: Positive = 0.05
-
-
-class TrenchSpec(StrictModel):
-    kind: Literal["dig_trench"]
-    name: Annotated[str, Field(min_length=1)] = "trench"
-    polyline_xy_m: Annotated[list[XY], Field(min_length=2)]
-    width_m: Positive
-    depth_m: Positive
-    tolerance_m: Positive = 0.05
-
-
-class CraterSpec(StrictModel):
-    kind: Literal["fill_crater"]
-    name: Annotated[str, Field(min_length=1)] = "crater"
-    centre_xy_m: XY
-    radius_m: Positive
-    tolerance_m: Positive = 0.03
-
-
-TaskSpec = Annotated[PadSpec | BermSpec | TrenchSpec | CraterSpec, Field(discriminator="kind")]
+MODULE_START_GAP_M = 0.6
+"""The rover's start keeps this far from a module's walls (its wheels reach ~0.45 m from
+the chassis centre), in m."""
 
 
 class EarthworkMission(StrictModel):
@@ -96,6 +49,8 @@ class EarthworkMission(StrictModel):
 
     kind: Literal["earthwork"]
     tasks: Annotated[list[TaskSpec], Field(min_length=1)]
+    modules: tuple[ModuleSpec, ...] = ()
+    """Rigid modules standing on the site (a habitat mock-up a shield covers)."""
     borrow: tuple[AreaBox, ...] = ()
     """Boxes the rover may dig from to supply fill (down to ``borrow_depth_m``)."""
     spoil: tuple[AreaBox, ...] = ()
@@ -116,6 +71,9 @@ class EarthworkMission(StrictModel):
     dig_speed_mps: Positive = 0.08
     cruise_speed_mps: Positive = 0.25
     survey_standoff_m: Positive = 1.6
+    grade_pads: bool = False
+    """Back-blade level pads after each round of hauls (experimental: it has not yet
+    improved a pad in measured runs; see robot/tasks/earthwork_grading.py)."""
     wall_height_m: Positive | None = 1.0
     """The site is walled this high (m), as the KSC arena is; the rover fixes its position
     on the walls with a level range scan at every station. Null: dead reckoning alone."""
@@ -131,23 +89,8 @@ class EarthworkAcceptance(CommonAcceptance):
 
 
 def designs_of(mission: EarthworkMission) -> tuple[Design, ...]:
-    out: list[Design] = []
-    for t in mission.tasks:
-        if isinstance(t, PadSpec):
-            poly = tuple((float(x), float(y)) for x, y in t.polygon_xy_m)
-            out.append(LevelPad(t.name, poly, t.elevation_m, t.tolerance_m, t.below_balance_m))
-        elif isinstance(t, BermSpec):
-            line = tuple((float(x), float(y)) for x, y in t.polyline_xy_m)
-            out.append(
-                Berm(t.name, line, t.height_m, t.crest_width_m, t.side_slope_rad, t.tolerance_m)
-            )
-        elif isinstance(t, TrenchSpec):
-            line = tuple((float(x), float(y)) for x, y in t.polyline_xy_m)
-            out.append(Trench(t.name, line, t.width_m, t.depth_m, t.tolerance_m))
-        else:
-            c = (float(t.centre_xy_m[0]), float(t.centre_xy_m[1]))
-            out.append(FillCrater(t.name, c, t.radius_m, t.tolerance_m))
-    return tuple(out)
+    """The controller's designs for a checked mission block."""
+    return _designs_of(mission.tasks, mission.modules)
 
 
 def _bounds(mission: EarthworkMission) -> tuple[float, float, float, float]:
@@ -201,6 +144,7 @@ def task_params(mission: EarthworkMission, scenario: LoadedScenario) -> Earthwor
     )
     return EarthworkTaskParams(
         designs=designs_of(mission),
+        modules=tuple(m.box() for m in mission.modules),
         grid=grid,
         planner=planner,
         borrow_mask=_mask(grid, mission.borrow),
@@ -210,6 +154,7 @@ def task_params(mission: EarthworkMission, scenario: LoadedScenario) -> Earthwor
         dig_speed_mps=mission.dig_speed_mps,
         cruise_speed_mps=mission.cruise_speed_mps,
         survey_standoff_m=mission.survey_standoff_m,
+        grade_pads=mission.grade_pads,
     )
 
 
@@ -232,6 +177,14 @@ class EarthworkKind(MissionKind):
                 "deformable soil and a bucket on a boom, which only the simulator has today"
             )
         return None
+
+    def prepare_world(self, setup: RunSetup, world: Any) -> None:
+        """Level a spot for each module and stand it there (part of the soil's floor)."""
+        mission: EarthworkMission = setup.scenario.mission
+        for m in mission.modules:
+            size = (float(m.size_xy_m[0]), float(m.size_xy_m[1]))
+            centre = (float(m.centre_xy_m[0]), float(m.centre_xy_m[1]))
+            world.soil.place_module(centre, size, float(m.yaw_rad), float(m.height_m))
 
     def prepare(self, setup: RunSetup) -> None:
         mission: EarthworkMission = setup.scenario.mission
@@ -285,6 +238,9 @@ def check_earthwork(view: ScenarioView) -> list[Problem]:
         out.append((("rover", "file"), f"rover {view.rover.name!r} has no bucket on a boom"))
     if view.rover.camera is None:
         out.append((("rover", "file"), f"rover {view.rover.name!r} has no camera to survey"))
+    out += _module_problems(view)
+    if any(where[-1] == "module" for where, _ in out):
+        return out  # a shield over no module: no design to check further
     repose = view.soil.repose_angle_rad if view.soil is not None else None
     tool = dig_bucket(view.rover)
     reach = deepest_cut_m(view.rover, tool, BucketPoses()) if tool is not None else 0.0
@@ -298,7 +254,11 @@ def check_earthwork(view: ScenarioView) -> list[Problem]:
                     f"{spec.kind} {spec.name!r} reaches outside the site (0..{sx:g} × 0..{sy:g} m)",
                 )
             )
-        if isinstance(spec, BermSpec) and repose is not None and spec.side_slope_rad > repose:
+        if (
+            isinstance(spec, BermSpec | ShieldSpec)
+            and repose is not None
+            and (spec.side_slope_rad > repose)
+        ):
             out.append(
                 (
                     (*where, "side_slope_rad"),
@@ -333,3 +293,37 @@ def check_earthwork(view: ScenarioView) -> list[Problem]:
 
 
 MISSION = EarthworkKind()
+
+
+def _module_problems(view: ScenarioView) -> list[Problem]:
+    """Shields over no module, modules off the site or where the rover starts."""
+    mission: EarthworkMission = view.mission
+    out: list[Problem] = []
+    names = [m.name for m in mission.modules]
+    for k, spec in enumerate(mission.tasks):
+        if isinstance(spec, ShieldSpec) and spec.module not in names:
+            known = ", ".join(repr(n) for n in names) or "none"
+            out.append(
+                (
+                    ("mission", "tasks", k, "module"),
+                    f"shield {spec.name!r} covers module {spec.module!r}, which is not in "
+                    f"mission.modules (modules: {known})",
+                )
+            )
+    for k, m in enumerate(mission.modules):
+        if names.index(m.name) != k:
+            out.append((("mission", "modules", k, "name"), f"a second module named {m.name!r}"))
+        outline = m.box().outline_xy_m()
+        if view.site_size_m is not None and not _inside(outline, view.site_size_m):
+            out.append((("mission", "modules", k), "module is not inside the site"))
+        x0, x1, y0, y1 = bounds_xy_m(outline)
+        sx, sy = view.start_xy_m
+        gap = MODULE_START_GAP_M
+        if x0 - gap <= sx <= x1 + gap and y0 - gap <= sy <= y1 + gap:
+            out.append(
+                (
+                    ("rover", "start"),
+                    f"the rover starts within {gap:g} m of module {m.name!r}: it would stand on it",
+                )
+            )
+    return out

@@ -199,7 +199,7 @@ class Earthwork(PilotedScript):
         first = st.survey_m
         with np.errstate(invalid="ignore"):
             target = combine_designs(st.designs, p.grid)
-            self.stations.deep_cut = (first - target) > DEEP_CUT_M
+            self.stations.deep_cut = ((first - target) > DEEP_CUT_M) | self._modules_mask()
         while True:
             if self.pilot.stuck:
                 return ActionResult(ActionStatus.EXECUTION_FAILED, self._stuck_text())
@@ -250,6 +250,16 @@ class Earthwork(PilotedScript):
                 yield from grade_round(self, cf)
             if not self.pilot.stuck:
                 yield from self._survey()
+
+    def _modules_mask(self) -> BoolArray:
+        """Cells a rigid module stands on: no wheel goes there (like a deep cut)."""
+        g = self.params.grid
+        out = np.zeros(g.shape, dtype=bool)
+        for m in self.params.modules:
+            outline = m.outline_xy_m()
+            w = region_weights(g.shape, g.cell_size_m, g.origin_xy_m, outline, subsamples=1)
+            out |= w > 0.5
+        return out
 
     def _stuck_text(self) -> str:
         pose = self.pilot.pose

@@ -85,6 +85,59 @@ def test_a_trench_too_deep_is_refused(tmp_path: Path, depth_m: float, reason: st
     assert "mission.tasks[0].depth_m" in str(info.value) and reason in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("patch", "field", "reason"),
+    [
+        (
+            {"module": "tent"},
+            "mission.tasks[0].module",
+            "covers module 'tent', which is not in mission.modules (modules: 'habitat')",
+        ),
+        (
+            {"side_slope_rad": 0.7},
+            "mission.tasks[0].side_slope_rad",
+            "steeper than the soil's angle of repose (35.0°)",
+        ),
+        ({"centre_xy_m": [8.8, 3.5]}, "mission.modules[0]", "module is not inside the site"),
+        ({"centre_xy_m": [1.9, 1.6]}, "rover.start", "it would stand on it"),
+        ({"height_m": 0.0}, "mission.modules[0].height_m", "greater than 0"),
+    ],
+)
+def test_a_shield_over_no_module_and_modules_the_site_cannot_hold_are_refused(
+    tmp_path: Path, patch: dict[str, object], field: str, reason: str
+) -> None:
+    data = yaml.safe_load(load_scenario("shield_habitat").path.read_text())
+    shield, module = data["mission"]["tasks"][0], data["mission"]["modules"][0]
+    for key, value in patch.items():
+        (shield if key in shield else module)[key] = value
+    path = tmp_path / "bad_shield.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(str(path))
+    text = str(info.value)
+    assert f"{path}:" in text and field in text and reason in text
+
+
+def test_the_shield_design_caps_the_module_it_names() -> None:
+    scenario = load_scenario("shield_habitat")
+    params = task_params(scenario.mission, scenario)
+    (shield,) = params.designs
+    (module,) = params.modules
+    assert module.name == "habitat" and module.height_m == 0.15
+    grid = params.grid
+    gx, gy = np.meshgrid(grid.x_coords_m, grid.y_coords_m)
+    # Flat ground at 0 with the module's top at 0.15 m: the cap is 0.15 + 0.06 over it.
+    on = (np.abs(gx - 4.5) <= 0.3) & (np.abs(gy - 3.5) <= 0.25)
+    ground = np.where(on, 0.15, 0.0)
+    design = shield.resolve(grid, ground)
+    assert np.nanmax(design.heights_m) == pytest.approx(0.21, abs=1e-9)
+    assert np.all(design.heights_m[on] == pytest.approx(0.21, abs=1e-9))
+    # 29° sides: 0.21 m of height comes down to the ground 0.06 + 0.21 / tan(0.5) out.
+    reach = 0.06 + 0.21 / math.tan(0.5)
+    far = np.hypot(np.maximum(np.abs(gx - 4.5) - 0.3, 0), np.maximum(np.abs(gy - 3.5) - 0.25, 0))
+    assert np.all(np.isnan(design.heights_m[far > reach + 0.051]))
+
+
 def test_landing_pad_plans_on_rough_ground_without_the_engines() -> None:
     before = set(sys.modules)
     scenario = load_scenario("landing_pad")
