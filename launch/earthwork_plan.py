@@ -2,7 +2,8 @@
 printed and drawn, without simulating.
 
 The starting terrain is generated from the scenario and seed as a run would generate it,
-sampled at the rover's survey cells (what a perfect first survey would see); the designs
+sampled at the rover's survey cells (what a perfect first survey would see), with the
+scenario's modules stood on it (:func:`with_modules`); the designs
 are laid on it, and the cut and fill, the transport flows, the bound and the loads are
 those the rover's first plan would make from such a survey. Nothing here loads PyBullet.
 """
@@ -17,7 +18,9 @@ import numpy as np
 
 from lunarsite.robot.planning.earthwork import CutFill, HaulFlows, cut_fill, haul_flows
 from lunarsite.robot.planning.hauls import HaulPlan, plan_loads
+from lunarsite.robot.site.design import ModuleBox, bounding_box
 from lunarsite.robot.site.grid import FloatArray, GridSpec
+from lunarsite.robot.site.survey import region_weights
 
 from .files import ScenarioError
 
@@ -31,8 +34,13 @@ __all__ = [
     "draw_plan",
     "preview_plan",
     "terrain_on_grid",
+    "with_modules",
     "write_plan_picture",
 ]
+
+MODULE_LEVEL_MARGIN_M = 0.3
+"""How far round a module's footprint the simulator levels the ground before standing it
+there (``lunarsite.sim.modules``), in m."""
 
 
 def terrain_on_grid(terrain: Terrain, grid: GridSpec) -> FloatArray:
@@ -102,6 +110,25 @@ class EarthworkPreview:
         }
 
 
+def with_modules(
+    ground_m: FloatArray, grid: GridSpec, modules: tuple[ModuleBox, ...]
+) -> FloatArray:
+    """The ground with each module stood on it as the simulator stands it (before the
+    run): the footprint grown by :data:`MODULE_LEVEL_MARGIN_M` levelled to its mean, the
+    footprint raised by the module's height."""
+    out = np.array(ground_m, dtype=np.float64, copy=True)
+    for m in modules:
+        outline = m.outline_xy_m()
+        ring = bounding_box(outline, MODULE_LEVEL_MARGIN_M)
+        w = (grid.shape, grid.cell_size_m, grid.origin_xy_m)
+        spot = region_weights(*w, ring, subsamples=1) > 0.5
+        body = region_weights(*w, outline, subsamples=1) > 0.5
+        if spot.any():
+            out[spot] = float(out[spot].mean())
+        out[body] += m.height_m
+    return out
+
+
 def preview_plan(scenario: LoadedScenario, seed: int) -> EarthworkPreview:
     """The first plan of an earthwork ``scenario`` on its starting terrain for ``seed``.
 
@@ -118,7 +145,7 @@ def preview_plan(scenario: LoadedScenario, seed: int) -> EarthworkPreview:
         )
     params = task_params(scenario.mission, scenario)
     terrain = build_terrain(scenario, SeedStreams(seed).terrain)
-    ground = terrain_on_grid(terrain, params.grid)
+    ground = with_modules(terrain_on_grid(terrain, params.grid), params.grid, params.modules)
     designs = tuple(d.resolve(params.grid, ground) for d in params.designs)
     cf = cut_fill(ground, designs, params.grid, params.planner.deadband_m)
     flows = haul_flows(

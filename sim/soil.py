@@ -21,6 +21,10 @@ call does at most a given number of iterations, so a big dump settles over sever
 
 Bedrock (``SoilConfig.depth_m``): the soil lies on a rigid floor at the initial surface
 minus ``depth_m``; cuts, wheel sinkage and slumping never take a column below it.
+
+Rigid solids standing in the soil (a habitat module, :mod:`lunarsite.sim.modules`) are part
+of the surface and of the floor: :attr:`SoilGrid.solid_m` is the thickness of solid in each
+column, which the mass and volume bookkeeping leaves out.
 """
 
 from __future__ import annotations
@@ -335,7 +339,12 @@ class SoilGrid:
             None if config.depth_m is None else h - float(config.depth_m)
         )
         """Bedrock under each sample (the initial surface minus ``depth_m``), in m; soil
-        is never removed below it. ``None``: no bedrock."""
+        is never removed below it. ``None``: no bedrock. A placed module makes its top the
+        floor of its footprint (:mod:`lunarsite.sim.modules`)."""
+        self.solid_m = np.zeros_like(h)
+        """Thickness of rigid solid (a module) in each column, in m: part of the surface,
+        not soil, so :meth:`column_mass_kg`, :meth:`mass_kg` and :meth:`volume_m3` leave
+        it out."""
         self.rho_loose = float(config.loose_density_kgpm3)
         self.rho_compact = float(config.compacted_density_kgpm3)
         self.tan_repose = math.tan(config.repose_angle_rad)
@@ -405,23 +414,24 @@ class SoilGrid:
 
     # --------------------------------------------------------------- bookkeeping
     def column_mass_kg(self) -> FloatArray:
-        """Soil mass of every column above the datum, in kg."""
+        """Soil mass of every column above the datum (solids left out), in kg."""
         h, lz = self.heights_m, self.loose_m
-        return (self.rho_compact * (h - lz - self.datum_m) + self.rho_loose * lz) * (
-            self.cell_area_m2
-        )
+        native = h - lz - self.solid_m - self.datum_m
+        return (self.rho_compact * native + self.rho_loose * lz) * self.cell_area_m2
 
     def mass_kg(self) -> float:
-        """Soil mass on the grid above the datum, in kg."""
+        """Soil mass on the grid above the datum (solids left out), in kg."""
         h, lz = self.heights_m, self.loose_m
-        per_area = self.rho_compact * (float(h.sum()) - self.datum_m * h.size) + (
-            self.rho_loose - self.rho_compact
-        ) * float(lz.sum())
+        soil_sum = float(h.sum()) - float(self.solid_m.sum()) - self.datum_m * h.size
+        per_area = self.rho_compact * soil_sum + (self.rho_loose - self.rho_compact) * float(
+            lz.sum()
+        )
         return per_area * self.cell_area_m2
 
     def volume_m3(self) -> float:
-        """Soil volume on the grid above the datum, in m³."""
-        return (float(self.heights_m.sum()) - self.datum_m * self.heights_m.size) * (
+        """Soil volume on the grid above the datum (solids left out), in m³."""
+        h = self.heights_m
+        return (float(h.sum()) - float(self.solid_m.sum()) - self.datum_m * h.size) * (
             self.cell_area_m2
         )
 
@@ -599,6 +609,9 @@ class SoilGrid:
         blocked = None if self._blocked is None else self._blocked[sl]
         if blocked is not None and not blocked.any():
             blocked = None
+        # Soil above the floor in each column; a column with none gives nothing (a module's
+        # wall or a bare bedrock face stands, and does not keep the region active).
+        room = None if self.bedrock_m is None else np.maximum(h - self.bedrock_m[sl], 0.0)
         out = np.zeros_like(h)
         flows: list[tuple[tuple[slice, slice], tuple[slice, slice], FloatArray, FloatArray]] = []
         total = np.zeros_like(h)
@@ -620,6 +633,9 @@ class SoilGrid:
             if blocked is not None:
                 m_ab[blocked[b]] = 0.0
                 m_ba[blocked[a]] = 0.0
+            if room is not None:
+                m_ab[room[a] <= 0.0] = 0.0
+                m_ba[room[b] <= 0.0] = 0.0
             total[a] += m_ab
             total[b] += m_ba
             flows.append((a, b, m_ab, m_ba))
@@ -633,9 +649,8 @@ class SoilGrid:
             f_ba = m_ba * m_ba * share[b]
             out[a] += f_ab
             out[b] += f_ba
-        if self.bedrock_m is not None:
+        if room is not None:
             # A source never gives soil it does not have above the bedrock.
-            room = np.maximum(h - self.bedrock_m[sl], 0.0)
             scale = np.divide(room, out, out=np.ones_like(out), where=out > room)
             share *= scale
             out *= scale

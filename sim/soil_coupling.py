@@ -16,7 +16,9 @@
   cut (:func:`scoop`), their load is added to the mass of their link, and the FEE
   cutting resistance at the world's gravity pushes back on the link at the cutting edge;
 - tilted past ``dump_angle_rad``, a tool pours its load under its lip;
-- wheels sink by Bekker–Wong static sinkage under the load PyBullet reports, leaving ruts.
+- wheels sink by Bekker–Wong static sinkage under the load PyBullet reports, leaving ruts;
+- a rigid module (:meth:`SoilSim.place_module`) is part of the surface and of the floor,
+  not of the soil (:mod:`lunarsite.sim.modules`).
 
 Soil work runs every ``physics_hz / update_hz`` steps from a world step hook; the cutting
 force is applied on every physics step (PyBullet clears external forces after a step).
@@ -45,6 +47,7 @@ from .earthmoving import (
     scoop,
     wheel_rut,
 )
+from .modules import PlacedModule, add_module_visual, place_module
 from .soil import SoilConfig, SoilError, SoilGrid
 from .terramechanics import bekker_static_sinkage_m, contact_length_m, fee_force
 
@@ -404,6 +407,10 @@ class SoilSim:
         self._tick = 0
         self.updates = 0
         self.tiles_replaced = 0
+        self.modules: list[PlacedModule] = []
+        """Modules standing in the soil (ground truth), in the order placed."""
+        self.module_bodies: list[int] = []
+        """Visual-only boxes of the modules (GUI only; they collide with nothing)."""
         world.add_step_hook(self._on_step)
         log.info(
             "soil: %d×%d grid at %.3f m, collision %d×%d at %.3f m in %d tiles, %s",
@@ -454,6 +461,39 @@ class SoilSim:
         self.tiles_replaced += self.field.update(
             slice(cj0, cj1), slice(ci0, ci1), values, tolerance_m=_COLLISION_TOLERANCE_M
         )
+
+    # ----------------------------------------------------------------- modules
+    def place_module(
+        self,
+        centre_xy_m: tuple[float, float],
+        size_xy_m: tuple[float, float],
+        yaw_rad: float,
+        height_m: float,
+    ) -> None:
+        """Level a spot and stand a rigid module of ``size_xy_m`` × ``height_m`` (m) on it,
+        turned by ``yaw_rad`` about ``centre_xy_m`` (:func:`lunarsite.sim.modules.place_module`).
+
+        Meant for building a scenario, before rovers are added and the run's first
+        snapshots taken: the levelled ring is settled, the collision tiles refreshed (the
+        module is part of the terrain heightfield), and the run's baseline
+        (:attr:`initial_heights_m`, the grid's initial mass) moves to the new surface. The
+        initial mass moves only by the placement's round-off, so soil moved before the
+        call stays in the ledger. Raises :class:`SoilError` for a footprint not fully on
+        the grid, a non-positive height, an overlap with another module, or a top above
+        the collision tiles' pinned height range.
+        """
+        grid = self.grid
+        mass_before = grid.mass_kg()
+        module = place_module(
+            grid, centre_xy_m, size_xy_m, yaw_rad, height_m, max_top_m=self.field.z_hi
+        )
+        grid.settle()
+        grid.initial_mass_kg += grid.mass_kg() - mass_before
+        self.initial_heights_m = grid.snapshot()
+        self._refresh()
+        self.modules.append(module)
+        if self.world.gui:
+            self.module_bodies.append(add_module_visual(self.world.client, module))
 
     # ------------------------------------------------------------------ rovers
     def attach(self, rover: SimRover) -> None:
@@ -661,7 +701,8 @@ class SoilSim:
         g = self.grid
         rho_l = g.rho_loose
         area = g.cell_area_m2
-        v0 = float((self.initial_heights_m - g.datum_m).sum() * area)
+        # Modules are placed before the run starts: initial heights include them too.
+        v0 = float(((self.initial_heights_m - g.datum_m).sum() - g.solid_m.sum()) * area)
         mass_now = g.mass_kg()
         tools = self.tool_loads_kg
         moved = sum(t.load.filled_kg for t in self._tools)

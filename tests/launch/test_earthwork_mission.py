@@ -225,3 +225,25 @@ def test_a_short_trench_run_leaves_files_anyone_can_check(tmp_path: Path) -> Non
     assert float(m0.sum()) == pytest.approx(float(m1.sum()) + in_tools, rel=1e-6)
     for name in ("profile_trench.png", "error_after.png"):
         assert (out / name).exists(), name
+
+
+def test_the_plan_stands_modules_on_a_levelled_spot_as_the_simulator_does() -> None:
+    from lunarsite.launch.earthwork_plan import with_modules
+    from lunarsite.robot.site.design import ModuleBox
+    from lunarsite.robot.site.grid import GridSpec
+
+    grid = GridSpec.covering((0.0, 0.0), (4.0, 4.0), 0.05)
+    gx, gy = np.meshgrid(grid.x_coords_m, grid.y_coords_m)
+    ground = 0.01 * gx  # a 1% slope
+    box = ModuleBox("hab", (2.0, 2.0), (0.6, 0.4), 0.0, 0.15)
+    out = with_modules(ground, grid, (box,))
+    body = (np.abs(gx - 2.0) <= 0.3) & (np.abs(gy - 2.0) <= 0.2)
+    ring = (np.abs(gx - 2.0) <= 0.55) & (np.abs(gy - 2.0) <= 0.45) & ~body
+    # The spot, centred on x = 2, levels to the slope's height there (2 cm, to within
+    # the half cell its edges are drawn to); one level under the module and round it.
+    level = float(out[ring][0])
+    assert level == pytest.approx(0.02, abs=5e-4)
+    assert np.allclose(out[ring], level, atol=1e-12)
+    assert np.allclose(out[body & (np.abs(gx - 2.0) < 0.28)], level + 0.15, atol=1e-12)
+    far = (np.abs(gx - 2.0) > 0.7) | (np.abs(gy - 2.0) > 0.6)
+    assert np.array_equal(out[far], ground[far])
