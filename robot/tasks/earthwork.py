@@ -164,6 +164,8 @@ class Earthwork(PilotedScript):
             site_size_m,
             self.ground_under,
         )
+        if params.modules:  # known from the start: the first survey's routes go round
+            self.stations.deep_cut = self._modules_mask()
         self.pilot.keep_out = lambda x, y: not self.stations.standable(x, y)
         super().__init__(self.pilot, self._work(), "earthwork")
 
@@ -192,6 +194,8 @@ class Earthwork(PilotedScript):
             log.info("accelerometer bias %.4f, %.4f m/s²", bias[0][0], bias[0][1])
         yield from self._survey()
         assert st.survey_m is not None
+        if self.pilot.stuck:
+            return ActionResult(ActionStatus.EXECUTION_FAILED, self._stuck_text())
         try:
             st.designs = tuple(d.resolve(p.grid, st.survey_m) for d in p.designs)
         except DesignError as exc:
@@ -295,7 +299,7 @@ class Earthwork(PilotedScript):
             yield ToolsTo(self.pilot, self.carry())
             yield from self.go(pose.x_m, pose.y_m, pose.yaw_rad, SURVEY_TOLERANCE_M)
             if self.pilot.stuck:
-                return None
+                break  # the round ends with what it saw; the task ends stuck
             yield ToolsTo(self.pilot, self._look)
             yield Hold(self.pilot, SETTLE_BEFORE_FRAME_S)
             self._take_frame()
