@@ -287,7 +287,16 @@ class Earthwork(PilotedScript):
     def _survey(self) -> ScriptBody:
         st, p = self.progress, self.params
         st.phase = f"survey {st.rounds + 1}"
-        bounds = bounds_xy_m(pt for d in p.designs for pt in d.outline_xy_m())
+        pts = [pt for d in p.designs for pt in d.outline_xy_m()]
+        g = p.grid
+        for mask in (p.borrow_mask, p.spoil_mask):  # the hauls dig and dump there too
+            if mask is not None and mask.any():
+                rows, cols = np.nonzero(mask)
+                pts += [
+                    (float(g.x_coords_m[cols.min()]), float(g.y_coords_m[rows.min()])),
+                    (float(g.x_coords_m[cols.max()]), float(g.y_coords_m[rows.max()])),
+                ]
+        bounds = bounds_xy_m(pts)
         self.survey.begin()
         for pose in survey_poses(
             bounds,
