@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 
 from lunarsite.robot.config import RoverConfig
+from lunarsite.robot.control.pilot import Pilot
+from lunarsite.robot.executive import Skill
 from lunarsite.robot.hardware.mock import ManualClock, MockRover
 from lunarsite.robot.perception.mapping import RangeScan
-from lunarsite.robot.types import Pose2
+from lunarsite.robot.types import Pose2, SensedState
 
 RoverFactory = Callable[..., RoverConfig]
 
@@ -123,3 +125,15 @@ def scan_of_walls(truth: tuple[float, float, float], size: tuple[float, float]) 
     ranges = np.minimum(tx, ty)
     ranges[np.abs(az) < 0.15] = 0.9  # the bucket in front
     return RangeScan(0.0, (0.0, 0.0, 0.35), dirs, ranges, 10.0)
+
+
+class Sensing(Skill):
+    """Updates the pilot every tick, then runs ``inner`` (as a task does)."""
+
+    def __init__(self, pilot: Pilot, inner: Skill) -> None:
+        super().__init__("sensing")
+        self.pilot, self.inner = pilot, inner
+
+    def _on_tick(self, sensed: SensedState, now_s: float) -> Any:
+        self.pilot.sense(sensed)
+        return self.inner.tick(sensed, now_s)

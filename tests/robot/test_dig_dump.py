@@ -27,7 +27,7 @@ from lunarsite.robot.planning.dig_dump import DigDumpParams, DigDumpPlan
 from lunarsite.robot.site.zones import Box
 from lunarsite.robot.tasks.dig_and_dump import DigAndDump
 from lunarsite.robot.types import Pose2, SensedState, wrap_angle
-from tests.robot.conftest import scan_of_walls
+from tests.robot.conftest import Sensing, scan_of_walls
 
 ARENA = (6.88, 5.0)
 # The shipped dig_and_dump scenario's layout (launch/scenarios/dig_and_dump.yaml).
@@ -145,18 +145,6 @@ def _excavator_on_mock(config: RoverConfig, start: Pose2) -> tuple[MockRover, Pi
     return rover, Pilot(config, start, control_hz=HZ)
 
 
-class _Sensing(Skill):
-    """Updates the pilot every tick, then runs ``inner`` (as a task does)."""
-
-    def __init__(self, pilot: Pilot, inner: Skill) -> None:
-        super().__init__("sensing")
-        self.pilot, self.inner = pilot, inner
-
-    def _on_tick(self, sensed: SensedState, now_s: float) -> Any:
-        self.pilot.sense(sensed)
-        return self.inner.tick(sensed, now_s)
-
-
 def test_straight_legs_and_turns_land_where_asked(excavator: RoverConfig) -> None:
     start = Pose2(2.0, 2.0, 0.0)
     rover, pilot = _excavator_on_mock(excavator, start)
@@ -167,7 +155,7 @@ def test_straight_legs_and_turns_land_where_asked(excavator: RoverConfig) -> Non
             Straight(pilot, -0.5, 0.15, math.pi / 2),
         ]
     )
-    result = _run(rover, _Sensing(pilot, legs))
+    result = _run(rover, Sensing(pilot, legs))
     assert result.results[0].succeeded
     end = rover.true_pose
     # 1 m east, a quarter turn, then 0.5 m backwards: south of the turn point.
@@ -198,7 +186,7 @@ def test_a_slow_turn_that_stalls_moves_off_the_spot_and_turns_faster(
     # 0.25 rad: the rate law asks 1.5·error, down to 0.2 rad/s below 0.13 rad of error,
     # which this ground holds: the turn stalls near its goal, where a stall used to be
     # left to time out.
-    result = _run(rover, _Sensing(pilot, TurnTo(pilot, 0.25)), limit_s=60.0)
+    result = _run(rover, Sensing(pilot, TurnTo(pilot, 0.25)), limit_s=60.0)
     assert result.results[0].succeeded
     assert pilot.turn_stalls >= 1 and pilot.timeouts == 0
     end = rover.true_pose
@@ -215,7 +203,7 @@ def test_a_stalled_turn_does_not_move_into_the_keep_out(excavator: RoverConfig) 
     rover.activate()
     pilot = Pilot(excavator, start, control_hz=HZ)
     pilot.keep_out = lambda x, y: x < 1.95  # a trench just behind the rover
-    result = _run(rover, _Sensing(pilot, TurnTo(pilot, 0.25)), limit_s=60.0)
+    result = _run(rover, Sensing(pilot, TurnTo(pilot, 0.25)), limit_s=60.0)
     assert result.results[0].succeeded and pilot.turn_stalls >= 1
     # The first move off a stalled spot would back up 0.15 m: it went forward instead.
     assert rover.true_pose.x_m > 2.1
@@ -242,7 +230,7 @@ def test_legs_the_fixes_find_undriven_make_the_pilot_stuck(excavator: RoverConfi
     pilot.apply_fix(start)  # the first fix judges nothing
 
     def leg_then_fix(distance_m: float) -> None:
-        _run(rover, _Sensing(pilot, Straight(pilot, distance_m, 0.2, 0.0)))
+        _run(rover, Sensing(pilot, Straight(pilot, distance_m, 0.2, 0.0)))
         pilot.apply_fix(rover.true_pose)  # a perfect fix: where the chassis really is
 
     leg_then_fix(0.3)  # too short to judge
@@ -262,19 +250,19 @@ def test_tools_to_waits_for_the_servos_and_times_out_when_they_cannot(
     rover, pilot = _excavator_on_mock(excavator, Pose2(2.0, 2.0, 0.0))
     boom = excavator.joint("boom_lift")
     move = ToolsTo(pilot, {"boom_lift": 0.5})
-    result = _run(rover, _Sensing(pilot, move))
+    result = _run(rover, Sensing(pilot, move))
     assert result.results[0].succeeded
     took = result.elapsed_s
     expect = abs(0.5 - boom.home_rad) / boom.max_speed_radps  # the servo's slew time
     assert took == pytest.approx(expect, abs=0.1)
     beyond = ToolsTo(pilot, {"boom_lift": boom.upper_rad + 1.0}, timeout_s=2.0)
-    result = _run(rover, _Sensing(pilot, beyond))
+    result = _run(rover, Sensing(pilot, beyond))
     assert not result.results[0].succeeded and pilot.timeouts == 1
 
 
 def test_wall_fix_without_a_scanner_is_refused(excavator: RoverConfig) -> None:
     rover, pilot = _excavator_on_mock(excavator, Pose2(2.0, 2.0, 0.0))
-    result = _run(rover, _Sensing(pilot, WallFix(pilot, None, ARENA)))
+    result = _run(rover, Sensing(pilot, WallFix(pilot, None, ARENA)))
     assert result.results[0].status.value == "precondition_failed"
     assert result.ticks == 1  # it took no time
 
@@ -312,7 +300,7 @@ def test_a_dig_pass_raises_its_boom_when_the_chassis_noses_down(
             DigCut(pilot, 0.3, 0.08, 0.0, boom="boom_lift", carry_rad=0.4),
         ]
     )
-    assert _run(rover, _Sensing(pilot, cut), 60.0).results[0].succeeded
+    assert _run(rover, Sensing(pilot, cut), 60.0).results[0].succeeded
     if rate == 0.0:
         assert pilot.pitch_reliefs == 0
         assert pilot.tools["boom_lift"] == -0.4
@@ -375,7 +363,7 @@ def test_travel_direct_goes_in_one_leg_and_reverses_to_a_target_just_behind(
         return scan_of_walls((p.x_m, p.y_m, p.yaw_rad), ARENA)
 
     far = Script(travel_direct(pilot, (4.5, 3.0), math.pi / 2, 0.25, 0.15, scan, ARENA))
-    result = _run(rover, _Sensing(pilot, far))
+    result = _run(rover, Sensing(pilot, far))
     assert result.results[0].succeeded
     end = rover.true_pose
     assert math.hypot(end.x_m - 4.5, end.y_m - 3.0) < 0.05
@@ -384,7 +372,7 @@ def test_travel_direct_goes_in_one_leg_and_reverses_to_a_target_just_behind(
     # 0.6 m straight behind: it backs up instead of turning round twice.
     yaws: list[float] = []
 
-    class _Watch(_Sensing):
+    class _Watch(Sensing):
         def _on_tick(self, sensed: SensedState, now_s: float) -> Any:
             yaws.append(rover.true_pose.yaw_rad)
             return super()._on_tick(sensed, now_s)

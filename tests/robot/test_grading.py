@@ -12,7 +12,7 @@ from lunarsite.robot.config import RoverConfig
 from lunarsite.robot.control.bucket import BucketPoses, bucket_edge_m, dig_bucket
 from lunarsite.robot.control.grade import GradePass
 from lunarsite.robot.control.pilot import Pilot
-from lunarsite.robot.executive import Agent, ControlLoop, Skill
+from lunarsite.robot.executive import Agent, ControlLoop
 from lunarsite.robot.hardware.mock import ManualClock, MockRover
 from lunarsite.robot.site.design import LevelPad
 from lunarsite.robot.site.grid import GridSpec
@@ -24,7 +24,8 @@ from lunarsite.robot.tasks.earthwork_grading import (
     grade_lanes,
     lane_segments,
 )
-from lunarsite.robot.types import Pose2, SensedState
+from lunarsite.robot.types import Pose2
+from tests.robot.conftest import Sensing
 
 GRID = GridSpec.covering((1.0, 1.0), (9.0, 9.0), 0.05)
 PAD = LevelPad("pad", ((3.0, 3.0), (7.0, 3.0), (7.0, 7.0), (3.0, 7.0)), 0.0)
@@ -112,16 +113,6 @@ def test_grade_angles_tip_the_bucket_and_put_the_lip_at_the_depth(
     assert z0 - z1 == pytest.approx(0.03, abs=1e-6)  # 3 cm lower, by the arm's geometry
 
 
-class _Sensing(Skill):
-    def __init__(self, pilot: Pilot, inner: Skill) -> None:
-        super().__init__("sensing")
-        self.pilot, self.inner = pilot, inner
-
-    def _on_tick(self, sensed: SensedState, now_s: float) -> object:
-        self.pilot.sense(sensed)
-        return self.inner.tick(sensed, now_s)
-
-
 def test_a_grade_pass_backs_its_length_and_re_aims_every_tick(excavator: RoverConfig) -> None:
     start = Pose2(5.0, 5.0, math.pi)  # facing west: the lip drags east
     rover = MockRover(excavator, ManualClock(), start)
@@ -137,7 +128,7 @@ def test_a_grade_pass_backs_its_length_and_re_aims_every_tick(excavator: RoverCo
     grade = GradePass(
         pilot, 1.0, 0.06, math.pi, boom="boom_lift", curl="bucket_curl", aim=aim, pitch0_rad=0.0
     )
-    result = ControlLoop([Agent(rover, _Sensing(pilot, grade))], rate_hz=20.0).run()
+    result = ControlLoop([Agent(rover, Sensing(pilot, grade))], rate_hz=20.0).run()
     assert result.results[0].succeeded
     assert rover.true_pose.x_m == pytest.approx(6.0, abs=0.02)  # backed east, 1 m
     assert grade.aimed == len(asked) > 0.9 / 0.06 * 20  # every driving tick

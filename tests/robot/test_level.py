@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
 
 import numpy as np
 import pytest
@@ -13,10 +12,11 @@ from lunarsite.robot.config import RoverConfig
 from lunarsite.robot.constants import LUNAR_GRAVITY_MPS2
 from lunarsite.robot.control.level import calibrate_accel_bias
 from lunarsite.robot.control.pilot import Pilot
-from lunarsite.robot.executive import Agent, ControlLoop, Skill
+from lunarsite.robot.executive import Agent, ControlLoop
 from lunarsite.robot.executive.compose import Script
 from lunarsite.robot.hardware.mock import ManualClock, MockRover
 from lunarsite.robot.types import Pose2, SensedState
+from tests.robot.conftest import Sensing
 
 SLOPE = (0.05, -0.03)  # ground rising 5% to the east and falling 3% to the north
 BIAS = (0.012, -0.007)  # m/s²
@@ -37,16 +37,6 @@ class _SlopeRover(MockRover):
         return dataclasses.replace(s, accel_mps2=(ax, ay, g))
 
 
-class _Sensing(Skill):
-    def __init__(self, pilot: Pilot, inner: Skill) -> None:
-        super().__init__("sensing")
-        self.pilot, self.inner = pilot, inner
-
-    def _on_tick(self, sensed: SensedState, now_s: float) -> Any:
-        self.pilot.sense(sensed)
-        return self.inner.tick(sensed, now_s)
-
-
 @pytest.mark.parametrize("yaw", [0.0, 1.0, -2.5])
 def test_a_half_turn_separates_the_bias_from_the_slope(excavator: RoverConfig, yaw: float) -> None:
     rover = _SlopeRover(excavator, ManualClock(), Pose2(3.0, 3.0, yaw))
@@ -54,7 +44,7 @@ def test_a_half_turn_separates_the_bias_from_the_slope(excavator: RoverConfig, y
     rover.activate()
     pilot = Pilot(excavator, Pose2(3.0, 3.0, yaw), control_hz=20.0)
     out: list[tuple[float, float, float]] = []
-    task = _Sensing(pilot, Script(calibrate_accel_bias(pilot, out)))
+    task = Sensing(pilot, Script(calibrate_accel_bias(pilot, out)))
     result = ControlLoop([Agent(rover, task)], rate_hz=20.0, time_limit_s=120.0).run()
     assert result.results[0].succeeded
     assert len(out) == 1
