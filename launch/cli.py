@@ -123,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .rover_cli import add_rover_commands  # rover, teleop, link-check, virtual-rover
 
     add_rover_commands(sub)
+    from .firmware_cli import add_firmware_commands  # firmware build, firmware flash
+
+    add_firmware_commands(sub)
     return parser
 
 
@@ -145,6 +148,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_plan(args, out)
         if args.command == "bench":
             return _cmd_bench(args, out)
+        if args.command == "firmware":
+            from .firmware_cli import run_firmware_command
+
+            return run_firmware_command(args, out, console)
         if args.command in ROVER_COMMANDS:
             from .rover_cli import dispatch
 
