@@ -61,13 +61,18 @@ class VirtualRover:
         if schema_hash is not None:
             self._args += ["--schema-hash", f"{schema_hash:08x}"]
         self._executable = executable
+        self._pass_fds: tuple[int, ...] = ()
         self._proc: subprocess.Popen[bytes] | None = None
         self.port = ""
+        self.name = "virtual rover"
+
+    def _resolve_executable(self) -> Path:
+        return self._executable or build_virtual_rover()
 
     def start(self, timeout_s: float = 30.0) -> str:
         """Build if needed, start, and return the pty path."""
         try:
-            exe = self._executable or build_virtual_rover()
+            exe = self._resolve_executable()
         except FirmwareBuildError as exc:
             raise VirtualRoverError(str(exc)) from None
         proc = subprocess.Popen(
@@ -75,6 +80,7 @@ class VirtualRover:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            pass_fds=self._pass_fds,
         )
         self._proc = proc
         assert proc.stdout is not None
@@ -93,7 +99,7 @@ class VirtualRover:
                 why = err.strip() or (
                     f"no device path within {timeout_s:g} s" if timed_out else "it exited"
                 )
-                raise VirtualRoverError(f"virtual rover ({exe}) did not start: {why}")
+                raise VirtualRoverError(f"{self.name} ({exe}) did not start: {why}")
             ready, _, _ = select.select([fd], [], [], left)
             if ready:
                 chunk = os.read(fd, 256)
@@ -101,7 +107,7 @@ class VirtualRover:
                     continue
                 line += chunk
         self.port = line.decode().strip()
-        log.info("virtual rover pid %d on %s", proc.pid, self.port)
+        log.info("%s pid %d on %s", self.name, proc.pid, self.port)
         return self.port
 
     @property
