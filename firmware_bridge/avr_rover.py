@@ -50,8 +50,11 @@ class AvrRover(VirtualRover):
         boot_count: int | None = None,
         stats_path: Path | None = None,
         plant_fd: int | None = None,
+        ticks_per_rev: int | None = None,
     ) -> None:
-        super().__init__(log_path=log_path, link_path=link_path)
+        super().__init__(
+            log_path=log_path, link_path=link_path, plant_fd=plant_fd, ticks_per_rev=ticks_per_rev
+        )
         if board not in BOARDS:
             raise VirtualRoverError(f"unknown board {board!r}: expected one of {sorted(BOARDS)}")
         self.board = board
@@ -62,9 +65,6 @@ class AvrRover(VirtualRover):
             self._args += ["--boot-count", str(boot_count)]
         if stats_path is not None:
             self._args += ["--stats", str(stats_path)]
-        if plant_fd is not None:
-            self._args += ["--plant-fd", str(plant_fd)]
-            self._pass_fds = (plant_fd,)
 
     def _resolve_executable(self) -> Path:
         missing = avr_missing_packages()

@@ -34,7 +34,8 @@ class VirtualRover:
     """A running virtual rover process. Use as a context manager, or :meth:`start`/:meth:`stop`.
 
     ``schema_hash`` makes it claim another message table (to test a mismatch);
-    ``link_path`` adds a symlink to the pty, as a udev rule would.
+    ``link_path`` adds a symlink to the pty, as a udev rule would. ``plant_fd`` (a
+    datagram socket) puts the firmware in the loop of a simulated rover.
     """
 
     def __init__(
@@ -46,6 +47,8 @@ class VirtualRover:
         reset_cause: int | None = None,
         schema_hash: int | None = None,
         executable: Path | None = None,
+        plant_fd: int | None = None,
+        ticks_per_rev: int | None = None,
     ) -> None:
         self.log_path = log_path
         self.link_path = link_path
@@ -60,8 +63,13 @@ class VirtualRover:
             self._args += ["--reset-cause", str(reset_cause)]
         if schema_hash is not None:
             self._args += ["--schema-hash", f"{schema_hash:08x}"]
+        if ticks_per_rev is not None:
+            self._args += ["--ticks-per-rev", str(ticks_per_rev)]
         self._executable = executable
         self._pass_fds: tuple[int, ...] = ()
+        if plant_fd is not None:  # firmware in the loop (firmware/plant_channel.h)
+            self._args += ["--plant-fd", str(plant_fd)]
+            self._pass_fds = (plant_fd,)
         self._proc: subprocess.Popen[bytes] | None = None
         self.port = ""
         self.name = "virtual rover"
