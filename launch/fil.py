@@ -26,7 +26,7 @@ from typing import Any
 
 from lunarsite.firmware_bridge.avr_rover import AvrRover
 from lunarsite.firmware_bridge.link import LinkConfig, SerialLink
-from lunarsite.firmware_bridge.serial_rover import SerialRover, default_servo_channels
+from lunarsite.firmware_bridge.serial_rover import SerialRover
 from lunarsite.firmware_bridge.virtual_rover import VirtualRover
 from lunarsite.robot.hardware import RoverInterface
 from lunarsite.robot.types import Pose2
@@ -41,6 +41,18 @@ log = logging.getLogger(__name__)
 LINKS = ("virtual", "avr")
 _OUT = struct.Struct("<I4fBBxx")  # from the firmware: t_ms, duties, servos, brake, bits
 _IN = struct.Struct("<2d6f")  # to the firmware: wheel angles, gyro, accel
+
+
+def servo_channels(config: Any) -> dict[str, int]:
+    """The joints the firmware's two servo channels drive: the first tool's first joint
+    on 0, the gripper's on 1. A rover with more joints (the excavator's bucket curl) keeps
+    the others at home in the world: the firmware has no channel for them."""
+    channels: dict[str, int] = {}
+    for tool in config.tools:
+        ch = 1 if tool.kind == "gripper" else 0
+        if ch not in channels.values():
+            channels[tool.joints[0].name] = ch
+    return channels
 
 
 class _LockedTruth(Truth):
@@ -115,7 +127,12 @@ class FirmwareInLoopBackend(SimBackend):
         self._send_sensors(sim_rover)
         self._thread = threading.Thread(target=self._plant, name="fil-plant", daemon=True)
         self._thread.start()
-        serial = SerialRover(cfg, SerialLink(LinkConfig(port=fw.port)), connect_timeout_s=10.0)
+        serial = SerialRover(
+            cfg,
+            SerialLink(LinkConfig(port=fw.port)),
+            servo_channels=servo_channels(cfg),
+            connect_timeout_s=10.0,
+        )
         self._serial = serial
         serial.configure()
         serial.activate()
@@ -180,7 +197,7 @@ class FirmwareInLoopBackend(SimBackend):
         sim_rover = super().rover
         world = self.world
         dt = world.physics_dt_s
-        servo_names = {ch: name for name, ch in default_servo_channels(self.scenario.rover).items()}
+        servo_names = {ch: name for name, ch in servo_channels(self.scenario.rover).items()}
         t0 = time.monotonic()
         n = 0
         try:
