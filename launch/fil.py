@@ -146,6 +146,11 @@ class FirmwareInLoopBackend(SimBackend):
             self._stop.set()
             if self._thread is not None:
                 self._thread.join(5.0)
+                log.info(
+                    "plant: %d physics steps, %d started more than a step late",
+                    self.plant_steps,
+                    self.late_steps,
+                )
             if self._firmware is not None:
                 self._firmware.stop()
             self._sock.close()
