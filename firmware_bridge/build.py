@@ -20,6 +20,7 @@ from pathlib import Path
 __all__ = [
     "FIRMWARE_DIR",
     "FirmwareBuildError",
+    "build_avr_host",
     "build_c_tests",
     "build_core_library",
     "build_harness",
@@ -69,13 +70,17 @@ def _compiler_id(cc: str) -> str:
 
 
 def _build(
-    name: str, sources: tuple[str, ...], flags: tuple[str, ...], libs: tuple[str, ...]
+    name: str,
+    sources: tuple[str, ...],
+    flags: tuple[str, ...],
+    libs: tuple[str, ...],
+    headers: tuple[str, ...] = (),
 ) -> Path:
     cc = _compiler()
     h = hashlib.sha256()
     h.update(_compiler_id(cc).encode())
     h.update("\0".join((*flags, *libs)).encode())
-    for src in sorted({*sources, *_HEADERS}):
+    for src in sorted({*sources, *_HEADERS, *headers}):
         h.update(src.encode())
         h.update((FIRMWARE_DIR / src).read_bytes())
     out_dir = cache_dir() / "firmware" / h.hexdigest()[:16]
@@ -116,7 +121,35 @@ def _build(
 
 def build_virtual_rover() -> Path:
     """The virtual rover executable (firmware core + motor model + pty)."""
-    return _build("virtual_rover", (*_CORE, "virtual_rover.c"), (*_WARN, "-O2", "-g"), ("-lm",))
+    return _build(
+        "virtual_rover",
+        (*_CORE, "plant_channel.c", "virtual_rover.c"),
+        (*_WARN, "-O2", "-g"),
+        ("-lm",),
+        ("plant_channel.h",),
+    )
+
+
+AVR_HOST_PACKAGES = ("simavr", "libsimavr-dev")
+"""Debian packages the AVR host needs (libsimavrparts1 comes with libsimavr-dev)."""
+
+
+def build_avr_host() -> Path:
+    """The simavr host that runs the AVR firmware binary (``avr_host/``), linked against
+    Debian's libsimavr and libsimavrparts (uart_pty)."""
+    if not Path("/usr/include/simavr/sim_avr.h").exists():
+        raise FirmwareBuildError(
+            "the AVR host needs the Debian packages " + " ".join(AVR_HOST_PACKAGES)
+        )
+    host = ("avr_host/avr_rover.c", "avr_host/avr_plant.c", "avr_host/event_log.c")
+    return _build(
+        "avr_rover",
+        (*host, "plant_channel.c"),
+        ("-std=gnu99", "-Wall", "-Wextra", "-O2", "-g", "-I", str(FIRMWARE_DIR / "avr_host"),
+         "-I", "/usr/include/simavr"),
+        ("-lsimavr", "-lsimavrparts", "-lm", "-lpthread", "-lutil"),
+        ("avr_host/avr_plant.h", "avr_host/event_log.h", "plant_channel.h"),
+    )  # fmt: skip
 
 
 def build_harness() -> Path:

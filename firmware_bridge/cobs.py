@@ -81,6 +81,10 @@ class FrameSplitter:
     bytes are discarded up to the next delimiter and counted in :attr:`overflows`.
     Frames that fail COBS decoding are counted in :attr:`framing_errors`. Empty frames
     (two delimiters in a row) are ignored.
+
+    After :meth:`reset` (a port just opened) the stream may start in the middle of a
+    frame: bytes up to the first delimiter are discarded without counting anything.
+    A new splitter assumes its first byte starts a frame.
     """
 
     def __init__(self, max_encoded: int) -> None:
@@ -89,6 +93,7 @@ class FrameSplitter:
         self.max_encoded = max_encoded
         self._buf = bytearray()
         self._discarding = False
+        self._hunting = False
         self.overflows = 0
         self.framing_errors = 0
 
@@ -97,6 +102,12 @@ class FrameSplitter:
         frames: list[bytes] = []
         chunk = bytes(data)
         start = 0
+        if self._hunting:
+            idx = chunk.find(0)
+            if idx < 0:
+                return frames
+            self._hunting = False
+            start = idx + 1
         while True:
             idx = chunk.find(0, start)
             piece = chunk[start:] if idx < 0 else chunk[start:idx]
@@ -120,6 +131,8 @@ class FrameSplitter:
             start = idx + 1
 
     def reset(self) -> None:
-        """Forget any partial frame (after reopening the port)."""
+        """Forget any partial frame (after reopening the port); the next bytes up to the
+        first delimiter are the tail of a frame sent before and are dropped uncounted."""
         self._buf.clear()
         self._discarding = False
+        self._hunting = True

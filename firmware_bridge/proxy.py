@@ -374,12 +374,18 @@ class FaultProxy:
                     if (w := d.wait_s(time.monotonic())) is not None
                 ]
             sel = selectors.DefaultSelector()
-            sel.register(self._wake_r, selectors.EVENT_READ)
-            if rover >= 0:
-                sel.register(rover, selectors.EVENT_READ)
-            if host >= 0:
-                sel.register(host, selectors.EVENT_READ)
-            events = sel.select(max(1e-4, min(waits)) if waits else 0.05)
+            try:
+                sel.register(self._wake_r, selectors.EVENT_READ)
+                if rover >= 0:
+                    sel.register(rover, selectors.EVENT_READ)
+                if host >= 0:
+                    sel.register(host, selectors.EVENT_READ)
+                events = sel.select(max(1e-4, min(waits)) if waits else 0.05)
+            except (OSError, ValueError):
+                # An unplug or replug closed a descriptor between reading it under the
+                # lock and registering it: look again.
+                sel.close()
+                continue
             sel.close()
             now = time.monotonic()
             with self._lock:

@@ -34,7 +34,8 @@ class VirtualRover:
     """A running virtual rover process. Use as a context manager, or :meth:`start`/:meth:`stop`.
 
     ``schema_hash`` makes it claim another message table (to test a mismatch);
-    ``link_path`` adds a symlink to the pty, as a udev rule would.
+    ``link_path`` adds a symlink to the pty, as a udev rule would. ``plant_fd`` (a
+    datagram socket) puts the firmware in the loop of a simulated rover.
     """
 
     def __init__(
@@ -46,6 +47,8 @@ class VirtualRover:
         reset_cause: int | None = None,
         schema_hash: int | None = None,
         executable: Path | None = None,
+        plant_fd: int | None = None,
+        ticks_per_rev: int | None = None,
     ) -> None:
         self.log_path = log_path
         self.link_path = link_path
@@ -60,14 +63,24 @@ class VirtualRover:
             self._args += ["--reset-cause", str(reset_cause)]
         if schema_hash is not None:
             self._args += ["--schema-hash", f"{schema_hash:08x}"]
+        if ticks_per_rev is not None:
+            self._args += ["--ticks-per-rev", str(ticks_per_rev)]
         self._executable = executable
+        self._pass_fds: tuple[int, ...] = ()
+        if plant_fd is not None:  # firmware in the loop (firmware/plant_channel.h)
+            self._args += ["--plant-fd", str(plant_fd)]
+            self._pass_fds = (plant_fd,)
         self._proc: subprocess.Popen[bytes] | None = None
         self.port = ""
+        self.name = "virtual rover"
+
+    def _resolve_executable(self) -> Path:
+        return self._executable or build_virtual_rover()
 
     def start(self, timeout_s: float = 30.0) -> str:
         """Build if needed, start, and return the pty path."""
         try:
-            exe = self._executable or build_virtual_rover()
+            exe = self._resolve_executable()
         except FirmwareBuildError as exc:
             raise VirtualRoverError(str(exc)) from None
         proc = subprocess.Popen(
@@ -75,6 +88,7 @@ class VirtualRover:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            pass_fds=self._pass_fds,
         )
         self._proc = proc
         assert proc.stdout is not None
@@ -93,7 +107,7 @@ class VirtualRover:
                 why = err.strip() or (
                     f"no device path within {timeout_s:g} s" if timed_out else "it exited"
                 )
-                raise VirtualRoverError(f"virtual rover ({exe}) did not start: {why}")
+                raise VirtualRoverError(f"{self.name} ({exe}) did not start: {why}")
             ready, _, _ = select.select([fd], [], [], left)
             if ready:
                 chunk = os.read(fd, 256)
@@ -101,7 +115,7 @@ class VirtualRover:
                     continue
                 line += chunk
         self.port = line.decode().strip()
-        log.info("virtual rover pid %d on %s", proc.pid, self.port)
+        log.info("%s pid %d on %s", self.name, proc.pid, self.port)
         return self.port
 
     @property

@@ -76,6 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--gui", action="store_true", help="open the PyBullet viewer")
     run.add_argument("--video", action="store_true", help="also write video.mp4 (chase camera)")
     run.add_argument("--quiet", action="store_true", help="no progress output")
+    run.add_argument(
+        "--link",
+        choices=["virtual", "avr"],
+        default=None,
+        help="firmware in the loop: drive the simulated rover through the reference "
+        "firmware over a pty (virtual: the core built here; avr: the Arduino binary in "
+        "simavr); real time, the controller sees only the link",
+    )
 
     sub.add_parser("scenarios", help="list the shipped scenarios and rovers")
 
@@ -123,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .rover_cli import add_rover_commands  # rover, teleop, link-check, virtual-rover
 
     add_rover_commands(sub)
+    from .firmware_cli import add_firmware_commands  # firmware build, firmware flash
+
+    add_firmware_commands(sub)
     return parser
 
 
@@ -145,6 +156,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_plan(args, out)
         if args.command == "bench":
             return _cmd_bench(args, out)
+        if args.command == "firmware":
+            from .firmware_cli import run_firmware_command
+
+            return run_firmware_command(args, out, console)
         if args.command in ROVER_COMMANDS:
             from .rover_cli import dispatch
 
@@ -241,6 +256,8 @@ def _cmd_run(args: argparse.Namespace, out: Console, console: Console) -> int:
         highlight=False,
     )
     video = out_dir / "video.mp4" if args.video else None
+    if args.link is not None:
+        return _cmd_run_fil(args, out, console, scenario, out_dir, seed, limit)
     with progress_reporter(console, scenario.config.name, quiet=args.quiet) as progress:
         try:
             outcome = run_sim(
@@ -254,6 +271,32 @@ def _cmd_run(args: argparse.Namespace, out: Console, console: Console) -> int:
             )
         except PictureError as exc:
             raise ScenarioError(out_dir, [f"video: {exc}"]) from None
+    return report_outcome(out, outcome.metrics, outcome.judgement.lines, out_dir, outcome)
+
+
+def _cmd_run_fil(
+    args: argparse.Namespace,
+    out: Console,
+    console: Console,
+    scenario: Any,
+    out_dir: Path,
+    seed: int,
+    limit: float,
+) -> int:
+    from lunarsite.firmware_bridge.build import FirmwareBuildError
+    from lunarsite.firmware_bridge.virtual_rover import VirtualRoverError
+
+    from .runner import refuse_backend, run_fil
+
+    refuse_backend(scenario, "serial")
+    with progress_reporter(console, scenario.config.name, quiet=args.quiet) as progress:
+        try:
+            outcome = run_fil(
+                scenario, out_dir, link=args.link, seed=seed, time_limit_s=limit, progress=progress
+            )
+        except (FirmwareBuildError, VirtualRoverError) as exc:
+            console.print(f"error: firmware ({args.link}): {exc}", highlight=False, markup=False)
+            return EXIT_SHORT
     return report_outcome(out, outcome.metrics, outcome.judgement.lines, out_dir, outcome)
 
 

@@ -30,7 +30,7 @@ from .recorder import VIDEO_FPS, VIDEO_SIZE_PX, ProgressFn, Recorder
 from .report import judge_run, metrics_data, write_run_folder
 from .schema import LoadedScenario
 
-__all__ = ["RunOutcome", "control_hz", "run_mission", "run_serial", "run_sim"]
+__all__ = ["RunOutcome", "control_hz", "run_fil", "run_mission", "run_serial", "run_sim"]
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +126,33 @@ def run_serial(
         seed=scenario.config.seed,
         time_limit_s=time_limit_s or scenario.config.time_limit_s,
         progress=progress,
+    )
+
+
+def run_fil(
+    scenario: LoadedScenario,
+    out_dir: Path | None,
+    *,
+    link: str,
+    seed: int,
+    time_limit_s: float,
+    progress: ProgressFn | None = None,
+) -> RunOutcome:
+    """Run ``scenario`` with the firmware in the loop (``link``: "virtual", the core built
+    for this machine, or "avr", the Arduino binary in simavr): the simulated rover's
+    wheels follow the firmware's motor outputs, the controller sees only the link, in
+    real time. Refused where a serial rover would be (the link carries no camera or
+    scanner).
+
+    Raises:
+        ScenarioError: the mission cannot run on a serial rover.
+    """
+    from .fil import FirmwareInLoopBackend
+
+    refuse_backend(scenario, "serial")
+    backend = FirmwareInLoopBackend(scenario, seed, link=link)
+    return run_mission(
+        scenario, backend, out_dir, seed=seed, time_limit_s=time_limit_s, progress=progress
     )
 
 

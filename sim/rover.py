@@ -583,6 +583,49 @@ class SimRover(RoverInterface):
             battery_v=battery_v,
         )
 
+    # ------------------------------------------------- firmware in the loop
+    def wheel_angles_rad(self) -> tuple[float, float]:
+        """Mean wheel joint angle per side (left, right), in rad: what its encoders turn."""
+        c = self.world.client
+        return (
+            sum(c.getJointState(self.body, j)[0] for j in self._left_wheels)
+            / len(self._left_wheels),
+            sum(c.getJointState(self.body, j)[0] for j in self._right_wheels)
+            / len(self._right_wheels),
+        )
+
+    def drive_wheel_motors(
+        self, speeds_radps: tuple[float, float], torques_nm: tuple[float, float]
+    ) -> None:
+        """Drive each side's motors toward a speed with at most a torque (firmware in the
+        loop: the firmware's outputs, not the mixer, drive the wheels)."""
+        c = self.world.client
+        for joints, speed, torque in zip(
+            (self._left_wheels, self._right_wheels), speeds_radps, torques_nm, strict=True
+        ):
+            for j in joints:
+                c.setJointMotorControl2(
+                    self.body, j, pb.VELOCITY_CONTROL, targetVelocity=speed, force=torque
+                )
+
+    def drive_servos(self, targets_rad: dict[str, float]) -> None:
+        """Move the named tool servos toward their targets (rad), clamped to their range."""
+        c = self.world.client
+        for name, target in targets_rad.items():
+            servo = self._servos.get(name)
+            if servo is None:
+                continue
+            t = min(max(target, servo.lower_rad), servo.upper_rad)
+            for joint, sign in servo.joints:
+                c.setJointMotorControl2(
+                    self.body,
+                    joint,
+                    pb.POSITION_CONTROL,
+                    targetPosition=sign * t,
+                    force=servo.max_torque_nm,
+                    maxVelocity=servo.max_speed_radps,
+                )
+
     # ------------------------------------------------------------------ camera
     def _on_read_camera(self) -> CameraFrame:
         if self.config.camera is None:

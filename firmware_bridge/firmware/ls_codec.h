@@ -10,6 +10,20 @@
 extern "C" {
 #endif
 
+/* Constant tables and text live in flash on AVR (its flash is not in the data address
+ * space): declare them LS_PROGMEM and read them through these macros. Elsewhere they
+ * are ordinary const data. */
+#if defined(__AVR__)
+#include <avr/pgmspace.h>
+#define LS_PROGMEM PROGMEM
+#define LS_READ_U8(p) pgm_read_byte(p)
+#define LS_READ_F32(p) pgm_read_float(p)
+#else
+#define LS_PROGMEM
+#define LS_READ_U8(p) (*(const uint8_t *)(p))
+#define LS_READ_F32(p) (*(const float *)(p))
+#endif
+
 /* Frame sizes (PROTOCOL.md section 2): at most 64 bytes on the wire with the delimiter. */
 #define LS_MAX_WIRE 64u
 #define LS_MAX_ENCODED (LS_MAX_WIRE - 1u)

@@ -9,7 +9,7 @@
 #define LS_TWO_PI 6.28318530717959f
 
 /* Defaults: the lab rover (launch/rovers/lab_rover.yaml); the host sets them at connect. */
-static const float k_default_params[LS_PARAM_COUNT] = {
+static const float k_default_params[LS_PARAM_COUNT] LS_PROGMEM = {
     0.033f,  /* WHEEL_RADIUS_M */
     0.185f,  /* TRACK_M */
     1.75f,   /* TRACK_FACTOR */
@@ -27,11 +27,11 @@ static const float k_default_params[LS_PARAM_COUNT] = {
     100.0f,  /* TELEMETRY_HZ */
 };
 
-static const float k_param_min[LS_PARAM_COUNT] = {
+static const float k_param_min[LS_PARAM_COUNT] LS_PROGMEM = {
     0.005f, 0.02f, 1.0f, 1.0f, 0.01f, 0.01f, 0.0f, 0.0f,
     -6.3f, -6.3f, 0.01f, -6.3f, -6.3f, 0.01f, 1.0f,
 };
-static const float k_param_max[LS_PARAM_COUNT] = {
+static const float k_param_max[LS_PARAM_COUNT] LS_PROGMEM = {
     1.0f, 5.0f, 4.0f, 1.0e6f, 500.0f, 1.0e4f, 10.0f, 100.0f,
     6.3f, 6.3f, 100.0f, 6.3f, 6.3f, 100.0f, 100.0f,
 };
@@ -324,7 +324,8 @@ static void handle_setpoint(ls_fw_t *fw, const uint8_t *p)
 
 uint8_t ls_fw_set_param(ls_fw_t *fw, uint8_t id, float value)
 {
-    if (id >= LS_PARAM_COUNT || !(value >= k_param_min[id] && value <= k_param_max[id])) {
+    if (id >= LS_PARAM_COUNT ||
+        !(value >= LS_READ_F32(&k_param_min[id]) && value <= LS_READ_F32(&k_param_max[id]))) {
         return LS_ACK_BAD_ARGUMENT; /* also rejects NaN */
     }
     if ((id == LS_PARAM_SERVO0_MIN_RAD && value > fw->params[LS_PARAM_SERVO0_MAX_RAD]) ||
@@ -587,6 +588,7 @@ servos:
 void ls_fw_init(ls_fw_t *fw, const ls_hal_t *hal, uint32_t boot_id, uint8_t reset_cause,
                 uint32_t now_ms)
 {
+    unsigned i;
     memset(fw, 0, sizeof *fw);
     fw->hal = hal;
     ls_decoder_init(&fw->rx);
@@ -594,7 +596,9 @@ void ls_fw_init(ls_fw_t *fw, const ls_hal_t *hal, uint32_t boot_id, uint8_t rese
     fw->reset_cause = reset_cause;
     fw->schema_hash = LS_SCHEMA_HASH;
     fw->mode = LS_MODE_IDLE;
-    memcpy(fw->params, k_default_params, sizeof fw->params);
+    for (i = 0; i < LS_PARAM_COUNT; ++i) {
+        fw->params[i] = LS_READ_F32(&k_default_params[i]);
+    }
     fw->servo_pos_rad[0] = 0.0f;
     fw->servo_pos_rad[1] = 0.0f;
     fw->imu_ok = 1;

@@ -6,7 +6,7 @@
 /* Must match lunarsite.firmware_bridge.protocol.schema_text() byte for byte (a test
  * compares them): one line per message type, in id order. */
 #ifndef LS_NO_SCHEMA_TEXT
-const char LS_SCHEMA_TEXT[] =
+const char LS_SCHEMA_TEXT[] LS_PROGMEM =
     "01 HELLO_REQ H2R u8 protocol,u32 schema_hash,u16 session\n"
     "02 HEARTBEAT_HOST H2R u32 host_ms\n"
     "03 PING H2R u32 host_us\n"
@@ -28,7 +28,14 @@ const char LS_SCHEMA_TEXT[] =
 
 uint32_t ls_schema_hash(void)
 {
-    return ls_fnv1a32((const uint8_t *)LS_SCHEMA_TEXT, sizeof(LS_SCHEMA_TEXT) - 1u);
+    /* FNV-1a as ls_fnv1a32, reading the text where it lives (flash on AVR). */
+    uint32_t h = 2166136261u;
+    size_t i;
+    for (i = 0; i + 1u < sizeof LS_SCHEMA_TEXT; ++i) {
+        h ^= LS_READ_U8(&LS_SCHEMA_TEXT[i]);
+        h *= 16777619u;
+    }
+    return h;
 }
 #endif
 

@@ -91,8 +91,8 @@ enum {
 
 /* The schema hash: FNV-1a 32 of the canonical message table LS_SCHEMA_TEXT
  * (PROTOCOL.md section 3). The firmware uses the constant; tests check that it equals
- * ls_schema_hash() and the host's hash. Define LS_NO_SCHEMA_TEXT on small targets to
- * leave the 1.3 KB text out of the image. */
+ * ls_schema_hash() and the host's hash. On AVR the text is in flash (LS_PROGMEM: read it
+ * with LS_READ_U8); define LS_NO_SCHEMA_TEXT to leave the 1.3 KB out altogether. */
 #define LS_SCHEMA_HASH 0x4873F7D9u
 #ifndef LS_NO_SCHEMA_TEXT
 extern const char LS_SCHEMA_TEXT[];

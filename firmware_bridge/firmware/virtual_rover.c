@@ -12,6 +12,8 @@
  *   --gravity MPS2        accelerometer z at rest (default 9.80665, a lab on Earth)
  *   --no-load-radps W     motor no-load wheel speed (default 13.6)
  *   --ticks-per-rev N     encoder counts per wheel revolution (default 1496)
+ *   --plant-fd FD         firmware in the loop: the wheels and IMU of a simulated rover
+ *                         over the datagram socket FD (plant_channel.h) replace the model
  * POSIX only (posix_openpt, poll, clock_gettime). */
 #define _XOPEN_SOURCE 700
 #define _DEFAULT_SOURCE
@@ -32,6 +34,7 @@
 #endif
 
 #include "ls_firmware.h"
+#include "plant_channel.h"
 
 typedef struct {
     double omega[2]; /* wheel speed, rad/s */
@@ -47,6 +50,8 @@ typedef struct {
     int moving;
     FILE *log;
     uint32_t now_ms;
+    plant_channel_t *channel; /* firmware in the loop; NULL: the motor model */
+    uint8_t servo_bits;
 } model_t;
 
 /* First-order DC gear motor: duty u drives toward u * no-load speed with a mechanical
@@ -111,6 +116,21 @@ static void model_step(model_t *m, double dt)
     }
 }
 
+/* Firmware in the loop: the simulated rover's wheel angles and IMU in, the motor and
+ * servo outputs out, once per millisecond of the rover's clock. */
+static void plant_step(model_t *m)
+{
+    double servo[2];
+    plant_channel_poll(m->channel);
+    if (m->channel->have_input) {
+        m->angle[0] = m->channel->wheel_rad[0];
+        m->angle[1] = m->channel->wheel_rad[1];
+    }
+    servo[0] = m->servo_rad[0];
+    servo[1] = m->servo_rad[1];
+    plant_channel_send(m->channel, m->now_ms, m->duty, m->brake, servo, m->servo_bits);
+}
+
 /* ------------------------------------------------------------ hardware layer */
 static void hal_set_motors(void *ctx, float l, float r, int brake)
 {
@@ -133,6 +153,14 @@ static int hal_read_imu(void *ctx, float gyro[3], float accel[3])
 {
     model_t *m = (model_t *)ctx;
     double vl = m->omega[0] * WHEEL_RADIUS_M;
+    if (m->channel != NULL) {
+        int i;
+        for (i = 0; i < 3; ++i) {
+            gyro[i] = m->channel->gyro_radps[i];
+            accel[i] = m->channel->accel_mps2[i];
+        }
+        return m->channel->have_input ? 0 : -1;
+    }
     double vr = m->omega[1] * WHEEL_RADIUS_M;
     gyro[0] = 0.0f;
     gyro[1] = 0.0f;
@@ -155,6 +183,7 @@ static void hal_set_servo(void *ctx, uint8_t ch, float rad)
     model_t *m = (model_t *)ctx;
     if (ch < 2) {
         m->servo_rad[ch] = rad;
+        m->servo_bits = (uint8_t)(m->servo_bits | (1u << ch));
     }
 }
 
@@ -301,6 +330,7 @@ int main(int argc, char **argv)
     int i;
     unsigned long ul;
     uint32_t last_ms;
+    plant_channel_t channel;
 
     memset(&m, 0, sizeof m);
     m.no_load_radps = 13.6;    /* JGA25-370 130 rpm, as launch/rovers/lab_rover.yaml */
@@ -341,6 +371,12 @@ int main(int argc, char **argv)
             if (!parse_double(a, v, 0.1, 1000.0, &m.no_load_radps)) {
                 return 2;
             }
+        } else if (strcmp(a, "--plant-fd") == 0) {
+            if (!parse_ulong(a, v, 10, 1023ul, &ul)) {
+                return 2;
+            }
+            plant_channel_open(&channel, (int)ul);
+            m.channel = &channel;
         } else if (strcmp(a, "--ticks-per-rev") == 0) {
             if (!parse_double(a, v, 1.0, 1.0e6, &m.ticks_per_rev)) {
                 return 2;
@@ -419,7 +455,11 @@ int main(int argc, char **argv)
             m.now_ms = last_ms;
             ls_fw_tick(&fw, last_ms);
             flush_tx(master, &fw);
-            model_step(&m, 1e-3);
+            if (m.channel != NULL) {
+                plant_step(&m);
+            } else {
+                model_step(&m, 1e-3);
+            }
         }
         if (pfd.revents & POLLIN) {
             ssize_t n = read(master, buf, sizeof buf);

@@ -20,6 +20,8 @@ from lunarsite.firmware_bridge.virtual_rover import VirtualRover
 from lunarsite.robot.config import RoverConfig
 from lunarsite.robot.types import DriveCommand, RoverCommand
 
+from .conftest import RoverFactory
+
 
 def _wait(cond, timeout_s: float = 5.0) -> bool:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout_s
@@ -189,11 +191,11 @@ def test_ten_thousand_setpoints_through_corruption_and_drops(
 
 @pytest.mark.slow
 def test_cut_line_stops_wheels_reports_disconnected_and_resumes_on_new_command(
-    tmp_path: Path, virtual_rover_exe: Path, lab_rover: RoverConfig
+    tmp_path: Path, make_rover: RoverFactory, lab_rover: RoverConfig
 ) -> None:
     drive = RoverCommand(DriveCommand(0.25, 0.0))
     with (
-        VirtualRover(log_path=tmp_path / "applied.jsonl", executable=virtual_rover_exe) as vr,
+        make_rover(log_path=tmp_path / "applied.jsonl") as vr,
         FaultProxy(vr.port, seed=1) as proxy,
     ):
         link = SerialLink(LinkConfig(port=proxy.port, seed=5, silence_timeout_s=0.3))
@@ -253,10 +255,10 @@ def test_cut_line_stops_wheels_reports_disconnected_and_resumes_on_new_command(
             assert link.counters().disconnects == 1
 
 
-def test_unplug_and_replug_under_a_stable_name(tmp_path: Path, virtual_rover_exe: Path) -> None:
+def test_unplug_and_replug_under_a_stable_name(tmp_path: Path, make_rover: RoverFactory) -> None:
     stable = tmp_path / "lunarsite-rover"
     with (
-        VirtualRover(executable=virtual_rover_exe) as vr,
+        make_rover() as vr,
         FaultProxy(vr.port, host_link=stable) as proxy,
         SerialLink(LinkConfig(port=str(stable), seed=9, backoff_max_s=0.2)) as link,
     ):
