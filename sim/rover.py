@@ -515,27 +515,13 @@ class SimRover(RoverInterface):
         self._apply()
 
     def _apply(self) -> None:
-        c = self.world.client
         cfg = self.config
-        left, right = mix_skid_steer(self._command.drive, cfg)
         torque = cfg.drive.max_wheel_torque_nm
-        for joints, speed in ((self._left_wheels, left), (self._right_wheels, right)):
-            for j in joints:
-                c.setJointMotorControl2(
-                    self.body, j, pb.VELOCITY_CONTROL, targetVelocity=speed, force=torque
-                )
-        for name, servo in self._servos.items():
-            target = self._command.tool_targets_rad.get(name, cfg.joint(name).home_rad)
-            target = min(max(target, servo.lower_rad), servo.upper_rad)
-            for joint, sign in servo.joints:
-                c.setJointMotorControl2(
-                    self.body,
-                    joint,
-                    pb.POSITION_CONTROL,
-                    targetPosition=sign * target,
-                    force=servo.max_torque_nm,
-                    maxVelocity=servo.max_speed_radps,
-                )
+        self.drive_wheel_motors(mix_skid_steer(self._command.drive, cfg), (torque, torque))
+        targets = self._command.tool_targets_rad
+        self.drive_servos(
+            {name: targets.get(name, cfg.joint(name).home_rad) for name in self._servos}
+        )
 
     def _on_read(self) -> SensedState:
         c = self.world.client

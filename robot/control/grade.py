@@ -66,7 +66,7 @@ class GradePass(Skill):
 
     def _guard(self, sensed: SensedState) -> float:
         pilot = self.pilot
-        self.pitch_rad += (sensed.gyro_radps[1] - pilot.gyro_bias_radps[1]) * pilot.dt_s
+        self.pitch_rad += pilot.pitch_step_rad(sensed)
         angles = self.aim(pilot.pose, self.pitch0_rad + self.pitch_rad)
         if angles is not None and all(math.isfinite(a) for a in angles):
             pilot.tools[self.boom], pilot.tools[self.curl] = angles

@@ -251,7 +251,7 @@ class DigCut(Skill):
 
     def _guard(self, sensed: SensedState) -> float:
         pilot = self.pilot
-        self.pitch_rad += (sensed.gyro_radps[1] - pilot.gyro_bias_radps[1]) * pilot.dt_s
+        self.pitch_rad += pilot.pitch_step_rad(sensed)
         if self.pitch_rad <= self._trip_rad:
             return 0.0
         # The next relief needs half a margin more: a chassis that settles pitched (its

@@ -96,6 +96,11 @@ class Pilot:
     def gyro_bias_radps(self) -> tuple[float, float, float]:
         return self.odometry.bias_radps
 
+    def pitch_step_rad(self, sensed: SensedState) -> float:
+        """How far the chassis pitched (nose-down positive) over this tick, from the gyro's
+        pitch rate less its bias estimated at rest, in rad."""
+        return (sensed.gyro_radps[1] - self.gyro_bias_radps[1]) * self.dt_s
+
     def sense(self, sensed: SensedState) -> None:
         """Fold in this tick's reading (once per tick, before the motions decide)."""
         self.odometry.update(sensed, stopped=self.drive == STOP)

@@ -164,8 +164,9 @@ class Earthwork(PilotedScript):
             site_size_m,
             self.ground_under,
         )
+        self._on_modules = self._modules_mask()
         if params.modules:  # known from the start: the first survey's routes go round
-            self.stations.deep_cut = self._modules_mask()
+            self.stations.deep_cut = self._on_modules
         self.pilot.keep_out = lambda x, y: not self.stations.standable(x, y)
         super().__init__(self.pilot, self._work(), "earthwork")
 
@@ -203,7 +204,7 @@ class Earthwork(PilotedScript):
         first = st.survey_m
         with np.errstate(invalid="ignore"):
             target = combine_designs(st.designs, p.grid)
-            self.stations.deep_cut = ((first - target) > DEEP_CUT_M) | self._modules_mask()
+            self.stations.deep_cut = ((first - target) > DEEP_CUT_M) | self._on_modules
         while True:
             if self.pilot.stuck:
                 return ActionResult(ActionStatus.EXECUTION_FAILED, self._stuck_text())
