@@ -126,7 +126,7 @@ def build_virtual_rover() -> Path:
         (*_CORE, "plant_channel.c", "virtual_rover.c"),
         (*_WARN, "-O2", "-g"),
         ("-lm",),
-        ("plant_channel.h",),
+        ("plant_channel.h", "motor_model.h"),
     )
 
 
@@ -148,7 +148,7 @@ def build_avr_host() -> Path:
         ("-std=gnu99", "-Wall", "-Wextra", "-O2", "-g", "-I", str(FIRMWARE_DIR / "avr_host"),
          "-I", "/usr/include/simavr"),
         ("-lsimavr", "-lsimavrparts", "-lm", "-lpthread", "-lutil"),
-        ("avr_host/avr_plant.h", "avr_host/event_log.h", "plant_channel.h"),
+        ("avr_host/avr_plant.h", "avr_host/event_log.h", "plant_channel.h", "motor_model.h"),
     )  # fmt: skip
 
 

@@ -34,6 +34,7 @@
 #endif
 
 #include "ls_firmware.h"
+#include "motor_model.h"
 #include "plant_channel.h"
 
 typedef struct {
@@ -54,14 +55,6 @@ typedef struct {
     uint8_t servo_bits;
 } model_t;
 
-/* First-order DC gear motor: duty u drives toward u * no-load speed with a mechanical
- * time constant; a braked (shorted) motor decays faster and gearbox friction holds it. */
-#define TAU_DRIVE_S 0.05
-#define TAU_BRAKE_S 0.008
-#define FRICTION_RADPS2 60.0
-#define WHEEL_RADIUS_M 0.033
-#define TRACK_M 0.185
-#define TRACK_FACTOR 1.75
 
 static volatile sig_atomic_t g_stop = 0;
 
@@ -82,21 +75,7 @@ static void model_step(model_t *m, double dt)
 {
     int i;
     for (i = 0; i < 2; ++i) {
-        double w = m->omega[i];
-        if (m->brake) {
-            double dec = w / TAU_BRAKE_S + (w > 0 ? FRICTION_RADPS2 : -FRICTION_RADPS2);
-            if (fabs(dec * dt) >= fabs(w)) {
-                w = 0.0;
-            } else {
-                w -= dec * dt;
-            }
-        } else {
-            double target = m->duty[i] * m->no_load_radps;
-            w += (target - w) * (dt / TAU_DRIVE_S);
-            if (fabs(m->duty[i]) < 0.02 && fabs(w) < FRICTION_RADPS2 * dt) {
-                w = 0.0; /* below the motor's starting duty, gearbox friction holds */
-            }
-        }
+        double w = motor_omega_step(m->omega[i], m->duty[i], m->no_load_radps, m->brake, dt);
         m->omega[i] = w;
         m->angle[i] += w * dt;
     }

@@ -1,6 +1,7 @@
 /* The rover around the emulated AVR: see avr_plant.h. */
 #define _DEFAULT_SOURCE
 #include "avr_plant.h"
+#include "motor_model.h"
 
 #include <math.h>
 #include <string.h>
@@ -47,12 +48,6 @@ const board_pins_t *board_by_mcu(const char *mcu)
     return NULL;
 }
 
-#define TAU_DRIVE_S 0.05
-#define TAU_BRAKE_S 0.008
-#define FRICTION_RADPS2 60.0
-#define WHEEL_RADIUS_M 0.033
-#define TRACK_M 0.185
-#define TRACK_FACTOR 1.75
 #define ENCODER_EDGE_US 40 /* at most one edge per wheel this often (25 kHz) */
 #define MPU_ADDR 0x68
 
@@ -105,16 +100,7 @@ static void motor_model_step(plant_t *p, double dt)
 {
     int i;
     for (i = 0; i < 2; ++i) {
-        double w = p->omega[i];
-        if (p->brake) {
-            double dec = w / TAU_BRAKE_S + (w > 0 ? FRICTION_RADPS2 : -FRICTION_RADPS2);
-            w = fabs(dec * dt) >= fabs(w) ? 0.0 : w - dec * dt;
-        } else {
-            w += (p->duty[i] * p->no_load_radps - w) * (dt / TAU_DRIVE_S);
-            if (fabs(p->duty[i]) < 0.02 && fabs(w) < FRICTION_RADPS2 * dt) {
-                w = 0.0;
-            }
-        }
+        double w = motor_omega_step(p->omega[i], p->duty[i], p->no_load_radps, p->brake, dt);
         p->omega[i] = w;
         p->angle[i] += w * dt;
     }
