@@ -88,6 +88,9 @@ class Recorder:
         rec.est_xyyaw.append((est.x_m, est.y_m, est.yaw_rad))
         drive = tick.command.drive
         rec.cmd.append((drive.linear_mps, drive.angular_radps))
+        activity = self.task.activity
+        if not rec.events or rec.events[-1][1] != activity:
+            rec.events.append((t, activity))
         for name, value in self.kind.channels(rec.task, self.truth).items():
             rec.channels.setdefault(name, []).append(value)
         if self.truth is not None:
@@ -108,6 +111,7 @@ class Recorder:
         pose = truth.pose()
         rec.true_xyzyaw.append((pose.x_m, pose.y_m, pose.z_m, pose.yaw_rad))
         rec.rocks_touched |= truth.rock_contacts()
+        rec.energy_wh.append(truth.energy_used_wh())
         if pose.tilt_rad > self._tip_rad:
             rec.tipped_over = True
         if self.site_size_m is not None:

@@ -5,8 +5,10 @@ One writer for every run, on every backend::
     metrics.json      what ran (scenario, rover, backend, seed), how it ended (status,
                       reason), each acceptance check, times, distances, errors, and the
                       mission's own figures
-    trajectory.csv    per control tick: time, [true pose,] estimated pose, command, and
-                      the mission's columns (bucket load, goal index...)
+    trajectory.csv    per control tick: time, [true pose,] estimated pose, command,
+                      [energy drawn,] and the mission's columns (bucket load, goal index...)
+    events.csv        the task timeline: the time of each change of the task's activity,
+                      then how the run ended
     terrain.npy       the true height grid (float64, m), shape (ny, nx), and terrain.json
                       with its cell size, origin and layout (simulation only); on
                       deformable soil terrain_before.npy and terrain_after.npy instead
@@ -155,6 +157,7 @@ def write_run_folder(run: RunRecord, judgement: Judgement, out_dir: Path) -> dic
     data = metrics_data(run, judgement)
     (out_dir / "metrics.json").write_text(json.dumps(data, indent=2) + "\n")
     _write_trajectory(run, out_dir / "trajectory.csv")
+    _write_events(run, data, out_dir / "events.csv")
     title = f"{data['scenario']}  seed {data['seed']}  " + (
         "succeeded" if data["success"] else "fell short"
     )
@@ -193,8 +196,20 @@ def _write_trajectory(run: RunRecord, path: Path) -> None:
         cols[name] = [row[i] for row in run.est_xyyaw]
     cols["cmd_linear_mps"] = [v for v, _ in run.cmd]
     cols["cmd_angular_radps"] = [w for _, w in run.cmd]
+    if run.has_truth and len(run.energy_wh) == len(run.t_s):
+        cols["energy_used_wh"] = run.energy_wh
     cols.update(run.channels)
     write_pose_csv(path, run.t_s, cols)
+
+
+def _write_events(run: RunRecord, data: Mapping[str, Any], path: Path) -> None:
+    end_s = run.t_s[-1] if run.t_s else 0.0
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["t_s", "event"])
+        for t, text in run.events:
+            writer.writerow([f"{t:.4f}", text])
+        writer.writerow([f"{end_s:.4f}", f"end: {data['status']}: {data['reason']}"])
 
 
 def _write_terrain(run: RunRecord, judgement: Judgement, out_dir: Path) -> None:

@@ -96,6 +96,11 @@ class RunRecord:
     true_xyzyaw: list[tuple[float, float, float, float]] = field(default_factory=list)
     channels: dict[str, list[float]] = field(default_factory=dict)
     """Mission-specific columns per tick (bucket load, goal index...)."""
+    events: list[tuple[float, str]] = field(default_factory=list)
+    """(time in s, text): the task's activity each time it changes, then how the run
+    ended; written to ``events.csv`` (the task timeline)."""
+    energy_wh: list[float] = field(default_factory=list)
+    """Energy drawn from the battery since the start, per tick, in Wh (simulation)."""
     loop: LoopResult | None = None
     result: ActionResult | None = None
     wall_time_s: float = 0.0
