@@ -134,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .firmware_cli import add_firmware_commands  # firmware build, firmware flash
 
     add_firmware_commands(sub)
+    from .campaign_cli import add_campaign_command
+
+    add_campaign_command(sub)
     return parser
 
 
@@ -156,6 +159,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_plan(args, out)
         if args.command == "bench":
             return _cmd_bench(args, out)
+        if args.command == "campaign":
+            from .campaign_cli import run_campaign_command
+
+            return run_campaign_command(args, out, console)
         if args.command == "firmware":
             from .firmware_cli import run_firmware_command
 

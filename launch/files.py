@@ -9,7 +9,10 @@ suffix or a separator, or exists) is read as a user's file.
 
 from __future__ import annotations
 
+import copy
+
 import json
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -87,6 +90,50 @@ def read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
     if not isinstance(data, dict):
         raise ScenarioError(path, [f"{path}: expected a mapping of keys at the top level"])
     return data, node
+
+
+def apply_overrides(path: Path, data: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """A deep copy of a file's ``data`` with each dotted key of ``overrides`` set to its
+    value (``mission.goal_time_limit_s``; a list item by its index,
+    ``mission.waypoints.0.x_m``). Missing mappings on the way are created; the result is
+    validated like the file itself, so a key the schema does not know is refused there.
+
+    Raises:
+        ScenarioError: a key walks into something that is not a mapping or a list, or
+            past the end of a list.
+    """
+    out = copy.deepcopy(data)
+    for key, value in overrides.items():
+        parts = key.split(".")
+        if not key or any(not p for p in parts):
+            raise ScenarioError(path, [f"{path}: override {key!r}: not a dotted key"])
+        node: Any = out
+        for depth, part in enumerate(parts):
+            last = depth == len(parts) - 1
+            where = ".".join(parts[: depth + 1])
+            if isinstance(node, dict):
+                if last:
+                    node[part] = copy.deepcopy(value)
+                else:
+                    node = node.setdefault(part, {})
+            elif isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    raise ScenarioError(
+                        path,
+                        [f"{path}: override {key!r}: {where} is not an index of a list of "
+                         f"{len(node)} items"],
+                    )
+                if last:
+                    node[int(part)] = copy.deepcopy(value)
+                else:
+                    node = node[int(part)]
+            else:
+                raise ScenarioError(
+                    path,
+                    [f"{path}: override {key!r}: {'.'.join(parts[:depth])} is a value "
+                     f"({node!r}), not a mapping or a list"],
+                )
+    return out
 
 
 def line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:

@@ -15,6 +15,7 @@ Loading a scenario imports neither PyBullet nor pyserial.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -29,6 +30,7 @@ from lunarsite.sim.terrain import DemTerrainConfig, ProceduralTerrainConfig, Ter
 from .fields import inside
 from .files import (
     Finite,
+    apply_overrides,
     ScenarioError,
     format_loc,
     line_of,
@@ -148,8 +150,10 @@ class LoadedScenario:
 
 
 # --------------------------------------------------------------------- loading
-def load_scenario(ref: str) -> LoadedScenario:
-    """Read and validate a scenario and its rover, by shipped name or by path.
+def load_scenario(ref: str, overrides: Mapping[str, Any] | None = None) -> LoadedScenario:
+    """Read and validate a scenario and its rover, by shipped name or by path;
+    ``overrides`` sets dotted keys of the file before validation (a campaign's sweep, see
+    :func:`~.files.apply_overrides`).
 
     Raises :class:`ScenarioError` listing every problem found.
     """
@@ -158,6 +162,8 @@ def load_scenario(ref: str) -> LoadedScenario:
 
     path = resolve(ref, "scenarios", None)
     data, node = read_yaml(path)
+    if overrides:
+        data = apply_overrides(path, data, overrides)
     config = validate(path, ScenarioConfig, data, node)
     try:
         rover, rover_path = load_rover(config.rover.file, base_dir=path.parent)
