@@ -37,7 +37,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -207,7 +207,7 @@ def _write_json(path: Path, data: Any) -> None:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 # ----------------------------------------------------------------------- the campaign
@@ -269,7 +269,11 @@ def run_campaign(
     _write_json(folder / "campaign.json", meta)
     log.info(
         "campaign %s: %d runs, %d finished before, %d to run on %d workers",
-        folder, len(jobs), len(rows), len(todo), workers,
+        folder,
+        len(jobs),
+        len(rows),
+        len(todo),
+        workers,
     )
     done = len(rows)
     if todo:
@@ -404,4 +408,3 @@ def parse_seeds(text: str) -> tuple[int, ...]:
     if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
         raise ValueError(f"{text!r}: {forms}, at least one seed, none twice")
     return seeds
-

@@ -42,20 +42,43 @@ def add_campaign_command(sub: Any) -> None:
         help="run one scenario over many seeds (and sweep variations) on Ray; resumable",
     )
     p.add_argument("scenario", help="a shipped scenario name or a YAML path")
-    p.add_argument("--seeds", type=_seeds, required=True, metavar="A:B",
-                   help="seeds A to B-1 (A:B) or a list (1,4,9)")
-    p.add_argument("--sweep", type=Path, default=None, metavar="FILE",
-                   help="a YAML sweep file: variations of scenario keys to run each seed under")
-    p.add_argument("--workers", type=_workers, default=None,
-                   help="runs at once (default: the CPU count)")
-    p.add_argument("--address", default=None,
-                   help="an existing Ray cluster (as 'ray start --head' prints it); "
-                   "default: a local Ray for this campaign")
-    p.add_argument("--out", type=Path, default=None,
-                   help="campaign folder (default: runs/campaign-NAME-TIME); "
-                   "an existing one of the same campaign is resumed")
-    p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
-                   help="simulated time allowed per run (default: the file's)")
+    p.add_argument(
+        "--seeds",
+        type=_seeds,
+        required=True,
+        metavar="A:B",
+        help="seeds A to B-1 (A:B) or a list (1,4,9)",
+    )
+    p.add_argument(
+        "--sweep",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="a YAML sweep file: variations of scenario keys to run each seed under",
+    )
+    p.add_argument(
+        "--workers", type=_workers, default=None, help="runs at once (default: the CPU count)"
+    )
+    p.add_argument(
+        "--address",
+        default=None,
+        help="an existing Ray cluster (as 'ray start --head' prints it); "
+        "default: a local Ray for this campaign",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="campaign folder (default: runs/campaign-NAME-TIME); "
+        "an existing one of the same campaign is resumed",
+    )
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="simulated time allowed per run (default: the file's)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
 
@@ -64,7 +87,9 @@ def run_campaign_command(args: argparse.Namespace, out: Console, console: Consol
     from .schema import load_scenario
 
     if args.time_limit is not None and not (0.0 < args.time_limit < float("inf")):
-        raise ScenarioError("--time-limit", [f"--time-limit: must be positive, got {args.time_limit}"])
+        raise ScenarioError(
+            "--time-limit", [f"--time-limit: must be positive, got {args.time_limit}"]
+        )
     variations = load_sweep(args.sweep) if args.sweep is not None else [BASE]
     name = load_scenario(args.scenario).config.name
     folder = args.out or default_out_dir(f"campaign-{name}")

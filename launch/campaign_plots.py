@@ -71,10 +71,21 @@ def write_campaign_plots(
             continue
         lo, hi = share["ci95"]
         ax.bar(i, share["value"], color="#4c72b0", width=0.6)
-        ax.errorbar(i, share["value"], yerr=[[share["value"] - lo], [hi - share["value"]]],
-                    color="black", capsize=4)
-        ax.text(i, 1.04, f"{v['succeeded']}/{v['runs']}" + (f"\n{v['crashed']} crashed"
-                if v["crashed"] else ""), ha="center", va="bottom", fontsize=8)
+        ax.errorbar(
+            i,
+            share["value"],
+            yerr=[[share["value"] - lo], [hi - share["value"]]],
+            color="black",
+            capsize=4,
+        )
+        ax.text(
+            i,
+            1.04,
+            f"{v['succeeded']}/{v['runs']}" + (f"\n{v['crashed']} crashed" if v["crashed"] else ""),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
     ax.set_xticks(range(len(variations)), variations, rotation=20, ha="right", fontsize=8)
     ax.set_ylim(0.0, 1.25)
     ax.set_ylabel("success share (95% Wilson interval)")
@@ -91,7 +102,7 @@ def write_campaign_plots(
         fig, axes = plt.subplots(nrows, cols, figsize=(3.2 * cols, 2.6 * nrows), squeeze=False)
         for ax, name in zip(axes.flat, metrics, strict=False):
             _metric_panel(ax, rows, variations, name, summary["metrics"].get(name))
-        for ax in list(axes.flat)[len(metrics):]:
+        for ax in list(axes.flat)[len(metrics) :]:
             ax.set_visible(False)
         fig.tight_layout()
         fig.savefig(paths[1], dpi=100)
@@ -109,8 +120,11 @@ def _metric_panel(
     rng = np.random.default_rng(0)  # jitter only
     for i, var in enumerate(variations):
         vals = [v for r in rows if r["variation"] == var and (v := _num(r.get(name))) is not None]
-        colours = ["#55a868" if r["success"] else "#c44e52"
-                   for r in rows if r["variation"] == var and _num(r.get(name)) is not None]
+        colours = [
+            "#55a868" if r["success"] else "#c44e52"
+            for r in rows
+            if r["variation"] == var and _num(r.get(name)) is not None
+        ]
         x = i + rng.uniform(-0.15, 0.15, size=len(vals))
         ax.scatter(x, vals, s=12, c=colours, zorder=3)
         if vals:
@@ -118,7 +132,12 @@ def _metric_panel(
     if stats is not None and len(variations) == 1:
         lo, hi = stats["ci95"]
         ax.axhspan(lo, hi, color="#dddddd", zorder=1)
-    ax.set_xticks(range(len(variations)), variations if len(variations) > 1 else [""],
-                  rotation=20, ha="right", fontsize=7)
+    ax.set_xticks(
+        range(len(variations)),
+        variations if len(variations) > 1 else [""],
+        rotation=20,
+        ha="right",
+        fontsize=7,
+    )
     ax.set_title(name, fontsize=8)
     ax.tick_params(labelsize=7)

@@ -10,7 +10,6 @@ suffix or a separator, or exists) is read as a user's file.
 from __future__ import annotations
 
 import copy
-
 import json
 from collections.abc import Mapping
 from importlib import resources
@@ -92,7 +91,9 @@ def read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
     return data, node
 
 
-def apply_overrides(path: Path, data: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+def apply_overrides(
+    path: Path, data: dict[str, Any], overrides: Mapping[str, Any]
+) -> dict[str, Any]:
     """A deep copy of a file's ``data`` with each dotted key of ``overrides`` set to its
     value (``mission.goal_time_limit_s``; a list item by its index,
     ``mission.waypoints.0.x_m``). Missing mappings on the way are created; the result is
@@ -120,8 +121,10 @@ def apply_overrides(path: Path, data: dict[str, Any], overrides: Mapping[str, An
                 if not part.isdigit() or int(part) >= len(node):
                     raise ScenarioError(
                         path,
-                        [f"{path}: override {key!r}: {where} is not an index of a list of "
-                         f"{len(node)} items"],
+                        [
+                            f"{path}: override {key!r}: {where} is not an index of a list of "
+                            f"{len(node)} items"
+                        ],
                     )
                 if last:
                     node[int(part)] = copy.deepcopy(value)
@@ -130,8 +133,10 @@ def apply_overrides(path: Path, data: dict[str, Any], overrides: Mapping[str, An
             else:
                 raise ScenarioError(
                     path,
-                    [f"{path}: override {key!r}: {'.'.join(parts[:depth])} is a value "
-                     f"({node!r}), not a mapping or a list"],
+                    [
+                        f"{path}: override {key!r}: {'.'.join(parts[:depth])} is a value "
+                        f"({node!r}), not a mapping or a list"
+                    ],
                 )
     return out
 

@@ -30,8 +30,8 @@ from lunarsite.sim.terrain import DemTerrainConfig, ProceduralTerrainConfig, Ter
 from .fields import inside
 from .files import (
     Finite,
-    apply_overrides,
     ScenarioError,
+    apply_overrides,
     format_loc,
     line_of,
     list_rovers,

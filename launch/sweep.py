@@ -47,9 +47,7 @@ class VariationSpec(StrictModel):
 
 class SweepFile(StrictModel):
     variations: list[VariationSpec] = Field(default_factory=list)
-    grid: dict[DottedKey, Annotated[list[Any], Field(min_length=1)]] = Field(
-        default_factory=dict
-    )
+    grid: dict[DottedKey, Annotated[list[Any], Field(min_length=1)]] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -104,7 +102,9 @@ def _grid_points(grid: dict[str, list[Any]]) -> list[tuple[str, dict[str, Any]]]
     keys = list(grid)
     points = []
     for values in itertools.product(*(grid[k] for k in keys)):
-        name = ",".join(f"{k.rsplit('.', 1)[-1]}={_short(v)}" for k, v in zip(keys, values, strict=True))
+        name = ",".join(
+            f"{k.rsplit('.', 1)[-1]}={_short(v)}" for k, v in zip(keys, values, strict=True)
+        )
         points.append((name, dict(zip(keys, values, strict=True))))
     return points
 

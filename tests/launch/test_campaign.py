@@ -52,9 +52,23 @@ def test_campaign_runs_every_seed_and_summarizes_them(tmp_path: Path) -> None:
     )
     folder = tmp_path / "camp"
     proc = subprocess.run(
-        [*LUNARSITE, "campaign", "rover_square", "--seeds", "0:3", "--workers", "2",
-         "--sweep", str(sweep), "--out", str(folder)],
-        capture_output=True, text=True, env=ENV, timeout=240,
+        [
+            *LUNARSITE,
+            "campaign",
+            "rover_square",
+            "--seeds",
+            "0:3",
+            "--workers",
+            "2",
+            "--sweep",
+            str(sweep),
+            "--out",
+            str(folder),
+        ],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=240,
     )
     verdicts = _folder_verdicts(folder)
     assert len(verdicts) == 6
@@ -119,15 +133,28 @@ def test_execute_run_writes_a_crash_with_its_traceback(tmp_path: Path) -> None:
 
 
 def _marks(folder: Path) -> dict[str, int]:
-    return {p.parent.name: p.stat().st_mtime_ns for p in (folder / "runs").glob(f"*/{FINISHED_MARK}")}
+    return {
+        p.parent.name: p.stat().st_mtime_ns for p in (folder / "runs").glob(f"*/{FINISHED_MARK}")
+    }
 
 
 def test_killed_campaign_resumes_losing_only_runs_in_flight(tmp_path: Path) -> None:
     folder = tmp_path / "camp"
-    cmd = [*LUNARSITE, "campaign", "rover_square", "--seeds", "0:8", "--workers", "2",
-           "--out", str(folder), "--quiet"]
-    proc = subprocess.Popen(cmd, env=ENV, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cmd = [
+        *LUNARSITE,
+        "campaign",
+        "rover_square",
+        "--seeds",
+        "0:8",
+        "--workers",
+        "2",
+        "--out",
+        str(folder),
+        "--quiet",
+    ]
+    proc = subprocess.Popen(
+        cmd, env=ENV, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and proc.poll() is None:
         if (folder / "runs").is_dir() and len(_marks(folder)) >= 3:
@@ -146,7 +173,9 @@ def test_killed_campaign_resumes_losing_only_runs_in_flight(tmp_path: Path) -> N
     assert 3 <= len(before) < 8, "the kill came too late to test a resume"
     assert len(in_flight) <= 2  # at most --workers runs were running
     out = subprocess.run(cmd[:-1], capture_output=True, text=True, env=ENV, timeout=240)
-    assert f"{8 - len(before)} run now, {len(before)} finished before" in " ".join(out.stdout.split())
+    assert f"{8 - len(before)} run now, {len(before)} finished before" in " ".join(
+        out.stdout.split()
+    )
     after = _marks(folder)
     assert set(after) == {f"seed-{s:04d}" for s in range(8)}
     assert {k: after[k] for k in before} == before  # finished runs were not run again
@@ -163,9 +192,23 @@ def test_the_same_command_runs_on_a_ray_cluster(tmp_path: Path) -> None:
     port = _free_port()
     ray_bin = str(Path(sys.executable).with_name("ray"))
     head = subprocess.Popen(
-        [ray_bin, "start", "--head", "--block", "--port", str(port), "--num-cpus", "2",
-         "--include-dashboard", "false", "--disable-usage-stats"],
-        env=ENV, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            ray_bin,
+            "start",
+            "--head",
+            "--block",
+            "--port",
+            str(port),
+            "--num-cpus",
+            "2",
+            "--include-dashboard",
+            "false",
+            "--disable-usage-stats",
+        ],
+        env=ENV,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
     )
     try:
@@ -175,9 +218,23 @@ def test_the_same_command_runs_on_a_ray_cluster(tmp_path: Path) -> None:
                 break
         folder = tmp_path / "camp"
         out = subprocess.run(
-            [*LUNARSITE, "campaign", "rover_square", "--seeds", "0:3", "--workers", "2",
-             "--address", f"127.0.0.1:{port}", "--out", str(folder)],
-            capture_output=True, text=True, env=ENV, timeout=240,
+            [
+                *LUNARSITE,
+                "campaign",
+                "rover_square",
+                "--seeds",
+                "0:3",
+                "--workers",
+                "2",
+                "--address",
+                f"127.0.0.1:{port}",
+                "--out",
+                str(folder),
+            ],
+            capture_output=True,
+            text=True,
+            env=ENV,
+            timeout=240,
         )
         assert out.returncode in (0, 1), out.stderr
         assert len(_marks(folder)) == 3

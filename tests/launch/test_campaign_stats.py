@@ -34,7 +34,7 @@ def test_wilson_interval_matches_scipy(k: int, n: int) -> None:
 def test_wilson_interval_refuses_impossible_counts() -> None:
     with pytest.raises(ValueError, match="0 <= successes <= n"):
         wilson_interval(6, 5)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="n >= 1"):
         wilson_interval(0, 0)
 
 
@@ -188,7 +188,7 @@ def test_overrides_set_nested_keys_and_refuse_walking_into_values(tmp_path: Path
     out = apply_overrides(tmp_path, data, {"a.b": 5, "l.1.x": 9, "new.key": True})
     assert out == {"a": {"b": 5}, "l": [{"x": 1}, {"x": 9}], "new": {"key": True}}
     assert data["a"] == {"b": 1}  # the file's data is untouched
-    with pytest.raises(ScenarioError, match="a.b is a value"):
+    with pytest.raises(ScenarioError, match=r"a\.b is a value"):
         apply_overrides(tmp_path, data, {"a.b.c": 1})
     with pytest.raises(ScenarioError, match="not an index of a list of 2"):
         apply_overrides(tmp_path, data, {"l.5.x": 1})
