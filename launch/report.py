@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from .backends import SimBackend
+from .html_report import write_run_report
 from .missions.base import Judgement, RunRecord
 from .pictures import write_terrain_map
 
@@ -164,8 +165,18 @@ def write_run_folder(run: RunRecord, judgement: Judgement, out_dir: Path) -> dic
     _write_terrain(run, judgement, out_dir)
     _write_map(run, judgement, out_dir / "map.png", title)
     run.setup.scenario.kind.write_files(run, out_dir, judgement)
+    _write_report(out_dir)
     log.info("run folder written: %s", out_dir)
     return data
+
+
+def _write_report(out_dir: Path) -> None:
+    """``report.html`` from the files just written; a failure is logged, never raised:
+    the run folder matters more than its page (``lunarsite report`` rebuilds it)."""
+    try:
+        write_run_report(out_dir)
+    except Exception:
+        log.exception("could not write the report of %s (rebuild: lunarsite report)", out_dir)
 
 
 POSE_COLUMNS = ("true_x_m", "true_y_m", "true_z_m", "true_yaw_rad")
