@@ -14,9 +14,19 @@ One writer for every run, on every backend::
                       deformable soil terrain_before.npy and terrain_after.npy instead
     map.png           the site with the true and estimated paths, the mission's points
                       and areas (without truth: the estimated path on the site outline)
-    video.mp4         with --video: a chase camera (simulation only)
+    video.mp4         with --video: a chase camera (simulation only; written by the runner
+                      through :class:`~.video.VideoRecorder`, H.264 when ffmpeg is there)
 
-and whatever the mission adds (:meth:`MissionKind.write_files`).
+and whatever the mission adds (:meth:`MissionKind.write_files`); then, last, from those
+files alone (:func:`~.html_report.write_run_report`, the code ``lunarsite report``
+runs)::
+
+    report.html       the run's page: scenario, verdict, acceptance, grouped metrics,
+                      trajectory, task timeline, energy, every picture, the video, links
+    report_*.png      its own pictures: report_trajectory.png, report_timeline.png and
+                      report_energy.png (when trajectory.csv has energy_used_wh)
+
+A failure to build the page is logged and never loses the folder.
 """
 
 from __future__ import annotations

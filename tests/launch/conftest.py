@@ -42,9 +42,7 @@ def _facts(view: LunarView, rover_body: int) -> ChaseFrameFacts:
     mask = view.mask(rover_body)
     rows, cols = np.nonzero(mask)
     box = (
-        (int(rows.min()), int(rows.max()), int(cols.min()), int(cols.max()))
-        if rows.size
-        else None
+        (int(rows.min()), int(rows.max()), int(cols.min()), int(cols.max())) if rows.size else None
     )
     sky = float(np.mean(view.body_ids < 0))
     return ChaseFrameFacts(int(mask.sum()), box, sky, mask.shape)
