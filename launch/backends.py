@@ -28,6 +28,7 @@ from lunarsite.robot.types import Pose2
 from .schema import LoadedScenario
 
 if TYPE_CHECKING:
+    from lunarsite.sim.chase_camera import ChaseCamera
     from lunarsite.sim.rover import SimRover
     from lunarsite.sim.terrain import Terrain
     from lunarsite.sim.truth import TruePose
@@ -83,6 +84,7 @@ class Truth:
         self.world = world
         self.rover = rover
         self._truth = world.truth
+        self._chase: ChaseCamera | None = None
 
     def pose(self) -> TruePose:
         return self._truth.rover_pose(self.rover)
@@ -116,17 +118,20 @@ class Truth:
     def soil_mass_kg(self) -> np.ndarray | None:
         return self._truth.soil_mass_kg()
 
+    @property
+    def chase_camera(self) -> ChaseCamera:
+        """The camera following the rover for videos (one per run: it keeps its heading
+        from one picture to the next)."""
+        if self._chase is None:
+            from lunarsite.sim.chase_camera import ChaseCamera
+
+            self._chase = ChaseCamera(self.world, self.rover)
+        return self._chase
+
     def chase_view(self, width_px: int, height_px: int) -> np.ndarray:
-        """A picture from a camera following the rover (for videos)."""
-        p = self.pose()
-        return self.world.render_view(
-            (p.x_m, p.y_m, p.z_m),
-            distance_m=2.0 + 6.0 * self.rover.config.chassis.length_m,
-            yaw_rad=p.yaw_rad - math.pi / 2,
-            pitch_rad=math.radians(-30.0),
-            width_px=width_px,
-            height_px=height_px,
-        )
+        """A picture from the camera following the rover (for videos): black sky, low
+        sun, long shadows (:mod:`lunarsite.sim.chase_camera`)."""
+        return self.chase_camera.frame(width_px, height_px).rgb
 
 
 class Backend(ABC):

@@ -99,6 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder for plan.png and plan.json (default: runs/NAME-plan-TIME)",
     )
 
+    rep = sub.add_parser(
+        "report", help="rebuild report.html of a run or campaign folder from its files"
+    )
+    rep.add_argument("folder", type=Path, help="a run folder or a campaign folder")
+
     val = sub.add_parser("validate", help="check a scenario file (and its rover) without running")
     val.add_argument("scenario", help="a shipped scenario name or a YAML path")
 
@@ -157,6 +162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_run(args, out, console)
         if args.command == "plan":
             return _cmd_plan(args, out)
+        if args.command == "report":
+            return _cmd_report(args, out, console)
         if args.command == "bench":
             return _cmd_bench(args, out)
         if args.command == "campaign":
@@ -231,6 +238,18 @@ def _cmd_plan(args: argparse.Namespace, out: Console) -> int:
     (out_dir / "plan.json").write_text(json.dumps(preview.summary(), indent=1))
     write_plan_picture(preview, out_dir / "plan.png")
     out.print(f"plan: {out_dir / 'plan.png'}", highlight=False)
+    return EXIT_OK
+
+
+def _cmd_report(args: argparse.Namespace, out: Console, console: Console) -> int:
+    from .html_report import ReportError, write_report
+
+    try:
+        path = write_report(args.folder)
+    except ReportError as exc:
+        console.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
+        return EXIT_BAD_INPUT
+    out.print(str(path), highlight=False, markup=False, soft_wrap=True)
     return EXIT_OK
 
 

@@ -1,8 +1,7 @@
-"""Pictures and video for a run folder.
+"""Pictures for a run folder (video: :mod:`.video`).
 
 Maps are drawn with matplotlib's object API (``Figure`` + ``FigureCanvasAgg``), never
-``pyplot``, so they work headless and share no global state. Video is written with
-OpenCV.
+``pyplot``, so they work headless and share no global state.
 
 Grid convention (the same as the rest of lunarsite): ``heights_m[j, i]`` is the height
 of the cell centred at ``x = origin_x + i * cell``, ``y = origin_y + j * cell``; row 0
@@ -14,10 +13,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import MappingProxyType, TracebackType
+from types import MappingProxyType
 from typing import Final
 
-import cv2
 import numpy as np
 from matplotlib import colormaps
 from matplotlib import patheffects as pe
@@ -36,7 +34,6 @@ __all__ = [
     "DPI",
     "TERRAIN_CMAP",
     "PictureError",
-    "VideoRecorder",
     "figure_to_rgb",
     "hillshade_rgb",
     "terrain_map_figure",
@@ -538,84 +535,3 @@ def write_difference_map(
     if title:
         fig.suptitle(title)
     _save_png(fig, path, "difference map")
-
-
-# --------------------------------------------------------------------------- video
-
-
-class VideoRecorder:
-    """Writes RGB frames to an MP4 (codec 'mp4v'); use as a context manager.
-
-    Args:
-        path: the video file to write (its folder must exist).
-        fps: frames per second, > 0.
-        frame_size_px: (width, height) of the video in pixels; frames of another size
-            are resized.
-
-    Raises:
-        PictureError: the file cannot be opened for writing.
-    """
-
-    def __init__(self, path: Path, fps: float, frame_size_px: tuple[int, int]) -> None:
-        if not np.isfinite(fps) or fps <= 0.0:
-            raise ValueError(f"fps must be a finite positive number, got {fps!r}")
-        width, height = (int(v) for v in frame_size_px)
-        if width <= 0 or height <= 0 or (width, height) != tuple(frame_size_px):
-            raise ValueError(
-                f"frame_size_px must be positive integers (width, height), got {frame_size_px!r}"
-            )
-        self.path = Path(path)
-        self.fps = float(fps)
-        self.frame_size_px = (width, height)
-        self.frames_written = 0
-        fourcc = cv2.VideoWriter.fourcc(*"mp4v")
-        self._writer: cv2.VideoWriter | None = cv2.VideoWriter(
-            str(self.path), fourcc, self.fps, (width, height)
-        )
-        if not self._writer.isOpened():
-            self._writer.release()
-            self._writer = None
-            raise PictureError(
-                f"cannot open video {self.path} for writing "
-                f"(codec mp4v, {width}x{height} px at {self.fps:g} fps)"
-            )
-        _log.debug("recording %s at %g fps, %dx%d px", self.path, self.fps, width, height)
-
-    def add_frame(self, rgb: np.ndarray) -> None:
-        """Append one uint8 (h, w, 3) RGB frame, resized to the video size if needed."""
-        if self._writer is None:
-            raise PictureError(f"video {self.path} is closed")
-        frame = np.asarray(rgb)
-        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
-            raise ValueError(
-                f"a frame must be a uint8 (h, w, 3) RGB array, got {frame.dtype} {frame.shape}"
-            )
-        width, height = self.frame_size_px
-        if frame.shape[:2] != (height, width):
-            shrink = frame.shape[0] > height or frame.shape[1] > width
-            frame = cv2.resize(
-                frame,
-                (width, height),
-                interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR,
-            )
-        self._writer.write(cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2BGR))
-        self.frames_written += 1
-
-    def close(self) -> None:
-        """Finish the file; calling it again does nothing."""
-        if self._writer is None:
-            return
-        self._writer.release()
-        self._writer = None
-        _log.debug("wrote video %s (%d frames)", self.path, self.frames_written)
-
-    def __enter__(self) -> VideoRecorder:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -19,7 +19,7 @@ from lunarsite.robot.executive import TickInfo
 
 from .backends import Truth
 from .missions.base import MissionKind, RunRecord, Task
-from .pictures import VideoRecorder
+from .video import VideoRecorder
 
 __all__ = ["Progress", "ProgressFn", "Recorder"]
 

@@ -14,9 +14,19 @@ One writer for every run, on every backend::
                       deformable soil terrain_before.npy and terrain_after.npy instead
     map.png           the site with the true and estimated paths, the mission's points
                       and areas (without truth: the estimated path on the site outline)
-    video.mp4         with --video: a chase camera (simulation only)
+    video.mp4         with --video: a chase camera (simulation only; written by the runner
+                      through :class:`~.video.VideoRecorder`, H.264 when ffmpeg is there)
 
-and whatever the mission adds (:meth:`MissionKind.write_files`).
+and whatever the mission adds (:meth:`MissionKind.write_files`); then, last, from those
+files alone (:func:`~.html_report.write_run_report`, the code ``lunarsite report``
+runs)::
+
+    report.html       the run's page: scenario, verdict, acceptance, grouped metrics,
+                      trajectory, task timeline, energy, every picture, the video, links
+    report_*.png      its own pictures: report_trajectory.png, report_timeline.png and
+                      report_energy.png (when trajectory.csv has energy_used_wh)
+
+A failure to build the page is logged and never loses the folder.
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from .backends import SimBackend
+from .html_report import write_run_report
 from .missions.base import Judgement, RunRecord
 from .pictures import write_terrain_map
 
@@ -164,8 +175,18 @@ def write_run_folder(run: RunRecord, judgement: Judgement, out_dir: Path) -> dic
     _write_terrain(run, judgement, out_dir)
     _write_map(run, judgement, out_dir / "map.png", title)
     run.setup.scenario.kind.write_files(run, out_dir, judgement)
+    _write_report(out_dir)
     log.info("run folder written: %s", out_dir)
     return data
+
+
+def _write_report(out_dir: Path) -> None:
+    """``report.html`` from the files just written; a failure is logged, never raised:
+    the run folder matters more than its page (``lunarsite report`` rebuilds it)."""
+    try:
+        write_run_report(out_dir)
+    except Exception:
+        log.exception("could not write the report of %s (rebuild: lunarsite report)", out_dir)
 
 
 POSE_COLUMNS = ("true_x_m", "true_y_m", "true_z_m", "true_yaw_rad")

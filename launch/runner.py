@@ -25,10 +25,10 @@ from lunarsite.robot.executive import ActionResult, ActionStatus, Agent, Control
 from .backends import Backend, SerialBackend, SimBackend
 from .files import ScenarioError
 from .missions.base import Judgement, RunRecord, RunSetup, Task
-from .pictures import VideoRecorder
 from .recorder import VIDEO_FPS, VIDEO_SIZE_PX, ProgressFn, Recorder
 from .report import judge_run, metrics_data, write_run_folder
 from .schema import LoadedScenario
+from .video import VideoRecorder
 
 __all__ = ["RunOutcome", "control_hz", "run_fil", "run_mission", "run_serial", "run_sim"]
 

@@ -37,6 +37,17 @@ SETTLE_S = 1.0
 """Simulated time a new rover is left to settle on the ground during configure, in s."""
 MOTOR_EFFICIENCY = 0.7
 """Battery energy per unit of mechanical work delivered (brushed DC motor with gearbox)."""
+CAMERA_LIGHTING: dict[str, Any] = {
+    "lightDirection": [-50.0, 30.0, 100.0],
+    "lightColor": [1.0, 1.0, 1.0],
+    "lightDistance": 2.0,
+    "lightAmbientCoeff": 0.6,
+    "lightDiffuseCoeff": 0.35,
+    "lightSpecularCoeff": 0.05,
+}
+"""The light of the rover camera's pictures: TinyRenderer's defaults (z up), given on every
+call because PyBullet keeps whatever lighting the last ``getCameraImage`` of the world
+asked for (a video's low sun would otherwise light what the rover sees)."""
 
 
 SUSPENSION_STRUT_MASS_KG = 0.3
@@ -649,6 +660,7 @@ class SimRover(RoverInterface):
             projectionMatrix=proj,
             renderer=pb.ER_TINY_RENDERER,
             shadow=0,
+            **CAMERA_LIGHTING,
         )
         rgb = np.reshape(np.asarray(rgba, dtype=np.uint8), (cam.height_px, cam.width_px, 4))[
             :, :, :3

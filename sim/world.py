@@ -231,33 +231,38 @@ class LunarWorld:
         height_px: int,
         vertical_fov_rad: float = math.radians(50.0),
     ) -> np.ndarray:
-        """An RGB picture (H×W×3 uint8) from an orbit camera, for videos and reports."""
-        c = self.client
-        view = c.computeViewMatrixFromYawPitchRoll(
-            cameraTargetPosition=list(target_xyz_m),
+        """An RGB picture (H×W×3 uint8) from an orbit camera, for videos and reports: a
+        black sky and the low sun of :mod:`.lunar_view`, shadows cast around the target.
+        ``yaw_rad`` and ``pitch_rad`` as PyBullet's ``computeViewMatrixFromYawPitchRoll``
+        (yaw 0 looks along +y, pitch < 0 looks down)."""
+        from .lunar_view import ShadowFocus, render_lunar_view
+
+        target = np.asarray(target_xyz_m, dtype=np.float64)
+        view_matrix = self.client.computeViewMatrixFromYawPitchRoll(
+            cameraTargetPosition=target.tolist(),
             distance=distance_m,
             yaw=math.degrees(yaw_rad),
             pitch=math.degrees(pitch_rad),
             roll=0.0,
             upAxisIndex=2,
         )
-        proj = c.computeProjectionMatrixFOV(
-            fov=math.degrees(vertical_fov_rad),
-            aspect=width_px / height_px,
-            nearVal=0.05,
-            farVal=200.0,
+        world_to_camera = np.asarray(view_matrix, dtype=np.float64).reshape(4, 4).T
+        eye = np.linalg.inv(world_to_camera)[:3, 3]
+        focus = ShadowFocus(
+            (float(target[0]), float(target[1]), float(target[2])),
+            max(1.0, 1.5 * distance_m),
+            max(0.5, 0.3 * distance_m),
         )
-        _, _, rgba, _, _ = c.getCameraImage(
-            width_px,
-            height_px,
-            viewMatrix=view,
-            projectionMatrix=proj,
-            renderer=pb.ER_TINY_RENDERER,
-            shadow=0,
-            lightDirection=[-1.0, -1.0, 0.6],
+        view = render_lunar_view(
+            self,
+            eye.tolist(),
+            target.tolist(),
+            width_px=width_px,
+            height_px=height_px,
+            vertical_fov_rad=vertical_fov_rad,
+            shadows=focus,
         )
-        img = np.reshape(np.asarray(rgba, dtype=np.uint8), (height_px, width_px, 4))
-        return np.ascontiguousarray(img[:, :, :3])
+        return view.rgb
 
     def close(self) -> None:
         """Disconnect the PyBullet client. Safe to call twice."""

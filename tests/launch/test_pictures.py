@@ -1,4 +1,4 @@
-"""Tests for lunarsite.launch.pictures: maps (north up) and video."""
+"""Tests for lunarsite.launch.pictures: maps (north up)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from matplotlib.figure import Figure
 
 from lunarsite.launch.pictures import (
     PictureError,
-    VideoRecorder,
     figure_to_rgb,
     hillshade_rgb,
     terrain_map_figure,
@@ -240,89 +239,3 @@ def test_difference_map_rejects_different_shapes(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"\(80, 80\).*\(40, 80\)"):
         write_difference_map(tmp_path / "d.png", _cone(), _cone()[:40], CELL_M, ORIGIN_XY_M)
     assert not (tmp_path / "d.png").exists()
-
-
-# ------------------------------------------------------------------------- video
-
-
-def _square_frame(k: int, width: int, height: int) -> np.ndarray:
-    frame = np.zeros((height, width, 3), np.uint8)
-    x0 = 4 * k
-    frame[40:70, x0 : x0 + 30] = (255, 40, 40)  # a red square moving east
-    return frame
-
-
-def test_video_of_a_moving_square(tmp_path: Path) -> None:
-    path = tmp_path / "v.mp4"
-    width, height = 160, 120
-    with VideoRecorder(path, 10.0, (width, height)) as video:
-        for k in range(30):
-            video.add_frame(_square_frame(k, width, height))
-        assert video.frames_written == 30
-    video.close()  # idempotent
-
-    capture = cv2.VideoCapture(str(path))
-    try:
-        assert capture.isOpened()
-        assert int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)) == width
-        assert int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)) == height
-        frames = []
-        while True:
-            ok, bgr = capture.read()
-            if not ok:
-                break
-            frames.append(bgr)
-    finally:
-        capture.release()
-    assert len(frames) >= 30
-    assert frames[0].shape == (height, width, 3)
-    # RGB went in, BGR comes out: the square is red, and it moved east.
-    square = frames[10][45:65, 45:65].reshape(-1, 3).mean(axis=0)
-    assert square[2] > 180  # red channel
-    assert square[0] < 100  # blue channel
-    assert frames[0][55, 10, 2] > 180
-    assert frames[29][55, 10, 2] < 60
-
-
-def test_video_resizes_frames_of_another_size(tmp_path: Path) -> None:
-    path = tmp_path / "r.mp4"
-    with VideoRecorder(path, 5.0, (64, 48)) as video:
-        video.add_frame(np.full((97, 131, 3), 200, np.uint8))
-        video.add_frame(np.full((20, 30, 3), 200, np.uint8))
-    capture = cv2.VideoCapture(str(path))
-    ok, bgr = capture.read()
-    capture.release()
-    assert ok
-    assert bgr.shape == (48, 64, 3)
-
-
-def test_video_rejects_bad_frames_and_frames_after_close(tmp_path: Path) -> None:
-    video = VideoRecorder(tmp_path / "b.mp4", 5.0, (64, 48))
-    with pytest.raises(ValueError, match=r"uint8 \(h, w, 3\) RGB array, got float64"):
-        video.add_frame(np.zeros((48, 64, 3)))
-    with pytest.raises(ValueError, match=r"got uint8 \(48, 64\)"):
-        video.add_frame(np.zeros((48, 64), np.uint8))
-    video.close()
-    with pytest.raises(PictureError, match="is closed"):
-        video.add_frame(np.zeros((48, 64, 3), np.uint8))
-
-
-def test_video_in_missing_folder_raises_picture_error(tmp_path: Path) -> None:
-    path = tmp_path / "no_such_dir" / "v.mp4"
-    with pytest.raises(PictureError, match="no_such_dir"):
-        VideoRecorder(path, 10.0, (160, 120))
-
-
-@pytest.mark.parametrize(
-    ("fps", "size", "message"),
-    [
-        (0.0, (64, 48), "fps must be a finite positive number"),
-        (10.0, (0, 48), "frame_size_px must be positive integers"),
-        (10.0, (64.5, 48), "frame_size_px must be positive integers"),
-    ],
-)
-def test_video_rejects_bad_settings(
-    tmp_path: Path, fps: float, size: tuple[int, int], message: str
-) -> None:
-    with pytest.raises(ValueError, match=message):
-        VideoRecorder(tmp_path / "x.mp4", fps, size)
