@@ -142,6 +142,7 @@ def run_fil(
     seed: int,
     time_limit_s: float,
     progress: ProgressFn | None = None,
+    log_mcap: bool = True,
 ) -> RunOutcome:
     """Run ``scenario`` with the firmware in the loop (``link``: "virtual", the core built
     for this machine, or "avr", the Arduino binary in simavr): the simulated rover's
@@ -157,7 +158,13 @@ def run_fil(
     refuse_backend(scenario, "serial")
     backend = FirmwareInLoopBackend(scenario, seed, link=link)
     return run_mission(
-        scenario, backend, out_dir, seed=seed, time_limit_s=time_limit_s, progress=progress
+        scenario,
+        backend,
+        out_dir,
+        seed=seed,
+        time_limit_s=time_limit_s,
+        progress=progress,
+        log_mcap=log_mcap,
     )
 
 
