@@ -32,7 +32,8 @@ estimate (planar: x, y and yaw at z = 0); ``rover_true``, the true chassis pose
     /truth/terrain_height  Grid             the true ground height (height_m, float32), at
                                             the start; on deformable soil also when it moved
                                             by more than 1 mm, at most every 30 s, and at
-                                            the end (simulation)
+                                            the end (simulation); past 100,000 cells as
+                                            means of k x k blocks
     /metrics               JSON             metrics.json, at the end
 
 The navigate mission has a map, a costmap and a path; the scripted missions have none,
@@ -47,6 +48,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,6 +124,9 @@ class RunLogRates:
     terrain_period_s: float = 30.0
     terrain_change_m: float = 0.001
     """Least height change anywhere on the true soil for it to be written again, in m."""
+    terrain_max_cells: int = 100_000
+    """A larger true terrain grid is written as the means of k × k blocks of cells, the
+    least k that brings it under this (the earthwork sites: 2 cm cells written as 4 cm)."""
     jpeg_quality: int = 80
 
 
@@ -392,7 +397,8 @@ class RunLog:
             return
         self._terrain_m = heights
         grid = GridSpec(truth.terrain_origin_xy_m, truth.terrain_cell_size_m, heights.shape)
-        msg = _grid(t_s, grid, {"height_m": _quantized(heights)})
+        coarse, coarse_grid = _coarsened(heights, grid, self.rates.terrain_max_cells)
+        msg = _grid(t_s, coarse_grid, {"height_m": _quantized(coarse)})
         self._count(self._terrain, msg, t_s)
 
 
@@ -462,6 +468,26 @@ def _grid(t_s: float, spec: GridSpec, layers: Mapping[str, npt.NDArray[Any]]) ->
         fields=fields,
         data=cells.tobytes(),
     )
+
+
+def _coarsened(
+    heights_m: npt.NDArray[np.float64], grid: GridSpec, max_cells: int
+) -> tuple[npt.NDArray[np.float64], GridSpec]:
+    """``heights_m`` as the means of k × k blocks of cells (the least k that leaves at most
+    ``max_cells``; blocks cut by the north and east edges average the cells they hold),
+    and the grid of the blocks."""
+    ny, nx = grid.shape
+    k = max(1, math.ceil(math.sqrt(ny * nx / max_cells)))
+    if k == 1:
+        return heights_m, grid
+    padded = np.pad(heights_m, ((0, -ny % k), (0, -nx % k)), constant_values=np.nan)
+    blocks = padded.reshape(padded.shape[0] // k, k, padded.shape[1] // k, k)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a block of NaN stays NaN
+        means = np.nanmean(blocks, axis=(1, 3))
+    shift = 0.5 * (k - 1) * grid.cell_size_m
+    origin = (grid.origin_xy_m[0] + shift, grid.origin_xy_m[1] + shift)
+    return means, GridSpec(origin, k * grid.cell_size_m, means.shape)
 
 
 def _quantized(values_m: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:

@@ -281,3 +281,38 @@ def test_no_mcap_leaves_it_out(tmp_path: Path) -> None:
     out = tmp_path / "run"
     assert main(["run", "rover_square", "--out", str(out), "--quiet", "--no-mcap"]) == 0
     assert (out / "metrics.json").is_file() and not (out / "run.mcap").exists()
+
+
+def test_same_seed_same_messages(tmp_path: Path) -> None:
+    def messages(out: Path) -> list[tuple[str, int, bytes]]:
+        run_sim(load_scenario("rover_square"), out, seed=0, time_limit_s=8.0)
+        with (out / "run.mcap").open("rb") as fh:
+            return [
+                (channel.topic, message.log_time, message.data)
+                for _, channel, message in make_reader(fh).iter_messages(log_time_order=True)
+                if channel.topic != "/metrics"  # holds the wall time
+            ]
+
+    first, second = messages(tmp_path / "a"), messages(tmp_path / "b")
+    assert len(first) > 200 and first == second
+
+
+def test_a_large_soil_grid_is_logged_as_block_means(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    run_sim(load_scenario("landing_pad"), out, seed=0, time_limit_s=3.0)
+    before = np.load(out / "terrain_before.npy")
+    meta = json.loads((out / "terrain.json").read_text())
+    assert before.size > 100_000  # 2 cm cells: written as 4 cm
+    logged = Logged(out / "run.mcap")
+    _, first = logged.topics["/truth/terrain_height"][0]
+    coarse = _grid_layer(first, "height_m", "<f4")
+    cell = meta["cell_size_m"]
+    assert first.cell_size.x == pytest.approx(2 * cell)
+    assert first.pose.position.x == pytest.approx(meta["origin_xy_m"][0] - 0.5 * cell)
+    assert coarse.shape == ((before.shape[0] + 1) // 2, (before.shape[1] + 1) // 2)
+    rng = np.random.default_rng(0)
+    for j, i in zip(
+        rng.integers(0, coarse.shape[0], 50), rng.integers(0, coarse.shape[1], 50), strict=True
+    ):
+        block = before[2 * j : 2 * j + 2, 2 * i : 2 * i + 2]
+        assert coarse[j, i] == pytest.approx(block.mean(), abs=QUANTUM_M)
