@@ -15,6 +15,10 @@ One writer for every run, on every backend::
     map.png           the site with the true and estimated paths, the mission's points
                       and areas (without truth: the estimated path on the site outline)
     video.mp4         with --video: a chase camera (simulation only)
+    run.mcap          the run for Foxglove, streamed while it goes (poses, transforms, the
+                      timeline, the controller's map, costmap, path, camera frames and
+                      scans, the true terrain, the metrics): :mod:`~.runlog`; written by
+                      the runner, not here
 
 and whatever the mission adds (:meth:`MissionKind.write_files`).
 """
