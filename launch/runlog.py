@@ -39,16 +39,15 @@ estimate (planar: x, y and yaw at z = 0); ``rover_true``, the true chassis pose
 The navigate mission has a map, a costmap and a path; the scripted missions have none,
 and the camera and scans appear where the mission reads them (navigate, the wall fixes
 of dig_and_dump and earthwork, the earthwork survey). Heights and points are rounded to
-:data:`QUANTUM_M`. A topic with nothing to say (no map on a scripted dig, no truth on a
-serial rover) is left out. The log is an observer: if writing fails (a full disk) it
-logs the error, stops writing and the run goes on.
+:data:`~.runlog_messages.QUANTUM_M`. A topic with nothing to say (no map on a scripted
+dig, no truth on a serial rover) is left out. The log is an observer: if writing fails
+(a full disk) it logs the error, stops writing and the run goes on.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,19 +63,11 @@ from foxglove.messages import (
     CompressedImage,
     FrameTransform,
     FrameTransforms,
-    Grid,
     Log,
     LogLevel,
-    PackedElementField,
-    PackedElementFieldNumericType,
-    PointCloud,
     Pose,
     PoseInFrame,
     PosesInFrame,
-    Quaternion,
-    Timestamp,
-    Vector2,
-    Vector3,
 )
 
 from lunarsite.robot.perception.mapping import RangeScan
@@ -84,6 +75,17 @@ from lunarsite.robot.site.grid import GridSpec
 from lunarsite.robot.types import CameraFrame, Pose2
 
 from .missions.base import Belief
+from .runlog_messages import (
+    coarsened,
+    grid_message,
+    log_time_ns,
+    planar_pose,
+    point_cloud,
+    position_rotation,
+    quantized,
+    same_array,
+    stamp_at,
+)
 
 if TYPE_CHECKING:
     from lunarsite.robot.planning.costmap import Costmap
@@ -97,13 +99,8 @@ log = logging.getLogger(__name__)
 
 RUN_LOG_NAME = "run.mcap"
 SITE, ESTIMATED, TRUE = "site", "rover_estimated", "rover_true"
-NS_PER_S = 1_000_000_000
 METRICS_SCHEMA = {"title": "lunarsite.Metrics", "type": "object"}
 """``metrics.json`` as it is: its keys depend on the mission (README, the run folder)."""
-QUANTUM_M = 2.0**-10
-"""Heights and scan points are written rounded to this (±0.5 mm: below the scanner's
-noise and the grids' resolution), so that their float32 bits compress (by ~4 on a
-height grid, ~2 on a scan); the .npy files of the run folder keep full precision."""
 TIME_EPS_S = 1e-6
 """Times this close count as equal (ticks are sums of floats), in s."""
 
@@ -191,10 +188,6 @@ class RunLog:
         self._terrain_m: npt.NDArray[np.float64] | None = None
         self._soil = False
 
-    @property
-    def open(self) -> bool:
-        return self._writer is not None
-
     # ------------------------------------------------------------------ writing
     def begin(self, start_s: float, belief: Callable[[], Belief | None]) -> None:
         """The run's first tick is at ``start_s`` on the rover's clock, and ``belief`` gives
@@ -252,7 +245,7 @@ class RunLog:
             self.close()
 
     def _count(self, channel: Any, message: Any, t_s: float) -> None:
-        channel.log(message, log_time=_ns(t_s))
+        channel.log(message, log_time=log_time_ns(t_s))
         topic = channel.topic()
         self.counts[topic] = self.counts.get(topic, 0) + 1
 
@@ -266,12 +259,11 @@ class RunLog:
 
     # ---------------------------------------------------------------- each tick
     def _tick(self, t_s: float, est: Pose2, true: TruePose | None) -> None:
-
-        stamp = _stamp(t_s)
+        stamp = stamp_at(t_s)
         if self._due("pose", t_s, self.rates.pose_period_s):
-            frames = {ESTIMATED: _frame(est.x_m, est.y_m, 0.0, 0.0, 0.0, est.yaw_rad)}
+            frames = {ESTIMATED: position_rotation(est.x_m, est.y_m, 0.0, 0.0, 0.0, est.yaw_rad)}
             if true is not None:
-                frames[TRUE] = _frame(
+                frames[TRUE] = position_rotation(
                     true.x_m, true.y_m, true.z_m, true.roll_rad, true.pitch_rad, true.yaw_rad
                 )
             for child, (position, rotation) in frames.items():
@@ -297,15 +289,17 @@ class RunLog:
 
     def _belief(self, t_s: float, belief: Belief) -> None:
         path = belief.path_xy_m
-        if not _same(path, self._path_xy):
+        if not same_array(path, self._path_xy):
             self._path_xy = None if path is None else np.array(path, copy=True)
             self._write_path(t_s, self._path_xy)
         elevation = belief.elevation
         map_due = self._next.get("map", -math.inf) - TIME_EPS_S <= t_s
         if elevation is not None and elevation.version != self._map_version and map_due:
             self._map_version = elevation.version
-            heights = _quantized(elevation.heights_m)
-            self._count(self._elevation, _grid(t_s, elevation.grid, {"height_m": heights}), t_s)
+            heights = quantized(elevation.heights_m)
+            self._count(
+                self._elevation, grid_message(t_s, elevation.grid, {"height_m": heights}), t_s
+            )
             self._next["map"] = t_s + self.rates.map_period_s
         costmap = belief.costmap
         cost_due = self._next.get("costmap", -math.inf) - TIME_EPS_S <= t_s
@@ -314,24 +308,24 @@ class RunLog:
             lethal = ~np.isfinite(costmap.cost)
             pct = np.where(lethal, 100.0, np.rint(100.0 * np.clip(costmap.cost, 0.0, 1.0)))
             layers = {"cost_pct": pct.astype(np.uint8), "lethal": lethal.astype(np.uint8)}
-            self._count(self._costmap, _grid(t_s, costmap.grid, layers), t_s)
+            self._count(self._costmap, grid_message(t_s, costmap.grid, layers), t_s)
             self._next["costmap"] = t_s + self.rates.map_period_s
 
     def _write_path(self, t_s: float, xy: npt.NDArray[np.float64] | None) -> None:
-
         poses: list[Pose] = []
         if xy is not None and len(xy):
             seg = np.diff(xy, axis=0)
             yaw = np.arctan2(seg[:, 1], seg[:, 0])
             yaw = np.append(yaw, yaw[-1]) if len(yaw) else np.zeros(1)
-            poses = [_pose(float(x), float(y), float(a)) for (x, y), a in zip(xy, yaw, strict=True)]
-        msg = PosesInFrame(timestamp=_stamp(t_s), frame_id=SITE, poses=poses)
+            poses = [
+                planar_pose(float(x), float(y), float(a)) for (x, y), a in zip(xy, yaw, strict=True)
+            ]
+        msg = PosesInFrame(timestamp=stamp_at(t_s), frame_id=SITE, poses=poses)
         self._count(self._path, msg, t_s)
 
     def _event(self, t_s: float, text: str, warning: bool) -> None:
-
         level = LogLevel.Warning if warning else LogLevel.Info
-        msg = Log(timestamp=_stamp(t_s), level=level, message=text, name="task")
+        msg = Log(timestamp=stamp_at(t_s), level=level, message=text, name="task")
         self._count(self._events, msg, t_s)
 
     # ------------------------------------------------------------------ sensors
@@ -341,7 +335,6 @@ class RunLog:
         return max(0.0, stamp_s - self.start_s)
 
     def _scan_seen(self, scan: RangeScan) -> None:
-
         t_s = self._run_time(scan.stamp_s)
         if t_s is None or not self._due("scan", t_s, self.rates.scan_period_s):
             return
@@ -349,20 +342,10 @@ class RunLog:
         hit = np.isfinite(ranges)
         origin = np.asarray(scan.origin_xyz_m, dtype=np.float64)
         points = origin + np.asarray(scan.directions)[hit] * ranges[hit, None]
-        f32 = PackedElementFieldNumericType.Float32
-        fields = [PackedElementField(name=n, offset=4 * k, type=f32) for k, n in enumerate("xyz")]
-        msg = PointCloud(
-            timestamp=_stamp(t_s),
-            frame_id=TRUE if self.truth is not None else ESTIMATED,
-            pose=_pose(0.0, 0.0),
-            point_stride=12,
-            fields=fields,
-            data=_quantized(points).tobytes(),
-        )
-        self._count(self._scan, msg, t_s)
+        frame_id = TRUE if self.truth is not None else ESTIMATED
+        self._count(self._scan, point_cloud(t_s, frame_id, points), t_s)
 
     def _frame_seen(self, frame: CameraFrame) -> None:
-
         if frame.stamp_s == self._frame_stamp_s:
             return  # the same frame read again
         self._frame_stamp_s = frame.stamp_s
@@ -374,7 +357,7 @@ class RunLog:
         if not ok:
             raise ValueError(f"camera frame at {frame.stamp_s:.3f} s could not be encoded")
         msg = CompressedImage(
-            timestamp=_stamp(t_s), frame_id="camera", data=jpeg.tobytes(), format="jpeg"
+            timestamp=stamp_at(t_s), frame_id="camera", data=jpeg.tobytes(), format="jpeg"
         )
         self._count(self._image, msg, t_s)
 
@@ -397,105 +380,6 @@ class RunLog:
             return
         self._terrain_m = heights
         grid = GridSpec(truth.terrain_origin_xy_m, truth.terrain_cell_size_m, heights.shape)
-        coarse, coarse_grid = _coarsened(heights, grid, self.rates.terrain_max_cells)
-        msg = _grid(t_s, coarse_grid, {"height_m": _quantized(coarse)})
+        coarse, coarse_grid = coarsened(heights, grid, self.rates.terrain_max_cells)
+        msg = grid_message(t_s, coarse_grid, {"height_m": quantized(coarse)})
         self._count(self._terrain, msg, t_s)
-
-
-# ------------------------------------------------------------------- messages
-def _ns(t_s: float) -> int:
-    return max(0, round(t_s * NS_PER_S))
-
-
-def _stamp(t_s: float) -> Timestamp:
-
-    ns = _ns(t_s)
-    return Timestamp(ns // NS_PER_S, ns % NS_PER_S)
-
-
-def _frame(
-    x: float, y: float, z: float, roll: float, pitch: float, yaw: float
-) -> tuple[Vector3, Quaternion]:
-    """A position in m and a rotation from Euler angles in rad (R = Rz·Ry·Rx, PyBullet's)."""
-    cr, sr = math.cos(roll / 2), math.sin(roll / 2)
-    cp, sp = math.cos(pitch / 2), math.sin(pitch / 2)
-    cy, sy = math.cos(yaw / 2), math.sin(yaw / 2)
-    q = Quaternion(
-        x=sr * cp * cy - cr * sp * sy,
-        y=cr * sp * cy + sr * cp * sy,
-        z=cr * cp * sy - sr * sp * cy,
-        w=cr * cp * cy + sr * sp * sy,
-    )
-    return Vector3(x=x, y=y, z=z), q
-
-
-def _pose(x: float, y: float, yaw: float = 0.0) -> Pose:
-    """A pose in the x-y plane: position in m, heading in rad."""
-    position, rotation = _frame(x, y, 0.0, 0.0, 0.0, yaw)
-    return Pose(position=position, orientation=rotation)
-
-
-def _grid(t_s: float, spec: GridSpec, layers: Mapping[str, npt.NDArray[Any]]) -> Grid:
-    """A Foxglove grid of ``layers`` (arrays of ``spec.shape``, interleaved per cell in
-    the given order), its corner at the south-west edge of cell [0, 0]."""
-
-    types = {
-        np.dtype(np.float32): PackedElementFieldNumericType.Float32,
-        np.dtype(np.uint8): PackedElementFieldNumericType.Uint8,
-    }
-    dtype = np.dtype([(name, a.dtype.newbyteorder("<")) for name, a in layers.items()])
-    cells = np.empty(spec.shape, dtype=dtype)
-    for name, a in layers.items():
-        if a.shape != spec.shape:
-            raise ValueError(f"grid layer {name!r} has shape {a.shape}, the grid {spec.shape}")
-        cells[name] = a
-    offsets = {name: int(dtype.fields[name][1]) for name in layers} if dtype.fields else {}
-    fields = [
-        PackedElementField(name=name, offset=offsets[name], type=types[a.dtype])
-        for name, a in layers.items()
-    ]
-    half = 0.5 * spec.cell_size_m
-    corner = _pose(spec.origin_xy_m[0] - half, spec.origin_xy_m[1] - half)
-    nx = spec.shape[1]
-    return Grid(
-        timestamp=_stamp(t_s),
-        frame_id=SITE,
-        pose=corner,
-        column_count=nx,
-        cell_size=Vector2(x=spec.cell_size_m, y=spec.cell_size_m),
-        row_stride=nx * dtype.itemsize,
-        cell_stride=dtype.itemsize,
-        fields=fields,
-        data=cells.tobytes(),
-    )
-
-
-def _coarsened(
-    heights_m: npt.NDArray[np.float64], grid: GridSpec, max_cells: int
-) -> tuple[npt.NDArray[np.float64], GridSpec]:
-    """``heights_m`` as the means of k × k blocks of cells (the least k that leaves at most
-    ``max_cells``; blocks cut by the north and east edges average the cells they hold),
-    and the grid of the blocks."""
-    ny, nx = grid.shape
-    k = max(1, math.ceil(math.sqrt(ny * nx / max_cells)))
-    if k == 1:
-        return heights_m, grid
-    padded = np.pad(heights_m, ((0, -ny % k), (0, -nx % k)), constant_values=np.nan)
-    blocks = padded.reshape(padded.shape[0] // k, k, padded.shape[1] // k, k)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a block of NaN stays NaN
-        means = np.nanmean(blocks, axis=(1, 3))
-    shift = 0.5 * (k - 1) * grid.cell_size_m
-    origin = (grid.origin_xy_m[0] + shift, grid.origin_xy_m[1] + shift)
-    return means, GridSpec(origin, k * grid.cell_size_m, means.shape)
-
-
-def _quantized(values_m: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:
-    """``values_m`` rounded to :data:`QUANTUM_M`, as little-endian float32 (NaN kept)."""
-    return (np.round(values_m / QUANTUM_M) * QUANTUM_M).astype("<f4")
-
-
-def _same(a: npt.NDArray[np.float64] | None, b: npt.NDArray[np.float64] | None) -> bool:
-    if a is None or b is None:
-        return a is b
-    return a.shape == b.shape and bool(np.array_equal(a, b))
