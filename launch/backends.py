@@ -5,7 +5,9 @@ A backend builds the rover behind the hardware interface and brings it to ACTIVE
 (:meth:`Backend.start_rover`), offers the sensors it has beyond the rover's own
 (:meth:`Backend.range_scanner`, :meth:`Backend.camera`), and, in simulation only, the
 evaluation channel (:class:`Truth`) that the recorder and the metrics read and the
-controller never sees. Firmware in the loop (the firmware core driving a simulated
+controller never sees. A :class:`SensorObserver` (the run log) set on a backend before the
+mission builds its sensors is shown each scan and camera frame the controller takes,
+after it took it, unchanged. Firmware in the loop (the firmware core driving a simulated
 rover's motors) is a third backend of this shape: its rover is a serial rover whose
 plant is a simulated one.
 
@@ -17,13 +19,14 @@ from __future__ import annotations
 import logging
 import math
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from lunarsite.robot.hardware import Clock, HardwareError, RoverInterface
 from lunarsite.robot.navigation import CameraSource, MapSource
-from lunarsite.robot.types import Pose2
+from lunarsite.robot.perception.mapping import RangeScan
+from lunarsite.robot.types import CameraFrame, Pose2
 
 from .schema import LoadedScenario
 
@@ -38,6 +41,7 @@ __all__ = [
     "Backend",
     "MissingSensorError",
     "SeedStreams",
+    "SensorObserver",
     "SerialBackend",
     "SimBackend",
     "Truth",
@@ -75,6 +79,41 @@ def build_terrain(scenario: LoadedScenario, rng: np.random.Generator) -> Terrain
     assert isinstance(site.terrain, ProceduralTerrainConfig)
     assert site.cell_size_m is not None
     return generate_terrain(site.terrain, scenario.site_size_m, site.cell_size_m, rng)
+
+
+class SensorObserver(Protocol):
+    """Shown what the controller's sensors gave it (see the module docstring)."""
+
+    def scan_seen(self, scan: RangeScan) -> None: ...
+
+    def frame_seen(self, frame: CameraFrame) -> None: ...
+
+
+def observed_scans(source: MapSource, observer: SensorObserver | None) -> MapSource:
+    """``source``, showing each scan it returns to ``observer`` (if any) first."""
+    if observer is None:
+        return source
+
+    def read() -> RangeScan | None:
+        scan = source()
+        if scan is not None:
+            observer.scan_seen(scan)
+        return scan
+
+    return read
+
+
+def observed_frames(source: CameraSource, observer: SensorObserver | None) -> CameraSource:
+    """``source``, showing each frame it returns to ``observer`` (if any) first."""
+    if observer is None:
+        return source
+
+    def read() -> CameraFrame:
+        frame = source()
+        observer.frame_seen(frame)
+        return frame
+
+    return read
 
 
 class Truth:
@@ -139,6 +178,8 @@ class Backend(ABC):
     manager: leaving it releases the world or the port."""
 
     name: str
+    observer: SensorObserver | None = None
+    """Shown the scans and frames of the sensors built after it is set (the run log)."""
 
     @property
     @abstractmethod
@@ -233,12 +274,13 @@ class SimBackend(Backend):
     def range_scanner(self, config: Any, rng: np.random.Generator) -> MapSource:
         from lunarsite.sim.rangefinder import Rangefinder
 
-        return Rangefinder(self.world, self.rover, config, rng=rng).scan
+        scan = Rangefinder(self.world, self.rover, config, rng=rng).scan
+        return observed_scans(scan, self.observer)
 
     def camera(self) -> CameraSource:
         if self.scenario.rover.camera is None:
             raise MissingSensorError(f"rover {self.scenario.rover.name!r} has no camera")
-        return self.rover.read_camera
+        return observed_frames(self.rover.read_camera, self.observer)
 
     def close(self) -> None:
         self.world.close()

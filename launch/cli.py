@@ -76,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--gui", action="store_true", help="open the PyBullet viewer")
     run.add_argument("--video", action="store_true", help="also write video.mp4 (chase camera)")
     run.add_argument("--quiet", action="store_true", help="no progress output")
+    run.add_argument("--no-mcap", action="store_true", help="do not write run.mcap (benchmarks)")
     run.add_argument(
         "--link",
         choices=["virtual", "avr"],
@@ -294,6 +295,7 @@ def _cmd_run(args: argparse.Namespace, out: Console, console: Console) -> int:
                 gui=args.gui,
                 video_path=video,
                 progress=progress,
+                log_mcap=not args.no_mcap,
             )
         except PictureError as exc:
             raise ScenarioError(out_dir, [f"video: {exc}"]) from None
@@ -318,7 +320,13 @@ def _cmd_run_fil(
     with progress_reporter(console, scenario.config.name, quiet=args.quiet) as progress:
         try:
             outcome = run_fil(
-                scenario, out_dir, link=args.link, seed=seed, time_limit_s=limit, progress=progress
+                scenario,
+                out_dir,
+                link=args.link,
+                seed=seed,
+                time_limit_s=limit,
+                progress=progress,
+                log_mcap=not args.no_mcap,
             )
         except (FirmwareBuildError, VirtualRoverError) as exc:
             console.print(f"error: firmware ({args.link}): {exc}", highlight=False, markup=False)

@@ -3,8 +3,10 @@
 Each tick it records the time, the task's own estimate, the command written and the
 mission's channels (:meth:`~lunarsite.launch.missions.base.MissionKind.channels`); in
 simulation also the true pose, rocks touched, tilt and closeness to the site edge from
-the evaluation channel, and video frames. It reports progress about once a simulated
-second, and asks the loop to stop a rover that has tipped over.
+the evaluation channel, and video frames; with a run log (``run.mcap``,
+:mod:`~lunarsite.launch.runlog`) it hands each tick and each change of activity on. It
+reports progress about once a simulated second, and asks the loop to stop a rover that
+has tipped over.
 """
 
 from __future__ import annotations
@@ -14,12 +16,17 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from lunarsite.robot.executive import TickInfo
 
 from .backends import Truth
 from .missions.base import MissionKind, RunRecord, Task
+from .runlog import RunLog
 from .video import VideoRecorder
+
+if TYPE_CHECKING:
+    from lunarsite.sim.truth import TruePose
 
 __all__ = ["Progress", "ProgressFn", "Recorder"]
 
@@ -66,6 +73,7 @@ class Recorder:
         site_size_m: tuple[float, float] | None,
         progress: ProgressFn | None = None,
         video: VideoRecorder | None = None,
+        runlog: RunLog | None = None,
     ) -> None:
         self.record = record
         self.kind = kind
@@ -75,6 +83,9 @@ class Recorder:
         self.site_size_m = site_size_m
         self.progress = progress
         self.video = video
+        self.runlog = runlog
+        if runlog is not None:
+            runlog.begin(start_s, lambda: kind.belief(record.task))
         self._wall0 = time.perf_counter()
         self._next_frame_s = 0.0
         self._next_progress_s = 0.0
@@ -91,10 +102,13 @@ class Recorder:
         activity = self.task.activity
         if not rec.events or rec.events[-1][1] != activity:
             rec.events.append((t, activity))
+            if self.runlog is not None:
+                self.runlog.event(t, activity)
         for name, value in self.kind.channels(rec.task, self.truth).items():
             rec.channels.setdefault(name, []).append(value)
-        if self.truth is not None:
-            self._observe_truth(t)
+        true = self._observe_truth(t) if self.truth is not None else None
+        if self.runlog is not None:
+            self.runlog.on_tick(t, est, true)
         if self.progress is not None and t >= self._next_progress_s:
             self._next_progress_s = t + PROGRESS_PERIOD_S
             self.report_progress(t)
@@ -104,7 +118,7 @@ class Recorder:
             wall = time.perf_counter() - self._wall0
             self.progress(Progress(elapsed_s, self.record.time_limit_s, wall, self.task.activity))
 
-    def _observe_truth(self, t: float) -> None:
+    def _observe_truth(self, t: float) -> TruePose:
         truth = self.truth
         assert truth is not None
         rec = self.record
@@ -121,6 +135,7 @@ class Recorder:
         if self.video is not None and t >= self._next_frame_s:
             self._next_frame_s = t + VIDEO_FRAME_PERIOD_S
             self.video.add_frame(truth.chase_view(*VIDEO_SIZE_PX))
+        return pose
 
     def should_cancel(self) -> str | None:
         return "rover tipped over" if self.record.tipped_over else None

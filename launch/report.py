@@ -16,6 +16,10 @@ One writer for every run, on every backend::
                       and areas (without truth: the estimated path on the site outline)
     video.mp4         with --video: a chase camera (simulation only; written by the runner
                       through :class:`~.video.VideoRecorder`, H.264 when ffmpeg is there)
+    run.mcap          the run for Foxglove, streamed while it goes (poses, transforms, the
+                      timeline, the controller's map, costmap, path, camera frames and
+                      scans, the true terrain, the metrics): :mod:`~.runlog`; written by
+                      the runner, not here
 
 and whatever the mission adds (:meth:`MissionKind.write_files`); then, last, from those
 files alone (:func:`~.html_report.write_run_report`, the code ``lunarsite report``
@@ -53,6 +57,7 @@ __all__ = [
     "metrics_data",
     "path_length_m",
     "write_pose_csv",
+    "write_report_logged",
     "write_run_folder",
 ]
 
@@ -162,8 +167,12 @@ def _pose_dict(pose: Sequence[float] | None) -> dict[str, float] | None:
 
 
 # ----------------------------------------------------------------------- writing
-def write_run_folder(run: RunRecord, judgement: Judgement, out_dir: Path) -> dict[str, Any]:
-    """Write every file of a run's folder; returns the metrics written."""
+def write_run_folder(
+    run: RunRecord, judgement: Judgement, out_dir: Path, *, page: bool = True
+) -> dict[str, Any]:
+    """Write every file of a run's folder; returns the metrics written. ``page=False``
+    leaves ``report.html`` to the caller (:func:`write_report_logged`), for a runner that
+    still has a file to close (``run.mcap``) that the page should link whole."""
     out_dir.mkdir(parents=True, exist_ok=True)
     data = metrics_data(run, judgement)
     (out_dir / "metrics.json").write_text(json.dumps(data, indent=2) + "\n")
@@ -175,12 +184,13 @@ def write_run_folder(run: RunRecord, judgement: Judgement, out_dir: Path) -> dic
     _write_terrain(run, judgement, out_dir)
     _write_map(run, judgement, out_dir / "map.png", title)
     run.setup.scenario.kind.write_files(run, out_dir, judgement)
-    _write_report(out_dir)
+    if page:
+        write_report_logged(out_dir)
     log.info("run folder written: %s", out_dir)
     return data
 
 
-def _write_report(out_dir: Path) -> None:
+def write_report_logged(out_dir: Path) -> None:
     """``report.html`` from the files just written; a failure is logged, never raised:
     the run folder matters more than its page (``lunarsite report`` rebuilds it)."""
     try:

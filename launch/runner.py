@@ -4,9 +4,10 @@ one run folder.
 :func:`run_mission` builds the backend's rover, the mission's task, the
 :class:`~lunarsite.robot.executive.loop.ControlLoop` and the :class:`~.recorder.Recorder`;
 runs; stops the rover; judges the run (:meth:`MissionKind.judge`) and writes the run
-folder (:func:`~.report.write_run_folder`). Whatever ends the run (its end, the time
-limit, a hardware fault, Ctrl-C, even a bug) the rover gets a zero command first and the
-folder is written with the reason. :func:`run_sim` and :func:`run_serial` make the
+folder (:func:`~.report.write_run_folder`), with ``run.mcap`` streamed while it goes
+(:mod:`~.runlog`). Whatever ends the run (its end, the time limit, a hardware fault,
+Ctrl-C, even a bug) the rover gets a zero command first and the folder is written with
+the reason, the run log closed readable. :func:`run_sim` and :func:`run_serial` make the
 backend.
 """
 
@@ -26,7 +27,8 @@ from .backends import Backend, SerialBackend, SimBackend
 from .files import ScenarioError
 from .missions.base import Judgement, RunRecord, RunSetup, Task
 from .recorder import VIDEO_FPS, VIDEO_SIZE_PX, ProgressFn, Recorder
-from .report import judge_run, metrics_data, write_run_folder
+from .report import judge_run, metrics_data, write_report_logged, write_run_folder
+from .runlog import RUN_LOG_NAME, RunLog, RunLogError
 from .schema import LoadedScenario
 from .video import VideoRecorder
 
@@ -78,8 +80,10 @@ def run_sim(
     progress: ProgressFn | None = None,
     soil_on: bool = True,
     render_camera: bool | None = None,
+    log_mcap: bool = True,
 ) -> RunOutcome:
-    """Run ``scenario`` in simulation; write its run folder to ``out_dir`` (if given).
+    """Run ``scenario`` in simulation; write its run folder to ``out_dir`` (if given),
+    with ``run.mcap`` unless ``log_mcap`` is False.
 
     Raises:
         ScenarioError: the mission cannot run in simulation.
@@ -97,6 +101,7 @@ def run_sim(
         time_limit_s=time_limit_s,
         video_path=video_path,
         progress=progress,
+        log_mcap=log_mcap,
     )
 
 
@@ -137,6 +142,7 @@ def run_fil(
     seed: int,
     time_limit_s: float,
     progress: ProgressFn | None = None,
+    log_mcap: bool = True,
 ) -> RunOutcome:
     """Run ``scenario`` with the firmware in the loop (``link``: "virtual", the core built
     for this machine, or "avr", the Arduino binary in simavr): the simulated rover's
@@ -152,7 +158,13 @@ def run_fil(
     refuse_backend(scenario, "serial")
     backend = FirmwareInLoopBackend(scenario, seed, link=link)
     return run_mission(
-        scenario, backend, out_dir, seed=seed, time_limit_s=time_limit_s, progress=progress
+        scenario,
+        backend,
+        out_dir,
+        seed=seed,
+        time_limit_s=time_limit_s,
+        progress=progress,
+        log_mcap=log_mcap,
     )
 
 
@@ -165,70 +177,119 @@ def run_mission(
     time_limit_s: float,
     video_path: Path | None = None,
     progress: ProgressFn | None = None,
+    log_mcap: bool = True,
 ) -> RunOutcome:
-    """Run ``scenario``'s mission on ``backend`` (see the module docstring)."""
+    """Run ``scenario``'s mission on ``backend`` (see the module docstring); with an
+    ``out_dir`` and ``log_mcap``, stream ``run.mcap`` into it as the run goes."""
     kind = scenario.kind
     streams = backend.streams if isinstance(backend, SimBackend) else None
     setup = RunSetup(scenario, backend, seed, scenario.start, control_hz(scenario), streams)
     wall0 = time.perf_counter()
     record: RunRecord | None = None
-    with backend:
-        if isinstance(backend, SimBackend):
-            kind.prepare_world(setup, backend.world)
-        rover = backend.start_rover(setup.start)
-        truth = backend.truth
-        terrain_before = truth.terrain_heights_m() if truth is not None else None
-        try:
-            kind.prepare(setup)
-            task = kind.build(setup)
-            record = RunRecord(setup, task, time_limit_s, terrain_before_m=terrain_before)
-            record.soil_mass_before_kg = truth.soil_mass_kg() if truth is not None else None
-            with _video(video_path) as video:
-                recorder = Recorder(
-                    record,
-                    kind,
-                    _as_task(task),
-                    truth,
-                    start_s=backend.clock.now_s(),
-                    site_size_m=scenario.site_size_m,
-                    progress=progress,
-                    video=video,
-                )
-                loop = ControlLoop(
-                    [Agent(rover, task, scenario.rover.name)],
-                    rate_hz=setup.control_hz,
-                    time_limit_s=time_limit_s,
-                    on_tick=recorder.on_tick,
-                    should_cancel=recorder.should_cancel,
-                )
-                try:
-                    record.loop = loop.run()
-                finally:
-                    record.video_frames = video.frames_written if video is not None else 0
-                    recorder.report_progress(record.t_s[-1] if record.t_s else 0.0)
-            record.result = record.loop.results[0]
-            record.sim_time_s = record.loop.elapsed_s
-        except BaseException as exc:
-            if record is not None:
-                record.error = f"{type(exc).__name__}: {exc}"
-                record.result = ActionResult(ActionStatus.EXECUTION_FAILED, record.error)
-            raise
-        finally:
-            if rover.lifecycle_state.value == "active":
-                rover.deactivate()
-            if record is not None:
-                record.wall_time_s = time.perf_counter() - wall0
-                _final_truth(backend, record)
-                if record.error is not None and out_dir is not None:
-                    _write_anyway(record, out_dir)
-    assert record is not None
-    judgement = judge_run(record)
-    metrics = (
-        write_run_folder(record, judgement, out_dir)
-        if out_dir is not None
-        else metrics_data(record, judgement)
-    )
-    return RunOutcome(record, judgement, metrics)
+    runlog: RunLog | None = None
+    try:
+        with backend:
+            if isinstance(backend, SimBackend):
+                kind.prepare_world(setup, backend.world)
+            rover = backend.start_rover(setup.start)
+            truth = backend.truth
+            terrain_before = truth.terrain_heights_m() if truth is not None else None
+            if out_dir is not None and log_mcap:
+                runlog = _open_run_log(setup, out_dir)
+                backend.observer = runlog  # before the mission builds its sensors
+            try:
+                kind.prepare(setup)
+                task = kind.build(setup)
+                record = RunRecord(setup, task, time_limit_s, terrain_before_m=terrain_before)
+                record.soil_mass_before_kg = truth.soil_mass_kg() if truth is not None else None
+                with _video(video_path) as video:
+                    recorder = Recorder(
+                        record,
+                        kind,
+                        _as_task(task),
+                        truth,
+                        start_s=backend.clock.now_s(),
+                        site_size_m=scenario.site_size_m,
+                        progress=progress,
+                        video=video,
+                        runlog=runlog,
+                    )
+                    loop = ControlLoop(
+                        [Agent(rover, task, scenario.rover.name)],
+                        rate_hz=setup.control_hz,
+                        time_limit_s=time_limit_s,
+                        on_tick=recorder.on_tick,
+                        should_cancel=recorder.should_cancel,
+                    )
+                    try:
+                        record.loop = loop.run()
+                    finally:
+                        record.video_frames = video.frames_written if video is not None else 0
+                        recorder.report_progress(record.t_s[-1] if record.t_s else 0.0)
+                record.result = record.loop.results[0]
+                record.sim_time_s = record.loop.elapsed_s
+            except BaseException as exc:
+                if record is not None:
+                    record.error = f"{type(exc).__name__}: {exc}"
+                    record.result = ActionResult(ActionStatus.EXECUTION_FAILED, record.error)
+                raise
+            finally:
+                if rover.lifecycle_state.value == "active":
+                    rover.deactivate()
+                if record is not None:
+                    record.wall_time_s = time.perf_counter() - wall0
+                    _final_truth(backend, record)
+                    if runlog is not None:
+                        _end_run_log(runlog, record)
+                    if record.error is not None and out_dir is not None:
+                        _write_anyway(record, out_dir)
+        assert record is not None
+        judgement = judge_run(record)
+        metrics = (
+            write_run_folder(record, judgement, out_dir, page=runlog is None)
+            if out_dir is not None
+            else metrics_data(record, judgement)
+        )
+        if runlog is not None:
+            runlog.write_metrics(record.t_s[-1] if record.t_s else 0.0, metrics)
+            runlog.close()
+            runlog = None
+            if out_dir is not None:
+                write_report_logged(out_dir)  # after run.mcap is whole, so it is linked
+        return RunOutcome(record, judgement, metrics)
+    finally:
+        if runlog is not None:
+            runlog.close()
+
+
+def _open_run_log(setup: RunSetup, out_dir: Path) -> RunLog | None:
+    """``run.mcap`` in ``out_dir``, or None (logged) when it cannot be written: the run
+    goes on without it."""
+    scenario = setup.scenario
+    metadata = {
+        "scenario": scenario.config.name,
+        "scenario_file": str(scenario.path),
+        "rover": scenario.rover.name,
+        "backend": setup.backend.name,
+        "seed": str(setup.seed),
+        "control_hz": f"{setup.control_hz:g}",
+    }
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        return RunLog(out_dir / RUN_LOG_NAME, truth=setup.backend.truth, metadata=metadata)
+    except (OSError, RunLogError) as exc:
+        log.error("running without a run log: %s", exc)
+        return None
+
+
+def _end_run_log(runlog: RunLog, record: RunRecord) -> None:
+    """The run log's last event: how the run ended, as the last row of ``events.csv``."""
+    result = record.result
+    status = result.status.value if result is not None else "execution_failed"
+    reason = result.reason if result is not None else "did not run"
+    end_s = record.t_s[-1] if record.t_s else 0.0
+    ok = result is not None and result.succeeded
+    runlog.end(end_s, f"end: {status}: {reason}", ok=ok)
 
 
 @contextmanager

@@ -28,10 +28,15 @@ from lunarsite.robot.types import Pose2
 from ..files import Problem
 
 if TYPE_CHECKING:
+    from lunarsite.robot.planning.costmap import Costmap
+    from lunarsite.robot.site.grid import GridSpec
+
     from ..backends import Backend, SeedStreams, Truth
     from ..schema import LoadedScenario
 
 __all__ = [
+    "Belief",
+    "HeightBelief",
     "Judgement",
     "MissionKind",
     "RunRecord",
@@ -50,6 +55,37 @@ class Task(Protocol):
 
     @property
     def activity(self) -> str: ...
+
+
+class HeightBelief(Protocol):
+    """A height grid the controller believes in, as the run log reads it (the robot's
+    :class:`~lunarsite.robot.perception.mapping.ElevationMap` is one)."""
+
+    @property
+    def grid(self) -> GridSpec: ...
+
+    @property
+    def version(self) -> int:
+        """Changes whenever the heights changed."""
+        ...
+
+    @property
+    def heights_m(self) -> npt.NDArray[np.float64]:
+        """A copy of the heights, in m, NaN where unknown (layout of ``grid``)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Belief:
+    """What a task believes now, for the run log (never truth): its own height map, the
+    costmap it last planned on and the path it follows, each None where it has none.
+    Views of the controller's objects, read and never changed; the run log copies what
+    it writes, when it writes it."""
+
+    elevation: HeightBelief | None = None
+    costmap: Costmap | None = None
+    path_xy_m: npt.NDArray[np.float64] | None = None
+    """The path being followed, shape (N, 2), in the site frame, m."""
 
 
 @dataclass(frozen=True)
@@ -192,6 +228,11 @@ class MissionKind(ABC):
     def channels(self, task: Skill, truth: Truth | None) -> Mapping[str, float]:
         """Mission-specific figures recorded every tick (CSV columns)."""
         return {}
+
+    def belief(self, task: Skill) -> Belief | None:
+        """The task's map, costmap and path for the run log (``run.mcap``), or None when
+        it has none. Called every tick: return views, not copies."""
+        return None
 
     @abstractmethod
     def judge(self, run: RunRecord) -> Judgement:

@@ -39,7 +39,7 @@ from lunarsite.robot.types import Pose2, RoverCommand
 
 from ..fields import CommonAcceptance, Point2, points_outside
 from ..files import Finite, Problem, ScenarioError
-from .base import Judgement, MissionKind, RunRecord, RunSetup, ScenarioView
+from .base import Belief, Judgement, MissionKind, RunRecord, RunSetup, ScenarioView
 
 if TYPE_CHECKING:
     from ..schema import LoadedScenario
@@ -254,6 +254,17 @@ class Navigate(MissionKind):
 
     def channels(self, task: Any, truth: Any) -> dict[str, float]:
         return {"goals_done": float(len(task.goal_results))}
+
+    def belief(self, task: Any) -> Belief:
+        """The rover's own height map, the costmap it last planned on and the path of the
+        goal it is driving to."""
+        nav = task.nav
+        path = task.current.path if task.current is not None else None
+        return Belief(
+            elevation=nav.elevation,
+            costmap=nav.last_costmap,
+            path_xy_m=path.points_xy_m if path is not None else None,
+        )
 
     def judge(self, run: RunRecord) -> Judgement:
         mission: NavigateMission = run.setup.scenario.mission

@@ -125,6 +125,12 @@ class Navigator:
             )
         return self._costmap
 
+    @property
+    def last_costmap(self) -> Costmap | None:
+        """The costmap as last built (what the last plan or check used), without building
+        one; None before the first. For observers (a run log): reading it changes nothing."""
+        return self._costmap
+
     # ------------------------------------------------------------------- sensing
     def chassis_z(self, pose: Pose2) -> float:
         """Height of the chassis centre: the mapped ground under it (where the map is
