@@ -16,12 +16,14 @@ run folder under ``runs/``; the campaign folder then gets::
                       failures with their reasons, per variation
     success.png       success share per variation with its interval
     metrics.png       the spread of the main metrics over runs
+    report.html       the page of it all (:mod:`.campaign_report`)
 
 Killed and started again on the same folder, it skips the finished runs and reruns only
 those that were in flight. The seeds may change between starts (more seeds reuse the
 runs already finished); the scenario file, its rover file, the variations and the time
 limit may not. A run that raises, or whose worker process dies, is recorded
-as crashed with its traceback, and the campaign goes on. Runs write to the campaign
+as crashed with its traceback, and the campaign goes on (:mod:`.campaign_workers`
+runs them). Runs write to the campaign
 folder directly, so on a cluster (``address``) the folder must be on a file system every
 node sees.
 """
@@ -32,39 +34,27 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import time
-import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .campaign_stats import run_row, summarize, write_tables
+from .campaign_stats import summarize, write_tables
+from .campaign_workers import CampaignError, RunJob, finished_row, run_jobs
 from .sweep import BASE, Variation, validate_variations
 
 __all__ = [
     "CampaignError",
     "CampaignResult",
     "CampaignSpec",
-    "RunJob",
-    "execute_run",
     "finish_campaign",
     "parse_seeds",
     "run_campaign",
-    "run_jobs",
 ]
 
 log = logging.getLogger(__name__)
-
-FINISHED_MARK = "campaign_run.json"
-TRACEBACK_FILE = "traceback.txt"
-
-
-class CampaignError(RuntimeError):
-    """A campaign that cannot start or go on (a folder holding another campaign, Ray
-    not reachable)."""
 
 
 @dataclass(frozen=True)
@@ -84,19 +74,6 @@ class CampaignSpec:
         return f"{variation.name}-seed-{seed:04d}"
 
 
-@dataclass(frozen=True)
-class RunJob:
-    """One run of a campaign, as handed to a worker (plain data: it crosses processes)."""
-
-    run_id: str
-    scenario: str
-    variation: str
-    params: dict[str, Any]
-    seed: int
-    run_dir: str
-    time_limit_s: float | None
-
-
 @dataclass
 class CampaignResult:
     """A finished (or stopped) campaign."""
@@ -113,53 +90,6 @@ class CampaignResult:
 
 ProgressFn = Callable[[int, int, dict[str, Any]], None]
 """Called as each run finishes: (runs done, runs in all, the run's row)."""
-
-
-# ----------------------------------------------------------------------- a run
-def execute_run(job: RunJob) -> dict[str, Any]:
-    """Run one job into its folder and mark it finished; never raises for a run's own
-    failure (a crash becomes a row with status "crashed" and ``traceback.txt``)."""
-    from .runner import run_sim
-    from .schema import load_scenario
-
-    run_dir = Path(job.run_dir)
-    if run_dir.exists():  # the leftovers of a run killed in flight
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True)
-    try:
-        scenario = load_scenario(job.scenario, job.params or None)
-        limit = job.time_limit_s or scenario.config.time_limit_s
-        outcome = run_sim(scenario, run_dir, seed=job.seed, time_limit_s=limit)
-        row = run_row(job.run_id, job.variation, job.seed, outcome.metrics)
-    except Exception as exc:
-        (run_dir / TRACEBACK_FILE).write_text(traceback.format_exc())
-        row = run_row(job.run_id, job.variation, job.seed, None, crashed=_one_line(exc))
-    mark_finished(run_dir, row)
-    return row
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}"[:300]
-
-
-def mark_finished(run_dir: Path, row: dict[str, Any]) -> None:
-    """Write the run's row as its finished mark (atomically: a kill leaves none)."""
-    tmp = run_dir / (FINISHED_MARK + ".tmp")
-    tmp.write_text(json.dumps(row, indent=1) + "\n")
-    os.replace(tmp, run_dir / FINISHED_MARK)
-
-
-def finished_row(run_dir: Path) -> dict[str, Any] | None:
-    """The row of a finished run, or None when it did not finish."""
-    mark = run_dir / FINISHED_MARK
-    if not mark.is_file():
-        return None
-    try:
-        row = json.loads(mark.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
-    return row if isinstance(row, dict) else None
 
 
 # ----------------------------------------------------------------------- the folder
@@ -297,6 +227,7 @@ def finish_campaign(
 ) -> CampaignResult:
     """Write the table, the summary, the plots and the report of a campaign folder."""
     from .campaign_plots import write_campaign_plots
+    from .campaign_report import write_campaign_report
 
     summary = summarize(rows)
     write_tables(rows, folder)
@@ -306,87 +237,11 @@ def finish_campaign(
     wall = time.perf_counter() - wall0
     meta.update(finished=_now(), wall_time_s=round(wall, 2))
     _write_json(folder / "campaign.json", meta)
-    return CampaignResult(folder, list(rows), summary, 0, 0, wall, files)
-
-
-def run_jobs(
-    jobs: Sequence[RunJob],
-    workers: int,
-    address: str | None,
-    fn: Callable[[RunJob], dict[str, Any]] = execute_run,
-) -> Iterator[dict[str, Any]]:
-    """Run ``fn`` on each job on Ray, one worker process per job; yield each row as it
-    finishes, with at most ``workers`` in flight. A job whose worker process dies
-    yields a "crashed" row (and ``traceback.txt`` in its folder)."""
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    if address is not None:
-        _token_auth_if_available()  # read when ray is first imported
-    import ray
-    from ray.exceptions import RayError
-
-    started_here = not ray.is_initialized()
-    if started_here:
-        try:
-            if address is None:
-                ray.init(
-                    address="local",
-                    num_cpus=workers,
-                    include_dashboard=False,
-                    log_to_driver=False,
-                    object_store_memory=80 * 1024 * 1024,
-                )
-            else:
-                ray.init(address=address, log_to_driver=False)
-        except (ConnectionError, RuntimeError, ValueError) as exc:
-            where = address or "a local Ray"
-            raise CampaignError(f"cannot start Ray ({where}): {exc}") from None
-    remote = ray.remote(num_cpus=1, max_calls=1, max_retries=0)(fn)
-    pending: dict[Any, RunJob] = {}
-    queue = list(jobs)
     try:
-        while queue or pending:
-            while queue and len(pending) < workers:
-                job = queue.pop(0)
-                pending[remote.remote(job)] = job
-            ready, _ = ray.wait(list(pending), num_returns=1)
-            for ref in ready:
-                job = pending.pop(ref)
-                try:
-                    row: dict[str, Any] = ray.get(ref)
-                except RayError as exc:  # the worker process died (a crash in C, OOM)
-                    row = _worker_died(job, exc)
-                yield row
-    finally:
-        for ref in pending:
-            ray.cancel(ref, force=True)
-        if started_here:
-            ray.shutdown()
-
-
-def _token_auth_if_available() -> None:
-    """Ask for token authentication when a token is at hand and nothing says otherwise.
-
-    From Ray 2.59 ``ray start`` turns token authentication on for a local cluster, while
-    a driver connecting to an address still defaults to none, and is refused. A driver
-    sending a token is accepted by a cluster with or without authentication."""
-    if "RAY_AUTH_MODE" in os.environ:
-        return
-    if (
-        os.environ.get("RAY_AUTH_TOKEN")
-        or os.environ.get("RAY_AUTH_TOKEN_PATH")
-        or (Path.home() / ".ray" / "auth_token").is_file()
-    ):
-        log.info("a Ray token is available: connecting with RAY_AUTH_MODE=token")
-        os.environ["RAY_AUTH_MODE"] = "token"
-
-
-def _worker_died(job: RunJob, exc: BaseException) -> dict[str, Any]:
-    run_dir = Path(job.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / TRACEBACK_FILE).write_text(f"the worker process of this run died:\n{exc}\n")
-    row = run_row(job.run_id, job.variation, job.seed, None, crashed=_one_line(exc))
-    mark_finished(run_dir, row)
-    return row
+        files.append(write_campaign_report(folder))
+    except Exception:  # the table and summary matter more than the page
+        log.exception("could not write the report of %s (rebuild: lunarsite report)", folder)
+    return CampaignResult(folder, list(rows), summary, 0, 0, wall, files)
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:

@@ -8,18 +8,20 @@
   ``first_seed`` … with ``goals`` random reachable goals each (the scenario's
   ``random_goals.count`` overridden, the per-goal time limit kept), through
   the one runner (:func:`~lunarsite.launch.runner.run_sim`): share of goals reached, rock
-  contacts, tip-overs and the localization error at each goal, judged on ground truth.
+  contacts, tip-overs and the localization error at each goal, judged on ground truth;
+  the seeds run as a campaign on Ray, in parallel, each run with its own folder.
 
 Tests never assert on these figures.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import json
 import logging
 import math
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,10 +39,9 @@ from lunarsite.sim.terrain import (
 )
 
 from .missions.navigate import NavigateMission, rock_stamped_heights
-from .runner import run_sim
-from .schema import LoadedScenario, load_scenario
+from .schema import load_scenario
 
-__all__ = ["bench_nav", "bench_planner", "bench_traverse", "with_goal_count"]
+__all__ = ["bench_nav", "bench_planner", "bench_traverse"]
 
 log = logging.getLogger(__name__)
 
@@ -116,77 +117,87 @@ def bench_planner(config: RoverConfig, *, pairs: int = 40, seed: int = 0) -> dic
     }
 
 
-def with_goal_count(scenario: LoadedScenario, count: int) -> LoadedScenario:
-    """A navigate scenario with ``random_goals.count`` set to ``count`` (time limits kept:
-    the run's limit is ``count`` times the per-goal limit)."""
-    mission = scenario.mission
-    if not isinstance(mission, NavigateMission) or mission.random_goals is None:
-        raise ValueError(f"{scenario.path}: not a navigate mission with random goals")
-    goals = mission.random_goals.model_copy(update={"count": count})
-    config = scenario.config.model_copy(update={"time_limit_s": count * mission.goal_time_limit_s})
-    return dataclasses.replace(
-        scenario, config=config, mission=mission.model_copy(update={"random_goals": goals})
-    )
-
-
 def bench_traverse(
     *,
     seeds: int = 5,
     goals: int = 20,
     first_seed: int = 1,
     scenario: str = "traverse",
+    workers: int | None = None,
+    folder: Path | None = None,
     on_seed: Callable[[int, dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """The issue's closed-loop measure; see the module docstring. ``on_seed`` is called
-    with each seed's summary as it finishes (for progress output)."""
-    loaded = with_goal_count(load_scenario(scenario), goals)
-    per_seed: list[dict[str, Any]] = []
-    loc_errors: list[float] = []
-    reached = attempted = contacts = tips = 0
-    sim_s = wall_s = 0.0
-    for seed in range(first_seed, first_seed + seeds):
-        d = run_sim(loaded, None, seed=seed, time_limit_s=loaded.config.time_limit_s).metrics
-        errs = [g["localization_error_m"] for g in d["goals"] if g["attempted"]]
-        loc_errors.extend(errs)
-        reached += d["goals_reached"]
-        attempted += len(d["goals"])
-        contacts += d["rock_contacts"]
-        tips += d["tip_overs"]
-        sim_s += d["sim_time_s"]
-        wall_s += d["wall_time_s"]
-        summary = {
-            "seed": seed,
+    """The issue's closed-loop measure; see the module docstring. The seeds run as a
+    campaign (:func:`~lunarsite.launch.campaign.run_campaign`, ``workers`` at once) into
+    ``folder`` (default ``runs/bench-nav-TIME``), so every run's folder can be opened
+    afterwards and a killed benchmark resumes. ``on_seed`` is called with each seed's
+    summary as it finishes (for progress output)."""
+    from .campaign import CampaignSpec, run_campaign
+    from .report import default_out_dir
+    from .sweep import Variation
+
+    mission = load_scenario(scenario).mission
+    if not isinstance(mission, NavigateMission) or mission.random_goals is None:
+        raise ValueError(f"{scenario}: not a navigate mission with random goals")
+    variation = Variation(
+        f"goals={goals}",
+        {"mission.random_goals.count": goals, "time_limit_s": goals * mission.goal_time_limit_s},
+    )
+    spec = CampaignSpec(scenario, tuple(range(first_seed, first_seed + seeds)), (variation,))
+    folder = folder or default_out_dir("bench-nav")
+
+    def summary_of(row: dict[str, Any]) -> dict[str, Any]:
+        d = json.loads((folder / "runs" / row["run_id"] / "metrics.json").read_text())
+        return {
+            "seed": row["seed"],
             "goals_reached": d["goals_reached"],
             "goals": len(d["goals"]),
             "rock_contacts": d["rock_contacts"],
             "tip_overs": d["tip_overs"],
             "median_localization_error_m": d["median_localization_error_m"],
             "real_time_factor": d["real_time_factor"],
+            "sim_time_s": d["sim_time_s"],
+            "wall_time_s": d["wall_time_s"],
             "failed_goals": [
                 {k: g.get(k) for k in ("index", "reason", "true_distance_to_goal_m")}
                 for g in d["goals"]
                 if not g["reached"]
             ],
-            "localization_errors_m": errs,
+            "localization_errors_m": [
+                g["localization_error_m"] for g in d["goals"] if g["attempted"]
+            ],
         }
-        per_seed.append(summary)
-        if on_seed is not None:
-            on_seed(seed, summary)
-    err = np.asarray(loc_errors)
+
+    def progress(_done: int, _total: int, row: dict[str, Any]) -> None:
+        if on_seed is not None and row["status"] != "crashed":
+            on_seed(row["seed"], summary_of(row))
+
+    result = run_campaign(spec, folder, workers=workers, on_progress=progress)
+    crashed = [r for r in result.rows if r["status"] == "crashed"]
+    per_seed = [summary_of(r) for r in result.rows if r["status"] != "crashed"]
+    err = np.asarray([e for s in per_seed for e in s["localization_errors_m"]])
+    reached = sum(s["goals_reached"] for s in per_seed)
+    attempted = sum(s["goals"] for s in per_seed)
+    sim_s = sum(s["sim_time_s"] for s in per_seed)
+    wall_s = sum(s["wall_time_s"] for s in per_seed)
     return {
         "scenario": scenario,
-        "seeds": list(range(first_seed, first_seed + seeds)),
+        "seeds": list(spec.seeds),
         "goals_per_seed": goals,
+        "campaign_folder": str(folder),
+        "workers": workers,
         "goal_share": round(reached / attempted, 4) if attempted else None,
         "goals_reached": reached,
         "goals": attempted,
-        "rock_contacts": contacts,
-        "tip_overs": tips,
+        "rock_contacts": sum(s["rock_contacts"] for s in per_seed),
+        "tip_overs": sum(s["tip_overs"] for s in per_seed),
+        "crashed_runs": [{"seed": r["seed"], "reason": r["reason"]} for r in crashed],
         "localization_error_m_median": round(float(np.median(err)), 4) if err.size else None,
         "localization_error_m_p90": round(float(np.percentile(err, 90)), 4) if err.size else None,
         "sim_time_s": round(sim_s, 1),
-        "wall_time_s": round(wall_s, 1),
-        "real_time_factor": round(sim_s / wall_s, 2) if wall_s else None,
+        "wall_time_s_runs": round(wall_s, 1),
+        "wall_time_s_campaign": round(result.wall_time_s, 1),
+        "real_time_factor_per_run": round(sim_s / wall_s, 2) if wall_s else None,
         "per_seed": per_seed,
     }
 
@@ -198,6 +209,7 @@ def bench_nav(
     seeds: int = 5,
     goals: int = 20,
     first_seed: int = 1,
+    workers: int | None = None,
     on_seed: Callable[[int, dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Planner figures and, with ``seeds > 0``, the closed-loop figures on ``traverse``
@@ -213,6 +225,6 @@ def bench_nav(
     }
     if seeds > 0:
         out["closed_loop"] = bench_traverse(
-            seeds=seeds, goals=goals, first_seed=first_seed, on_seed=on_seed
+            seeds=seeds, goals=goals, first_seed=first_seed, workers=workers, on_seed=on_seed
         )
     return out

@@ -16,14 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from lunarsite.launch.campaign import (
-    FINISHED_MARK,
-    CampaignSpec,
-    RunJob,
-    execute_run,
-    run_campaign,
-    run_jobs,
-)
+from lunarsite.launch.campaign import CampaignSpec, run_campaign
+from lunarsite.launch.campaign_workers import FINISHED_MARK, RunJob, execute_run, run_jobs
 from lunarsite.launch.files import ScenarioError
 from lunarsite.launch.sweep import Variation
 
@@ -88,6 +82,9 @@ def test_campaign_runs_every_seed_and_summarizes_them(tmp_path: Path) -> None:
     assert proc.returncode == (0 if not failed else 1), proc.stderr
     for picture in ("success.png", "metrics.png"):
         assert (folder / picture).stat().st_size > 5000
+    page = (folder / "report.html").read_text()
+    for run_id in verdicts:  # every run linked from the campaign's page
+        assert f"runs/{run_id}/report.html" in page
     meta = json.loads((folder / "campaign.json").read_text())
     assert meta["workers"] == 2 and meta["finished"] is not None
 
