@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from .campaign_stats import summarize, write_tables
-from .campaign_workers import CampaignError, RunJob, finished_row, run_jobs
+from .campaign_workers import CampaignError, RunJob, finished_row, run_jobs, write_json_atomic
 from .sweep import BASE, Variation, validate_variations
 
 __all__ = [
@@ -130,12 +130,6 @@ def _check_same_campaign(folder: Path, identity: dict[str, Any]) -> dict[str, An
     return dict(old)
 
 
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
-
-
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -196,7 +190,7 @@ def run_campaign(
         "finished": None,
         "wall_time_s": None,
     }
-    _write_json(folder / "campaign.json", meta)
+    write_json_atomic(folder / "campaign.json", meta)
     log.info(
         "campaign %s: %d runs, %d finished before, %d to run on %d workers",
         folder,
@@ -231,12 +225,12 @@ def finish_campaign(
 
     summary = summarize(rows)
     write_tables(rows, folder)
-    _write_json(folder / "summary.json", summary)
+    write_json_atomic(folder / "summary.json", summary)
     files = [folder / "runs.csv", folder / "runs.parquet", folder / "summary.json"]
     files += write_campaign_plots(rows, summary, folder)
     wall = time.perf_counter() - wall0
     meta.update(finished=_now(), wall_time_s=round(wall, 2))
-    _write_json(folder / "campaign.json", meta)
+    write_json_atomic(folder / "campaign.json", meta)
     try:
         files.append(write_campaign_report(folder))
     except Exception:  # the table and summary matter more than the page

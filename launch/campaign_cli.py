@@ -16,8 +16,6 @@ from .sweep import BASE, load_sweep
 
 __all__ = ["add_campaign_command", "run_campaign_command"]
 
-EXIT_OK, EXIT_SHORT, EXIT_BAD_INPUT = 0, 1, 2
-
 
 def _seeds(text: str) -> tuple[int, ...]:
     try:
@@ -27,13 +25,9 @@ def _seeds(text: str) -> tuple[int, ...]:
 
 
 def _workers(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
-    return value
+    from .cli import whole_number
+
+    return whole_number(text, 1)
 
 
 def add_campaign_command(sub: Any) -> None:
@@ -83,6 +77,7 @@ def add_campaign_command(sub: Any) -> None:
 
 
 def run_campaign_command(args: argparse.Namespace, out: Console, console: Console) -> int:
+    from .cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_SHORT
     from .report import default_out_dir
     from .schema import load_scenario
 

@@ -30,6 +30,7 @@ __all__ = [
     "finished_row",
     "mark_finished",
     "run_jobs",
+    "write_json_atomic",
 ]
 
 log = logging.getLogger(__name__)
@@ -83,11 +84,16 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"[:300]
 
 
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write ``data`` as JSON so that a kill leaves the old file or the new, never half."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
 def mark_finished(run_dir: Path, row: dict[str, Any]) -> None:
     """Write the run's row as its finished mark (atomically: a kill leaves none)."""
-    tmp = run_dir / (FINISHED_MARK + ".tmp")
-    tmp.write_text(json.dumps(row, indent=1) + "\n")
-    os.replace(tmp, run_dir / FINISHED_MARK)
+    write_json_atomic(run_dir / FINISHED_MARK, row)
 
 
 def finished_row(run_dir: Path) -> dict[str, Any] | None:

@@ -44,14 +44,20 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _seed(text: str) -> int:
+def whole_number(text: str, minimum: int = 0) -> int:
+    """An argument that must be a whole number of at least ``minimum``."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be zero or positive, got {text!r}")
+    if value < minimum:
+        what = "zero or positive" if minimum == 0 else f"at least {minimum}"
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
     return value
+
+
+def _seed(text: str) -> int:
+    return whole_number(text, 0)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -27,6 +27,10 @@ LUNARSITE = [sys.executable, "-m", "lunarsite.launch.cli"]
 ENV = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
 
 
+def _lunarsite(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*LUNARSITE, *args], capture_output=True, text=True, env=ENV, timeout=240)
+
+
 def _folder_verdicts(folder: Path) -> dict[str, bool]:
     """Each run's success as its own metrics.json says (not the campaign's table)."""
     out = {}
@@ -45,24 +49,17 @@ def test_campaign_runs_every_seed_and_summarizes_them(tmp_path: Path) -> None:
         "  - {name: tight, set: {acceptance.max_final_error_m: 0.004}}\n"
     )
     folder = tmp_path / "camp"
-    proc = subprocess.run(
-        [
-            *LUNARSITE,
-            "campaign",
-            "rover_square",
-            "--seeds",
-            "0:3",
-            "--workers",
-            "2",
-            "--sweep",
-            str(sweep),
-            "--out",
-            str(folder),
-        ],
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=240,
+    proc = _lunarsite(
+        "campaign",
+        "rover_square",
+        "--seeds",
+        "0:3",
+        "--workers",
+        "2",
+        "--sweep",
+        str(sweep),
+        "--out",
+        str(folder),
     )
     verdicts = _folder_verdicts(folder)
     assert len(verdicts) == 6
@@ -169,7 +166,7 @@ def test_killed_campaign_resumes_losing_only_runs_in_flight(tmp_path: Path) -> N
     in_flight = started - set(before)
     assert 3 <= len(before) < 8, "the kill came too late to test a resume"
     assert len(in_flight) <= 2  # at most --workers runs were running
-    out = subprocess.run(cmd[:-1], capture_output=True, text=True, env=ENV, timeout=240)
+    out = _lunarsite(*cmd[len(LUNARSITE) : -1])
     assert f"{8 - len(before)} run now, {len(before)} finished before" in " ".join(
         out.stdout.split()
     )
@@ -214,24 +211,17 @@ def test_the_same_command_runs_on_a_ray_cluster(tmp_path: Path) -> None:
             if "block forever" in line:
                 break
         folder = tmp_path / "camp"
-        out = subprocess.run(
-            [
-                *LUNARSITE,
-                "campaign",
-                "rover_square",
-                "--seeds",
-                "0:3",
-                "--workers",
-                "2",
-                "--address",
-                f"127.0.0.1:{port}",
-                "--out",
-                str(folder),
-            ],
-            capture_output=True,
-            text=True,
-            env=ENV,
-            timeout=240,
+        out = _lunarsite(
+            "campaign",
+            "rover_square",
+            "--seeds",
+            "0:3",
+            "--workers",
+            "2",
+            "--address",
+            f"127.0.0.1:{port}",
+            "--out",
+            str(folder),
         )
         assert out.returncode in (0, 1), out.stderr
         assert len(_marks(folder)) == 3
