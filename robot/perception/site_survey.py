@@ -34,7 +34,14 @@ from ..site.grid import FloatArray, GridSpec
 from ..types import Pose2
 from .mapping import ElevationMap
 
-__all__ = ["Registration", "SiteSurvey", "SurveyParams", "survey_poses"]
+__all__ = [
+    "Registration",
+    "SiteSurvey",
+    "SurveyParams",
+    "end_on_poses",
+    "insert_poses",
+    "survey_poses",
+]
 
 log = logging.getLogger(__name__)
 
@@ -327,4 +334,50 @@ def survey_poses(
         if x0 < x < x1 and y0 < y < y1:
             continue
         out.append(Pose2(x, y, yaw))
+    return out
+
+
+def end_on_poses(polyline_xy_m: tuple[tuple[float, float], ...], standoff_m: float) -> list[Pose2]:
+    """Poses ``standoff_m`` beyond each end of a polyline, looking along it into the work.
+
+    A narrow cut (a trench) hides its floor from a camera looking across it: from a mast
+    camera ``H`` above the ground, a trench ``h`` deep hides ``h·d/H`` of its floor behind
+    the near wall at range ``d`` (0.25 m deep at 3 m from a 0.9 m mast: all of a 0.3 m
+    floor). Looking along the trench nothing stands between the camera and the floor.
+    """
+    if len(polyline_xy_m) < 2:
+        return []
+    out = []
+    for end, nxt in ((polyline_xy_m[0], polyline_xy_m[1]), (polyline_xy_m[-1], polyline_xy_m[-2])):
+        ux, uy = nxt[0] - end[0], nxt[1] - end[1]
+        n = math.hypot(ux, uy)
+        if n < 1e-9:
+            continue
+        ux, uy = ux / n, uy / n
+        out.append(Pose2(end[0] - standoff_m * ux, end[1] - standoff_m * uy, math.atan2(uy, ux)))
+    return out
+
+
+def insert_poses(route: list[Pose2], extra: list[Pose2]) -> list[Pose2]:
+    """``route`` with each of ``extra`` inserted where it lengthens the tour least (the
+    route's own order is kept; a pose goes first or last if that is cheapest)."""
+    out = list(route)
+    for pose in extra:
+        if not out:
+            out.append(pose)
+            continue
+
+        def gap(a: Pose2 | None, b: Pose2 | None) -> float:
+            if a is None or b is None:
+                return 0.0
+            return math.hypot(a.x_m - b.x_m, a.y_m - b.y_m)
+
+        best_k, best_cost = 0, math.inf
+        for k in range(len(out) + 1):
+            before = out[k - 1] if k > 0 else None
+            after = out[k] if k < len(out) else None
+            cost = gap(before, pose) + gap(pose, after) - gap(before, after)
+            if cost < best_cost - 1e-12:
+                best_k, best_cost = k, cost
+        out.insert(best_k, pose)
     return out

@@ -44,7 +44,7 @@ from ..executive.skill import ActionResult, ActionStatus
 from ..perception.estimation import tilt_from_gravity
 from ..perception.fiducials import CameraMount
 from ..perception.mapping import BodyBox, RangeScan, camera_points, points_to_site
-from ..perception.site_survey import SiteSurvey, survey_poses
+from ..perception.site_survey import SiteSurvey, end_on_poses, insert_poses, survey_poses
 from ..planning.earthwork import (
     PlanningError,
     combine_designs,
@@ -52,7 +52,7 @@ from ..planning.earthwork import (
     haul_flows,
 )
 from ..planning.hauls import plan_loads
-from ..site.design import DesignError, bounding_box, bounds_xy_m
+from ..site.design import DesignError, Trench, bounding_box, bounds_xy_m
 from ..site.grid import FloatArray
 from ..site.survey import region_weights
 from ..types import CameraFrame, Pose2
@@ -83,6 +83,12 @@ SURVEY_TOLERANCE_M = 0.3
 """How near a survey pose, in m (a frame is placed with the fixed pose wherever it is)."""
 CALIBRATE_S = 2.0
 """Standing time at the start: the gyro bias estimate begins here, in s."""
+BLIND_RESURVEYS = 1
+"""Surveys taken again in a row when one saw too little of the designs; after that the
+rover works on what it saw (the same poses would see the same again)."""
+IDLE_ROUNDS = 1
+"""Rounds in a row allowed to haul nothing (every load's station out of reach) before the
+task ends ``execution_failed``: one more survey may show the ground the stations need."""
 SETTLE_BEFORE_FRAME_S = 0.5
 """Standing time before a survey frame, so the chassis has stopped rocking, in s."""
 
@@ -205,6 +211,7 @@ class Earthwork(PilotedScript):
         with np.errstate(invalid="ignore"):
             target = combine_designs(st.designs, p.grid)
             self.stations.deep_cut = ((first - target) > DEEP_CUT_M) | self._on_modules
+        blind = idle = 0  # surveys in a row that saw too little; rounds that hauled nothing
         while True:
             if self.pilot.stuck:
                 return ActionResult(ActionStatus.EXECUTION_FAILED, self._stuck_text())
@@ -223,9 +230,19 @@ class Earthwork(PilotedScript):
                     f"design not met after {st.rounds} surveys: {self._score_text()}",
                 )
             if min(sc.coverage for sc in st.scores.values()) < p.done_share:
-                log.warning("survey %d saw too little of the designs; surveying again", st.rounds)
-                yield from self._survey()
-                continue
+                blind += 1
+                if blind <= BLIND_RESURVEYS:
+                    log.warning(
+                        "survey %d saw too little of the designs; surveying again", st.rounds
+                    )
+                    yield from self._survey()
+                    continue
+                log.warning(
+                    "survey %d saw too little of the designs again; working on what it saw "
+                    "(the design cannot be judged met until a survey sees it)",
+                    st.rounds,
+                )
+            blind = 0
             try:
                 cf = cut_fill(st.survey_m, st.designs, p.grid, p.planner.deadband_m)
                 flows = haul_flows(
@@ -247,10 +264,23 @@ class Earthwork(PilotedScript):
                     f"nothing left to move beyond the {p.planner.deadband_m:g} m deadband, "
                     f"yet the design is not met: {self._score_text()}",
                 )
-            for load in plan.loads[: p.loads_per_round]:
-                yield from haul(self, load, cf)
-                if self.pilot.stuck:
+            # Loads with no station the rover can reach are skipped; the round goes on down
+            # the plan until it has hauled its share (a round that hauls nothing would only
+            # survey the same ground again).
+            hauled = 0
+            for load in plan.loads:
+                if hauled >= p.loads_per_round or self.pilot.stuck:
                     break
+                before = st.loads
+                yield from haul(self, load, cf)
+                hauled += st.loads - before
+            idle = 0 if hauled else idle + 1
+            if idle > IDLE_ROUNDS:
+                return ActionResult(
+                    ActionStatus.EXECUTION_FAILED,
+                    f"no dig or dump station the rover can reach for any of the "
+                    f"{len(plan.loads)} loads left, {idle} surveys running: {self._score_text()}",
+                )
             if p.grade_pads and not self.pilot.stuck:
                 yield from grade_round(self, cf)
             if not self.pilot.stuck:
@@ -299,13 +329,7 @@ class Earthwork(PilotedScript):
                 ]
         bounds = bounds_xy_m(pts)
         self.survey.begin()
-        for pose in survey_poses(
-            bounds,
-            p.survey_standoff_m,
-            self.site_size_m,
-            self.stations.clearance_m,
-            view_m=p.survey.max_range_m,
-        ):
+        for pose in self._survey_route(bounds):
             yield ToolsTo(self.pilot, self.carry())
             yield from self.go(pose.x_m, pose.y_m, pose.yaw_rad, SURVEY_TOLERANCE_M)
             if self.pilot.stuck:
@@ -318,6 +342,29 @@ class Earthwork(PilotedScript):
         self.expected = None
         st.rounds += 1
         return None
+
+    def _survey_route(self, bounds: tuple[float, float, float, float]) -> list[Pose2]:
+        """Survey poses round the work area, and end-on poses for each trench (looking
+        along it, where its floor is not hidden behind its near wall), each kept clear of
+        the site's edges."""
+        p = self.params
+        ring = survey_poses(
+            bounds,
+            p.survey_standoff_m,
+            self.site_size_m,
+            self.stations.clearance_m,
+            view_m=p.survey.max_range_m,
+        )
+        extra = []
+        for d in p.designs:
+            if isinstance(d, Trench):
+                for pose in end_on_poses(d.polyline_xy_m, p.survey_standoff_m):
+                    if self.site_size_m is not None:
+                        c, (sx, sy) = self.stations.clearance_m, self.site_size_m
+                        x = min(max(pose.x_m, c), sx - c)
+                        pose = Pose2(x, min(max(pose.y_m, c), sy - c), pose.yaw_rad)
+                    extra.append(pose)
+        return insert_poses(ring, extra)
 
     def _take_frame(self) -> None:
         frame = self.camera()

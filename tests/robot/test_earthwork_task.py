@@ -29,8 +29,11 @@ HZ = 20.0
 GROUND_Z = 0.0
 
 
-def plane_camera(rover: MockRover, config: RoverConfig):  # type: ignore[no-untyped-def]
-    """Depth frames of the level ground z = 0 seen from the mock's true pose (ray casting)."""
+def plane_camera(  # type: ignore[no-untyped-def]
+    rover: MockRover, config: RoverConfig, blind_north_of_m: float = math.inf
+):
+    """Depth frames of the level ground z = 0 seen from the mock's true pose (ray casting);
+    ground north of ``blind_north_of_m`` is never seen (no depth there)."""
     cam = config.camera
     assert cam is not None
     mount = CameraMount.from_config(cam)
@@ -48,7 +51,9 @@ def plane_camera(rover: MockRover, config: RoverConfig):  # type: ignore[no-unty
         d = rays_cam @ rot.T
         with np.errstate(divide="ignore", invalid="ignore"):
             t = (GROUND_Z - origin[2]) / d[..., 2]
-        depth = np.where((t > 0) & np.isfinite(t), t, np.inf).astype(np.float32)
+        hit_y = origin[1] + t * d[..., 1]
+        seen = (t > 0) & np.isfinite(t) & (hit_y <= blind_north_of_m)
+        depth = np.where(seen, t, np.inf).astype(np.float32)
         return CameraFrame(0.0, np.zeros((h, w, 3), np.uint8), depth, cam.vertical_fov_rad)
 
     return take
@@ -60,6 +65,7 @@ def _task(
     rounds: int,
     rover_type: type[MockRover] = MockRover,
     with_scanner: bool = False,
+    blind_north_of_m: float = math.inf,
 ) -> tuple[MockRover, Earthwork]:
     start = Pose2(1.8, 1.8, 0.0)
     rover = rover_type(config, ManualClock(), start)
@@ -86,7 +92,7 @@ def _task(
         config,
         start,
         control_hz=HZ,
-        camera=plane_camera(rover, config),
+        camera=plane_camera(rover, config, blind_north_of_m),
         scanner=scan if with_scanner else None,
         site_size_m=SITE,
     )
@@ -124,6 +130,39 @@ def test_a_design_it_cannot_reach_ends_execution_failed_after_its_rounds(
     assert task.progress.scores["pad"].share_in_tolerance < 0.05
     # Nothing left the site: every pose the rover reached kept its turning circle inside.
     assert task.pilot.timeouts == 0
+
+
+def test_a_survey_that_keeps_seeing_too_little_is_taken_once_more_then_worked_on(
+    excavator: RoverConfig,
+) -> None:
+    # The camera never sees north of y = 5.2 m: 43% of the 3 × 3 m pad (3.5-6.5 m) stays
+    # unknown however often it is surveyed from the same poses.
+    rover, task = _task(excavator, GROUND_Z - 0.06, rounds=2, blind_north_of_m=5.2)
+    result = ControlLoop([Agent(rover, task)], rate_hz=HZ, time_limit_s=4000.0).run()
+    outcome = result.results[0]
+    assert outcome.status.value == "execution_failed", outcome.reason
+    # Survey 1 saw too little, survey 2 (taken again) too, then a round of two hauls on
+    # what was seen, survey 3, and the rounds are spent: never judged met on 57% coverage.
+    assert "not met after 3 surveys" in outcome.reason
+    assert task.progress.loads == 2
+    coverage = task.progress.scores["pad"].coverage  # at most the part south of 5.2 m
+    assert 0.0 < coverage <= (5.2 - 3.5) / 3.0 + 0.04
+
+
+def test_rounds_that_haul_nothing_end_execution_failed_not_in_endless_surveys(
+    excavator: RoverConfig,
+) -> None:
+    # No station reaches any load: the first round hauls nothing, one more survey is
+    # taken, its round hauls nothing either, and the task ends saying why.
+    rover, task = _task(excavator, GROUND_Z - 0.06, rounds=10)
+    task.stations.dig = lambda *_a, **_k: None  # type: ignore[method-assign]
+    result = ControlLoop([Agent(rover, task)], rate_hz=HZ, time_limit_s=6000.0).run()
+    outcome = result.results[0]
+    assert outcome.status.value == "execution_failed", outcome.reason
+    assert "no dig or dump station the rover can reach" in outcome.reason
+    assert task.progress.loads == 0 and task.progress.rounds == 2
+    first = task.progress.first_plan
+    assert first is not None and task.progress.skipped == 2 * len(first[1].loads)
 
 
 class _SinkingMock(MockRover):

@@ -3,13 +3,20 @@ first round's datum on ground the work does not touch."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
 import pytest
 
-from lunarsite.robot.perception.site_survey import SiteSurvey, survey_poses
+from lunarsite.robot.perception.site_survey import (
+    SiteSurvey,
+    end_on_poses,
+    insert_poses,
+    survey_poses,
+)
 from lunarsite.robot.site.grid import GridSpec
+from lunarsite.robot.types import Pose2
 
 GRID = GridSpec((0.0, 0.0), 0.05, (81, 101))  # 5 m × 4 m
 GX, GY = np.meshgrid(GRID.x_coords_m, GRID.y_coords_m)
@@ -124,3 +131,34 @@ def test_opposite_tilt_errors_cancel_in_the_datum_round() -> None:
     _, slope_x, slope_y = np.linalg.lstsq(a, err[ok], rcond=None)[0]
     assert abs(slope_y) < 0.002 and abs(slope_x) < 0.002
     assert float(np.sqrt(np.mean(err[ok] ** 2))) < 0.006
+
+
+def test_end_on_poses_stand_beyond_a_trench_s_ends_looking_along_it() -> None:
+    # An L-shaped trench: (1, 1) -> (4, 1) -> (4, 3).
+    poses = end_on_poses(((1.0, 1.0), (4.0, 1.0), (4.0, 3.0)), 1.5)
+    assert len(poses) == 2
+    first, last = poses
+    assert (first.x_m, first.y_m) == pytest.approx((-0.5, 1.0))
+    assert first.yaw_rad == pytest.approx(0.0)  # facing east, along the first leg
+    assert (last.x_m, last.y_m) == pytest.approx((4.0, 4.5))
+    assert last.yaw_rad == pytest.approx(-math.pi / 2)  # facing south, into the last leg
+    assert end_on_poses(((1.0, 1.0),), 1.5) == []
+
+
+def test_insert_poses_puts_each_pose_where_the_tour_grows_least() -> None:
+    route = [Pose2(0.0, 0.0, 0.0), Pose2(4.0, 0.0, 0.0), Pose2(4.0, 4.0, 0.0)]
+    extra = [Pose2(2.0, 0.5, 0.0), Pose2(5.0, 5.0, 0.0)]
+    out = insert_poses(route, extra)
+
+    def length(tour: list[Pose2]) -> float:
+        return sum(math.dist((a.x_m, a.y_m), (b.x_m, b.y_m)) for a, b in itertools.pairwise(tour))
+
+    # Brute force over every place for the first pose, then every place for the second.
+    best = math.inf
+    for i in range(len(route) + 1):
+        one = [*route[:i], extra[0], *route[i:]]
+        for k in range(len(one) + 1):
+            best = min(best, length([*one[:k], extra[1], *one[k:]]))
+    assert length(out) == pytest.approx(best)
+    assert [p for p in out if p in route] == route  # the ring's own order is kept
+    assert out[1] == extra[0] and out[-1] == extra[1]
