@@ -6,14 +6,16 @@ comes from a plan and its end from its own survey:
 
 1. **Level** the accelerometer by a half-turn on the spot
    (:func:`~lunarsite.robot.control.level.calibrate_accel_bias`).
-2. **Survey** from poses round the work area (:func:`survey_poses`): at each, stand, lower
+2. **Survey** (:mod:`.earthwork_survey`) from poses round the work area, end-on to each
+   trench, and over the borrow and spoil the last plan used: at each, stand, lower
    the bucket out of the camera's view, take a depth frame, place it with the estimate
    and the tilt at rest, and fuse it into a round of
    :class:`~lunarsite.robot.perception.site_survey.SiteSurvey` (one datum for all rounds).
 3. **Judge.** After the first survey the designs are laid on the ground once
    (:meth:`~lunarsite.robot.site.design.Design.resolve`). When every design has
    ``done_share`` of its cells known and within tolerance on the survey, the task
-   succeeds; the truth is never read. A survey that saw too little is taken again.
+   succeeds; the truth is never read. A survey that saw too little is taken again,
+   once; then the rover works on what it saw (it cannot be judged met until seen).
 4. **Plan** cut and fill, the transport flows and the loads
    (:mod:`lunarsite.robot.planning.earthwork`, :mod:`~lunarsite.robot.planning.hauls`);
    a plan that cannot balance ends the task ``planning_failed`` with the shortfall.
@@ -21,7 +23,8 @@ comes from a plan and its end from its own survey:
    (:mod:`.earthwork_stations`): travel round deep cuts and fresh fill, a dig pass one
    layer deep with the edge set for the chassis' pitch, back out, carry, tip the bucket
    over the fill; the expected surface is carved after each pass and each pour is fresh
-   fill at once. Then survey again and replan.
+   fill at once. Loads no station reaches are skipped; two rounds in a row that haul
+   nothing end the task ``execution_failed``. Then survey again and replan.
 """
 
 from __future__ import annotations
@@ -43,8 +46,8 @@ from ..executive.compose import ScriptBody
 from ..executive.skill import ActionResult, ActionStatus
 from ..perception.estimation import tilt_from_gravity
 from ..perception.fiducials import CameraMount
-from ..perception.mapping import BodyBox, RangeScan, camera_points, points_to_site
-from ..perception.site_survey import SiteSurvey, end_on_poses, insert_poses, survey_poses
+from ..perception.mapping import BodyBox, RangeScan
+from ..perception.site_survey import SiteSurvey
 from ..planning.earthwork import (
     PlanningError,
     combine_designs,
@@ -52,7 +55,7 @@ from ..planning.earthwork import (
     haul_flows,
 )
 from ..planning.hauls import plan_loads
-from ..site.design import DesignError, Trench, bounding_box, bounds_xy_m
+from ..site.design import DesignError, bounding_box
 from ..site.grid import FloatArray
 from ..site.survey import region_weights
 from ..types import CameraFrame, Pose2
@@ -60,6 +63,7 @@ from .earthwork_grading import grade_round
 from .earthwork_haul import haul
 from .earthwork_params import EarthworkProgress, EarthworkTaskParams
 from .earthwork_stations import DEEP_CUT_M, Stations
+from .earthwork_survey import LOOK_EDGE_HEIGHT_M, survey_round
 from .piloted import PilotedScript
 
 __all__ = ["Earthwork", "EarthworkProgress", "EarthworkTaskParams"]
@@ -74,13 +78,9 @@ REFERENCE_GAP_M = 0.3
 FRESH_FILL_M = 0.05
 """Ground risen this much since the first survey is fresh fill: the wheels keep off it
 (loose soil a wheel sinks and spins in), in m."""
-LOOK_EDGE_HEIGHT_M = 0.08
-"""Where the bucket's edge is held above the ground while a survey frame is taken, m."""
 DIG_TOLERANCE_M = 0.05
 """How near its dig station's run-in a wall fix must find the rover, in m (a pass is a
 bucket wide: its place matters to a few centimetres)."""
-SURVEY_TOLERANCE_M = 0.3
-"""How near a survey pose, in m (a frame is placed with the fixed pose wherever it is)."""
 CALIBRATE_S = 2.0
 """Standing time at the start: the gyro bias estimate begins here, in s."""
 BLIND_RESURVEYS = 1
@@ -89,8 +89,6 @@ rover works on what it saw (the same poses would see the same again)."""
 IDLE_ROUNDS = 1
 """Rounds in a row allowed to haul nothing (every load's station out of reach) before the
 task ends ``execution_failed``: one more survey may show the ground the stations need."""
-SETTLE_BEFORE_FRAME_S = 0.5
-"""Standing time before a survey frame, so the chassis has stopped rocking, in s."""
 
 
 class Earthwork(PilotedScript):
@@ -148,8 +146,11 @@ class Earthwork(PilotedScript):
             if mask is not None:
                 reference &= ~mask
         self.survey = SiteSurvey(params.grid, reference, params.survey)
-        self._ride_m = config.chassis.axle_drop_m + config.wheels.radius_m
+        self.ride_m = config.chassis.axle_drop_m + config.wheels.radius_m
         self._accel_bias: tuple[float, float, float] = (0.0, 0.0, 0.0)
+        self.zones_in_use: set[str] = {"borrow", "spoil"}
+        """Zones (``"borrow"``, ``"spoil"``) the last plan dug from or dumped into: the
+        survey covers them (all of them before the first plan)."""
         self.expected: FloatArray | None = None
         """The surface the rover expects after its passes since the last survey."""
         # Held high to carry, the bucket hides the ground nearer than ~2.7 m from the mast
@@ -157,7 +158,7 @@ class Earthwork(PilotedScript):
         # camera's field of view.
         look = dig_angles_rad(config, tool, -LOOK_EDGE_HEIGHT_M, self.poses)
         boom, curl = tool.joints[0].name, tool.joints[1].name
-        self._look = (
+        self.look = (
             {boom: look[0], curl: look[1]}
             if look is not None
             else {boom: self.poses.carry_boom_rad, curl: self.poses.carry_curl_rad}
@@ -199,7 +200,7 @@ class Earthwork(PilotedScript):
         if bias:
             self._accel_bias = bias[0]
             log.info("accelerometer bias %.4f, %.4f m/s²", bias[0][0], bias[0][1])
-        yield from self._survey()
+        yield from survey_round(self)
         assert st.survey_m is not None
         if self.pilot.stuck:
             return ActionResult(ActionStatus.EXECUTION_FAILED, self._stuck_text())
@@ -235,7 +236,7 @@ class Earthwork(PilotedScript):
                     log.warning(
                         "survey %d saw too little of the designs; surveying again", st.rounds
                     )
-                    yield from self._survey()
+                    yield from survey_round(self)
                     continue
                 log.warning(
                     "survey %d saw too little of the designs again; working on what it saw "
@@ -256,6 +257,7 @@ class Earthwork(PilotedScript):
                 return ActionResult(ActionStatus.PLANNING_FAILED, str(exc))
             here = self.pilot.pose
             plan = plan_loads(flows, p.planner, (here.x_m, here.y_m))
+            self.zones_in_use = {k for ld in plan.loads for k in (ld.source_kind, ld.sink_kind)}
             if st.first_plan is None:
                 st.first_plan = (cf, plan)
             if not plan.loads:
@@ -284,7 +286,7 @@ class Earthwork(PilotedScript):
             if p.grade_pads and not self.pilot.stuck:
                 yield from grade_round(self, cf)
             if not self.pilot.stuck:
-                yield from self._survey()
+                yield from survey_round(self)
 
     def _modules_mask(self) -> BoolArray:
         """Cells a rigid module stands on: no wheel goes there (like a deep cut)."""
@@ -313,69 +315,6 @@ class Earthwork(PilotedScript):
     def carry(self) -> dict[str, float]:
         boom, curl = self.tool.joints[0].name, self.tool.joints[1].name
         return {boom: self.poses.carry_boom_rad, curl: self.poses.carry_curl_rad}
-
-    # ------------------------------------------------------------------ survey
-    def _survey(self) -> ScriptBody:
-        st, p = self.progress, self.params
-        st.phase = f"survey {st.rounds + 1}"
-        pts = [pt for d in p.designs for pt in d.outline_xy_m()]
-        g = p.grid
-        for mask in (p.borrow_mask, p.spoil_mask):  # the hauls dig and dump there too
-            if mask is not None and mask.any():
-                rows, cols = np.nonzero(mask)
-                pts += [
-                    (float(g.x_coords_m[cols.min()]), float(g.y_coords_m[rows.min()])),
-                    (float(g.x_coords_m[cols.max()]), float(g.y_coords_m[rows.max()])),
-                ]
-        bounds = bounds_xy_m(pts)
-        self.survey.begin()
-        for pose in self._survey_route(bounds):
-            yield ToolsTo(self.pilot, self.carry())
-            yield from self.go(pose.x_m, pose.y_m, pose.yaw_rad, SURVEY_TOLERANCE_M)
-            if self.pilot.stuck:
-                break  # the round ends with what it saw; the task ends stuck
-            yield ToolsTo(self.pilot, self._look)
-            yield Hold(self.pilot, SETTLE_BEFORE_FRAME_S)
-            self._take_frame()
-        yield ToolsTo(self.pilot, self.carry())
-        st.survey_m, _ = self.survey.finish()
-        self.expected = None
-        st.rounds += 1
-        return None
-
-    def _survey_route(self, bounds: tuple[float, float, float, float]) -> list[Pose2]:
-        """Survey poses round the work area, and end-on poses for each trench (looking
-        along it, where its floor is not hidden behind its near wall), each kept clear of
-        the site's edges."""
-        p = self.params
-        ring = survey_poses(
-            bounds,
-            p.survey_standoff_m,
-            self.site_size_m,
-            self.stations.clearance_m,
-            view_m=p.survey.max_range_m,
-        )
-        extra = []
-        for d in p.designs:
-            if isinstance(d, Trench):
-                for pose in end_on_poses(d.polyline_xy_m, p.survey_standoff_m):
-                    if self.site_size_m is not None:
-                        c, (sx, sy) = self.stations.clearance_m, self.site_size_m
-                        x = min(max(pose.x_m, c), sx - c)
-                        pose = Pose2(x, min(max(pose.y_m, c), sy - c), pose.yaw_rad)
-                    extra.append(pose)
-        return insert_poses(ring, extra)
-
-    def _take_frame(self) -> None:
-        frame = self.camera()
-        pts = camera_points(frame, self.mount, max_depth_m=self.params.survey.max_range_m, stride=1)
-        pts = pts[~self.body.contains(pts)]
-        roll, pitch = self.tilt()
-        pose = self.pilot.pose
-        z = self.ground_under(pose.x_m, pose.y_m) + self._ride_m
-        site = points_to_site(pts, pose, z, roll, pitch)
-        if not self.survey.add_points(site, (pose.x_m, pose.y_m)):
-            log.warning("survey frame at %s could not be registered; left out", pose)
 
     def tilt(self) -> tuple[float, float]:
         """Roll and pitch at rest from the accelerometer, its calibrated bias taken off."""

@@ -21,6 +21,7 @@ from lunarsite.robot.planning.earthwork import EarthworkParams
 from lunarsite.robot.site.design import LevelPad
 from lunarsite.robot.site.grid import GridSpec
 from lunarsite.robot.tasks.earthwork import Earthwork, EarthworkTaskParams
+from lunarsite.robot.tasks.earthwork_survey import survey_bounds
 from lunarsite.robot.types import CameraFrame, Pose2
 from tests.robot.conftest import scan_of_walls
 
@@ -66,6 +67,7 @@ def _task(
     rover_type: type[MockRover] = MockRover,
     with_scanner: bool = False,
     blind_north_of_m: float = math.inf,
+    borrow_south_of_m: float | None = None,
 ) -> tuple[MockRover, Earthwork]:
     start = Pose2(1.8, 1.8, 0.0)
     rover = rover_type(config, ManualClock(), start)
@@ -79,6 +81,9 @@ def _task(
         planner=EarthworkParams(bucket_capacity_m3=bucket.capacity_m3 or 0.015),
         spoil_mask=np.zeros(grid.shape, dtype=bool)
         | (np.meshgrid(grid.x_coords_m, grid.y_coords_m)[1] > 7.2),
+        borrow_mask=None
+        if borrow_south_of_m is None
+        else np.meshgrid(grid.x_coords_m, grid.y_coords_m)[1] < borrow_south_of_m,
         loads_per_round=2,
         max_rounds=rounds,
     )
@@ -163,6 +168,21 @@ def test_rounds_that_haul_nothing_end_execution_failed_not_in_endless_surveys(
     assert task.progress.loads == 0 and task.progress.rounds == 2
     first = task.progress.first_plan
     assert first is not None and task.progress.skipped == 2 * len(first[1].loads)
+
+
+def test_later_surveys_leave_out_a_borrow_box_no_plan_uses(excavator: RoverConfig) -> None:
+    # A borrow strip south of y = 2.4 m and a pad (3.5-6.5 m) 6 cm down: a surplus the
+    # plan cuts and spoils north of 7.2 m; it borrows nothing. The first survey covers
+    # the borrow (down to the grid's edge, 2 m), the later ones only the pad and spoil.
+    rover, task = _task(excavator, GROUND_Z - 0.06, rounds=1, borrow_south_of_m=2.4)
+    cell = task.params.grid.cell_size_m
+    first = survey_bounds(task)
+    assert first[2] == pytest.approx(2.0, abs=cell)
+    ControlLoop([Agent(rover, task)], rate_hz=HZ, time_limit_s=3000.0).run()
+    assert task.progress.rounds == 2 and task.progress.loads == 2
+    assert task.zones_in_use == {"cut", "spoil"}
+    later = survey_bounds(task)
+    assert later[2] == pytest.approx(3.5, abs=cell) and later[3] == first[3]
 
 
 class _SinkingMock(MockRover):
