@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -167,9 +168,14 @@ def test_killed_campaign_resumes_losing_only_runs_in_flight(tmp_path: Path) -> N
     assert 3 <= len(before) < 8, "the kill came too late to test a resume"
     assert len(in_flight) <= 2  # at most --workers runs were running
     out = _lunarsite(*cmd[len(LUNARSITE) : -1])
-    assert f"{8 - len(before)} run now, {len(before)} finished before" in " ".join(
-        out.stdout.split()
-    )
+    # A worker left running by the kill may still finish its run before the restart (on
+    # a loaded machine, after the marks above looked settled): that run is not lost
+    # either, so the restart finds at least the runs counted above finished.
+    m = re.search(r"(\d+) run now, (\d+) finished before", " ".join(out.stdout.split()))
+    assert m is not None, out.stdout
+    run_now, finished = int(m.group(1)), int(m.group(2))
+    assert run_now + finished == 8 and finished >= len(before)
+    assert finished <= len(before) + len(in_flight)
     after = _marks(folder)
     assert set(after) == {f"seed-{s:04d}" for s in range(8)}
     assert {k: after[k] for k in before} == before  # finished runs were not run again
