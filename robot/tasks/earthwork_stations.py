@@ -52,6 +52,8 @@ DIG_PITCHES_RAD = (-0.3, -0.5)
 """Bucket floor pitches (nose down) tried, in order, for cuts deeper than the usual dig
 pitch reaches: tipping the bucket forward lowers its edge (excavator_66kg reaches 0.18 m
 below its wheels at -0.15 rad, 0.25 m at -0.5 rad)."""
+MIN_PASS_M = 0.2
+"""Shortest dig pass, in m."""
 PILE_RADIUS_M = 0.35
 """Radius of the ground a poured bucketful covers, in m (15 L at the 35° repose of loose
 regolith is a cone of about 0.3 m radius)."""
@@ -209,7 +211,7 @@ class Stations:
         z_cut = max(z_goal, z_top - LAYER_M)
         thick = max(z_top - z_cut, 0.02)
         want = load.mass_kg / (p.planner.cut_density_kgpm3 * self.tool.width_m * thick)
-        want = min(max(want, 0.2), p.max_pass_m)
+        want = min(max(want, MIN_PASS_M), p.max_pass_m)
         step = p.grid.cell_size_m
         best: tuple[float, float, float, float, float, tuple[float, float]] | None = None
         best_len = 0.0
@@ -223,7 +225,7 @@ class Stations:
                 cf, dx + (fwd + step) * c, dy + (fwd + step) * s
             ):
                 fwd += step
-            length = max(back + fwd, 0.2)
+            length = max(back + fwd, MIN_PASS_M)
             if length <= best_len + 1e-9:
                 continue
             edge = (dx - back * c, dy - back * s)
@@ -234,6 +236,18 @@ class Stations:
             stand = (edge[0] - reach * c, edge[1] - reach * s)
             approach = (stand[0] - p.approach_m * c, stand[1] - p.approach_m * s)
             if not self.can_stand(stand, approach):
+                continue
+            # The chassis drives the pass's length too: where the pass would carry the
+            # wheels onto a deep cut or fresh fill it is cut short (a pass along a trench
+            # from beyond its end drove the front wheels into the end and held the rover
+            # fast, trench seed 1).
+            while length > MIN_PASS_M and not self.standable(
+                stand[0] + length * c, stand[1] + length * s
+            ):
+                length -= step
+            if length <= best_len + 1e-9 or not self.standable(
+                stand[0] + length * c, stand[1] + length * s
+            ):
                 continue
             best, best_len = (heading, length, b, cu, z_cut, stand), length
         return best

@@ -17,7 +17,8 @@ from lunarsite.robot.executive import Agent, ControlLoop
 from lunarsite.robot.hardware.mock import ManualClock, MockRover
 from lunarsite.robot.perception.fiducials import CameraMount
 from lunarsite.robot.perception.mapping import RangeScan, chassis_rotation
-from lunarsite.robot.planning.earthwork import EarthworkParams
+from lunarsite.robot.planning.earthwork import CutFill, EarthworkParams
+from lunarsite.robot.planning.hauls import Load
 from lunarsite.robot.site.design import LevelPad
 from lunarsite.robot.site.grid import GridSpec
 from lunarsite.robot.tasks.earthwork import Earthwork, EarthworkTaskParams
@@ -279,3 +280,30 @@ def test_a_pass_carves_the_expected_surface_one_bucket_wide(excavator: RoverConf
     # Carving again deeper only lowers; never raises.
     again = st.carved(out, (3.0, 5.0), 0.0, 0.5, -0.02)
     assert np.array_equal(again, out)
+
+
+def test_a_dig_pass_never_drives_the_wheels_onto_a_deep_cut(excavator: RoverConfig) -> None:
+    # A trench 0.3 m wide along y = 5 from x = 4 to 7, dug 0.21 m of its 0.25 m, and a
+    # full bucket's load at its west end to be dumped further west: the pass the dump's
+    # side prefers runs along the trench from beyond its end (the bucket tipped for the
+    # depth, so it reaches only about a metre ahead), and the chassis drives the pass's
+    # length with it.
+    _rover, task = _task(excavator, GROUND_Z, rounds=1)
+    st, g = task.stations, task.params.grid
+    gx, gy = np.meshgrid(g.x_coords_m, g.y_coords_m)
+    strip = (gx >= 4.0) & (gx <= 7.0) & (np.abs(gy - 5.0) <= 0.15)
+    st.deep_cut = strip
+    target = np.where(strip, GROUND_Z - 0.25, np.nan)
+    cut = np.where(strip, 0.25, 0.0)
+    cf = CutFill(g, target, cut, np.zeros(g.shape), 0)
+    load = Load((4.3, 5.0), (2.5, 5.0), 22.0, "cut", "spoil")
+    dig = st.dig(load, cf, np.where(strip, GROUND_Z - 0.21, GROUND_Z), 0.0)
+    assert dig is not None
+    heading, length, *_rest, stand = dig
+    for t in np.linspace(0.0, length, 25):
+        x = stand[0] + t * math.cos(heading)
+        y = stand[1] + t * math.sin(heading)
+        # Distance from the chassis centre to the strip: the wheels reach 0.45 m.
+        dx = max(4.0 - x, x - 7.0, 0.0)
+        dy = max(abs(y - 5.0) - 0.15, 0.0)
+        assert math.hypot(dx, dy) > 0.45, (t, x, y)
