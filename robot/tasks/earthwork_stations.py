@@ -54,6 +54,12 @@ pitch reaches: tipping the bucket forward lowers its edge (excavator_66kg reache
 below its wheels at -0.15 rad, 0.25 m at -0.5 rad)."""
 MIN_PASS_M = 0.2
 """Shortest dig pass, in m."""
+ROUTE_MARGIN_M = 0.2
+"""Routes keep this much further from deep cuts than a standing wheel must, in m: a leg
+ends by a wall fix a few centimetres off (0.08 m median correction on trench runs,
+0.7 m at worst), and routes round a trench's end that grazed it left the rover with a
+wheel in the end or on its spill, held fast (trench seeds 0 and 2, going round the west
+end between dig stands on opposite sides)."""
 PILE_RADIUS_M = 0.35
 """Radius of the ground a poured bucketful covers, in m (15 L at the 35° repose of loose
 regolith is a cone of about 0.3 m radius)."""
@@ -160,9 +166,18 @@ class Stations:
         if self._costmap is not None and of[0] is self.deep_cut and of[1] is self.fresh_fill:
             return self._costmap
         hazard = np.logical_or.reduce(masks)
-        r = max(1, round(WHEEL_REACH_M / g.cell_size_m))
-        yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
-        lethal = ndimage.binary_dilation(hazard, structure=(xx * xx + yy * yy) <= r * r)
+
+        def grown(mask: BoolArray, reach_m: float) -> BoolArray:
+            r = max(1, round(reach_m / g.cell_size_m))
+            yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
+            out: BoolArray = ndimage.binary_dilation(mask, structure=(xx * xx + yy * yy) <= r * r)
+            return out
+
+        lethal = np.zeros(g.shape, dtype=bool)
+        if self.deep_cut is not None:
+            lethal |= grown(self.deep_cut, WHEEL_REACH_M + ROUTE_MARGIN_M)
+        if self.fresh_fill is not None:
+            lethal |= grown(self.fresh_fill, WHEEL_REACH_M)
         cost = np.where(lethal, np.inf, 0.0)
         self._costmap = Costmap(g, cost, hazard, np.ones(g.shape, dtype=bool))
         self._costmap_of = (self.deep_cut, self.fresh_fill)
