@@ -23,6 +23,7 @@ frame's error becoming the datum's.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ __all__ = [
     "Registration",
     "SiteSurvey",
     "SurveyParams",
+    "clear_of_edges",
     "end_on_poses",
     "insert_poses",
     "survey_poses",
@@ -328,13 +330,23 @@ def survey_poses(
         sides += [(x0 - standoff_m, y, 0.0) for y in reversed(spread(y0, y1))]
     out = []
     for x, y, yaw in sides:
-        if site_size_m is not None:
-            x = min(max(x, clearance_m), site_size_m[0] - clearance_m)
-            y = min(max(y, clearance_m), site_size_m[1] - clearance_m)
-        if x0 < x < x1 and y0 < y < y1:
+        pose = clear_of_edges(Pose2(x, y, yaw), site_size_m, clearance_m)
+        if x0 < pose.x_m < x1 and y0 < pose.y_m < y1:
             continue
-        out.append(Pose2(x, y, yaw))
+        out.append(pose)
     return out
+
+
+def clear_of_edges(
+    pose: Pose2, site_size_m: tuple[float, float] | None, clearance_m: float
+) -> Pose2:
+    """``pose`` moved in to keep ``clearance_m`` from the site's edges (unchanged without
+    a site size)."""
+    if site_size_m is None:
+        return pose
+    x = min(max(pose.x_m, clearance_m), site_size_m[0] - clearance_m)
+    y = min(max(pose.y_m, clearance_m), site_size_m[1] - clearance_m)
+    return Pose2(x, y, pose.yaw_rad)
 
 
 def end_on_poses(polyline_xy_m: tuple[tuple[float, float], ...], standoff_m: float) -> list[Pose2]:
@@ -361,23 +373,18 @@ def end_on_poses(polyline_xy_m: tuple[tuple[float, float], ...], standoff_m: flo
 def insert_poses(route: list[Pose2], extra: list[Pose2]) -> list[Pose2]:
     """``route`` with each of ``extra`` inserted where it lengthens the tour least (the
     route's own order is kept; a pose goes first or last if that is cheapest)."""
+
+    def gap(a: Pose2 | None, b: Pose2 | None) -> float:
+        if a is None or b is None:
+            return 0.0
+        return math.hypot(a.x_m - b.x_m, a.y_m - b.y_m)
+
     out = list(route)
     for pose in extra:
-        if not out:
-            out.append(pose)
-            continue
-
-        def gap(a: Pose2 | None, b: Pose2 | None) -> float:
-            if a is None or b is None:
-                return 0.0
-            return math.hypot(a.x_m - b.x_m, a.y_m - b.y_m)
-
-        best_k, best_cost = 0, math.inf
-        for k in range(len(out) + 1):
-            before = out[k - 1] if k > 0 else None
-            after = out[k] if k < len(out) else None
-            cost = gap(before, pose) + gap(pose, after) - gap(before, after)
-            if cost < best_cost - 1e-12:
-                best_k, best_cost = k, cost
-        out.insert(best_k, pose)
+        ends: list[Pose2 | None] = [None, *out, None]
+        costs = [
+            gap(before, pose) + gap(pose, after) - gap(before, after)
+            for before, after in itertools.pairwise(ends)
+        ]
+        out.insert(int(np.argmin(costs)), pose)
     return out

@@ -256,13 +256,11 @@ class Stations:
             # wheels onto a deep cut or fresh fill it is cut short (a pass along a trench
             # from beyond its end drove the front wheels into the end and held the rover
             # fast, trench seed 1).
-            while length > MIN_PASS_M and not self.standable(
-                stand[0] + length * c, stand[1] + length * s
-            ):
+            while not (end_ok := self.standable(stand[0] + length * c, stand[1] + length * s)):
+                if length <= MIN_PASS_M:
+                    break
                 length -= step
-            if length <= best_len + 1e-9 or not self.standable(
-                stand[0] + length * c, stand[1] + length * s
-            ):
+            if not end_ok or length <= best_len + 1e-9:
                 continue
             best, best_len = (heading, length, b, cu, z_cut, stand), length
         return best

@@ -22,7 +22,12 @@ import numpy as np
 from ..control.motions import Hold, ToolsTo
 from ..executive.compose import ScriptBody
 from ..perception.mapping import camera_points, points_to_site
-from ..perception.site_survey import end_on_poses, insert_poses, survey_poses
+from ..perception.site_survey import (
+    clear_of_edges,
+    end_on_poses,
+    insert_poses,
+    survey_poses,
+)
 from ..site.design import Trench, bounds_xy_m
 from ..types import Pose2
 
@@ -94,12 +99,8 @@ def survey_route(task: Earthwork, bounds: tuple[float, float, float, float]) -> 
     extra = []
     for d in p.designs:
         if isinstance(d, Trench):
-            for pose in end_on_poses(d.polyline_xy_m, p.survey_standoff_m):
-                if size is not None:
-                    x = min(max(pose.x_m, clearance), size[0] - clearance)
-                    y = min(max(pose.y_m, clearance), size[1] - clearance)
-                    pose = Pose2(x, y, pose.yaw_rad)
-                extra.append(pose)
+            ends = end_on_poses(d.polyline_xy_m, p.survey_standoff_m)
+            extra += [clear_of_edges(pose, size, clearance) for pose in ends]
     return insert_poses(ring, extra)
 
 
