@@ -9,6 +9,7 @@ where the designs cut deep (the wheels keep off them). The earthwork task
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import math
 from collections.abc import Callable
@@ -26,7 +27,7 @@ from ..planning.earthwork import CutFill
 from ..planning.hauls import Load
 from ..planning.planner import Planner, PlannerParams, PlanningError
 from ..site.grid import FloatArray
-from ..types import Pose2
+from ..types import Pose2, wrap_angle
 
 if TYPE_CHECKING:
     from .earthwork_params import EarthworkTaskParams
@@ -53,6 +54,14 @@ DIG_PITCHES_RAD = (-0.3, -0.5)
 pitch reaches: tipping the bucket forward lowers its edge (excavator_66kg reaches 0.18 m
 below its wheels at -0.15 rad, 0.25 m at -0.5 rad)."""
 MIN_PASS_M = 0.2
+"""Shortest dig pass, in m."""
+PASS_SHIFTS = (0.0, -0.25, 0.25, -0.5, 0.5)
+"""Sideways shifts of a dig pass off the load's cell tried, in bucket widths: at a
+trench's end or a cut's edge a pass shifted in keeps the bucket's corners off ground the
+plan does not cut."""
+OFF_SIDE_PENALTY = 0.2
+"""Share of its swept-area score a dig pass loses facing straight away from the dump's
+side (a linear share of that for headings in between)."""
 """Shortest dig pass, in m."""
 ROUTE_MARGIN_M = 0.2
 """Routes keep this much further from deep cuts than a standing wheel must, in m: a leg
@@ -206,10 +215,14 @@ class Stations:
         """Heading, pass length, boom, curl, cut height and stand for a load's dig pass.
 
         The cut goes one layer (:data:`LAYER_M`) below the surveyed top at most, down to
-        the design (or the borrow depth). Of eight headings (the dump's side first), the
-        one whose pass runs longest through cells the plan cuts is taken, among those
-        whose stand and run-in keep clear of the site's edges and off deep cuts; the pass
-        stops where the cut cells end, so the bucket does not dig beyond the design.
+        the design (or the borrow depth). Passes are tried at eight headings (the dump's
+        side first), each through the load's cell and shifted sideways by up to half a
+        bucket (:data:`PASS_SHIFTS`); a pass runs through cells the plan cuts and stops
+        where they end, so the bucket does not dig beyond the design along it. Of those
+        whose stand and run-in keep clear of the site's edges and off deep cuts, the one
+        whose swept strip (bucket width × length) takes the most cut cells less the cells
+        it would cut wrongly (:meth:`swept_score`) is taken: across a trench narrower
+        than the bucket, that is the pass straight across it, not a longer diagonal one.
         """
         p = self.params
         (dx, dy), (ux, uy) = load.dig_xy_m, load.dump_xy_m
@@ -227,23 +240,32 @@ class Stations:
         thick = max(z_top - z_cut, 0.02)
         want = load.mass_kg / (p.planner.cut_density_kgpm3 * self.tool.width_m * thick)
         want = min(max(want, MIN_PASS_M), p.max_pass_m)
+        cut = self.cut_mask(cf)
         step = p.grid.cell_size_m
         best: tuple[float, float, float, float, float, tuple[float, float]] | None = None
-        best_len = 0.0
-        for k in range(8):
-            heading = base + k * 0.25 * math.pi
+        best_score = 0.0
+        headings = [base + k * 0.25 * math.pi for k in range(8)] + self.cut_axes(cut, dx, dy)
+        headings.sort(key=lambda h: abs(wrap_angle(h - base)))
+        for heading, shift in itertools.product(headings, PASS_SHIFTS):
+            # Digging from the far side of the dump sends the rover round the work and
+            # back each load: such a pass must sweep markedly more of the cut to be taken.
+            favour = 1.0 - OFF_SIDE_PENALTY * abs(wrap_angle(heading - base)) / math.pi
             c, s = math.cos(heading), math.sin(heading)
+            ox, oy = dx - shift * self.tool.width_m * s, dy + shift * self.tool.width_m * c
+            if not self.cuttable(cf, ox, oy):
+                continue
             back = fwd = 0.0
-            while back < want and self.cuttable(cf, dx - (back + step) * c, dy - (back + step) * s):
+            while back < want and self.cuttable(cf, ox - (back + step) * c, oy - (back + step) * s):
                 back += step
             while back + fwd < want and self.cuttable(
-                cf, dx + (fwd + step) * c, dy + (fwd + step) * s
+                cf, ox + (fwd + step) * c, oy + (fwd + step) * s
             ):
                 fwd += step
-            length = max(back + fwd, MIN_PASS_M)
-            if length <= best_len + 1e-9:
+            # From the far side of the first cut cell to the far side of the last.
+            length = max(back + fwd + step, MIN_PASS_M)
+            edge = (ox - (back + 0.5 * step) * c, oy - (back + 0.5 * step) * s)
+            if favour * self.swept_score(cut, edge, heading, length) <= best_score:
                 continue
-            edge = (dx - back * c, dy - back * s)
             angles = self.angles_for(edge, heading, z_cut)
             if angles is None:
                 continue
@@ -260,10 +282,56 @@ class Stations:
                 if length <= MIN_PASS_M:
                     break
                 length -= step
-            if not end_ok or length <= best_len + 1e-9:
+            if not end_ok:
                 continue
-            best, best_len = (heading, length, b, cu, z_cut, stand), length
+            score = favour * self.swept_score(cut, edge, heading, length)
+            if score <= best_score:
+                continue
+            best, best_score = (heading, length, b, cu, z_cut, stand), score
         return best
+
+    def cut_axes(self, cut: BoolArray, x_m: float, y_m: float) -> list[float]:
+        """The four headings along and across the cut cells within a metre of (x, y), by
+        their principal axes (a trench's line and its normal); none where the cut around
+        is round or too small to say."""
+        near = cut & (np.hypot(self._gx - x_m, self._gy - y_m) <= 1.0)
+        if int(near.sum()) < 3:
+            return []
+        xs, ys = self._gx[near], self._gy[near]
+        cov = np.cov(np.stack([xs, ys]))
+        w, v = np.linalg.eigh(cov)
+        if w[1] < 2.0 * w[0]:
+            return []
+        along = math.atan2(float(v[1, 1]), float(v[0, 1]))
+        return [along + k * 0.5 * math.pi for k in range(4)]
+
+    def cut_mask(self, cf: CutFill) -> BoolArray:
+        """Cells the plan cuts: design cells above their target, and borrow cells."""
+        out: BoolArray = cf.cut_m > 0.0
+        if self.params.borrow_mask is not None:
+            out = out | self.params.borrow_mask
+        return out
+
+    def swept_score(
+        self, cut: BoolArray, edge: tuple[float, float], heading: float, length: float
+    ) -> float:
+        """Area (m²) of the strip a pass sweeps (bucket width, from ``edge`` along
+        ``heading`` for ``length``) on cells the plan cuts, less the area on cells it
+        does not (a cut there is a hole the design did not ask for) or off the grid."""
+        g = self.params.grid
+        step = 0.5 * g.cell_size_m
+        half = 0.5 * self.tool.width_m
+        along = np.arange(0.5 * step, max(length, step), step)
+        across = np.arange(-half + 0.5 * step, half, step)
+        a, b = np.meshgrid(along, across)
+        c, s = math.cos(heading), math.sin(heading)
+        j, i = g.cells_of(edge[0] + a * c - b * s, edge[1] + a * s + b * c)
+        ny, nx = g.shape
+        inside = (j >= 0) & (j < ny) & (i >= 0) & (i < nx)
+        hit = np.zeros(j.shape, dtype=bool)
+        hit[inside] = cut[j[inside], i[inside]]
+        n_hit = int(hit.sum())
+        return (n_hit - (hit.size - n_hit)) * step * step
 
     def dump(self, load: Load, yaw_now_rad: float) -> tuple[float, tuple[float, float]] | None:
         """Heading and stand for a load's dump, facing away from the dig if possible."""

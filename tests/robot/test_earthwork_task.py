@@ -309,3 +309,55 @@ def test_a_dig_pass_never_drives_the_wheels_onto_a_deep_cut(excavator: RoverConf
         dx = max(4.0 - x, x - 7.0, 0.0)
         dy = max(abs(y - 5.0) - 0.15, 0.0)
         assert math.hypot(dx, dy) > 0.45, (t, x, y)
+
+
+def _trench_strip(task: Earthwork) -> tuple[np.ndarray, CutFill]:
+    """A 0.3 m wide trench along y = 5 from x = 4 to 7, not yet dug, 0.25 m deep."""
+    g = task.params.grid
+    gx, gy = np.meshgrid(g.x_coords_m, g.y_coords_m)
+    strip = (gx >= 4.0) & (gx <= 7.0) & (np.abs(gy - 5.0) <= 0.15)
+    target = np.where(strip, GROUND_Z - 0.25, np.nan)
+    cut = np.where(strip, 0.25, 0.0)
+    return strip, CutFill(g, target, cut, np.zeros(g.shape), 0)
+
+
+def _swept_share(task: Earthwork, strip: np.ndarray, dig: tuple) -> float:  # type: ignore[type-arg]
+    """Share of the strip a pass carves (found by carving a flat surface) that lies on
+    the trench."""
+    heading, length, _b, _c, _z, stand = dig
+    carved = task.stations.carved(np.zeros(strip.shape), stand, heading, length, -0.05) < 0.0
+    return float((carved & strip).sum()) / max(int(carved.sum()), 1)
+
+
+@pytest.mark.parametrize("dump_xy", [(5.5, 6.5), (7.8, 6.2), (5.5, 3.5)])
+def test_a_trench_narrower_than_the_bucket_is_dug_straight_across(
+    excavator: RoverConfig, dump_xy: tuple[float, float]
+) -> None:
+    # A 0.5 m bucket over a 0.3 m trench: a diagonal pass runs longer through the trench
+    # cells but its strip spills well over both sides; the pass straight across fits.
+    _rover, task = _task(excavator, GROUND_Z, rounds=1)
+    strip, cf = _trench_strip(task)
+    load = Load((5.5, 5.0), dump_xy, 10.0, "cut", "spoil")
+    dig = task.stations.dig(load, cf, np.zeros(strip.shape), 0.0)
+    assert dig is not None
+    heading = dig[0]
+    assert abs(math.sin(heading)) > 0.99, math.degrees(heading)
+    # Across, the strip is 0.5 m along the trench by at most its 0.3 m width (5 cm cells
+    # round it out): most of what it carves is trench.
+    assert _swept_share(task, strip, dig) >= 0.8
+
+
+def test_a_pass_at_a_trench_end_shifts_in_off_the_end(excavator: RoverConfig) -> None:
+    # The load's cell 5 cm from the trench's west end: a pass centred on it would hang
+    # the bucket's half-width (0.25 m) past the end; shifted in, it stays on the trench.
+    _rover, task = _task(excavator, GROUND_Z, rounds=1)
+    strip, cf = _trench_strip(task)
+    load = Load((4.05, 5.0), (4.0, 6.5), 10.0, "cut", "spoil")
+    dig = task.stations.dig(load, cf, np.zeros(strip.shape), 0.0)
+    assert dig is not None
+    g = task.params.grid
+    gx, _gy = np.meshgrid(g.x_coords_m, g.y_coords_m)
+    heading, length, _b, _c, _z, stand = dig
+    carved = task.stations.carved(np.zeros(strip.shape), stand, heading, length, -0.05) < 0.0
+    assert float(gx[carved].min()) >= 4.0 - 0.06
+    assert _swept_share(task, strip, dig) >= 0.8
