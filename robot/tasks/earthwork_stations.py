@@ -43,6 +43,12 @@ LAYER_M = 0.05
 over a half-metre pass, so a survey a few centimetres low does not overfill the bucket
 (a full bucket still cutting plows, and on a 66 kg rover at lunar gravity the pull of a
 deep, full pass tipped it over its front axle in trench runs with 8 cm slices)."""
+MAX_LAYER_M = 0.08
+"""Deepest slice a short pass may take, in m, when the bucket holds it (:data:`
+BUCKET_FILL_SHARE`): across a 0.3 m trench a 0.5 m bucket takes 12 L at 8 cm."""
+BUCKET_FILL_SHARE = 0.8
+"""Share of the bucket's capacity a pass deeper than :data:`LAYER_M` may cut: the bucket
+must not fill while still cutting (a full bucket plows and pulls the rover over)."""
 DEEP_CUT_M = 0.08
 """Where the designs lie this far below the first survey the wheels do not stand (a
 trench, dug or to be dug), in m."""
@@ -215,10 +221,12 @@ class Stations:
         """Heading, pass length, boom, curl, cut height and stand for a load's dig pass.
 
         The cut goes one layer (:data:`LAYER_M`) below the surveyed top at most, down to
-        the design (or the borrow depth). Passes are tried at eight headings (the dump's
-        side first), each through the load's cell and shifted sideways by up to half a
-        bucket (:data:`PASS_SHIFTS`); a pass runs through cells the plan cuts and stops
-        where they end, so the bucket does not dig beyond the design along it. Of those
+        the design (or the borrow depth); a pass short enough that the bucket holds more
+        takes up to :data:`MAX_LAYER_M`. Passes are tried at eight headings and along and
+        across the cut's own axes (the dump's side favoured), each through the load's
+        cell and shifted sideways by up to half a bucket (:data:`PASS_SHIFTS`); a pass
+        runs through cells the plan cuts and stops where they end, so the bucket does not
+        dig beyond the design along it. Of those
         whose stand and run-in keep clear of the site's edges and off deep cuts, the one
         whose swept strip (bucket width × length) takes the most cut cells less the cells
         it would cut wrongly (:meth:`swept_score`) is taken: across a trench narrower
@@ -266,7 +274,11 @@ class Stations:
             edge = (ox - (back + 0.5 * step) * c, oy - (back + 0.5 * step) * s)
             if favour * self.swept_score(cut, edge, heading, length) <= best_score:
                 continue
-            angles = self.angles_for(edge, heading, z_cut)
+            # A short pass (across a trench) may take a deeper layer and still not fill
+            # the bucket: the bucket then cuts no more than it holds.
+            fits = BUCKET_FILL_SHARE * self.tool.capacity_m3 / (self.tool.width_m * length)
+            z_pass = max(z_goal, min(z_cut, z_top - min(fits, MAX_LAYER_M)))
+            angles = self.angles_for(edge, heading, z_pass)
             if angles is None:
                 continue
             b, cu, reach = angles
@@ -287,7 +299,7 @@ class Stations:
             score = favour * self.swept_score(cut, edge, heading, length)
             if score <= best_score:
                 continue
-            best, best_score = (heading, length, b, cu, z_cut, stand), score
+            best, best_score = (heading, length, b, cu, z_pass, stand), score
         return best
 
     def cut_axes(self, cut: BoolArray, x_m: float, y_m: float) -> list[float]:
