@@ -195,8 +195,14 @@ def haul_flows(
     borrow_mask: BoolArray | None = None,
     spoil_mask: BoolArray | None = None,
     no_go_mask: BoolArray | None = None,
+    risen_m: FloatArray | None = None,
 ) -> HaulFlows:
     """Solve the transport problem of ``cutfill`` (see the module docstring).
+
+    ``risen_m`` is how far each cell has risen since the work began (NaN where unknown,
+    taken as 0): a spoil cell takes ``spoil_height_m`` less what it has risen already, a
+    borrow cell gives ``borrow_depth_m`` less what it has been lowered by, so replans
+    after a survey do not heap the same spoil cells, or dig the same borrow, over again.
 
     Raises:
         PlanningError: more fill than cut and borrow can give, or more cut than fill and
@@ -214,11 +220,14 @@ def haul_flows(
         grid, np.where(no_go, 0.0, cutfill.cut_m) * area * params.cut_density_kgpm3, factor
     )
     fill_m, fill_xy = _coarsen(grid, cutfill.fill_m * area * params.fill_density_kgpm3, factor)
+    risen = np.zeros(grid.shape) if risen_m is None else np.nan_to_num(risen_m, nan=0.0)
+    depth_left = np.clip(params.borrow_depth_m + np.minimum(risen, 0.0), 0.0, None)
+    height_left = np.clip(params.spoil_height_m - np.maximum(risen, 0.0), 0.0, None)
     bor_m, bor_xy = _coarsen(
-        grid, np.where(borrow, params.borrow_depth_m * area * params.cut_density_kgpm3, 0.0), factor
+        grid, np.where(borrow, depth_left * area * params.cut_density_kgpm3, 0.0), factor
     )
     spo_m, spo_xy = _coarsen(
-        grid, np.where(spoil, params.spoil_height_m * area * params.fill_density_kgpm3, 0.0), factor
+        grid, np.where(spoil, height_left * area * params.fill_density_kgpm3, 0.0), factor
     )
     cut_kg, fill_kg = float(cut_m.sum()), float(fill_m.sum())
     if fill_kg > cut_kg + float(bor_m.sum()) + 1e-6:

@@ -252,6 +252,7 @@ class Earthwork(PilotedScript):
                     borrow_mask=p.borrow_mask,
                     spoil_mask=p.spoil_mask,
                     no_go_mask=p.no_go_mask,
+                    risen_m=st.survey_m - first,
                 )
             except PlanningError as exc:
                 return ActionResult(ActionStatus.PLANNING_FAILED, str(exc))

@@ -115,6 +115,20 @@ def test_borrow_and_spoil_balance_the_designs() -> None:
     flows = haul_flows(cf, PARAMS, spoil_mask=near)
     assert flows.moved_kg == pytest.approx(need)
     assert set(flows.sink_kind) == {"spoil"}
+    # Spoil already heaped to its full height on the near strip's western half: what is
+    # left goes to its eastern half (and the far strip), never onto the full cells.
+    full = near & (GX < 5.5)
+    risen = np.where(full, PARAMS.spoil_height_m, np.nan)
+    flows = haul_flows(cf, PARAMS, spoil_mask=near | far, risen_m=risen)
+    assert flows.moved_kg == pytest.approx(need)
+    onto_full = sum(kg for _, k, kg in flows.pairs(1e-9) if flows.sink_xy_m[k][0] < 5.5)
+    assert onto_full == pytest.approx(0.0, abs=1e-6)
+    # Borrow already dug to its depth gives nothing more: with only that borrow, the
+    # hole cannot be filled.
+    cf_hole = cut_fill(surface, (pad,), GRID, 0.02)
+    dug = np.where(near, -PARAMS.borrow_depth_m, np.nan)
+    with pytest.raises(PlanningError, match="not enough borrow"):
+        haul_flows(cf_hole, PARAMS, borrow_mask=near, risen_m=dug)
 
 
 def test_loads_start_nearest_and_keep_to_the_bucket() -> None:
