@@ -19,6 +19,7 @@ __all__ = [
     "bucket_edge_m",
     "dig_angles_rad",
     "dig_bucket",
+    "edge_hold_gain",
     "max_dig_depth_m",
 ]
 
@@ -81,6 +82,22 @@ def bucket_edge_m(
         - 0.5 * tool.height_m * math.cos(pitch)
     )
     return ahead, up
+
+
+def edge_hold_gain(
+    config: RoverConfig, tool: ToolConfig, boom_rad: float, curl_rad: float
+) -> float:
+    """Boom raise per radian of nose-down chassis pitch that keeps the edge at its height
+    (rad/rad): pitching by δ about the chassis centre lowers the edge by its reach·δ, and
+    raising the boom by Δ lifts it by ∂height/∂boom·Δ (the bucket's pitch follows the
+    boom). 0 where the boom barely moves the edge up (an arm near vertical)."""
+    ahead, _ = bucket_edge_m(config, tool, boom_rad, curl_rad)
+    step = 1e-4
+    lift = (
+        bucket_edge_m(config, tool, boom_rad + step, curl_rad)[1]
+        - bucket_edge_m(config, tool, boom_rad - step, curl_rad)[1]
+    ) / (2.0 * step)
+    return ahead / lift if lift > 0.1 * ahead else 0.0
 
 
 def dig_angles_rad(

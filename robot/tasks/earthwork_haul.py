@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..control.bucket import edge_hold_gain
 from ..control.motions import DigCut, Hold, Straight, ToolsTo
 from ..executive.compose import ScriptBody
 from ..planning.earthwork import CutFill
@@ -70,7 +71,10 @@ def haul(task: Earthwork, load: Load, cf: CutFill) -> ScriptBody:
     _, pitch = task.tilt()  # + noses down
     b, cu = task.stations.pitch_compensated(b, cu, z_cut, stand, pitch)
     yield ToolsTo(pilot, {boom: b, curl: cu})
-    yield DigCut(pilot, length, p.dig_speed_mps, heading, boom=boom, carry_rad=carry[boom])
+    gain = edge_hold_gain(task.config, task.tool, b, cu)
+    yield DigCut(
+        pilot, length, p.dig_speed_mps, heading, boom=boom, carry_rad=carry[boom], hold_gain=gain
+    )
     if task.expected is not None:
         task.expected = task.stations.carved(task.expected, stand, heading, length, z_cut)
     # Back out along the pass before curling: curled at the face, a full bucket's edge

@@ -44,11 +44,9 @@ over a half-metre pass, so a survey a few centimetres low does not overfill the 
 (a full bucket still cutting plows, and on a 66 kg rover at lunar gravity the pull of a
 deep, full pass tipped it over its front axle in trench runs with 8 cm slices)."""
 MAX_LAYER_M = 0.08
-"""Deepest slice a short pass may take, in m, when the bucket holds it (:data:`
-BUCKET_FILL_SHARE`): across a 0.3 m trench a 0.5 m bucket takes 12 L at 8 cm."""
-BUCKET_FILL_SHARE = 0.8
-"""Share of the bucket's capacity a pass deeper than :data:`LAYER_M` may cut: the bucket
-must not fill while still cutting (a full bucket plows and pulls the rover over)."""
+"""Deepest slice a short pass may take, in m, when the bucket holds it (the planner's
+``bucket_fill_share`` of its capacity, loose): across a 0.3 m trench a 0.5 m bucket of
+15 L takes about 7 cm, where a 0.6 m pass takes :data:`LAYER_M`."""
 DEEP_CUT_M = 0.08
 """Where the designs lie this far below the first survey the wheels do not stand (a
 trench, dug or to be dug), in m."""
@@ -276,7 +274,9 @@ class Stations:
                 continue
             # A short pass (across a trench) may take a deeper layer and still not fill
             # the bucket: the bucket then cuts no more than it holds.
-            fits = BUCKET_FILL_SHARE * self.tool.capacity_m3 / (self.tool.width_m * length)
+            # (The bucket holds its capacity of loose soil; the cut is of banked soil.)
+            holds = p.planner.bucket_load_kg / p.planner.cut_density_kgpm3
+            fits = holds / (self.tool.width_m * length)
             z_pass = max(z_goal, min(z_cut, z_top - min(fits, MAX_LAYER_M)))
             angles = self.angles_for(edge, heading, z_pass)
             if angles is None:

@@ -15,6 +15,7 @@ from lunarsite.robot.control.bucket import (
     BucketPoses,
     bucket_edge_m,
     dig_angles_rad,
+    edge_hold_gain,
     max_dig_depth_m,
 )
 from lunarsite.robot.control.motions import DigCut, Straight, ToolsTo, TurnTo, WallFix
@@ -70,6 +71,27 @@ def test_edge_position_by_hand_for_a_flat_arm(excavator: RoverConfig) -> None:
     assert ahead == pytest.approx(mx + tool.arm_length_m + tool.depth_m)
     ride = excavator.chassis.axle_drop_m + excavator.wheels.radius_m
     assert up == pytest.approx(ride + mz - 0.5 * tool.height_m)
+
+
+def test_the_hold_gain_raises_the_edge_back_to_its_height(excavator: RoverConfig) -> None:
+    # Pitch the chassis nose-down by δ about its centre (rotate the edge's point), then
+    # find by bisection the boom raise that brings the edge back to its height.
+    tool = next(t for t in excavator.tools if t.kind == "bucket")
+    boom, curl = -0.4, 0.3
+    x0, z0 = bucket_edge_m(excavator, tool, boom, curl)
+    delta = 0.02
+
+    def height_pitched(b: float) -> float:
+        x, z = bucket_edge_m(excavator, tool, b, curl)
+        return -x * math.sin(delta) + z * math.cos(delta)
+
+    lo, hi = boom, boom + 0.5
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if height_pitched(mid) < z0 else (lo, mid)
+    raise_rad = 0.5 * (lo + hi) - boom
+    assert edge_hold_gain(excavator, tool, boom, curl) * delta == pytest.approx(raise_rad, rel=0.1)
+    assert raise_rad > delta  # the edge sits further ahead than the boom's own reach
 
 
 # ---------------------------------------------------------------------- layout
@@ -310,6 +332,27 @@ def test_a_dig_pass_raises_its_boom_when_the_chassis_noses_down(
         assert pilot.pitch_reliefs == 2
         assert pilot.tools["boom_lift"] == pytest.approx(-0.1)
     assert rover.true_pose.x_m == pytest.approx(1.3, abs=0.03)  # the pass still ends
+
+
+def test_a_dig_pass_with_a_hold_gain_follows_the_pitch_with_its_boom(
+    excavator: RoverConfig,
+) -> None:
+    # A slow nose-down pitch, never enough to trip the guard: the boom rises by the gain
+    # times the pitch the gyro integrates (0.02 rad/s while cutting, about 3.75 s).
+    rover = _PitchingRover(excavator, ManualClock(), rate=0.02, bite_rad=0.0)
+    rover.configure()
+    rover.activate()
+    pilot = Pilot(excavator, Pose2(1.0, 1.0, 0.0), control_hz=HZ)
+    cut = Sequence(
+        [
+            ToolsTo(pilot, {"boom_lift": -0.4, "bucket_curl": 0.3}),
+            DigCut(pilot, 0.3, 0.08, 0.0, boom="boom_lift", carry_rad=0.4, hold_gain=1.5),
+        ]
+    )
+    assert _run(rover, Sensing(pilot, cut), 60.0).results[0].succeeded
+    assert pilot.pitch_reliefs == 0
+    pitch = 0.02 * 0.3 / 0.08  # rate × the time spent cutting, about
+    assert pilot.tools["boom_lift"] == pytest.approx(-0.4 + 1.5 * pitch, rel=0.25)
 
 
 # -------------------------------------------------------------------- the task
