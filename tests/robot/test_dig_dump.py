@@ -78,7 +78,7 @@ def test_the_hold_gain_raises_the_edge_back_to_its_height(excavator: RoverConfig
     # find by bisection the boom raise that brings the edge back to its height.
     tool = next(t for t in excavator.tools if t.kind == "bucket")
     boom, curl = -0.4, 0.3
-    x0, z0 = bucket_edge_m(excavator, tool, boom, curl)
+    _x0, z0 = bucket_edge_m(excavator, tool, boom, curl)
     delta = 0.02
 
     def height_pitched(b: float) -> float:
