@@ -42,11 +42,9 @@ LAYER_M = 0.05
 """Deepest slice one dig pass takes below the surveyed top, in m: about half a bucketful
 over a half-metre pass, so a survey a few centimetres low does not overfill the bucket
 (a full bucket still cutting plows, and on a 66 kg rover at lunar gravity the pull of a
-deep, full pass tipped it over its front axle in trench runs with 8 cm slices)."""
-MAX_LAYER_M = 0.08
-"""Deepest slice a short pass may take, in m, when the bucket holds it (the planner's
-``bucket_fill_share`` of its capacity, loose): across a 0.3 m trench a 0.5 m bucket of
-15 L takes about 7 cm, where a 0.6 m pass takes :data:`LAYER_M`."""
+deep, full pass tipped it over its front axle in trench runs with 8 cm slices). Deeper
+is also more than it can pull: a second 7 cm slice across a trench, all in banked soil
+under the loose top, stalled the rover after 7 cm of its 0.3 m pass (2.2 kg taken)."""
 DEEP_CUT_M = 0.08
 """Where the designs lie this far below the first survey the wheels do not stand (a
 trench, dug or to be dug), in m."""
@@ -219,8 +217,7 @@ class Stations:
         """Heading, pass length, boom, curl, cut height and stand for a load's dig pass.
 
         The cut goes one layer (:data:`LAYER_M`) below the surveyed top at most, down to
-        the design (or the borrow depth); a pass short enough that the bucket holds more
-        takes up to :data:`MAX_LAYER_M`. Passes are tried at eight headings and along and
+        the design (or the borrow depth). Passes are tried at eight headings and along and
         across the cut's own axes (the dump's side favoured), each through the load's
         cell and shifted sideways by up to half a bucket (:data:`PASS_SHIFTS`); a pass
         runs through cells the plan cuts and stops where they end, so the bucket does not
@@ -272,13 +269,7 @@ class Stations:
             edge = (ox - (back + 0.5 * step) * c, oy - (back + 0.5 * step) * s)
             if favour * self.swept_score(cut, edge, heading, length) <= best_score:
                 continue
-            # A short pass (across a trench) may take a deeper layer and still not fill
-            # the bucket: the bucket then cuts no more than it holds.
-            # (The bucket holds its capacity of loose soil; the cut is of banked soil.)
-            holds = p.planner.bucket_load_kg / p.planner.cut_density_kgpm3
-            fits = holds / (self.tool.width_m * length)
-            z_pass = max(z_goal, min(z_cut, z_top - min(fits, MAX_LAYER_M)))
-            angles = self.angles_for(edge, heading, z_pass)
+            angles = self.angles_for(edge, heading, z_cut)
             if angles is None:
                 continue
             b, cu, reach = angles
@@ -299,7 +290,7 @@ class Stations:
             score = favour * self.swept_score(cut, edge, heading, length)
             if score <= best_score:
                 continue
-            best, best_score = (heading, length, b, cu, z_pass, stand), score
+            best, best_score = (heading, length, b, cu, z_cut, stand), score
         return best
 
     def cut_axes(self, cut: BoolArray, x_m: float, y_m: float) -> list[float]:

@@ -361,21 +361,3 @@ def test_a_pass_at_a_trench_end_shifts_in_off_the_end(excavator: RoverConfig) ->
     carved = task.stations.carved(np.zeros(strip.shape), stand, heading, length, -0.05) < 0.0
     assert float(gx[carved].min()) >= 4.0 - 0.06
     assert _swept_share(task, strip, dig) >= 0.8
-
-
-def test_a_short_pass_takes_a_deeper_layer_the_bucket_still_holds(excavator: RoverConfig) -> None:
-    _rover, task = _task(excavator, GROUND_Z, rounds=1)
-    strip, cf = _trench_strip(task)
-    bucket = next(t for t in excavator.tools if t.kind == "bucket")
-    load = Load((5.5, 5.0), (5.5, 6.5), 15.0, "cut", "spoil")
-    dig = task.stations.dig(load, cf, np.zeros(strip.shape), 0.0)
-    assert dig is not None
-    _h, length, _b, _c, z_cut, _stand = dig
-    depth = GROUND_Z - z_cut
-    # Deeper than the 5 cm layer of a long pass, never below the trench's floor, and the
-    # slice (bucket width × pass × depth) within the bucket's capacity.
-    assert 0.055 < depth <= 0.25
-    assert bucket.width_m * length * depth <= bucket.capacity_m3 + 1e-9
-    # Near the floor the layer stops at the design.
-    dig = task.stations.dig(load, cf, np.where(strip, GROUND_Z - 0.22, GROUND_Z), 0.0)
-    assert dig is not None and dig[4] == pytest.approx(GROUND_Z - 0.25)
