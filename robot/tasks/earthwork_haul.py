@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 DUMP_TOLERANCE_M = 0.15
 """How near its dump station's run-in a wall fix must find the rover, in m (a pour
 spreads over a pile's width)."""
+STALLED_SHORT_M = 0.05
+"""A dig pass that ends this much short of its length is logged as stalled, in m."""
 POUR_S = 2.0
 """Standing time with the bucket tipped, in s."""
 BACK_OUT_M = 0.15
@@ -72,11 +74,20 @@ def haul(task: Earthwork, load: Load, cf: CutFill) -> ScriptBody:
     b, cu = task.stations.pitch_compensated(b, cu, z_cut, stand, pitch)
     yield ToolsTo(pilot, {boom: b, curl: cu})
     gain = edge_hold_gain(task.config, task.tool, b, cu)
+    start = pilot.pose
     yield DigCut(
         pilot, length, p.dig_speed_mps, heading, boom=boom, carry_rad=carry[boom], hold_gain=gain
     )
+    # The expected surface is carved as far as the pass got (a pass the cut's pull
+    # stalled took only its first centimetres: the rest is still there to dig).
+    end = pilot.pose
+    got = (end.x_m - start.x_m) * c + (end.y_m - start.y_m) * s
+    if got < length - STALLED_SHORT_M:
+        log.info("load %s: dig pass stopped %.2f m into its %.2f m", load, got, length)
     if task.expected is not None:
-        task.expected = task.stations.carved(task.expected, stand, heading, length, z_cut)
+        task.expected = task.stations.carved(
+            task.expected, stand, heading, min(length, max(got, 0.0)), z_cut
+        )
     # Back out along the pass before curling: curled at the face, a full bucket's edge
     # swings forward through the soil and the cut pulls the rover over its front axle
     # (a trench run tipped so with the edge 0.25 m down and only 0.15 m backed out).

@@ -361,3 +361,41 @@ def test_a_pass_at_a_trench_end_shifts_in_off_the_end(excavator: RoverConfig) ->
     carved = task.stations.carved(np.zeros(strip.shape), stand, heading, length, -0.05) < 0.0
     assert float(gx[carved].min()) >= 4.0 - 0.06
     assert _swept_share(task, strip, dig) >= 0.8
+
+
+class _StallingRover(MockRover):
+    """A mock whose wheels stop turning once the bucket's boom is down (below -0.1 rad)
+    and it has driven 5 cm so: a cut too deep for the rover to pull."""
+
+    def __init__(self, config: RoverConfig, clock: ManualClock, start: Pose2) -> None:
+        super().__init__(config, clock, start)
+        self._bite_from: tuple[float, float] | None = None
+
+    def _step(self, dt_s: float) -> None:
+        if self._joint_rad.get("boom_lift", 0.0) < -0.1:
+            p = self.true_pose
+            if self._bite_from is None:
+                self._bite_from = (p.x_m, p.y_m)
+            elif math.hypot(p.x_m - self._bite_from[0], p.y_m - self._bite_from[1]) > 0.05:
+                self._left_mps = self._right_mps = 0.0
+        else:
+            self._bite_from = None
+        super()._step(dt_s)
+
+
+def test_a_stalled_pass_leaves_the_rest_of_its_strip_expected_uncut(
+    excavator: RoverConfig,
+) -> None:
+    rover, task = _task(excavator, GROUND_Z - 0.06, rounds=1, rover_type=_StallingRover)
+    carved: list[int] = []
+
+    def watch(_tick: object) -> None:
+        if task.progress.loads == 1 and not carved and task.expected is not None:
+            carved.append(int((task.expected < GROUND_Z - 0.01).sum()))
+
+    ControlLoop([Agent(rover, task)], rate_hz=HZ, time_limit_s=1500.0, on_tick=watch).run()
+    assert carved, "no load was hauled"
+    # The bucket (0.5 m) swept at most 5 cm and a cell before the rover stalled: about 2
+    # rows of 10 cells of 5 cm, where the whole pass would have carved a dozen rows.
+    cells = task.params.grid.cell_size_m
+    assert 0 < carved[0] <= (0.05 / cells + 2) * (0.5 / cells + 1)
