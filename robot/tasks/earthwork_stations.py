@@ -64,7 +64,6 @@ plan does not cut."""
 OFF_SIDE_PENALTY = 0.2
 """Share of its swept-area score a dig pass loses facing straight away from the dump's
 side (a linear share of that for headings in between)."""
-"""Shortest dig pass, in m."""
 ROUTE_MARGIN_M = 0.2
 """Routes keep this much further from deep cuts than a standing wheel must, in m: a leg
 ends by a wall fix a few centimetres off (0.08 m median correction on trench runs,
@@ -133,15 +132,28 @@ class Stations:
         sx, sy = self.site_size_m
         return all(c <= x <= sx - c and c <= y <= sy - c for x, y in points)
 
-    def cuttable(self, cf: CutFill, x_m: float, y_m: float) -> bool:
-        """Whether the plan cuts the cell under (x, y): a design cell above its target, or
-        a borrow cell."""
+    def cut_at(self, cut: BoolArray, x_m: float, y_m: float) -> bool:
+        """Whether the cell under (x, y) is one of ``cut`` (:meth:`cut_mask`); False off
+        the grid."""
         g = self.params.grid
         j, i = g.cell_of(x_m, y_m)
-        if not g.in_bounds(j, i):
-            return False
-        borrow = self.params.borrow_mask
-        return bool(cf.cut_m[j, i] > 0.0 or (borrow is not None and borrow[j, i]))
+        return g.in_bounds(j, i) and bool(cut[j, i])
+
+    def pass_through(
+        self, cut: BoolArray, x_m: float, y_m: float, heading: float, want_m: float
+    ) -> tuple[float, float]:
+        """How far a pass through (x, y) along ``heading`` can start behind it and run on
+        ahead of it over cells of ``cut``, in whole cells, up to ``want_m`` in all."""
+        step = self.params.grid.cell_size_m
+        c, s = math.cos(heading), math.sin(heading)
+        back = fwd = 0.0
+        while back < want_m and self.cut_at(cut, x_m - (back + step) * c, y_m - (back + step) * s):
+            back += step
+        while back + fwd < want_m and self.cut_at(
+            cut, x_m + (fwd + step) * c, y_m + (fwd + step) * s
+        ):
+            fwd += step
+        return back, fwd
 
     def route(self, start: Pose2, goal_xy_m: tuple[float, float]) -> list[tuple[float, float]]:
         """Corners of a path from ``start`` to ``goal_xy_m`` round deep cuts and fresh fill
@@ -221,11 +233,11 @@ class Stations:
         across the cut's own axes (the dump's side favoured), each through the load's
         cell and shifted sideways by up to half a bucket (:data:`PASS_SHIFTS`); a pass
         runs through cells the plan cuts and stops where they end, so the bucket does not
-        dig beyond the design along it. Of those
-        whose stand and run-in keep clear of the site's edges and off deep cuts, the one
-        whose swept strip (bucket width × length) takes the most cut cells less the cells
-        it would cut wrongly (:meth:`swept_score`) is taken: across a trench narrower
-        than the bucket, that is the pass straight across it, not a longer diagonal one.
+        dig beyond the design along it. Of those whose stand and run-in keep clear of the
+        site's edges and off deep cuts, the one whose swept strip (bucket width × length)
+        takes the most cut cells less the cells it would cut wrongly (:meth:`swept_score`)
+        is taken: across a trench narrower than the bucket, that is the pass straight
+        across it, not a longer diagonal one.
         """
         p = self.params
         (dx, dy), (ux, uy) = load.dig_xy_m, load.dump_xy_m
@@ -255,19 +267,14 @@ class Stations:
             favour = 1.0 - OFF_SIDE_PENALTY * abs(wrap_angle(heading - base)) / math.pi
             c, s = math.cos(heading), math.sin(heading)
             ox, oy = dx - shift * self.tool.width_m * s, dy + shift * self.tool.width_m * c
-            if not self.cuttable(cf, ox, oy):
+            if not self.cut_at(cut, ox, oy):
                 continue
-            back = fwd = 0.0
-            while back < want and self.cuttable(cf, ox - (back + step) * c, oy - (back + step) * s):
-                back += step
-            while back + fwd < want and self.cuttable(
-                cf, ox + (fwd + step) * c, oy + (fwd + step) * s
-            ):
-                fwd += step
+            back, fwd = self.pass_through(cut, ox, oy, heading, want)
             # From the far side of the first cut cell to the far side of the last.
             length = max(back + fwd + step, MIN_PASS_M)
             edge = (ox - (back + 0.5 * step) * c, oy - (back + 0.5 * step) * s)
-            if favour * self.swept_score(cut, edge, heading, length) <= best_score:
+            score = favour * self.swept_score(cut, edge, heading, length)
+            if score <= best_score:
                 continue
             angles = self.angles_for(edge, heading, z_cut)
             if angles is None:
@@ -281,15 +288,17 @@ class Stations:
             # wheels onto a deep cut or fresh fill it is cut short (a pass along a trench
             # from beyond its end drove the front wheels into the end and held the rover
             # fast, trench seed 1).
+            full = length
             while not (end_ok := self.standable(stand[0] + length * c, stand[1] + length * s)):
                 if length <= MIN_PASS_M:
                     break
                 length -= step
             if not end_ok:
                 continue
-            score = favour * self.swept_score(cut, edge, heading, length)
-            if score <= best_score:
-                continue
+            if length < full:
+                score = favour * self.swept_score(cut, edge, heading, length)
+                if score <= best_score:
+                    continue
             best, best_score = (heading, length, b, cu, z_cut, stand), score
         return best
 
