@@ -132,8 +132,8 @@ class Straight(Skill):
     rover stands :data:`SETTLE_AFTER_MOTION_S`. Fails (after standing) at ``timeout_s``.
 
     ``guard``, if given, is called with the reading after every driving tick and answers
-    the seconds to stand still before driving on (0: drive on); it may change the held
-    tool targets.
+    the seconds to stand still before driving on (0: drive on), or None to end the run
+    where it is (it then settles and succeeds); it may change the held tool targets.
     """
 
     def __init__(
@@ -144,7 +144,7 @@ class Straight(Skill):
         yaw_rad: float,
         *,
         timeout_s: float = 30.0,
-        guard: Callable[[SensedState], float] | None = None,
+        guard: Callable[[SensedState], float | None] | None = None,
     ) -> None:
         super().__init__(f"straight {distance_m:+.2f} m")
         self.pilot = pilot
@@ -160,6 +160,7 @@ class Straight(Skill):
         self._pause: Hold | None = None
         self._settle: Hold | None = None
         self._timed_out = False
+        self._stopped = False
 
     def _on_start(self, sensed: SensedState, now_s: float) -> ActionResult | None:
         self._start = self.pilot.pose
@@ -171,7 +172,9 @@ class Straight(Skill):
         if self._settle is None:
             if self._drove and self.guard is not None:
                 pause_s = self.guard(sensed)
-                if pause_s > 0.0:
+                if pause_s is None:
+                    self._stopped = True
+                elif pause_s > 0.0:
                     self._pause = Hold(pilot, pause_s)
             self._drove = False
             if self._pause is not None:
@@ -179,7 +182,7 @@ class Straight(Skill):
                 if isinstance(step, Running):
                     return step
                 self._pause = None
-            command = self._drive(now_s)
+            command = None if self._stopped else self._drive(now_s)
             if command is not None:
                 self._drove = True
                 return pilot.command(command)
@@ -222,7 +225,10 @@ class DigCut(Skill):
     settle. With a ``hold_gain`` (rad of boom per rad of pitch,
     :func:`~.bucket.edge_hold_gain`) the boom also follows the pitch all along the pass,
     so the edge keeps its height while the filling bucket pulls the nose down (as
-    machine control holds a blade's cut against the machine's tilt).
+    machine control holds a blade's cut against the machine's tilt). With
+    ``max_reliefs`` the pass ends where the guard would trip once more: a bucket that
+    keeps pitching the chassis after that many raises is full and plowing, or the cut is
+    more than the rover can pull.
 
     The pitch is the gyro's pitch rate (body y: positive noses down) integrated over the
     pass, less the bias estimated at rest; over a pass of seconds that drifts by well
@@ -240,12 +246,16 @@ class DigCut(Skill):
         boom: str,
         carry_rad: float,
         hold_gain: float = 0.0,
+        max_reliefs: int | None = None,
     ) -> None:
         super().__init__(f"dig {distance_m:.2f} m")
         self.pilot = pilot
         self.boom = boom
         self.carry_rad = carry_rad
         self.hold_gain = hold_gain
+        self.max_reliefs = max_reliefs
+        self.reliefs = 0
+        self.ended_early = False
         self.pitch_rad = 0.0
         self._boom0: float | None = None
         self._relief_rad = 0.0
@@ -259,7 +269,7 @@ class DigCut(Skill):
             stop_on_failure=False,
         )
 
-    def _guard(self, sensed: SensedState) -> float:
+    def _guard(self, sensed: SensedState) -> float | None:
         pilot = self.pilot
         self.pitch_rad += pilot.pitch_step_rad(sensed)
         if self._boom0 is None:
@@ -275,6 +285,15 @@ class DigCut(Skill):
         # The next relief needs half a margin more: a chassis that settles pitched (its
         # front wheels in a dug lane) is not shallowed twice for the same pitch.
         self._trip_rad = self.pitch_rad + 0.5 * DIG_PITCH_MARGIN_RAD
+        if self.max_reliefs is not None and self.reliefs >= self.max_reliefs:
+            self.ended_early = True
+            log.info(
+                "dig pitched %.3f rad nose-down after %d reliefs: pass ended",
+                self.pitch_rad,
+                self.reliefs,
+            )
+            return None
+        self.reliefs += 1
         now = pilot.tools[self.boom]
         raised = self._set_boom(now + up_sign * DIG_BOOM_RELIEF_RAD)
         if raised == now:

@@ -355,6 +355,28 @@ def test_a_dig_pass_with_a_hold_gain_follows_the_pitch_with_its_boom(
     assert pilot.tools["boom_lift"] == pytest.approx(-0.4 + 1.5 * pitch, rel=0.25)
 
 
+@pytest.mark.parametrize("max_reliefs", [None, 1])
+def test_a_dig_pass_that_keeps_pitching_ends_after_its_reliefs(
+    excavator: RoverConfig, max_reliefs: int | None
+) -> None:
+    # A bucket that bites at any boom angle (full and plowing): the chassis noses down
+    # at 0.1 rad/s whenever it drives. The guard trips at 0.08 rad (about 0.8 s and
+    # 5 cm in), raises the boom once, and trips again 0.04 rad later (0.4 s, 3 cm on).
+    rover = _PitchingRover(excavator, ManualClock(), rate=0.1, bite_rad=2.0)
+    rover.configure()
+    rover.activate()
+    pilot = Pilot(excavator, Pose2(1.0, 1.0, 0.0), control_hz=HZ)
+    dig = DigCut(pilot, 0.3, 0.08, 0.0, boom="boom_lift", carry_rad=0.4, max_reliefs=max_reliefs)
+    cut = Sequence([ToolsTo(pilot, {"boom_lift": -0.4, "bucket_curl": 0.3}), dig])
+    assert _run(rover, Sensing(pilot, cut), 60.0).results[0].succeeded
+    if max_reliefs is None:
+        assert not dig.ended_early
+        assert rover.true_pose.x_m == pytest.approx(1.3, abs=0.03)
+    else:
+        assert dig.ended_early and pilot.pitch_reliefs == 1
+        assert 1.03 <= rover.true_pose.x_m <= 1.15
+
+
 # -------------------------------------------------------------------- the task
 def test_the_task_digs_carries_and_dumps_on_a_mock(excavator: RoverConfig) -> None:
     """Two cycles on an exact plant (no soil: the mock has none): the chassis visits each
