@@ -17,6 +17,7 @@ import numpy as np
 
 from ..control.bucket import edge_hold_gain
 from ..control.motions import DigCut, Hold, Straight, ToolsTo
+from ..control.travel import travel_direct
 from ..executive.compose import ScriptBody
 from ..planning.earthwork import CutFill
 from ..planning.hauls import Load
@@ -33,13 +34,26 @@ DUMP_TOLERANCE_M = 0.15
 spreads over a pile's width)."""
 STALLED_SHORT_M = 0.05
 """A dig pass that ends this much short of its length is logged as stalled, in m."""
+ENTRY_TOLERANCE_M = 0.1
+"""How near where it lined up a wall fix must find a rover backed out of a trench it
+straddled before it turns, in m."""
+DIG_RELIEFS = 0
+"""Boom raises a dig pass's pitch guard makes before it ends the pass where it trips
+again (:class:`~lunarsite.robot.control.motions.DigCut`): none, the pass ends at the
+first trip. A trench pass along the cut filled its bucket, plowed on, pitched past the
+first raise and lifted the rover's rear 0.2 m as the edge dived to 0.3 m (trench seed 0;
+with one raise allowed the second trip came at 0.155 rad, too late)."""
+BACK_OUT_LIFT_RAD = 0.06
+"""The boom rises this much before the rover backs out of a pass (about 3-4 cm at the
+edge): backing at cut depth, the edge dragged the spill that slumped in behind it back
+like a blade, up to 3 kg a soil update, and heaped it at the trench's start (trench seed
+0)."""
 POUR_S = 2.0
 """Standing time with the bucket tipped, in s."""
-BACK_OUT_M = 0.15
-"""Least distance the rover backs from a cut face, bucket still down, before lifting, m;
-it backs the pass's length, up to :data:`MAX_BACK_OUT_M`."""
 MAX_BACK_OUT_M = 0.5
 """Most it backs out along a pass before curling, in m."""
+BACK_OUT_MARGIN_M = 0.05
+"""It backs out this much less than the pass got, in m."""
 BACK_OUT_MPS = 0.08
 """Speed of that back-out, in m/s: the edge runs back through its own cut, at dig speed."""
 
@@ -62,21 +76,31 @@ def haul(task: Earthwork, load: Load, cf: CutFill) -> ScriptBody:
         )
         st.skipped += 1
         return None
-    heading, length, b, cu, z_cut, stand = dig
+    heading, length, stand, run_in = dig.heading_rad, dig.length_m, dig.stand_xy_m, dig.run_in_m
     c, s = math.cos(heading), math.sin(heading)
     dx, dy = load.dig_xy_m
     st.phase = f"load {st.loads + 1}: dig at ({dx:.1f}, {dy:.1f})"
     st.haul_phase = 1
     yield ToolsTo(pilot, carry)
-    yield from task.go(stand[0] - p.approach_m * c, stand[1] - p.approach_m * s, heading)
-    yield Straight(pilot, p.approach_m, min(0.15, p.cruise_speed_mps), heading)
+    yield from task.go(stand[0] - run_in * c, stand[1] - run_in * s, heading)
+    speed = min(0.15, p.cruise_speed_mps)
+    yield Straight(pilot, run_in, speed, heading, timeout_s=_timeout_s(run_in, speed))
     _, pitch = task.tilt()  # + noses down
-    b, cu = task.stations.pitch_compensated(b, cu, z_cut, stand, pitch)
+    b, cu = task.stations.pitch_compensated(
+        dig.boom_rad, dig.curl_rad, dig.z_cut_m, stand, pitch, dig.ground_m
+    )
     yield ToolsTo(pilot, {boom: b, curl: cu})
     gain = edge_hold_gain(task.config, task.tool, b, cu)
     start = pilot.pose
     yield DigCut(
-        pilot, length, p.dig_speed_mps, heading, boom=boom, carry_rad=carry[boom], hold_gain=gain
+        pilot,
+        length,
+        p.dig_speed_mps,
+        heading,
+        boom=boom,
+        carry_rad=carry[boom],
+        hold_gain=gain,
+        max_reliefs=DIG_RELIEFS,
     )
     # The expected surface is carved as far as the pass got (a pass the cut's pull
     # stalled took only its first centimetres: the rest is still there to dig).
@@ -86,20 +110,51 @@ def haul(task: Earthwork, load: Load, cf: CutFill) -> ScriptBody:
         log.info("load %s: dig pass stopped %.2f m into its %.2f m", load, got, length)
     if task.expected is not None:
         task.expected = task.stations.carved(
-            task.expected, stand, heading, min(length, max(got, 0.0)), z_cut
+            task.expected, stand, heading, min(length, max(got, 0.0)), dig.z_cut_m, dig.ground_m
         )
     # Back out along the pass before curling: curled at the face, a full bucket's edge
     # swings forward through the soil and the cut pulls the rover over its front axle
     # (a trench run tipped so with the edge 0.25 m down and only 0.15 m backed out).
-    back = min(max(BACK_OUT_M, length), MAX_BACK_OUT_M)
-    yield Straight(pilot, -back, BACK_OUT_MPS, heading)
+    # Only as far as the pass got: backed past where it began, the edge drags the
+    # ground there back like a blade, and at a trench's end that heaped a 9 cm ridge
+    # where the straddling rover's belly (7 cm clear) then grounded (trench seed 0). The
+    # estimate counts the pass's forward slip as travel: a margin keeps the edge in.
+    back = min(got - BACK_OUT_MARGIN_M, MAX_BACK_OUT_M)
+    lift = pilot.tools[boom] + math.copysign(BACK_OUT_LIFT_RAD, carry[boom] - pilot.tools[boom])
+    yield ToolsTo(pilot, {boom: lift})
+    if back > 0.0:
+        yield Straight(pilot, -back, BACK_OUT_MPS, heading)
+    else:
+        back = 0.0
     yield ToolsTo(pilot, {curl: carry[curl]})
     yield ToolsTo(pilot, carry)
     pilot.pivot_ahead_m = task.poses.loaded_pivot_ahead_m
     st.haul_phase = 2
-    yield Straight(pilot, -(length + p.approach_m - back), 0.15, heading)
+    # Straight back out to where the pass lined up. Off a trench it straddled, a wall
+    # fix there checks it got out before it turns (backing out of a heavy cut the wheels
+    # slip, and the estimate ran 0.33 m ahead of a rover whose turn then put a wheel in
+    # the trench's end: trench seed 0), and it backs on until it has.
+    out = length + run_in - back
+    yield Straight(pilot, -out, speed, heading, timeout_s=_timeout_s(out, speed))
+    if run_in > p.approach_m:
+        entry = (stand[0] - run_in * c, stand[1] - run_in * s)
+        yield from travel_direct(
+            pilot,
+            entry,
+            heading,
+            p.cruise_speed_mps,
+            speed,
+            task.scanner,
+            task.site_size_m,
+            tolerance_m=ENTRY_TOLERANCE_M,
+        )
     yield from dump_load(task, load, dump)
     return None
+
+
+def _timeout_s(distance_m: float, speed_mps: float) -> float:
+    """Time allowed for a straight run: three times its time at speed, 30 s at least."""
+    return max(30.0, 3.0 * abs(distance_m) / speed_mps)
 
 
 def dump_load(task: Earthwork, load: Load, dump: tuple[float, tuple[float, float]]) -> ScriptBody:

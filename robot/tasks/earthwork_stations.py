@@ -1,9 +1,15 @@
 """Where an earthwork rover stands to dig and to dump a load, and how it sets its bucket.
 
-:class:`Stations` holds what the choice needs: the rover's geometry (how far the bucket
-reaches, how wide a turn in place sweeps), the site's edges, the cells the plan cuts, and
-where the designs cut deep (the wheels keep off them). The earthwork task
-(:mod:`.earthwork`) asks it for each load's dig pass and dump stand.
+:class:`Stations` is a :class:`~.earthwork_footing.Footing` (where the wheels may stand:
+off deep cuts and fresh fill, or straddling a trench) that also knows the bucket: how far
+it reaches at a depth, and which pass through a load's cell sweeps the most of the cut.
+The earthwork task (:mod:`.earthwork`) asks it for each load's :class:`DigStation` and
+dump stand.
+
+A deep cut narrower than the bucket (a trench) is dug along its line, the bucket centred
+on it and the wheels straddling the channel it digs, run in from beyond the trench's
+nearer end; the trench comes out as wide as the bucket. Everywhere else a pass may run
+any way through the cut that keeps the bucket on it.
 """
 
 from __future__ import annotations
@@ -17,22 +23,19 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-from scipy import ndimage
 
 from ..config import RoverConfig, ToolConfig
 from ..control.bucket import BucketPoses, bucket_edge_m, dig_angles_rad, max_dig_depth_m
-from ..perception.mapping import BodyBox
-from ..planning.costmap import Costmap
 from ..planning.earthwork import CutFill
 from ..planning.hauls import Load
-from ..planning.planner import Planner, PlannerParams, PlanningError
 from ..site.grid import FloatArray
-from ..types import Pose2, wrap_angle
+from ..types import wrap_angle
+from .earthwork_footing import Footing, cut_width_m
 
 if TYPE_CHECKING:
     from .earthwork_params import EarthworkTaskParams
 
-__all__ = ["DEEP_CUT_M", "DIG_PITCHES_RAD", "LAYER_M", "Stations", "deepest_cut_m"]
+__all__ = ["DEEP_CUT_M", "DIG_PITCHES_RAD", "LAYER_M", "DigStation", "Stations", "deepest_cut_m"]
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -48,9 +51,6 @@ under the loose top, stalled the rover after 7 cm of its 0.3 m pass (2.2 kg take
 DEEP_CUT_M = 0.08
 """Where the designs lie this far below the first survey the wheels do not stand (a
 trench, dug or to be dug), in m."""
-WHEEL_REACH_M = 0.45
-"""Half the wheelbase plus a wheel radius, about: how far from the chassis centre the
-wheels touch the ground, in m (excavator_66kg: 0.3 + 0.15)."""
 DIG_PITCHES_RAD = (-0.3, -0.5)
 """Bucket floor pitches (nose down) tried, in order, for cuts deeper than the usual dig
 pitch reaches: tipping the bucket forward lowers its edge (excavator_66kg reaches 0.18 m
@@ -64,21 +64,39 @@ plan does not cut."""
 OFF_SIDE_PENALTY = 0.2
 """Share of its swept-area score a dig pass loses facing straight away from the dump's
 side (a linear share of that for headings in between)."""
-ROUTE_MARGIN_M = 0.2
-"""Routes keep this much further from deep cuts than a standing wheel must, in m: a leg
-ends by a wall fix a few centimetres off (0.08 m median correction on trench runs,
-0.7 m at worst), and routes round a trench's end that grazed it left the rover with a
-wheel in the end or on its spill, held fast (trench seeds 0 and 2, going round the west
-end between dig stands on opposite sides)."""
 PILE_RADIUS_M = 0.35
 """Radius of the ground a poured bucketful covers, in m (15 L at the 35° repose of loose
 regolith is a cone of about 0.3 m radius)."""
-STATION_MARGIN_M = 0.2
-"""Gap kept between the site's edge and the farthest corner of a rover turning in place
-at a station, in m."""
+MAX_RUN_IN_M = 4.0
+"""Longest run in over a trench to a straddling dig stand, in m."""
+RUN_IN_SHARE_PER_M = 0.1
+"""Share of its swept-area score a dig pass loses per metre its run-in is longer than
+the usual approach: of two passes along a trench, the one from the nearer end."""
+NARROW_WINDOW_M = 0.5
+"""Radius round a load's cell within which a deep cut's width is taken, in m."""
 
 
-class Stations:
+@dataclasses.dataclass(frozen=True, slots=True)
+class DigStation:
+    """Where and how one dig pass goes."""
+
+    heading_rad: float
+    length_m: float
+    """The pass's length, in m."""
+    boom_rad: float
+    curl_rad: float
+    z_cut_m: float
+    """Height of the edge's cut, in m (survey datum)."""
+    stand_xy_m: tuple[float, float]
+    """The chassis centre where the pass begins."""
+    run_in_m: float
+    """How far straight back from the stand, along the heading, the rover lines up (the
+    usual approach, or longer to run in over a trench it straddles), in m."""
+    ground_m: float
+    """The surveyed ground under the wheels at the stand, in m."""
+
+
+class Stations(Footing):
     """Dig and dump stations of an earthwork rover (see the module docstring).
 
     Args:
@@ -99,38 +117,15 @@ class Stations:
         site_size_m: tuple[float, float] | None,
         ground_under: Callable[[float, float], float],
     ) -> None:
-        self.config = config
-        self.tool = tool
+        super().__init__(config, tool, params.grid, site_size_m)
         self.poses = poses
         self.params = params
-        self.site_size_m = site_size_m
         self.ground_under = ground_under
-        # A turn in place sweeps the body's farthest corner (the bucket's): stations keep
-        # that far from the site's edges, and a little more.
-        body = BodyBox.for_rover(config)
-        xs, ys = body.x_range_m, body.y_range_m
-        self.clearance_m = STATION_MARGIN_M + max(math.hypot(x, y) for x in xs for y in ys)
-        self.deep_cut: BoolArray | None = None
-        """Cells where the designs lie :data:`DEEP_CUT_M` below the first survey."""
-        self.fresh_fill: BoolArray | None = None
-        """Cells the latest survey finds risen since the first (dumped soil)."""
-        self._gx, self._gy = np.meshgrid(params.grid.x_coords_m, params.grid.y_coords_m)
-        self._planner = Planner(PlannerParams(escape_radius_m=1.0))
-        self._costmap: Costmap | None = None
-        self._costmap_of: tuple[BoolArray | None, BoolArray | None] = (None, None)
 
     def can_stand(self, stand: tuple[float, float], approach: tuple[float, float]) -> bool:
         """Whether the rover may stand at a station and at its run-in: clear of the site's
         edges, the wheels off deep cuts and fresh fill."""
         return self.clear(stand, approach) and self.standable(*stand) and self.standable(*approach)
-
-    def clear(self, *points: tuple[float, float]) -> bool:
-        """Whether the rover standing at each point keeps clear of the site's edges."""
-        if self.site_size_m is None:
-            return True
-        c = self.clearance_m
-        sx, sy = self.site_size_m
-        return all(c <= x <= sx - c and c <= y <= sy - c for x, y in points)
 
     def cut_at(self, cut: BoolArray, x_m: float, y_m: float) -> bool:
         """Whether the cell under (x, y) is one of ``cut`` (:meth:`cut_mask`); False off
@@ -155,89 +150,82 @@ class Stations:
             fwd += step
         return back, fwd
 
-    def route(self, start: Pose2, goal_xy_m: tuple[float, float]) -> list[tuple[float, float]]:
-        """Corners of a path from ``start`` to ``goal_xy_m`` round deep cuts and fresh fill
-        (:meth:`costmap`), the goal last; just the goal when the way is clear, when either
-        end is off the survey grid, or when no path is found (then it goes straight)."""
-        costmap = self.costmap()
-        if costmap is None:
-            return [goal_xy_m]
-        try:
-            path = self._planner.plan(costmap, start, goal_xy_m)
-        except PlanningError as exc:
-            log.info("no way round the work from %s: %s; going straight", start, exc)
-            return [goal_xy_m]
-        pts = [(float(x), float(y)) for x, y in path.points_xy_m[1:]]
-        pts[-1] = goal_xy_m
-        return pts
-
     def mark_fill(self, x_m: float, y_m: float) -> None:
         """A load was just poured at (x, y): the ground within :data:`PILE_RADIUS_M` is
-        fresh fill from now on (a survey would show it; the wheels must not wait for
-        one)."""
-        pile = np.hypot(self._gx - x_m, self._gy - y_m) <= PILE_RADIUS_M
-        self.fresh_fill = pile if self.fresh_fill is None else (self.fresh_fill | pile)
+        fresh fill from now on."""
+        self.mark_pile(x_m, y_m, PILE_RADIUS_M)
 
-    def costmap(self) -> Costmap | None:
-        """Lethal where a wheel would stand on a deep cut or fresh fill, free elsewhere."""
-        g = self.params.grid
-        masks = [m for m in (self.deep_cut, self.fresh_fill) if m is not None]
-        if not masks:
+    def run_in(self, stand: tuple[float, float], heading: float) -> float | None:
+        """How far back along ``heading`` from ``stand`` the rover lines up for a pass:
+        the usual approach where the wheels stand clear there and at the stand; else,
+        straddling a trench, back to where a route can reach (:meth:`routable`), every
+        point on the way with the wheels clear of the channel; None where neither."""
+        a = self.params.approach_m
+        c, s = math.cos(heading), math.sin(heading)
+        if self.standable(*stand) and self.standable(stand[0] - a * c, stand[1] - a * s):
+            return a
+        step = self.params.grid.cell_size_m
+        d = 0.0
+        while d <= MAX_RUN_IN_M:
+            x, y = stand[0] - d * c, stand[1] - d * s
+            free = self.standable(x, y)
+            if not (free or self.wheels_clear(x, y, heading)):
+                return None
+            if d >= a and free and self.routable(x, y):
+                return d
+            d += step
+        return None
+
+    def ground_at(self, stand: tuple[float, float], heading: float) -> float:
+        """The surveyed ground the wheels stand on at ``stand`` facing ``heading``, in m:
+        under the chassis centre where it stands clear, else (straddling a trench, the
+        centre over the channel) the mean under the four wheels."""
+        if self.standable(*stand):
+            return self.ground_under(*stand)
+        w = self.config.wheels
+        c, s = math.cos(heading), math.sin(heading)
+        heights = [
+            self.ground_under(stand[0] + a * c - b * s, stand[1] + a * s + b * c)
+            for a in (-0.5 * w.wheelbase_m, 0.5 * w.wheelbase_m)
+            for b in (-0.5 * w.track_m, 0.5 * w.track_m)
+        ]
+        return float(np.mean(heights))
+
+    def narrow_axis(self, x_m: float, y_m: float) -> tuple[float, tuple[float, float]] | None:
+        """For a load in a deep cut narrower than the bucket (a trench): the cut's line
+        (a heading along it) and the point on its middle line abreast of (x, y); None
+        elsewhere."""
+        deep = self.deep_cut
+        if deep is None or not self.cut_at(deep, x_m, y_m):
             return None
-        # The masks are replaced, never changed in place: the same arrays, the same map.
-        of = self._costmap_of
-        if self._costmap is not None and of[0] is self.deep_cut and of[1] is self.fresh_fill:
-            return self._costmap
-        hazard = np.logical_or.reduce(masks)
-
-        def grown(mask: BoolArray, reach_m: float) -> BoolArray:
-            r = max(1, round(reach_m / g.cell_size_m))
-            yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
-            out: BoolArray = ndimage.binary_dilation(mask, structure=(xx * xx + yy * yy) <= r * r)
-            return out
-
-        lethal = np.zeros(g.shape, dtype=bool)
-        if self.deep_cut is not None:
-            lethal |= grown(self.deep_cut, WHEEL_REACH_M + ROUTE_MARGIN_M)
-        if self.fresh_fill is not None:
-            lethal |= grown(self.fresh_fill, WHEEL_REACH_M)
-        cost = np.where(lethal, np.inf, 0.0)
-        self._costmap = Costmap(g, cost, hazard, np.ones(g.shape, dtype=bool))
-        self._costmap_of = (self.deep_cut, self.fresh_fill)
-        return self._costmap
-
-    def standable(self, x_m: float, y_m: float, *, on_fill: bool = False) -> bool:
-        """Whether the wheels may stand at (x, y): not where the designs cut deep (a
-        trench, dug or to be dug) nor (unless ``on_fill``) on fresh fill, within the
-        wheels' reach of the centre."""
-        g = self.params.grid
-        r = max(1, round(WHEEL_REACH_M / g.cell_size_m))
-        j, i = g.cell_of(x_m, y_m)
-        ny, nx = g.shape
-        window = (
-            slice(max(0, j - r), min(ny, j + r + 1)),
-            slice(max(0, i - r), min(nx, i + r + 1)),
-        )
-        return not any(
-            mask is not None and bool(mask[window].any())
-            for mask in (self.deep_cut, None if on_fill else self.fresh_fill)
-        )
+        near = deep & (np.hypot(self._gx - x_m, self._gy - y_m) <= NARROW_WINDOW_M)
+        if cut_width_m(near, self.params.grid.cell_size_m) >= self.tool.width_m:
+            return None
+        axes = self.cut_axes(deep, x_m, y_m)
+        if not axes:
+            return None
+        nx, ny = -math.sin(axes[0]), math.cos(axes[0])
+        off = float(np.mean((self._gx[near] - x_m) * nx + (self._gy[near] - y_m) * ny))
+        return axes[0], (x_m + off * nx, y_m + off * ny)
 
     def dig(
         self, load: Load, cf: CutFill, surface_m: FloatArray, yaw_now_rad: float
-    ) -> tuple[float, float, float, float, float, tuple[float, float]] | None:
-        """Heading, pass length, boom, curl, cut height and stand for a load's dig pass.
+    ) -> DigStation | None:
+        """The dig pass for a load, or None where no station reaches it.
 
         The cut goes one layer (:data:`LAYER_M`) below the surveyed top at most, down to
-        the design (or the borrow depth). Passes are tried at eight headings and along and
-        across the cut's own axes (the dump's side favoured), each through the load's
-        cell and shifted sideways by up to half a bucket (:data:`PASS_SHIFTS`); a pass
-        runs through cells the plan cuts and stops where they end, so the bucket does not
-        dig beyond the design along it. Of those whose stand and run-in keep clear of the
-        site's edges and off deep cuts, the one whose swept strip (bucket width × length)
-        takes the most cut cells less the cells it would cut wrongly (:meth:`swept_score`)
-        is taken: across a trench narrower than the bucket, that is the pass straight
-        across it, not a longer diagonal one.
+        the design (or the borrow depth). In a deep cut narrower than the bucket
+        (:meth:`narrow_axis`) the pass runs along the cut's line both ways, the bucket
+        centred on it; elsewhere passes are tried at eight headings and along and across
+        the cut's own axes (the dump's side favoured), each through the load's cell and
+        shifted sideways by up to half a bucket (:data:`PASS_SHIFTS`). A pass runs
+        through cells the plan cuts and stops where they end, so the bucket does not dig
+        beyond the design along it. Of those whose stand and run-in keep clear of the
+        site's edges with the wheels off the work (:meth:`run_in`), the one whose swept
+        strip (bucket width × length) takes the most cut cells less the cells it would
+        cut wrongly (:meth:`swept_score`) is taken, a longer run-in counting against it
+        (:data:`RUN_IN_SHARE_PER_M`). Across a trench narrower than the bucket the
+        bucket's overhang is no fault (the channel, :meth:`channel`, is its width).
         """
         p = self.params
         (dx, dy), (ux, uy) = load.dig_xy_m, load.dump_xy_m
@@ -256,51 +244,69 @@ class Stations:
         want = load.mass_kg / (p.planner.cut_density_kgpm3 * self.tool.width_m * thick)
         want = min(max(want, MIN_PASS_M), p.max_pass_m)
         cut = self.cut_mask(cf)
-        step = p.grid.cell_size_m
-        best: tuple[float, float, float, float, float, tuple[float, float]] | None = None
-        best_score = 0.0
+        scored, origin = cut, (dx, dy)
         headings = [base + k * 0.25 * math.pi for k in range(8)] + self.cut_axes(cut, dx, dy)
+        shifts: tuple[float, ...] = PASS_SHIFTS
+        narrow = self.narrow_axis(dx, dy)
+        if narrow is not None:
+            axis, origin = narrow
+            channel = self.channel()
+            assert channel is not None
+            headings, shifts, scored = [axis, axis + math.pi], (0.0,), cut | channel
         headings.sort(key=lambda h: abs(wrap_angle(h - base)))
-        for heading, shift in itertools.product(headings, PASS_SHIFTS):
+        step = p.grid.cell_size_m
+        best: DigStation | None = None
+        best_score = 0.0
+        for heading, shift in itertools.product(headings, shifts):
             # Digging from the far side of the dump sends the rover round the work and
             # back each load: such a pass must sweep markedly more of the cut to be taken.
             favour = 1.0 - OFF_SIDE_PENALTY * abs(wrap_angle(heading - base)) / math.pi
             c, s = math.cos(heading), math.sin(heading)
-            ox, oy = dx - shift * self.tool.width_m * s, dy + shift * self.tool.width_m * c
+            w = shift * self.tool.width_m
+            ox, oy = origin[0] - w * s, origin[1] + w * c
             if not self.cut_at(cut, ox, oy):
                 continue
             back, fwd = self.pass_through(cut, ox, oy, heading, want)
             # From the far side of the first cut cell to the far side of the last.
             length = max(back + fwd + step, MIN_PASS_M)
             edge = (ox - (back + 0.5 * step) * c, oy - (back + 0.5 * step) * s)
-            score = favour * self.swept_score(cut, edge, heading, length)
+            score = favour * self.swept_score(scored, edge, heading, length)
             if score <= best_score:
                 continue
             angles = self.angles_for(edge, heading, z_cut)
             if angles is None:
                 continue
-            b, cu, reach = angles
+            b, cu, reach, ground = angles
             stand = (edge[0] - reach * c, edge[1] - reach * s)
-            approach = (stand[0] - p.approach_m * c, stand[1] - p.approach_m * s)
-            if not self.can_stand(stand, approach):
+            run_in = self.run_in(stand, heading)
+            if run_in is None:
                 continue
+            if not self.clear(stand, (stand[0] - run_in * c, stand[1] - run_in * s)):
+                continue
+            favour *= 1.0 - RUN_IN_SHARE_PER_M * max(run_in - p.approach_m, 0.0)
             # The chassis drives the pass's length too: where the pass would carry the
             # wheels onto a deep cut or fresh fill it is cut short (a pass along a trench
             # from beyond its end drove the front wheels into the end and held the rover
             # fast, trench seed 1).
-            full = length
-            while not (end_ok := self.standable(stand[0] + length * c, stand[1] + length * s)):
+            while not (end_ok := self.footing(stand, heading, length)):
                 if length <= MIN_PASS_M:
                     break
                 length -= step
             if not end_ok:
                 continue
-            if length < full:
-                score = favour * self.swept_score(cut, edge, heading, length)
-                if score <= best_score:
-                    continue
-            best, best_score = (heading, length, b, cu, z_cut, stand), score
+            score = favour * self.swept_score(scored, edge, heading, length)
+            if score <= best_score:
+                continue
+            best_score = score
+            best = DigStation(heading, length, b, cu, z_cut, stand, run_in, ground)
         return best
+
+    def footing(self, stand: tuple[float, float], heading: float, ahead_m: float) -> bool:
+        """Whether the wheels stand clear ``ahead_m`` along ``heading`` from ``stand``:
+        off the work all round, or straddling the channel."""
+        x = stand[0] + ahead_m * math.cos(heading)
+        y = stand[1] + ahead_m * math.sin(heading)
+        return self.standable(x, y) or self.wheels_clear(x, y, heading)
 
     def cut_axes(self, cut: BoolArray, x_m: float, y_m: float) -> list[float]:
         """The four headings along and across the cut cells within a metre of (x, y), by
@@ -363,14 +369,21 @@ class Stations:
         return None
 
     def pitch_compensated(
-        self, boom: float, curl: float, z_cut: float, stand: tuple[float, float], pitch: float
+        self,
+        boom: float,
+        curl: float,
+        z_cut: float,
+        stand: tuple[float, float],
+        pitch: float,
+        ground_m: float | None = None,
     ) -> tuple[float, float]:
         """Boom and curl for the cut, standing at the stand now: the chassis' pitch at rest
         (accelerometer) moves the edge by ``reach·sin(pitch)``, which the depth takes back
-        (as machine-control graders correct the blade for the machine's tilt)."""
+        (as machine-control graders correct the blade for the machine's tilt). The
+        wheels' ground is ``ground_m``, else the survey's under the stand."""
         reach, _ = bucket_edge_m(self.config, self.tool, boom, curl)
-        depth = self.ground_under(stand[0], stand[1]) - z_cut
-        angles = self.reach_depth(depth - reach * math.sin(pitch))
+        ground = self.ground_under(*stand) if ground_m is None else ground_m
+        angles = self.reach_depth(ground - z_cut - reach * math.sin(pitch))
         return angles if angles is not None else (boom, curl)
 
     def carved(
@@ -380,12 +393,14 @@ class Stations:
         heading: float,
         length: float,
         z_cut: float,
+        ground_m: float | None = None,
     ) -> FloatArray:
-        """The expected surface after a pass from ``stand``: lowered to the cut's height
-        where the bucket swept (its width, from the edge's start to its end), so the next
-        load of the round at the same place takes the next layer, not the soil already
-        in the bucket."""
-        reach, _ = self.reach_at(z_cut, stand)
+        """The expected surface after a pass from ``stand`` (the wheels on ``ground_m``,
+        else the survey's ground under it): lowered to the cut's height where the bucket
+        swept (its width, from the edge's start to its end), so the next load of the
+        round at the same place takes the next layer, not the soil already in the
+        bucket."""
+        reach, _ = self.reach_at(z_cut, stand, ground_m)
         dx, dy = self._gx - stand[0], self._gy - stand[1]
         c, s = math.cos(heading), math.sin(heading)
         along = dx * c + dy * s - reach
@@ -394,10 +409,14 @@ class Stations:
         out: FloatArray = np.where(swept, np.fmin(expected_m, z_cut), expected_m)
         return out
 
-    def reach_at(self, z_cut: float, stand: tuple[float, float]) -> tuple[float, float]:
+    def reach_at(
+        self, z_cut: float, stand: tuple[float, float], ground_m: float | None = None
+    ) -> tuple[float, float]:
         """How far ahead of the chassis centre and how high the edge is when set for a cut
-        at ``z_cut`` from ``stand`` (level chassis), in m."""
-        angles = self.reach_depth(self.ground_under(stand[0], stand[1]) - z_cut)
+        at ``z_cut`` from ``stand`` (level chassis; the wheels on ``ground_m``, else the
+        survey's ground under the stand), in m."""
+        ground = self.ground_under(*stand) if ground_m is None else ground_m
+        angles = self.reach_depth(ground - z_cut)
         if angles is None:
             return 1.0, 0.0
         return bucket_edge_m(self.config, self.tool, *angles)
@@ -415,22 +434,23 @@ class Stations:
 
     def angles_for(
         self, edge_xy: tuple[float, float], heading: float, z_cut: float
-    ) -> tuple[float, float, float] | None:
-        """Boom, curl and reach that put the edge at ``z_cut`` from where the rover will
-        stand behind ``edge_xy`` (two passes: the stand depends on the reach)."""
+    ) -> tuple[float, float, float, float] | None:
+        """Boom, curl, reach and the wheels' ground (:meth:`ground_at`) that put the edge
+        at ``z_cut`` from where the rover will stand behind ``edge_xy`` (two passes: the
+        stand depends on the reach)."""
         reach = 1.0
         angles = None
+        ground = 0.0
         for _ in range(2):
             sx = edge_xy[0] - reach * math.cos(heading)
             sy = edge_xy[1] - reach * math.sin(heading)
-            ground = self.ground_under(sx, sy)
-            depth = ground - z_cut
-            angles = self.reach_depth(depth)
+            ground = self.ground_at((sx, sy), heading)
+            angles = self.reach_depth(ground - z_cut)
             if angles is None:
                 return None
             reach, _ = bucket_edge_m(self.config, self.tool, *angles)
         assert angles is not None
-        return angles[0], angles[1], reach
+        return angles[0], angles[1], reach, ground
 
 
 def deepest_cut_m(config: RoverConfig, tool: ToolConfig, poses: BucketPoses) -> float:

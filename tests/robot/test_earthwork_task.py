@@ -17,8 +17,7 @@ from lunarsite.robot.executive import Agent, ControlLoop
 from lunarsite.robot.hardware.mock import ManualClock, MockRover
 from lunarsite.robot.perception.fiducials import CameraMount
 from lunarsite.robot.perception.mapping import RangeScan, chassis_rotation
-from lunarsite.robot.planning.earthwork import CutFill, EarthworkParams
-from lunarsite.robot.planning.hauls import Load
+from lunarsite.robot.planning.earthwork import EarthworkParams
 from lunarsite.robot.site.design import LevelPad
 from lunarsite.robot.site.grid import GridSpec
 from lunarsite.robot.tasks.earthwork import Earthwork, EarthworkTaskParams
@@ -282,85 +281,6 @@ def test_a_pass_carves_the_expected_surface_one_bucket_wide(excavator: RoverConf
     # Carving again deeper only lowers; never raises.
     again = st.carved(out, (3.0, 5.0), 0.0, 0.5, -0.02)
     assert np.array_equal(again, out)
-
-
-def test_a_dig_pass_never_drives_the_wheels_onto_a_deep_cut(excavator: RoverConfig) -> None:
-    # A trench 0.3 m wide along y = 5 from x = 4 to 7, dug 0.21 m of its 0.25 m, and a
-    # full bucket's load at its west end to be dumped further west: the pass the dump's
-    # side prefers runs along the trench from beyond its end (the bucket tipped for the
-    # depth, so it reaches only about a metre ahead), and the chassis drives the pass's
-    # length with it.
-    _rover, task = _task(excavator, GROUND_Z, rounds=1)
-    st, g = task.stations, task.params.grid
-    gx, gy = np.meshgrid(g.x_coords_m, g.y_coords_m)
-    strip = (gx >= 4.0) & (gx <= 7.0) & (np.abs(gy - 5.0) <= 0.15)
-    st.deep_cut = strip
-    target = np.where(strip, GROUND_Z - 0.25, np.nan)
-    cut = np.where(strip, 0.25, 0.0)
-    cf = CutFill(g, target, cut, np.zeros(g.shape), 0)
-    load = Load((4.3, 5.0), (2.5, 5.0), 22.0, "cut", "spoil")
-    dig = st.dig(load, cf, np.where(strip, GROUND_Z - 0.21, GROUND_Z), 0.0)
-    assert dig is not None
-    heading, length, *_rest, stand = dig
-    for t in np.linspace(0.0, length, 25):
-        x = stand[0] + t * math.cos(heading)
-        y = stand[1] + t * math.sin(heading)
-        # Distance from the chassis centre to the strip: the wheels reach 0.45 m.
-        dx = max(4.0 - x, x - 7.0, 0.0)
-        dy = max(abs(y - 5.0) - 0.15, 0.0)
-        assert math.hypot(dx, dy) > 0.45, (t, x, y)
-
-
-def _trench_strip(task: Earthwork) -> tuple[np.ndarray, CutFill]:
-    """A 0.3 m wide trench along y = 5 from x = 4 to 7, not yet dug, 0.25 m deep."""
-    g = task.params.grid
-    gx, gy = np.meshgrid(g.x_coords_m, g.y_coords_m)
-    strip = (gx >= 4.0) & (gx <= 7.0) & (np.abs(gy - 5.0) <= 0.15)
-    target = np.where(strip, GROUND_Z - 0.25, np.nan)
-    cut = np.where(strip, 0.25, 0.0)
-    return strip, CutFill(g, target, cut, np.zeros(g.shape), 0)
-
-
-def _swept_share(task: Earthwork, strip: np.ndarray, dig: tuple) -> float:  # type: ignore[type-arg]
-    """Share of the strip a pass carves (found by carving a flat surface) that lies on
-    the trench."""
-    heading, length, _b, _c, _z, stand = dig
-    carved = task.stations.carved(np.zeros(strip.shape), stand, heading, length, -0.05) < 0.0
-    return float((carved & strip).sum()) / max(int(carved.sum()), 1)
-
-
-@pytest.mark.parametrize("dump_xy", [(5.5, 6.5), (7.8, 6.2), (5.5, 3.5)])
-def test_a_trench_narrower_than_the_bucket_is_dug_straight_across(
-    excavator: RoverConfig, dump_xy: tuple[float, float]
-) -> None:
-    # A 0.5 m bucket over a 0.3 m trench: a diagonal pass runs longer through the trench
-    # cells but its strip spills well over both sides; the pass straight across fits.
-    _rover, task = _task(excavator, GROUND_Z, rounds=1)
-    strip, cf = _trench_strip(task)
-    load = Load((5.5, 5.0), dump_xy, 10.0, "cut", "spoil")
-    dig = task.stations.dig(load, cf, np.zeros(strip.shape), 0.0)
-    assert dig is not None
-    heading = dig[0]
-    assert abs(math.sin(heading)) > 0.99, math.degrees(heading)
-    # Across, the strip is 0.5 m along the trench by at most its 0.3 m width (5 cm cells
-    # round it out): most of what it carves is trench.
-    assert _swept_share(task, strip, dig) >= 0.8
-
-
-def test_a_pass_at_a_trench_end_shifts_in_off_the_end(excavator: RoverConfig) -> None:
-    # The load's cell 5 cm from the trench's west end: a pass centred on it would hang
-    # the bucket's half-width (0.25 m) past the end; shifted in, it stays on the trench.
-    _rover, task = _task(excavator, GROUND_Z, rounds=1)
-    strip, cf = _trench_strip(task)
-    load = Load((4.05, 5.0), (4.0, 6.5), 10.0, "cut", "spoil")
-    dig = task.stations.dig(load, cf, np.zeros(strip.shape), 0.0)
-    assert dig is not None
-    g = task.params.grid
-    gx, _gy = np.meshgrid(g.x_coords_m, g.y_coords_m)
-    heading, length, _b, _c, _z, stand = dig
-    carved = task.stations.carved(np.zeros(strip.shape), stand, heading, length, -0.05) < 0.0
-    assert float(gx[carved].min()) >= 4.0 - 0.06
-    assert _swept_share(task, strip, dig) >= 0.8
 
 
 class _StallingRover(MockRover):
