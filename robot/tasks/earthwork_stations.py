@@ -31,6 +31,7 @@ from ..planning.hauls import Load
 from ..site.grid import FloatArray
 from ..types import wrap_angle
 from .earthwork_footing import Footing, cut_width_m
+from .earthwork_passes import cut_at, cut_axes, pass_through, swept_score
 
 if TYPE_CHECKING:
     from .earthwork_params import EarthworkTaskParams
@@ -127,29 +128,6 @@ class Stations(Footing):
         edges, the wheels off deep cuts and fresh fill."""
         return self.clear(stand, approach) and self.standable(*stand) and self.standable(*approach)
 
-    def cut_at(self, cut: BoolArray, x_m: float, y_m: float) -> bool:
-        """Whether the cell under (x, y) is one of ``cut`` (:meth:`cut_mask`); False off
-        the grid."""
-        g = self.params.grid
-        j, i = g.cell_of(x_m, y_m)
-        return g.in_bounds(j, i) and bool(cut[j, i])
-
-    def pass_through(
-        self, cut: BoolArray, x_m: float, y_m: float, heading: float, want_m: float
-    ) -> tuple[float, float]:
-        """How far a pass through (x, y) along ``heading`` can start behind it and run on
-        ahead of it over cells of ``cut``, in whole cells, up to ``want_m`` in all."""
-        step = self.params.grid.cell_size_m
-        c, s = math.cos(heading), math.sin(heading)
-        back = fwd = 0.0
-        while back < want_m and self.cut_at(cut, x_m - (back + step) * c, y_m - (back + step) * s):
-            back += step
-        while back + fwd < want_m and self.cut_at(
-            cut, x_m + (fwd + step) * c, y_m + (fwd + step) * s
-        ):
-            fwd += step
-        return back, fwd
-
     def mark_fill(self, x_m: float, y_m: float) -> None:
         """A load was just poured at (x, y): the ground within :data:`PILE_RADIUS_M` is
         fresh fill from now on."""
@@ -196,12 +174,12 @@ class Stations(Footing):
         (a heading along it) and the point on its middle line abreast of (x, y); None
         elsewhere."""
         deep = self.deep_cut
-        if deep is None or not self.cut_at(deep, x_m, y_m):
+        if deep is None or not cut_at(self.grid, deep, x_m, y_m):
             return None
         near = deep & (np.hypot(self._gx - x_m, self._gy - y_m) <= NARROW_WINDOW_M)
         if cut_width_m(near, self.params.grid.cell_size_m) >= self.tool.width_m:
             return None
-        axes = self.cut_axes(deep, x_m, y_m)
+        axes = cut_axes(deep, self._gx, self._gy, x_m, y_m)
         if not axes:
             return None
         nx, ny = -math.sin(axes[0]), math.cos(axes[0])
@@ -223,9 +201,10 @@ class Stations(Footing):
         beyond the design along it. Of those whose stand and run-in keep clear of the
         site's edges with the wheels off the work (:meth:`run_in`), the one whose swept
         strip (bucket width × length) takes the most cut cells less the cells it would
-        cut wrongly (:meth:`swept_score`) is taken, a longer run-in counting against it
-        (:data:`RUN_IN_SHARE_PER_M`). Across a trench narrower than the bucket the
-        bucket's overhang is no fault (the channel, :meth:`channel`, is its width).
+        cut wrongly (:func:`~.earthwork_passes.swept_score`) is taken, a longer run-in
+        counting against it (:data:`RUN_IN_SHARE_PER_M`). Along a trench narrower than the
+        bucket the bucket's overhang is no fault (the channel, :meth:`channel`, is its
+        width).
         """
         p = self.params
         (dx, dy), (ux, uy) = load.dig_xy_m, load.dump_xy_m
@@ -244,8 +223,11 @@ class Stations(Footing):
         want = load.mass_kg / (p.planner.cut_density_kgpm3 * self.tool.width_m * thick)
         want = min(max(want, MIN_PASS_M), p.max_pass_m)
         cut = self.cut_mask(cf)
+        g, width = self.grid, self.tool.width_m
         scored, origin = cut, (dx, dy)
-        headings = [base + k * 0.25 * math.pi for k in range(8)] + self.cut_axes(cut, dx, dy)
+        headings = [base + k * 0.25 * math.pi for k in range(8)] + cut_axes(
+            cut, self._gx, self._gy, dx, dy
+        )
         shifts: tuple[float, ...] = PASS_SHIFTS
         narrow = self.narrow_axis(dx, dy)
         if narrow is not None:
@@ -264,13 +246,13 @@ class Stations(Footing):
             c, s = math.cos(heading), math.sin(heading)
             w = shift * self.tool.width_m
             ox, oy = origin[0] - w * s, origin[1] + w * c
-            if not self.cut_at(cut, ox, oy):
+            if not cut_at(self.grid, cut, ox, oy):
                 continue
-            back, fwd = self.pass_through(cut, ox, oy, heading, want)
+            back, fwd = pass_through(self.grid, cut, ox, oy, heading, want)
             # From the far side of the first cut cell to the far side of the last.
             length = max(back + fwd + step, MIN_PASS_M)
             edge = (ox - (back + 0.5 * step) * c, oy - (back + 0.5 * step) * s)
-            score = favour * self.swept_score(scored, edge, heading, length)
+            score = favour * swept_score(g, scored, edge, heading, length, width)
             if score <= best_score:
                 continue
             angles = self.angles_for(edge, heading, z_cut)
@@ -294,7 +276,7 @@ class Stations(Footing):
                 length -= step
             if not end_ok:
                 continue
-            score = favour * self.swept_score(scored, edge, heading, length)
+            score = favour * swept_score(g, scored, edge, heading, length, width)
             if score <= best_score:
                 continue
             best_score = score
@@ -308,48 +290,12 @@ class Stations(Footing):
         y = stand[1] + ahead_m * math.sin(heading)
         return self.standable(x, y) or self.wheels_clear(x, y, heading)
 
-    def cut_axes(self, cut: BoolArray, x_m: float, y_m: float) -> list[float]:
-        """The four headings along and across the cut cells within a metre of (x, y), by
-        their principal axes (a trench's line and its normal); none where the cut around
-        is round or too small to say."""
-        near = cut & (np.hypot(self._gx - x_m, self._gy - y_m) <= 1.0)
-        if int(near.sum()) < 3:
-            return []
-        xs, ys = self._gx[near], self._gy[near]
-        cov = np.cov(np.stack([xs, ys]))
-        w, v = np.linalg.eigh(cov)
-        if w[1] < 2.0 * w[0]:
-            return []
-        along = math.atan2(float(v[1, 1]), float(v[0, 1]))
-        return [along + k * 0.5 * math.pi for k in range(4)]
-
     def cut_mask(self, cf: CutFill) -> BoolArray:
         """Cells the plan cuts: design cells above their target, and borrow cells."""
         out: BoolArray = cf.cut_m > 0.0
         if self.params.borrow_mask is not None:
             out = out | self.params.borrow_mask
         return out
-
-    def swept_score(
-        self, cut: BoolArray, edge: tuple[float, float], heading: float, length: float
-    ) -> float:
-        """Area (m²) of the strip a pass sweeps (bucket width, from ``edge`` along
-        ``heading`` for ``length``) on cells the plan cuts, less the area on cells it
-        does not (a cut there is a hole the design did not ask for) or off the grid."""
-        g = self.params.grid
-        step = 0.5 * g.cell_size_m
-        half = 0.5 * self.tool.width_m
-        along = np.arange(0.5 * step, max(length, step), step)
-        across = np.arange(-half + 0.5 * step, half, step)
-        a, b = np.meshgrid(along, across)
-        c, s = math.cos(heading), math.sin(heading)
-        j, i = g.cells_of(edge[0] + a * c - b * s, edge[1] + a * s + b * c)
-        ny, nx = g.shape
-        inside = (j >= 0) & (j < ny) & (i >= 0) & (i < nx)
-        hit = np.zeros(j.shape, dtype=bool)
-        hit[inside] = cut[j[inside], i[inside]]
-        n_hit = int(hit.sum())
-        return (n_hit - (hit.size - n_hit)) * step * step
 
     def dump(self, load: Load, yaw_now_rad: float) -> tuple[float, tuple[float, float]] | None:
         """Heading and stand for a load's dump, facing away from the dig if possible."""
