@@ -43,11 +43,14 @@ again (:class:`~lunarsite.robot.control.motions.DigCut`): none, the pass ends at
 first trip. A trench pass along the cut filled its bucket, plowed on, pitched past the
 first raise and lifted the rover's rear 0.2 m as the edge dived to 0.3 m (trench seed 0;
 with one raise allowed the second trip came at 0.155 rad, too late)."""
-BACK_OUT_LIFT_RAD = 0.06
-"""The boom rises this much before the rover backs out of a pass (about 3-4 cm at the
-edge): backing at cut depth, the edge dragged the spill that slumped in behind it back
-like a blade, up to 3 kg a soil update, and heaped it at the trench's start (trench seed
-0)."""
+BACK_OUT_LIFT_RAD = 0.15
+"""The boom rises this much (about 9 cm at the edge) before the rover backs out of a
+pass, in rad: backing at cut depth, the edge dragged the soil over it back like a blade,
+up to 3 kg a soil update, and heaped it at the trench's start (trench seeds 0 and 1;
+0.06 rad still dragged 60 kg in 1500 s of seed 1)."""
+CURL_CLEAR_RAD = 0.2
+"""The boom rises this much more after backing out, before the bucket curls (about 12 cm
+at the edge), in rad."""
 POUR_S = 2.0
 """Standing time with the bucket tipped, in s."""
 MAX_BACK_OUT_M = 0.5
@@ -120,12 +123,16 @@ def haul(task: Earthwork, load: Load, cf: CutFill) -> ScriptBody:
     # where the straddling rover's belly (7 cm clear) then grounded (trench seed 0). The
     # estimate counts the pass's forward slip as travel: a margin keeps the edge in.
     back = min(got - BACK_OUT_MARGIN_M, MAX_BACK_OUT_M)
-    lift = pilot.tools[boom] + math.copysign(BACK_OUT_LIFT_RAD, carry[boom] - pilot.tools[boom])
-    yield ToolsTo(pilot, {boom: lift})
+    yield ToolsTo(pilot, {boom: _toward(pilot.tools[boom], carry[boom], BACK_OUT_LIFT_RAD)})
     if back > 0.0:
         yield Straight(pilot, -back, BACK_OUT_MPS, heading)
     else:
         back = 0.0
+    # Curling swings the edge down and back by up to 9 cm: clear of the ground first, or
+    # it drags the ground behind the pass back like a blade (a 10 cm ridge across the
+    # trench's start after five loads, where the straddling rover then grounded: trench
+    # seed 1). Raised, the bucket tips back, so nothing spills.
+    yield ToolsTo(pilot, {boom: _toward(pilot.tools[boom], carry[boom], CURL_CLEAR_RAD)})
     yield ToolsTo(pilot, {curl: carry[curl]})
     yield ToolsTo(pilot, carry)
     pilot.pivot_ahead_m = task.poses.loaded_pivot_ahead_m
@@ -150,6 +157,15 @@ def haul(task: Earthwork, load: Load, cf: CutFill) -> ScriptBody:
         )
     yield from dump_load(task, load, dump)
     return None
+
+
+def _toward(now_rad: float, goal_rad: float, step_rad: float) -> float:
+    """``now_rad`` moved ``step_rad`` towards ``goal_rad``, not past it."""
+    return (
+        goal_rad
+        if abs(goal_rad - now_rad) <= step_rad
+        else now_rad + math.copysign(step_rad, goal_rad - now_rad)
+    )
 
 
 def _timeout_s(distance_m: float, speed_mps: float) -> float:
