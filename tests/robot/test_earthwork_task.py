@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from lunarsite.robot.config import RoverConfig
+from lunarsite.robot.control.bucket import bucket_edge_m
 from lunarsite.robot.executive import Agent, ControlLoop
 from lunarsite.robot.hardware.mock import ManualClock, MockRover
 from lunarsite.robot.perception.fiducials import CameraMount
@@ -319,3 +320,48 @@ def test_a_stalled_pass_leaves_the_rest_of_its_strip_expected_uncut(
     # rows of 10 cells of 5 cm, where the whole pass would have carved a dozen rows.
     cells = task.params.grid.cell_size_m
     assert 0 < carved[0] <= (0.05 / cells + 2) * (0.5 / cells + 1)
+
+
+class _RecordingRover(MockRover):
+    """A mock that records, every step, its speed and where its bucket's edge is."""
+
+    def __init__(self, config: RoverConfig, clock: ManualClock, start: Pose2) -> None:
+        super().__init__(config, clock, start)
+        self.samples: list[tuple[float, float, float, float]] = []
+        """(speed m/s, boom rad, curl rad, edge height above the ground m) per step."""
+        self._tool = next(t for t in config.tools if t.kind == "bucket")
+
+    def _step(self, dt_s: float) -> None:
+        super()._step(dt_s)
+        boom, curl = self._joint_rad["boom_lift"], self._joint_rad["bucket_curl"]
+        _, z = bucket_edge_m(self.config, self._tool, boom, curl)
+        self.samples.append((self.true_twist.linear_mps, boom, curl, z))
+
+
+def test_the_edge_backs_out_of_a_pass_raised_and_curls_clear_of_the_ground(
+    excavator: RoverConfig,
+) -> None:
+    # Backing out or curling with its edge at cut depth, a bucket drags the ground behind
+    # it back like a blade. On the mock (no soil), the edge's height is worked from the
+    # joints by the arm's geometry: the rover must back out with the edge above the cut
+    # and start curling with it well above the ground.
+    rover, task = _task(excavator, GROUND_Z - 0.06, rounds=1, rover_type=_RecordingRover)
+    ControlLoop(
+        [Agent(rover, task)],
+        rate_hz=HZ,
+        time_limit_s=1500.0,
+        should_cancel=lambda: "one load hauled" if task.progress.loads >= 1 else None,
+    ).run()
+    assert task.progress.loads >= 1
+    s = rover.samples
+    # The pass: the lowest edge while driving forward.
+    k_cut = min(range(len(s)), key=lambda k: s[k][3] if s[k][0] > 0.01 else math.inf)
+    z_cut, curl_cut = s[k_cut][3], s[k_cut][2]
+    assert z_cut < -0.02
+    # From the pass on, until the bucket is carried: backing samples and the curl.
+    after = s[k_cut:]
+    k_curl = next(k for k, x in enumerate(after) if abs(x[2] - curl_cut) > 0.02)
+    backing = [x for x in after[:k_curl] if x[0] < -0.01]
+    assert backing, "no back-out before the curl"
+    assert min(x[3] for x in backing) >= z_cut + 0.05
+    assert after[k_curl][3] >= z_cut + 0.12
