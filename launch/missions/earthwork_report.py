@@ -2,7 +2,8 @@
 
 The designs are laid on the true soil grid before the run, by the rules the rover used on
 its own survey, and the true grid after is scored against them (RMS, maximum and mean
-absolute error, share of cells within ±3 cm). Files added to the run folder:
+absolute error, share of cells within ±3 cm; a trench's width as built, at half its
+depth, beside its design's). Files added to the run folder:
 
 - ``design.npy``: the design height per cell on the grid of ``terrain_*.npy`` (NaN where
   no design speaks);
@@ -26,7 +27,8 @@ import numpy as np
 
 from lunarsite.robot.control.bucket import bucket_edge_m
 from lunarsite.robot.planning.earthwork import combine_designs, transport_bound_kg_m
-from lunarsite.robot.site.design import ResolvedDesign
+from lunarsite.robot.site.as_built import trench_width_m
+from lunarsite.robot.site.design import ResolvedDesign, Trench
 from lunarsite.robot.site.grid import GridSpec
 from lunarsite.robot.tasks.earthwork import Earthwork
 
@@ -37,6 +39,10 @@ __all__ = ["judge_earthwork", "write_earthwork_files"]
 
 ROBOT_MASS_NOTE = "Lunabotics worked example: 77,551 cm³ in 15 min by a 66 kg robot, ~7 kg/h per kg"
 """reference/CONSTRUCTION.md."""
+
+
+TRENCH_WIDTH_SEARCH_M = 0.75
+"""A trench's as-built width is looked for this far beyond its design's sides, in m."""
 
 
 def _true_grid(run: RunRecord) -> GridSpec | None:
@@ -94,7 +100,8 @@ def judge_earthwork(run: RunRecord) -> Judgement:
     if run.has_truth:
         checks["not_tipped_over"] = not run.tipped_over
     after = run.terrain_after_m
-    for d in _true_designs(run):
+    grid = _true_grid(run)
+    for d, spec in zip(_true_designs(run), designs_of(scenario.mission), strict=True):
         if after is None:
             break
         s = d.judge(after)
@@ -108,6 +115,17 @@ def judge_earthwork(run: RunRecord) -> Judgement:
             "still_to_cut_m3": round(s.above_m3, 4),
             "still_to_fill_m3": round(s.below_m3, 4),
         }
+        if isinstance(spec, Trench) and grid is not None and run.terrain_before_m is not None:
+            # A bucket wider than the design digs wider: say how wide it came out.
+            width = trench_width_m(
+                spec.polyline_xy_m,
+                0.5 * spec.width_m + TRENCH_WIDTH_SEARCH_M,
+                grid,
+                run.terrain_before_m,
+                after,
+            )
+            per_task[d.name]["design_width_m"] = spec.width_m
+            per_task[d.name]["as_built_width_m"] = round(width, 3)
         own = st.scores.get(d.name)
         if own is not None:
             per_task[d.name]["rover_survey"] = {
@@ -177,6 +195,12 @@ def judge_earthwork(run: RunRecord) -> Judgement:
             f"{name}: {t['share_in_spec_3cm']:.0%} of cells within ±3 cm, RMS "
             f"{t['rms_error_m'] * 100:.1f} cm, mean |error| "
             f"{t['mean_abs_error_m'] * 100:.1f} cm (truth)"
+            + (
+                f"; {t['as_built_width_m']:.2f} m wide at half its depth (design "
+                f"{t['design_width_m']:g} m)"
+                if "as_built_width_m" in t
+                else ""
+            )
         )
     lines.append(f"productivity {rate:.2f} kg/h per kg of rover ({ROBOT_MASS_NOTE})")
     return Judgement(checks, data, tuple(lines))

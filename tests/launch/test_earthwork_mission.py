@@ -225,6 +225,10 @@ def test_a_short_trench_run_leaves_files_anyone_can_check(tmp_path: Path) -> Non
     assert float(m0.sum()) == pytest.approx(float(m1.sum()) + in_tools, rel=1e-6)
     for name in ("profile_trench.png", "error_after.png"):
         assert (out / name).exists(), name
+    # Nothing dug in 40 s: the as-built width, beside the design's, is none.
+    trench = metrics["tasks"]["trench"]
+    assert trench["design_width_m"] == 0.3
+    assert trench["as_built_width_m"] == 0.0
 
 
 def test_the_plan_stands_modules_on_a_levelled_spot_as_the_simulator_does() -> None:
