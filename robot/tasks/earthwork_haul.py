@@ -141,7 +141,7 @@ def haul(task: Earthwork, load: Load, cf: CutFill) -> ScriptBody:
     # fix there checks it got out before it turns (backing out of a heavy cut the wheels
     # slip, and the estimate ran 0.33 m ahead of a rover whose turn then put a wheel in
     # the trench's end: trench seed 0), and it backs on until it has.
-    out = length + run_in - back
+    out = max(got, 0.0) + run_in - back
     yield Straight(pilot, -out, speed, heading, timeout_s=_timeout_s(out, speed))
     if run_in > p.approach_m:
         entry = (stand[0] - run_in * c, stand[1] - run_in * s)
