@@ -162,30 +162,34 @@ def test_a_trench_pass_runs_in_from_the_nearer_end_straddling(
     assert dig.z_cut_m == pytest.approx(GROUND_Z - 0.25, abs=1e-6)
 
 
-def test_a_shallow_narrow_strip_is_dug_straight_across(excavator: RoverConfig) -> None:
-    # A strip narrower than the bucket but no deep cut (the wheels may cross it): a
-    # diagonal pass runs longer through its cells but spills over both sides; across it
-    # the strip is 0.5 m along it by its 0.3 m width, most of it on the strip.
+def _shallow_pass(
+    excavator: RoverConfig, load_xy: tuple[float, float], dump_xy: tuple[float, float]
+) -> tuple[Earthwork, np.ndarray, DigStation, np.ndarray]:
+    """A pass for a load on the strip taken as no deep cut (the wheels may cross it):
+    the task, the strip, the station and the cells it carves."""
     _rover, task = _task(excavator, GROUND_Z, rounds=1)
     strip, cf = _trench_strip(task, deep=False)
-    load = Load((5.5, TRENCH_Y), (5.5, 6.5), 10.0, "cut", "spoil")
-    dig = task.stations.dig(load, cf, np.zeros(strip.shape), 0.0)
+    dig = task.stations.dig(
+        Load(load_xy, dump_xy, 10.0, "cut", "spoil"), cf, np.zeros(strip.shape), 0.0
+    )
     assert dig is not None
+    return task, strip, dig, _carved(task, dig)
+
+
+def test_a_shallow_narrow_strip_is_dug_straight_across(excavator: RoverConfig) -> None:
+    # A strip narrower than the bucket but no deep cut: a diagonal pass runs longer
+    # through its cells but spills over both sides; across it the strip is 0.5 m along it
+    # by its 0.3 m width, most of it on the strip.
+    _, strip, dig, carved = _shallow_pass(excavator, (5.5, TRENCH_Y), (5.5, 6.5))
     assert abs(math.sin(dig.heading_rad)) > 0.99, math.degrees(dig.heading_rad)
-    carved = _carved(task, dig)
     assert float((carved & strip).sum()) / max(int(carved.sum()), 1) >= 0.8
 
 
 def test_a_pass_at_a_strips_end_shifts_in_off_the_end(excavator: RoverConfig) -> None:
     # The load's cell 5 cm from the strip's west end: a pass centred on it would hang the
     # bucket's half-width (0.25 m) past the end; shifted in, it stays on the strip.
-    _rover, task = _task(excavator, GROUND_Z, rounds=1)
-    strip, cf = _trench_strip(task, deep=False)
-    load = Load((4.05, TRENCH_Y), (4.0, 6.5), 10.0, "cut", "spoil")
-    dig = task.stations.dig(load, cf, np.zeros(strip.shape), 0.0)
-    assert dig is not None
+    task, strip, _dig, carved = _shallow_pass(excavator, (4.05, TRENCH_Y), (4.0, 6.5))
     g = task.params.grid
     gx, _gy = np.meshgrid(g.x_coords_m, g.y_coords_m)
-    carved = _carved(task, dig)
     assert float(gx[carved].min()) >= TRENCH_X[0] - 0.06
     assert float((carved & strip).sum()) / max(int(carved.sum()), 1) >= 0.8
