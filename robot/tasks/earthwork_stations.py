@@ -73,11 +73,6 @@ MAX_RUN_IN_M = 4.0
 RUN_IN_SHARE_PER_M = 0.1
 """Share of its swept-area score a dig pass loses per metre its run-in is longer than
 the usual approach: of two passes along a trench, the one from the nearer end."""
-SPILL_CLEAR_M = 0.3
-"""A pass along a trench ends this far short of the trench's far end, in m: what its
-bucket could not hold went ahead of it, and at the end heaped a 10 cm ridge across the
-other end's run-in that grounded the rover (trench seed 0); the ends are dug by passes
-that start there and run inwards."""
 NARROW_WINDOW_M = 0.5
 """Radius round a load's cell within which a deep cut's width is taken, in m."""
 
@@ -257,18 +252,6 @@ class Stations(Footing):
             # From the far side of the first cut cell to the far side of the last.
             length = max(back + fwd + step, MIN_PASS_M)
             edge = (ox - (back + 0.5 * step) * c, oy - (back + 0.5 * step) * s)
-            if narrow is not None:
-                # A full bucket piles what it cannot hold ahead of it: a pass along a
-                # trench stops short of the far end, where the rover runs in from.
-                end = length + 0.5 * step
-                left = 0.0
-                while left < SPILL_CLEAR_M and cut_at(
-                    g, cut, edge[0] + (end + left) * c, edge[1] + (end + left) * s
-                ):
-                    left += step
-                length -= max(SPILL_CLEAR_M - left, 0.0)
-                if length < MIN_PASS_M:
-                    continue
             score = favour * swept_score(g, scored, edge, heading, length, width)
             if score <= best_score:
                 continue

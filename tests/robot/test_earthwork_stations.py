@@ -193,25 +193,3 @@ def test_a_pass_at_a_strips_end_shifts_in_off_the_end(excavator: RoverConfig) ->
     gx, _gy = np.meshgrid(g.x_coords_m, g.y_coords_m)
     assert float(gx[carved].min()) >= TRENCH_X[0] - 0.06
     assert float((carved & strip).sum()) / max(int(carved.sum()), 1) >= 0.8
-
-
-@pytest.mark.parametrize("load_x", [4.1, 4.6, 5.5, 6.4, 6.9])
-@pytest.mark.parametrize("dump_x", [2.5, 8.5])
-def test_a_trench_pass_stops_short_of_the_far_end(
-    excavator: RoverConfig, load_x: float, dump_x: float
-) -> None:
-    # What a full bucket cannot hold goes ahead of it: no pass along the trench runs to
-    # within 0.3 m of the end it heads for (where the rover runs in for other passes).
-    _rover, task = _task(excavator, GROUND_Z, rounds=1)
-    strip, cf = _trench_strip(task)
-    load = Load((load_x, TRENCH_Y), (dump_x, 6.5), 15.0, "cut", "spoil")
-    dig = task.stations.dig(load, cf, np.zeros(strip.shape), 0.0)
-    assert dig is not None
-    g = task.params.grid
-    gx, _gy = np.meshgrid(g.x_coords_m, g.y_coords_m)
-    carved = _carved(task, dig)
-    cell = g.cell_size_m
-    if math.cos(dig.heading_rad) > 0.0:
-        assert float(gx[carved].max()) <= TRENCH_X[1] - 0.3 + cell
-    else:
-        assert float(gx[carved].min()) >= TRENCH_X[0] + 0.3 - cell
