@@ -9,7 +9,7 @@ blade to a design: ``aim`` gets the estimated pose and the chassis pitch and ans
 boom and curl that put the lip on the grade there.
 
 The pitch is the accelerometer's at rest when the pass starts (``pitch0_rad``) plus the
-gyro's pitch rate integrated over the pass (as :class:`~.motions.DigCut` does): on the
+gyro's pitch rate integrated over the pass (as :class:`~.dig_cut.DigCut` does): on the
 move the accelerometer's tilt shakes by a tenth of a radian, the gyro drifts by well
 under a milliradian over a pass. A wheel climbing 3 cm over a 0.6 m wheelbase pitches the
 chassis 0.05 rad, which moves a lip a metre ahead by 5 cm: the boom takes it back.

@@ -23,7 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..config import RoverConfig
-from ..control.motions import DigCut, Hold, Straight, ToolsTo
+from ..control.dig_cut import DigCut
+from ..control.motions import Hold, Straight, ToolsTo
 from ..control.pilot import Pilot
 from ..control.travel import travel
 from ..executive.compose import ScriptBody

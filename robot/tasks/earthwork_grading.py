@@ -24,8 +24,9 @@ import numpy as np
 
 from ..config import RoverConfig, ToolConfig
 from ..control.bucket import BucketPoses, bucket_edge_m, dig_angles_rad
+from ..control.dig_cut import DigCut
 from ..control.grade import Aim, GradePass
-from ..control.motions import DigCut, Straight, ToolsTo
+from ..control.motions import Straight, ToolsTo
 from ..executive.compose import ScriptBody
 from ..planning.earthwork import CutFill
 from ..planning.hauls import Load

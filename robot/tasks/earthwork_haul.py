@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..control.bucket import edge_hold_gain
-from ..control.motions import DigCut, Hold, Straight, ToolsTo
+from ..control.dig_cut import DigCut
+from ..control.motions import Hold, Straight, ToolsTo
 from ..control.travel import travel_direct
 from ..executive.compose import ScriptBody
 from ..planning.earthwork import CutFill
@@ -39,7 +40,7 @@ ENTRY_TOLERANCE_M = 0.1
 straddled before it turns, in m."""
 DIG_RELIEFS = 0
 """Boom raises a dig pass's pitch guard makes before it ends the pass where it trips
-again (:class:`~lunarsite.robot.control.motions.DigCut`): none, the pass ends at the
+again (:class:`~lunarsite.robot.control.dig_cut.DigCut`): none, the pass ends at the
 first trip. A trench pass along the cut filled its bucket, plowed on, pitched past the
 first raise and lifted the rover's rear 0.2 m as the edge dived to 0.3 m (trench seed 0;
 with one raise allowed the second trip came at 0.155 rad, too late)."""

@@ -18,7 +18,8 @@ from lunarsite.robot.control.bucket import (
     edge_hold_gain,
     max_dig_depth_m,
 )
-from lunarsite.robot.control.motions import DigCut, Straight, ToolsTo, TurnTo, WallFix
+from lunarsite.robot.control.dig_cut import DigCut
+from lunarsite.robot.control.motions import Straight, ToolsTo, TurnTo, WallFix
 from lunarsite.robot.control.pilot import Pilot
 from lunarsite.robot.executive import Agent, ControlLoop, Sequence, Skill
 from lunarsite.robot.hardware.mock import ManualClock, MockRover
