@@ -28,7 +28,14 @@ from ..planning.planner import Planner, PlannerParams, PlanningError
 from ..site.grid import GridSpec
 from ..types import Pose2
 
-__all__ = ["ROUTE_MARGIN_M", "STRADDLE_MARGIN_M", "WHEEL_REACH_M", "Footing", "cut_width_m"]
+__all__ = [
+    "ROUTE_MARGIN_M",
+    "STRADDLE_MARGIN_M",
+    "WHEEL_REACH_M",
+    "Footing",
+    "cut_width_m",
+    "on_site",
+]
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -102,10 +109,11 @@ class Footing:
 
         a, b = np.meshgrid(span(hl), span(hw))
         patch = np.stack([a.ravel(), b.ravel()], axis=1)
-        centres = [
-            (sx * 0.5 * w.wheelbase_m, sy * 0.5 * w.track_m) for sx in (-1, 1) for sy in (-1, 1)
-        ]
-        self._wheel_points = np.concatenate([patch + np.array(c) for c in centres])
+        self.wheel_centres_m = np.array(
+            [(sx * 0.5 * w.wheelbase_m, sy * 0.5 * w.track_m) for sx in (-1, 1) for sy in (-1, 1)]
+        )
+        """Where the four wheels touch the ground, (ahead, left) of the chassis centre, m."""
+        self._wheel_points = np.concatenate([patch + c for c in self.wheel_centres_m])
 
     # ------------------------------------------------------------------ masks
     @property
@@ -177,10 +185,7 @@ class Footing:
         """Whether the four wheels' ground patches, the chassis centred at (x, y) and
         facing ``heading_rad``, keep :data:`STRADDLE_MARGIN_M` off the dug channel
         (:meth:`channel`) and off fresh fill: a rover straddling a trench."""
-        c, s = math.cos(heading_rad), math.sin(heading_rad)
-        pts = self._wheel_points
-        px = x_m + pts[:, 0] * c - pts[:, 1] * s
-        py = y_m + pts[:, 0] * s + pts[:, 1] * c
+        px, py = on_site(self._wheel_points, x_m, y_m, heading_rad)
         j, i = self.grid.cells_of(px, py)
         ny, nx = self.grid.shape
         if not bool(((j >= 0) & (j < ny) & (i >= 0) & (i < nx)).all()):
@@ -256,3 +261,14 @@ def cut_width_m(mask: BoolArray, cell_m: float) -> float:
     var = np.linalg.eigvalsh(np.cov(np.stack([ii, jj]).astype(np.float64)))
     length = math.sqrt(12.0 * float(var[-1]) + 1.0) * cell_m
     return float(jj.size) * cell_m * cell_m / length
+
+
+def on_site(
+    points_m: npt.NDArray[np.float64], x_m: float, y_m: float, heading_rad: float
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Site x and y of chassis-frame points (N × 2: ahead, left) of a chassis centred at
+    (x, y) and facing ``heading_rad``."""
+    c, s = math.cos(heading_rad), math.sin(heading_rad)
+    px = x_m + points_m[:, 0] * c - points_m[:, 1] * s
+    py = y_m + points_m[:, 0] * s + points_m[:, 1] * c
+    return px, py

@@ -123,12 +123,10 @@ def haul(task: Earthwork, load: Load, cf: CutFill) -> ScriptBody:
     # ground there back like a blade, and at a trench's end that heaped a 9 cm ridge
     # where the straddling rover's belly (7 cm clear) then grounded (trench seed 0). The
     # estimate counts the pass's forward slip as travel: a margin keeps the edge in.
-    back = min(got - BACK_OUT_MARGIN_M, MAX_BACK_OUT_M)
+    back = max(min(got - BACK_OUT_MARGIN_M, MAX_BACK_OUT_M), 0.0)
     yield ToolsTo(pilot, {boom: _toward(pilot.tools[boom], carry[boom], BACK_OUT_LIFT_RAD)})
     if back > 0.0:
         yield Straight(pilot, -back, BACK_OUT_MPS, heading)
-    else:
-        back = 0.0
     # Curling swings the edge down and back by up to 9 cm: clear of the ground first, or
     # it drags the ground behind the pass back like a blade (a 10 cm ridge across the
     # trench's start after five loads, where the straddling rover then grounded: trench

@@ -30,7 +30,7 @@ from ..planning.earthwork import CutFill
 from ..planning.hauls import Load
 from ..site.grid import FloatArray
 from ..types import wrap_angle
-from .earthwork_footing import Footing, cut_width_m
+from .earthwork_footing import Footing, cut_width_m, on_site
 from .earthwork_passes import cut_at, cut_axes, pass_through, swept_score
 
 if TYPE_CHECKING:
@@ -160,13 +160,8 @@ class Stations(Footing):
         centre over the channel) the mean under the four wheels."""
         if self.standable(*stand):
             return self.ground_under(*stand)
-        w = self.config.wheels
-        c, s = math.cos(heading), math.sin(heading)
-        heights = [
-            self.ground_under(stand[0] + a * c - b * s, stand[1] + a * s + b * c)
-            for a in (-0.5 * w.wheelbase_m, 0.5 * w.wheelbase_m)
-            for b in (-0.5 * w.track_m, 0.5 * w.track_m)
-        ]
+        px, py = on_site(self.wheel_centres_m, stand[0], stand[1], heading)
+        heights = [self.ground_under(float(x), float(y)) for x, y in zip(px, py, strict=True)]
         return float(np.mean(heights))
 
     def narrow_axis(self, x_m: float, y_m: float) -> tuple[float, tuple[float, float]] | None:
@@ -177,7 +172,7 @@ class Stations(Footing):
         if deep is None or not cut_at(self.grid, deep, x_m, y_m):
             return None
         near = deep & (np.hypot(self._gx - x_m, self._gy - y_m) <= NARROW_WINDOW_M)
-        if cut_width_m(near, self.params.grid.cell_size_m) >= self.tool.width_m:
+        if cut_width_m(near, self.grid.cell_size_m) >= self.tool.width_m:
             return None
         axes = cut_axes(deep, self._gx, self._gy, x_m, y_m)
         if not axes:
@@ -236,7 +231,7 @@ class Stations(Footing):
             assert channel is not None
             headings, shifts, scored = [axis, axis + math.pi], (0.0,), cut | channel
         headings.sort(key=lambda h: abs(wrap_angle(h - base)))
-        step = p.grid.cell_size_m
+        step = g.cell_size_m
         best: DigStation | None = None
         best_score = 0.0
         for heading, shift in itertools.product(headings, shifts):
@@ -244,11 +239,10 @@ class Stations(Footing):
             # back each load: such a pass must sweep markedly more of the cut to be taken.
             favour = 1.0 - OFF_SIDE_PENALTY * abs(wrap_angle(heading - base)) / math.pi
             c, s = math.cos(heading), math.sin(heading)
-            w = shift * self.tool.width_m
-            ox, oy = origin[0] - w * s, origin[1] + w * c
-            if not cut_at(self.grid, cut, ox, oy):
+            ox, oy = origin[0] - shift * width * s, origin[1] + shift * width * c
+            if not cut_at(g, cut, ox, oy):
                 continue
-            back, fwd = pass_through(self.grid, cut, ox, oy, heading, want)
+            back, fwd = pass_through(g, cut, ox, oy, heading, want)
             # From the far side of the first cut cell to the far side of the last.
             length = max(back + fwd + step, MIN_PASS_M)
             edge = (ox - (back + 0.5 * step) * c, oy - (back + 0.5 * step) * s)
