@@ -158,6 +158,9 @@ class JointConfig(StrictModel):
     home_rad: Finite = 0.0
     max_speed_radps: Positive
     max_torque_nm: Positive
+    effort_noise_std_nm: NonNegative | None = None
+    """Noise of the joint's sensed actuator torque per reading (1σ), in N·m; None (the
+    default) when the joint does not sense its effort (a hobby servo)."""
 
     @model_validator(mode="after")
     def _limits_ordered(self) -> JointConfig:

@@ -107,9 +107,14 @@ class SensedState:
     rejected: tuple[str, ...] = ()
     """Commands the rover refused since the last reading, one line each (a servo target
     it would not take); a reading reports each refusal once."""
+    tool_efforts_nm: Mapping[str, float] = field(default_factory=lambda: _frozen_map({}))
+    """Torque each tool joint's actuator applies (positive along the joint's positive
+    direction), in N·m, averaged over the time since the last reading, as a current-
+    sensing drive reports it; only joints that sense their effort are present."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tool_positions_rad", _frozen_map(self.tool_positions_rad))
+        object.__setattr__(self, "tool_efforts_nm", _frozen_map(self.tool_efforts_nm))
 
 
 @dataclass(frozen=True, slots=True, eq=False)

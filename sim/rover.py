@@ -179,6 +179,20 @@ class SimRover(RoverInterface):
             self._frame_every = max(1, round(world.config.physics_hz / cam.rate_hz))
             world.add_step_hook(self._maybe_render)
         world.add_step_hook(self._account_energy)
+        # Tool joints that sense their effort: (servo name, joint, sign, noise 1σ N·m),
+        # their torque summed every physics step and averaged at each read.
+        self._effort_joints = [
+            (j.name, self._servos[j.name].joints[0][0], self._servos[j.name].joints[0][1], noise)
+            for t in config.tools
+            for j in t.joints
+            if (noise := j.effort_noise_std_nm) is not None and j.name in self._servos
+        ]
+        self._effort_sum_nm = np.zeros(len(self._effort_joints))
+        # Its own stream (spawned, so the other sensors' draws are what they were).
+        self._effort_rng = rng.spawn(1)[0]
+        self._effort_steps = 0
+        if self._effort_joints:
+            world.add_step_hook(self._sense_efforts)
 
     # ---------------------------------------------------------------- building
     def _build(self, start: Pose2) -> int:
@@ -571,6 +585,7 @@ class SimRover(RoverInterface):
         used = self.energy_used_j / 3600.0 / cfg.battery.capacity_wh
         battery_v = cfg.battery.nominal_v * (1.0 - 0.15 * min(1.0, used))
         return SensedState(
+            tool_efforts_nm=self._read_efforts(),
             stamp_s=now,
             left_ticks=side_ticks(self._left_wheels),
             right_ticks=side_ticks(self._right_wheels),
@@ -675,6 +690,34 @@ class SimRover(RoverInterface):
             depth_m=depth.astype(np.float32),
             vertical_fov_rad=cam.vertical_fov_rad,
         )
+
+    # ------------------------------------------------------------------ effort
+    def _sense_efforts(self) -> None:
+        """Add one physics step of the effort-sensing joints' motor torque."""
+        states = self.world.client.getJointStates(
+            self.body, [j for _, j, _, _ in self._effort_joints]
+        )
+        self._effort_sum_nm += [
+            sign * float(st[3])
+            for st, (_, _, sign, _) in zip(states, self._effort_joints, strict=True)
+        ]
+        self._effort_steps += 1
+
+    def _read_efforts(self) -> dict[str, float]:
+        """Each effort-sensing joint's torque averaged since the last read, plus its
+        sensor's noise, in N·m (a drive's current sense, filtered over the control period)."""
+        if not self._effort_joints:
+            return {}
+        if self._effort_steps == 0:
+            self._sense_efforts()
+        mean = self._effort_sum_nm / self._effort_steps
+        out = {
+            name: float(m) + (float(self._effort_rng.normal(0.0, noise)) if noise > 0.0 else 0.0)
+            for (name, _, _, noise), m in zip(self._effort_joints, mean, strict=True)
+        }
+        self._effort_sum_nm[:] = 0.0
+        self._effort_steps = 0
+        return out
 
     # ------------------------------------------------------------------ energy
     def _account_energy(self) -> None:

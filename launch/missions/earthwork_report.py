@@ -18,6 +18,7 @@ depth, beside its design's). Files added to the run folder:
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 from pathlib import Path
@@ -89,6 +90,35 @@ def executed_hauls(run: RunRecord, task: Earthwork) -> list[tuple[float, float]]
     return out
 
 
+def scale_check(run: RunRecord, task: Earthwork) -> dict[str, Any] | None:
+    """The rover's bucket scale against the true load at each weighing (None: it did not
+    weigh, or there is no truth): how far off, and what it decided from its readings."""
+    load = run.channels.get("bucket_load_kg", [])
+    st = task.progress
+    if not st.weighings or not load or not run.t_s:
+        return None
+    errors, pairs = [], []
+    for stamp, kg in st.weighings:
+        k = min(bisect.bisect_left(run.t_s, stamp), len(load) - 1)
+        if math.isfinite(load[k]):
+            errors.append(kg - load[k])
+            pairs.append([round(stamp, 2), round(kg, 2), round(load[k], 2)])
+    if not errors:
+        return None
+    abs_err = np.abs(np.asarray(errors))
+    return {
+        "weighings": len(errors),
+        "median_abs_error_kg": round(float(np.median(abs_err)), 3),
+        "max_abs_error_kg": round(float(abs_err.max()), 3),
+        "mean_error_kg": round(float(np.mean(errors)), 3),
+        "weighed_kg": round(st.weighed_kg, 2),
+        "full_loads": st.full_loads,
+        "top_up_passes": st.top_ups,
+        "time_weighed_true": pairs,
+        "time_weighed_true_note": "per weighing: time in s, kg weighed, kg in the bucket (truth)",
+    }
+
+
 def judge_earthwork(run: RunRecord) -> Judgement:
     scenario = run.setup.scenario
     acc = scenario.acceptance
@@ -154,6 +184,7 @@ def judge_earthwork(run: RunRecord) -> Judgement:
     ):
         delta = run.soil_mass_after_kg - run.soil_mass_before_kg
         bound = transport_bound_kg_m(grid, -delta, delta, task.params.planner.haul_cell_m)
+    scale = scale_check(run, task)
     rover_kg = scenario.rover.total_mass_kg
     hours = run.sim_time_s / 3600.0
     moved = soil["moved_into_tools_kg"] if soil else 0.0
@@ -185,6 +216,7 @@ def judge_earthwork(run: RunRecord) -> Judgement:
         "kg_per_hour_per_kg_rover": round(rate, 3),
         "productivity_reference": ROBOT_MASS_NOTE,
         "soil": soil,
+        "bucket_scale": scale,
     }
     lines = [
         f"{st.loads} loads, {st.rounds} surveys; moved {moved:.0f} kg",
@@ -201,6 +233,13 @@ def judge_earthwork(run: RunRecord) -> Judgement:
                 if "as_built_width_m" in t
                 else ""
             )
+        )
+    if scale is not None:
+        lines.append(
+            f"bucket scale: {scale['weighings']} weighings, median |error| "
+            f"{scale['median_abs_error_kg']:.2f} kg (max {scale['max_abs_error_kg']:.2f}) "
+            f"against the true load; {scale['full_loads']} of {st.loads} loads weighed full, "
+            f"{scale['top_up_passes']} top-up passes"
         )
     lines.append(f"productivity {rate:.2f} kg/h per kg of rover ({ROBOT_MASS_NOTE})")
     return Judgement(checks, data, tuple(lines))

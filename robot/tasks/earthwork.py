@@ -39,7 +39,8 @@ import numpy.typing as npt
 from ..config import RoverConfig
 from ..control.bucket import BucketPoses, dig_angles_rad, dig_bucket
 from ..control.level import calibrate_accel_bias
-from ..control.motions import Hold, ToolsTo
+from ..control.motions import ToolsTo
+from ..control.payload import BucketScale, Weigh
 from ..control.pilot import Pilot
 from ..control.travel import travel_direct
 from ..executive.compose import ScriptBody
@@ -81,8 +82,6 @@ FRESH_FILL_M = 0.05
 DIG_TOLERANCE_M = 0.05
 """How near its dig station's run-in a wall fix must find the rover, in m (a pass is a
 bucket wide: its place matters to a few centimetres)."""
-CALIBRATE_S = 2.0
-"""Standing time at the start: the gyro bias estimate begins here, in s."""
 BLIND_RESURVEYS = 1
 """Surveys taken again in a row when one saw too little of the designs; after that the
 rover works on what it saw (the same poses would see the same again)."""
@@ -148,6 +147,8 @@ class Earthwork(PilotedScript):
         self.survey = SiteSurvey(params.grid, reference, params.survey)
         self.ride_m = config.chassis.axle_drop_m + config.wheels.radius_m
         self._accel_bias: tuple[float, float, float] = (0.0, 0.0, 0.0)
+        self.scale = BucketScale(config, tool)
+        """The bucket's payload scale (by the boom's effort), tared at the start."""
         self.zones_in_use: set[str] = {"borrow", "spoil"}
         """Zones (``"borrow"``, ``"spoil"``) the last plan dug from or dumped into: the
         survey covers them (all of them before the first plan)."""
@@ -193,7 +194,11 @@ class Earthwork(PilotedScript):
         carry = self.carry()
         st.phase = "calibrating"
         yield ToolsTo(self.pilot, carry)
-        yield Hold(self.pilot, CALIBRATE_S)
+        # Standing with the bucket empty at its carry pose: the payload scale's zero.
+        boom, curl = self.tool.joints[0].name, self.tool.joints[1].name
+        tare = Weigh(self.pilot, boom, curl)
+        yield tare
+        self.scale.tare(tare.reading)
         st.phase = "levelling the accelerometer"
         bias: list[tuple[float, float, float]] = []
         yield from calibrate_accel_bias(self.pilot, bias)
@@ -316,6 +321,11 @@ class Earthwork(PilotedScript):
     def carry(self) -> dict[str, float]:
         boom, curl = self.tool.joints[0].name, self.tool.joints[1].name
         return {boom: self.poses.carry_boom_rad, curl: self.poses.carry_curl_rad}
+
+    def weigh(self) -> Weigh:
+        """A still weighing of the bucket at its present pose (the scale reads it)."""
+        boom, curl = self.tool.joints[0].name, self.tool.joints[1].name
+        return Weigh(self.pilot, boom, curl, accel_bias_mps2=self._accel_bias)
 
     def tilt(self) -> tuple[float, float]:
         """Roll and pitch at rest from the accelerometer, its calibrated bias taken off."""

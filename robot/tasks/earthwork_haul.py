@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Generator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -20,11 +21,13 @@ from ..control.dig_cut import DigCut
 from ..control.motions import Hold, Straight, ToolsTo
 from ..control.travel import travel_direct
 from ..executive.compose import ScriptBody
+from ..executive.skill import ActionResult, Skill
 from ..planning.earthwork import CutFill
 from ..planning.hauls import Load
 
 if TYPE_CHECKING:
     from .earthwork import Earthwork
+    from .earthwork_stations import DigStation
 
 __all__ = ["dump_load", "haul"]
 
@@ -52,6 +55,13 @@ up to 3 kg a soil update, and heaped it at the trench's start (trench seeds 0 an
 CURL_CLEAR_RAD = 0.2
 """The boom rises this much more after backing out, before the bucket curls (about 12 cm
 at the edge), in rad."""
+TOP_UP_BELOW_SHARE = 0.5
+"""A bucket weighed under this share of the planned load digs another pass before it is
+carried (the carry and dump cost more than a pass)."""
+MAX_TOP_UPS = 1
+"""Extra passes one load may take."""
+FULL_SHARE = 0.9
+"""A load weighed at this share of the planned load or more is counted full."""
 POUR_S = 2.0
 """Standing time with the bucket tipped, in s."""
 MAX_BACK_OUT_M = 0.5
@@ -64,10 +74,10 @@ BACK_OUT_MPS = 0.08
 
 def haul(task: Earthwork, load: Load, cf: CutFill) -> ScriptBody:
     """Dig, carry and dump one load (see the module docstring); a load with no station
-    the rover can reach is counted as skipped."""
+    the rover can reach is counted as skipped. The bucket is weighed after each pass: a
+    light one (under :data:`TOP_UP_BELOW_SHARE` of the planned load) digs once more before
+    it is carried."""
     st, p, pilot = task.progress, task.params, task.pilot
-    boom, curl = task.tool.joints[0].name, task.tool.joints[1].name
-    carry = task.carry()
     if task.expected is None:
         task.expected = st.survey_m.copy() if st.survey_m is not None else np.zeros(p.grid.shape)
     dig = task.stations.dig(load, cf, task.expected, pilot.pose.yaw_rad)
@@ -80,10 +90,39 @@ def haul(task: Earthwork, load: Load, cf: CutFill) -> ScriptBody:
         )
         st.skipped += 1
         return None
-    heading, length, stand, run_in = dig.heading_rad, dig.length_m, dig.stand_xy_m, dig.run_in_m
-    c, s = math.cos(heading), math.sin(heading)
     dx, dy = load.dig_xy_m
     st.phase = f"load {st.loads + 1}: dig at ({dx:.1f}, {dy:.1f})"
+    kg = yield from _dig_pass(task, load, dig)
+    planned = p.planner.bucket_load_kg
+    for _ in range(MAX_TOP_UPS):
+        if kg is None or kg >= TOP_UP_BELOW_SHARE * planned:
+            break
+        again = task.stations.dig(load, cf, task.expected, pilot.pose.yaw_rad)
+        if again is None:
+            break
+        log.info(
+            "load %s: the bucket weighs %.1f kg of a planned %.1f: digging again", load, kg, planned
+        )
+        st.top_ups += 1
+        st.phase = f"load {st.loads + 1}: topping up at ({dx:.1f}, {dy:.1f})"
+        kg = yield from _dig_pass(task, load, again)
+    if kg is not None:
+        st.weighed_kg += max(kg, 0.0)
+        st.full_loads += kg >= FULL_SHARE * planned
+    yield from dump_load(task, load, dump)
+    return None
+
+
+def _dig_pass(
+    task: Earthwork, load: Load, dig: DigStation
+) -> Generator[Skill, ActionResult, float | None]:
+    """One pass from ``dig``: run in, cut, back out, curl, weigh, and back out to where
+    it lined up; answers the bucket's weighed payload (None: it cannot weigh)."""
+    st, p, pilot = task.progress, task.params, task.pilot
+    boom, curl = task.tool.joints[0].name, task.tool.joints[1].name
+    carry = task.carry()
+    heading, length, stand, run_in = dig.heading_rad, dig.length_m, dig.stand_xy_m, dig.run_in_m
+    c, s = math.cos(heading), math.sin(heading)
     st.haul_phase = 1
     yield ToolsTo(pilot, carry)
     yield from task.go(stand[0] - run_in * c, stand[1] - run_in * s, heading)
@@ -134,6 +173,12 @@ def haul(task: Earthwork, load: Load, cf: CutFill) -> ScriptBody:
     yield ToolsTo(pilot, {boom: _toward(pilot.tools[boom], carry[boom], CURL_CLEAR_RAD)})
     yield ToolsTo(pilot, {curl: carry[curl]})
     yield ToolsTo(pilot, carry)
+    weighing = task.weigh()
+    yield weighing
+    kg = task.scale.payload_kg(weighing.reading)
+    if kg is not None:
+        st.weighings.append((pilot.sensed.stamp_s, kg))
+        log.info("load %s: the bucket weighs %.1f kg", load, kg)
     pilot.pivot_ahead_m = task.poses.loaded_pivot_ahead_m
     st.haul_phase = 2
     # Straight back out to where the pass lined up. Off a trench it straddled, a wall
@@ -154,8 +199,7 @@ def haul(task: Earthwork, load: Load, cf: CutFill) -> ScriptBody:
             task.site_size_m,
             tolerance_m=ENTRY_TOLERANCE_M,
         )
-    yield from dump_load(task, load, dump)
-    return None
+    return kg
 
 
 def _toward(now_rad: float, goal_rad: float, step_rad: float) -> float:

@@ -66,6 +66,14 @@ class EarthworkProgress:
     """Back-blading passes made."""
     planned_kg: float = 0.0
     planned_work_kg_m: float = 0.0
+    weighings: list[tuple[float, float]] = field(default_factory=list)
+    """(time in s, kg): every weighing of the bucket after a dig pass, by its own scale."""
+    weighed_kg: float = 0.0
+    """The loads carried, as the rover weighed them before carrying, in kg."""
+    full_loads: int = 0
+    """Loads weighed full (near the planned load or more) before they were carried."""
+    top_ups: int = 0
+    """Extra passes dug because the bucket weighed light."""
     scores: dict[str, DesignScore] = field(default_factory=dict)
     """Each design judged on the latest survey."""
     survey_m: FloatArray | None = None
