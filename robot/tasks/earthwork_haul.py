@@ -18,7 +18,7 @@ import numpy as np
 
 from ..control.bucket import edge_hold_gain
 from ..control.dig_cut import DigCut
-from ..control.motions import Hold, Straight, ToolsTo
+from ..control.motions import Hold, Straight, ToolsTo, WallFix
 from ..control.travel import travel_direct
 from ..executive.compose import ScriptBody
 from ..executive.skill import ActionResult, Skill
@@ -145,6 +145,12 @@ def _dig_pass(
         hold_gain=gain,
         max_reliefs=DIG_RELIEFS,
     )
+    # How far the pass really got, from a wall fix where it stopped: against a cut too
+    # heavy for their grip the wheels spin in place, and the estimate ran 0.48 m along a
+    # pass the rover made 3 cm of; backing out those 0.43 m, the edge dragged the bank
+    # behind the pass back into a 10 cm ridge, where the rover later grounded (trench
+    # seed 1). Without walls to fix on, the estimate stands.
+    yield WallFix(pilot, task.scanner, task.site_size_m)
     # The expected surface is carved as far as the pass got (a pass the cut's pull
     # stalled took only its first centimetres: the rest is still there to dig).
     end = pilot.pose
