@@ -147,6 +147,7 @@ class Earthwork(PilotedScript):
         self.survey = SiteSurvey(params.grid, reference, params.survey)
         self.ride_m = config.chassis.axle_drop_m + config.wheels.radius_m
         self._accel_bias: tuple[float, float, float] = (0.0, 0.0, 0.0)
+        self.pilot.pivot_ahead_m = self.poses.empty_pivot_ahead_m
         self.scale = BucketScale(config, tool)
         """The bucket's payload scale (by the boom's effort), tared at the start."""
         self.zones_in_use: set[str] = {"borrow", "spoil"}

@@ -109,7 +109,7 @@ def haul(task: Earthwork, load: Load, cf: CutFill) -> ScriptBody:
     if kg is not None:
         st.weighed_kg += max(kg, 0.0)
         st.full_loads += kg >= FULL_SHARE * planned
-    yield from dump_load(task, load, dump)
+    yield from dump_load(task, load, dump, kg)
     return None
 
 
@@ -185,7 +185,7 @@ def _dig_pass(
     if kg is not None:
         st.weighings.append((pilot.sensed.stamp_s, kg))
         log.info("load %s: the bucket weighs %.1f kg", load, kg)
-    pilot.pivot_ahead_m = task.poses.loaded_pivot_ahead_m
+    pilot.pivot_ahead_m = task.poses.pivot_ahead_m(kg)
     st.haul_phase = 2
     # Straight back out to where the pass lined up. Off a trench it straddled, a wall
     # fix there checks it got out before it turns (backing out of a heavy cut the wheels
@@ -222,14 +222,20 @@ def _timeout_s(distance_m: float, speed_mps: float) -> float:
     return max(30.0, 3.0 * abs(distance_m) / speed_mps)
 
 
-def dump_load(task: Earthwork, load: Load, dump: tuple[float, tuple[float, float]]) -> ScriptBody:
-    """Carry the bucket (curled, the pivot set for its load) to the dump station
-    ``dump`` (heading, stand), tip it over the fill, mark the pile, and back away."""
+def dump_load(
+    task: Earthwork,
+    load: Load,
+    dump: tuple[float, tuple[float, float]],
+    load_kg: float | None = None,
+) -> ScriptBody:
+    """Carry the bucket (curled, the pivot set for ``load_kg`` in it, or a full load when
+    it was not weighed) to the dump station ``dump`` (heading, stand), tip it over the
+    fill, mark the pile, and back away."""
     st, p, pilot = task.progress, task.params, task.pilot
     boom, curl = task.tool.joints[0].name, task.tool.joints[1].name
     carry = task.carry()
     ux, uy = load.dump_xy_m
-    pilot.pivot_ahead_m = task.poses.loaded_pivot_ahead_m
+    pilot.pivot_ahead_m = task.poses.pivot_ahead_m(load_kg)
     st.haul_phase = 2
     st.phase = f"load {st.loads + 1}: dump at ({ux:.1f}, {uy:.1f})"
     out, dump_stand = dump
@@ -246,7 +252,7 @@ def dump_load(task: Earthwork, load: Load, dump: tuple[float, tuple[float, float
     yield Hold(pilot, POUR_S)
     task.stations.mark_fill(ux, uy)
     yield ToolsTo(pilot, carry)
-    pilot.pivot_ahead_m = 0.0
+    pilot.pivot_ahead_m = task.poses.empty_pivot_ahead_m
     st.haul_phase = 0
     yield Straight(pilot, -p.approach_m, 0.15, out)
     st.loads += 1
