@@ -210,6 +210,7 @@ def judge_earthwork(run: RunRecord) -> Judgement:
         else None,
         "turn_stalls": task.pilot.turn_stalls,
         "slipped_legs": task.pilot.slips,
+        "unsticks": st.unsticks,
         "motion_timeouts": task.pilot.timeouts,
         "dig_pitch_reliefs": task.pilot.pitch_reliefs,
         "skipped_loads": st.skipped,

@@ -104,13 +104,16 @@ def travel_direct(
     tolerance_m: float = 0.05,
     reverse_within_m: float = 1.0,
     tries: int = 3,
+    unstick: Callable[[], ScriptBody] | None = None,
 ) -> ScriptBody:
     """Go to ``target_xy_m`` in one straight leg and face ``heading_rad``: turn towards the
     target (or away from it, reversing, when it lies behind within ``reverse_within_m``),
     drive, turn to the heading; then fix on the walls (searching the whole site when the
     estimate has slipped far) and go again while the fix shows the rover off by more
     than ``tolerance_m`` (at most ``tries`` legs). Two turns a leg, where :func:`travel`
-    makes up to four: on rough ground each turn in place slips."""
+    makes up to four: on rough ground each turn in place slips. A fix that finds the leg
+    slipped (:attr:`Pilot.slips_in_a_row`: wheels turning, chassis held) runs ``unstick``
+    before the next leg, when given."""
     for _ in range(tries):
         p = pilot.pose
         dx, dy = target_xy_m[0] - p.x_m, target_xy_m[1] - p.y_m
@@ -128,6 +131,9 @@ def travel_direct(
         fix = yield WallFix(pilot, scanner, site_size_m, search=True)
         if not fix.succeeded:
             return None
+        if pilot.slips_in_a_row > 0 and unstick is not None:
+            yield from unstick()
+            continue
         p = pilot.pose
         if math.hypot(target_xy_m[0] - p.x_m, target_xy_m[1] - p.y_m) <= tolerance_m:
             return None

@@ -63,6 +63,7 @@ from ..types import CameraFrame, Pose2
 from .earthwork_grading import grade_round
 from .earthwork_haul import haul
 from .earthwork_params import EarthworkProgress, EarthworkTaskParams
+from .earthwork_recovery import unstick
 from .earthwork_stations import DEEP_CUT_M, Stations
 from .earthwork_survey import LOOK_EDGE_HEIGHT_M, survey_round
 from .piloted import PilotedScript
@@ -376,5 +377,6 @@ class Earthwork(PilotedScript):
                 self.scanner,
                 self.site_size_m,
                 tolerance_m=tolerance_m if last else 0.2,
+                unstick=lambda: unstick(self),
             )
         return None

@@ -74,6 +74,8 @@ class EarthworkProgress:
     """Loads weighed full (near the planned load or more) before they were carried."""
     top_ups: int = 0
     """Extra passes dug because the bucket weighed light."""
+    unsticks: int = 0
+    """Bucket pushes made to get off what held the rover (a leg that slipped)."""
     scores: dict[str, DesignScore] = field(default_factory=dict)
     """Each design judged on the latest survey."""
     survey_m: FloatArray | None = None

@@ -21,7 +21,9 @@ from lunarsite.robot.control.bucket import (
 from lunarsite.robot.control.dig_cut import DigCut
 from lunarsite.robot.control.motions import Straight, ToolsTo, TurnTo, WallFix
 from lunarsite.robot.control.pilot import Pilot
+from lunarsite.robot.control.travel import travel_direct
 from lunarsite.robot.executive import Agent, ControlLoop, Sequence, Skill
+from lunarsite.robot.executive.compose import Script, ScriptBody
 from lunarsite.robot.hardware.mock import ManualClock, MockRover
 from lunarsite.robot.perception.mapping import RangeScan
 from lunarsite.robot.perception.walls import fit_walls
@@ -265,6 +267,38 @@ def test_legs_the_fixes_find_undriven_make_the_pilot_stuck(excavator: RoverConfi
     leg_then_fix(1.0)
     assert pilot.slips == 3 and pilot.slips_in_a_row == 0 and not pilot.stuck
     assert rover.true_pose.x_m == pytest.approx(3.0, abs=0.05)
+
+
+def test_a_leg_the_fix_finds_slipped_runs_the_unstick_then_goes_on(
+    excavator: RoverConfig,
+) -> None:
+    start = Pose2(2.0, 2.0, 0.0)
+    rover = _SpinningMock(excavator, ManualClock(), start)
+    rover.configure()
+    rover.activate()
+    pilot = Pilot(excavator, start, control_hz=HZ)
+    pilot.apply_fix(start)
+    pushes: list[Pose2] = []
+
+    def scan() -> RangeScan:
+        p = rover.true_pose
+        return scan_of_walls((p.x_m, p.y_m, p.yaw_rad), ARENA)
+
+    def unstick() -> ScriptBody:  # the push frees the wheels
+        pushes.append(rover.true_pose)
+        rover.held = False
+        yield Straight(pilot, -0.2, 0.1, pilot.pose.yaw_rad)
+        return None
+
+    body = travel_direct(pilot, (3.5, 2.0), 0.0, 0.2, 0.1, scan, ARENA, unstick=unstick)
+    result = _run(rover, Sensing(pilot, Script(body)), limit_s=300.0)
+    assert result.results[0].succeeded
+    # The first leg spun in place; the fix saw it, the push ran once, there, and the
+    # next leg went where it was sent.
+    assert len(pushes) == 1 and math.hypot(pushes[0].x_m - 2.0, pushes[0].y_m - 2.0) < 1e-9
+    assert pilot.slips == 1 and pilot.slips_in_a_row == 0
+    end = rover.true_pose
+    assert math.hypot(end.x_m - 3.5, end.y_m - 2.0) <= 0.05
 
 
 def test_tools_to_waits_for_the_servos_and_times_out_when_they_cannot(
