@@ -50,6 +50,11 @@ STALL_RATE_STEP = 0.5
 the rover's top yaw rate). On disturbed ground a 0.2 rad/s turn stalled where 0.5 rad/s
 turned (landing_pad seed 2, 1242 s: +0.05 rad against +3.2 rad in 10 s, both after
 backing 0.15 m)."""
+LINE_LOOKAHEAD_M = 0.3
+"""A straight leg given a line steers onto it at atan(offset / this), in m: the offset
+closes to about a third over each such distance driven."""
+LINE_MAX_STEER_RAD = 0.35
+"""The most a leg on a line turns off the line's heading to close on it, in rad."""
 _OK = ActionResult(ActionStatus.SUCCEEDED)
 
 
@@ -118,6 +123,11 @@ class Straight(Skill):
     ``guard``, if given, is called with the reading after every driving tick and answers
     the seconds to stand still before driving on (0: drive on), or None to end the run
     where it is (it then settles and succeeds); it may change the held tool targets.
+
+    ``line_through_m``, if given, is a point of the line along ``yaw_rad`` the leg should
+    run on: the leg steers towards that line (:data:`LINE_LOOKAHEAD_M`) instead of only
+    holding the heading, so a rover a few centimetres beside it closes on it while it
+    drives, where a turn in place would slip.
     """
 
     def __init__(
@@ -129,6 +139,7 @@ class Straight(Skill):
         *,
         timeout_s: float = 30.0,
         guard: Callable[[SensedState], float | None] | None = None,
+        line_through_m: tuple[float, float] | None = None,
     ) -> None:
         super().__init__(f"straight {distance_m:+.2f} m")
         self.pilot = pilot
@@ -137,6 +148,7 @@ class Straight(Skill):
         self.yaw_rad = yaw_rad
         self.timeout_s = timeout_s
         self.guard = guard
+        self.line_through_m = line_through_m
         self._start = pilot.pose
         self._until_s = math.inf
         self._v = 0.0
@@ -196,7 +208,14 @@ class Straight(Skill):
         target = min(self.speed_mps, max(0.02, math.sqrt(2.0 * drive.max_accel_mps2 * left)))
         step = drive.max_accel_mps2 * self.pilot.dt_s
         self._v = min(max(target, self._v - step), self._v + step)
-        err = wrap_angle(self.yaw_rad - p.yaw_rad)
+        aim = self.yaw_rad
+        if self.line_through_m is not None:
+            lx, ly = self.line_through_m
+            off = (p.y_m - ly) * ux - (p.x_m - lx) * uy  # left of the line, m
+            steer = math.atan2(off, LINE_LOOKAHEAD_M)
+            # Forwards, left of the line: turn right; backwards, the other way.
+            aim -= sign * max(-LINE_MAX_STEER_RAD, min(LINE_MAX_STEER_RAD, steer))
+        err = wrap_angle(aim - p.yaw_rad)
         w = max(-drive.max_yaw_rate_radps, min(drive.max_yaw_rate_radps, 2.0 * err))
         return DriveCommand(sign * self._v, w)
 

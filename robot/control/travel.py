@@ -20,6 +20,16 @@ from .pilot import Pilot
 
 __all__ = ["LATERAL_TOLERANCE_M", "travel", "travel_direct"]
 
+ON_LINE_HEADING_RAD = 0.35
+"""A rover facing within this of the heading it is to stand at, and
+:data:`ON_LINE_OFFSET_M` or less beside the line through the target along that heading,
+corrects by backing off and driving in on the line rather than turning in place."""
+ON_LINE_OFFSET_M = 0.25
+"""The most a correction on the line closes sideways, in m."""
+ON_LINE_RUN_IN_M = 0.3
+"""The least distance a correction on the line drives in over, in m (it backs off that
+far first when the target lies nearer)."""
+
 LATERAL_TOLERANCE_M = 0.12
 """Sideways error from a station left uncorrected after a wall fix, in m (a quarter of
 a lane)."""
@@ -111,14 +121,33 @@ def travel_direct(
     drive, turn to the heading; then fix on the walls (searching the whole site when the
     estimate has slipped far) and go again while the fix shows the rover off by more
     than ``tolerance_m`` (at most ``tries`` legs). Two turns a leg, where :func:`travel`
-    makes up to four: on rough ground each turn in place slips. A fix that finds the leg
-    slipped (:attr:`Pilot.slips_in_a_row`: wheels turning, chassis held) runs ``unstick``
-    before the next leg, when given."""
+    makes up to four: on rough ground each turn in place slips. A rover already facing
+    the heading and a little beside, short of or past the target backs off and drives in
+    on the line through it (:data:`ON_LINE_OFFSET_M`) with no turn at all. A fix that
+    finds the leg slipped (:attr:`Pilot.slips_in_a_row`: wheels turning, chassis held)
+    runs ``unstick`` before the next leg, when given."""
     for _ in range(tries):
         p = pilot.pose
         dx, dy = target_xy_m[0] - p.x_m, target_xy_m[1] - p.y_m
         dist = math.hypot(dx, dy)
-        if dist > tolerance_m:
+        ux, uy = math.cos(heading_rad), math.sin(heading_rad)
+        along, beside = dx * ux + dy * uy, dx * uy - dy * ux
+        on_line = (
+            abs(wrap_angle(heading_rad - p.yaw_rad)) <= ON_LINE_HEADING_RAD
+            and abs(beside) <= ON_LINE_OFFSET_M
+            and along >= -reverse_within_m
+        )
+        if dist > tolerance_m and on_line:
+            # Close a small miss on the line into the target: no turn in place.
+            back = max(ON_LINE_RUN_IN_M - along, 0.0)
+            if back > 0.0:
+                yield Straight(
+                    pilot, -back, back_speed_mps, heading_rad, line_through_m=target_xy_m
+                )
+            q = pilot.pose
+            ahead = (target_xy_m[0] - q.x_m) * ux + (target_xy_m[1] - q.y_m) * uy
+            yield Straight(pilot, ahead, speed_mps, heading_rad, line_through_m=target_xy_m)
+        elif dist > tolerance_m:
             bearing = math.atan2(dy, dx)
             behind = math.cos(bearing - p.yaw_rad) < 0.0
             if behind and dist <= reverse_within_m:
