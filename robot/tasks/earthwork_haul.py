@@ -190,7 +190,10 @@ def _dig_pass(
     # Straight back out to where the pass lined up. Off a trench it straddled, a wall
     # fix there checks it got out before it turns (backing out of a heavy cut the wheels
     # slip, and the estimate ran 0.33 m ahead of a rover whose turn then put a wheel in
-    # the trench's end: trench seed 0), and it backs on until it has.
+    # the trench's end: trench seed 0), and it backs on until it has, however far that
+    # is: a turn to drive there forwards, from over the trench, drops a wheel in it (trench
+    # seed 1 at 1751 s: held on a ridge 1.9 m short of the entry, it turned round
+    # mid-trench and never came out).
     out = max(got, 0.0) + run_in - back
     yield Straight(pilot, -out, speed, heading, timeout_s=_timeout_s(out, speed))
     if run_in > p.approach_m:
@@ -204,6 +207,7 @@ def _dig_pass(
             task.scanner,
             task.site_size_m,
             tolerance_m=ENTRY_TOLERANCE_M,
+            reverse_within_m=math.inf,
         )
     return kg
 

@@ -220,14 +220,18 @@ class _TurnCountingMock(MockRover):
             self.turned_in_place_rad += abs(wrap_angle(self._yaw_rad - yaw))
 
 
-@pytest.mark.parametrize("along_m", [0.04, -0.06, 0.6])
+@pytest.mark.parametrize(
+    ("along_m", "reverse_within_m"), [(0.04, 1.0), (-0.06, 1.0), (0.6, 1.0), (-1.9, math.inf)]
+)
 def test_a_miss_beside_the_target_is_closed_on_the_line_without_turning(
-    excavator: RoverConfig, along_m: float
+    excavator: RoverConfig, along_m: float, reverse_within_m: float
 ) -> None:
     # Facing the stand's heading, 8 cm to its left and a little short of it, past it or
     # well short: a turn in place towards it would be ~1.1 rad there and back (on worked
     # ground each slips ~0.1 m); backing off and driving in on the line turns while it
-    # drives, and not in place.
+    # drives, and not in place. The haul's way back out of a trench it straddles allows
+    # any distance backwards (held 1.9 m short of it on a ridge, trench seed 1 turned
+    # round over the trench and dropped a wheel in).
     target = (3.0, 2.0)
     start = Pose2(target[0] - along_m, 2.08, 0.0)
     rover = _TurnCountingMock(excavator, ManualClock(), start)
@@ -239,7 +243,17 @@ def test_a_miss_beside_the_target_is_closed_on_the_line_without_turning(
         p = rover.true_pose
         return scan_of_walls((p.x_m, p.y_m, p.yaw_rad), ARENA)
 
-    body = travel_direct(pilot, target, 0.0, 0.2, 0.1, scan, ARENA, tolerance_m=0.02)
+    body = travel_direct(
+        pilot,
+        target,
+        0.0,
+        0.2,
+        0.1,
+        scan,
+        ARENA,
+        tolerance_m=0.02,
+        reverse_within_m=reverse_within_m,
+    )
     result = _run(rover, Sensing(pilot, Script(body)), limit_s=120.0)
     assert result.results[0].succeeded
     end = rover.true_pose
