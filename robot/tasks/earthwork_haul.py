@@ -9,6 +9,7 @@ after the pass, and the pour is marked fresh fill at once.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Generator
@@ -55,6 +56,9 @@ up to 3 kg a soil update, and heaped it at the trench's start (trench seeds 0 an
 CURL_CLEAR_RAD = 0.2
 """The boom rises this much more after backing out, before the bucket curls (about 12 cm
 at the edge), in rad."""
+MIN_YIELD_KG = 2.0
+"""A pass whose strip the expected surface said held less than this (kg) does not count
+towards the cut yield (its ratio is mostly noise)."""
 TOP_UP_BELOW_SHARE = 0.5
 """A bucket weighed under this share of the planned load digs another pass before it is
 carried (the carry and dump cost more than a pass)."""
@@ -80,7 +84,7 @@ def haul(task: Earthwork, load: Load, cf: CutFill) -> ScriptBody:
     st, p, pilot = task.progress, task.params, task.pilot
     if task.expected is None:
         task.expected = st.survey_m.copy() if st.survey_m is not None else np.zeros(p.grid.shape)
-    dig = task.stations.dig(load, cf, task.expected, pilot.pose.yaw_rad)
+    dig = task.stations.dig(load, cf, task.expected, pilot.pose.yaw_rad, st.cut_yield())
     dump = task.stations.dump(load, pilot.pose.yaw_rad)
     if dig is None or dump is None:
         log.warning(
@@ -97,7 +101,10 @@ def haul(task: Earthwork, load: Load, cf: CutFill) -> ScriptBody:
     for _ in range(MAX_TOP_UPS):
         if kg is None or kg >= TOP_UP_BELOW_SHARE * planned:
             break
-        again = task.stations.dig(load, cf, task.expected, pilot.pose.yaw_rad)
+        # Sized for what is missing: a pass for the whole load on top of what the bucket
+        # holds fills it to the brim and heaps the rest ahead of the edge.
+        missing = dataclasses.replace(load, mass_kg=planned - kg)
+        again = task.stations.dig(missing, cf, task.expected, pilot.pose.yaw_rad, st.cut_yield())
         if again is None:
             break
         log.info(
@@ -105,7 +112,7 @@ def haul(task: Earthwork, load: Load, cf: CutFill) -> ScriptBody:
         )
         st.top_ups += 1
         st.phase = f"load {st.loads + 1}: topping up at ({dx:.1f}, {dy:.1f})"
-        kg = yield from _dig_pass(task, load, again)
+        kg = yield from _dig_pass(task, load, again, kg)
     if kg is not None:
         st.weighed_kg += max(kg, 0.0)
         st.full_loads += kg >= FULL_SHARE * planned
@@ -114,10 +121,12 @@ def haul(task: Earthwork, load: Load, cf: CutFill) -> ScriptBody:
 
 
 def _dig_pass(
-    task: Earthwork, load: Load, dig: DigStation
+    task: Earthwork, load: Load, dig: DigStation, in_bucket_kg: float = 0.0
 ) -> Generator[Skill, ActionResult, float | None]:
     """One pass from ``dig``: run in, cut, back out, curl, weigh, and back out to where
-    it lined up; answers the bucket's weighed payload (None: it cannot weigh)."""
+    it lined up; answers the bucket's weighed payload (None: it cannot weigh). The
+    weighed gain over ``in_bucket_kg`` against what the expected surface said the strip
+    held is the pass's cut yield."""
     st, p, pilot = task.progress, task.params, task.pilot
     boom, curl = task.tool.joints[0].name, task.tool.joints[1].name
     carry = task.carry()
@@ -157,10 +166,15 @@ def _dig_pass(
     got = (end.x_m - start.x_m) * c + (end.y_m - start.y_m) * s
     if got < length - STALLED_SHORT_M:
         log.info("load %s: dig pass stopped %.2f m into its %.2f m", load, got, length)
+    held_kg = 0.0
     if task.expected is not None:
-        task.expected = task.stations.carved(
+        carved = task.stations.carved(
             task.expected, stand, heading, min(length, max(got, 0.0)), dig.z_cut_m, dig.ground_m
         )
+        lowered = np.fmax(np.nan_to_num(task.expected - carved), 0.0)
+        cell_m2 = p.grid.cell_size_m**2
+        held_kg = float(lowered.sum()) * cell_m2 * p.planner.cut_density_kgpm3
+        task.expected = carved
     # Back out along the pass before curling: curled at the face, a full bucket's edge
     # swings forward through the soil and the cut pulls the rover over its front axle
     # (a trench run tipped so with the edge 0.25 m down and only 0.15 m backed out).
@@ -184,7 +198,14 @@ def _dig_pass(
     kg = task.scale.payload_kg(weighing.reading)
     if kg is not None:
         st.weighings.append((pilot.sensed.stamp_s, kg))
-        log.info("load %s: the bucket weighs %.1f kg", load, kg)
+        if held_kg >= MIN_YIELD_KG:
+            st.cut_yields.append((kg - in_bucket_kg) / held_kg)
+        log.info(
+            "load %s: the bucket weighs %.1f kg (the strip held %.1f by the expected surface)",
+            load,
+            kg,
+            held_kg,
+        )
     pilot.pivot_ahead_m = task.poses.pivot_ahead_m(kg)
     st.haul_phase = 2
     # Straight back out to where the pass lined up. Off a trench it straddled, a wall
