@@ -163,6 +163,8 @@ class SimRover(RoverInterface):
         self._right_wheels: list[int] = []
         self.body = self._build(start)
         self._wheels = self._left_wheels + self._right_wheels
+        # Every motor that draws on the battery: the wheels and the tools' servos.
+        self._motors = self._wheels + [j for sv in self._servos.values() for j, _ in sv.joints]
         imu = config.imu
         self._gyro_bias = (
             rng.normal(0.0, imu.gyro_bias_std_radps, 3) if imu.gyro_bias_std_radps else np.zeros(3)
@@ -721,7 +723,10 @@ class SimRover(RoverInterface):
 
     # ------------------------------------------------------------------ energy
     def _account_energy(self) -> None:
-        """Add one physics step of motor work (runs every step: one PyBullet call)."""
-        states = self.world.client.getJointStates(self.body, self._wheels)
+        """Add one physics step of motor work, wheels and tool servos (runs every step:
+        one PyBullet call). Only work a motor delivers counts (nothing is regenerated),
+        and a servo holding still draws nothing here (its holding current is not
+        modelled)."""
+        states = self.world.client.getJointStates(self.body, self._motors)
         power = sum(max(0.0, vel * torque) for _, vel, _, torque in states)
         self.energy_used_j += power * self.world.physics_dt_s / MOTOR_EFFICIENCY

@@ -106,3 +106,37 @@ def test_the_controllers_weighing_reads_a_dug_load_within_half_a_kilogram(
     assert truth > 2.0
     assert kg == pytest.approx(truth, abs=0.5)
     assert weighing.settle_s >= 1.0
+
+
+def test_raising_the_boom_draws_at_least_its_lift_from_the_battery(
+    excavator: RoverConfig,
+) -> None:
+    # The tool servos draw on the battery too: lifting the boom and bucket raises their
+    # centres of mass, work no motor at 70% efficiency can deliver for less than
+    # ΔPE / 0.7. Truth: PyBullet's link masses and centres of mass.
+    world, rover = _excavator(excavator, LUNAR_GRAVITY_MPS2)
+    c = world.client
+    bucket = rover.tool_links["bucket"].link
+    tool_links = [bucket - 1, bucket]  # the boom's arm, and the bucket hung off it
+
+    def potential_j() -> float:
+        return sum(
+            c.getDynamicsInfo(rover.body, i)[0]
+            * LUNAR_GRAVITY_MPS2
+            * c.getLinkState(rover.body, i)[0][2]
+            for i in tool_links
+        )
+
+    with world:
+        _hold(world, rover, STOP, {"boom_lift": -0.2, "bucket_curl": 0.5}, 3.0)
+        still = rover.energy_used_j
+        _hold(world, rover, STOP, {"boom_lift": -0.2, "bucket_curl": 0.5}, 2.0)
+        standing_j = rover.energy_used_j - still
+        before_j, used_j = potential_j(), rover.energy_used_j
+        _hold(world, rover, STOP, {"boom_lift": 0.9, "bucket_curl": 0.5}, 4.0)
+        lift_j = potential_j() - before_j
+        drawn_j = rover.energy_used_j - used_j
+    assert lift_j > 5.0  # the boom really rose (12 kg of arm and bucket)
+    assert drawn_j >= lift_j / 0.7
+    assert drawn_j < 3.0 * lift_j / 0.7  # and not wildly more: a servo that slews once
+    assert standing_j < 0.05 * lift_j  # standing still with the boom held draws ~nothing
