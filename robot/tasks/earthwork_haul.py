@@ -136,7 +136,10 @@ def _dig_pass(
     yield ToolsTo(pilot, carry)
     yield from task.go(stand[0] - run_in * c, stand[1] - run_in * s, heading)
     speed = min(0.15, p.cruise_speed_mps)
-    yield Straight(pilot, run_in, speed, heading, timeout_s=_timeout_s(run_in, speed))
+    # On the pass's line: straddling a trench, each wheel has 6.5 cm to its edge.
+    yield Straight(
+        pilot, run_in, speed, heading, timeout_s=_timeout_s(run_in, speed), line_through_m=stand
+    )
     _, pitch = task.tilt()  # + noses down
     b, cu = task.stations.pitch_compensated(
         dig.boom_rad, dig.curl_rad, dig.z_cut_m, stand, pitch, dig.ground_m
@@ -185,7 +188,7 @@ def _dig_pass(
     back = max(min(got - BACK_OUT_MARGIN_M, MAX_BACK_OUT_M), 0.0)
     yield ToolsTo(pilot, {boom: _toward(pilot.tools[boom], carry[boom], BACK_OUT_LIFT_RAD)})
     if back > 0.0:
-        yield Straight(pilot, -back, BACK_OUT_MPS, heading)
+        yield Straight(pilot, -back, BACK_OUT_MPS, heading, line_through_m=stand)
     # Curling swings the edge down and back by up to 9 cm: clear of the ground first, or
     # it drags the ground behind the pass back like a blade (a 10 cm ridge across the
     # trench's start after five loads, where the straddling rover then grounded: trench
@@ -216,7 +219,9 @@ def _dig_pass(
     # seed 1 at 1751 s: held on a ridge 1.9 m short of the entry, it turned round
     # mid-trench and never came out).
     out = max(got, 0.0) + run_in - back
-    yield Straight(pilot, -out, speed, heading, timeout_s=_timeout_s(out, speed))
+    yield Straight(
+        pilot, -out, speed, heading, timeout_s=_timeout_s(out, speed), line_through_m=stand
+    )
     if run_in > p.approach_m:
         entry = (stand[0] - run_in * c, stand[1] - run_in * s)
         yield from travel_direct(
