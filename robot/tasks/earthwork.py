@@ -83,6 +83,11 @@ FRESH_FILL_M = 0.05
 DIG_TOLERANCE_M = 0.05
 """How near its dig station's run-in a wall fix must find the rover, in m (a pass is a
 bucket wide: its place matters to a few centimetres)."""
+CORNER_TOLERANCE_M = 0.2
+"""A route's corner is reached when the rover is this near it, in m (the route is planned
+again from wherever the wall fix there finds it)."""
+MAX_ROUTE_LEGS = 8
+"""Legs one trip may drive round the work before it heads straight for its goal."""
 BLIND_RESURVEYS = 1
 """Surveys taken again in a row when one saw too little of the designs; after that the
 rover works on what it saw (the same poses would see the same again)."""
@@ -358,25 +363,38 @@ class Earthwork(PilotedScript):
         self, x_m: float, y_m: float, yaw_rad: float, tolerance_m: float = DIG_TOLERANCE_M
     ) -> ScriptBody:
         """Travel to (x, y) and face ``yaw_rad``, round the deep cuts and fresh fill,
-        until a wall fix puts the rover within ``tolerance_m`` (corners on the way: 0.2 m)."""
+        until a wall fix puts the rover within ``tolerance_m``. Each corner of the way
+        round is one leg and a fix, not a goal in itself: the route is planned again
+        from where the fix finds the rover (a turn in place with a loaded bucket moves
+        it 0.2-0.4 m; corrected at a corner, backing and turning again, it undid each
+        try: trench seed 0, five tries at one corner)."""
         p = self.params
-        corners = self.stations.route(self.pilot.pose, (x_m, y_m))
-        for k, corner in enumerate(corners):
-            last = k == len(corners) - 1
-            if last:
-                heading = yaw_rad
-            else:
-                nxt = corners[k + 1]
-                heading = math.atan2(nxt[1] - corner[1], nxt[0] - corner[0])
-            yield from travel_direct(
+        goal = (x_m, y_m)
+
+        def leg(target: tuple[float, float], heading: float, tol: float, tries: int) -> ScriptBody:
+            return travel_direct(
                 self.pilot,
-                corner,
+                target,
                 heading,
                 p.cruise_speed_mps,
                 min(0.15, p.cruise_speed_mps),
                 self.scanner,
                 self.site_size_m,
-                tolerance_m=tolerance_m if last else 0.2,
+                tolerance_m=tol,
+                tries=tries,
                 unstick=lambda: unstick(self),
             )
+
+        for _ in range(MAX_ROUTE_LEGS):
+            here = self.pilot.pose
+            corners = self.stations.route(here, goal)
+            while len(corners) > 1 and math.dist(corners[0], (here.x_m, here.y_m)) <= (
+                CORNER_TOLERANCE_M
+            ):
+                corners = corners[1:]
+            if len(corners) == 1:
+                break
+            (cx, cy), (nx, ny) = corners[0], corners[1]
+            yield from leg(corners[0], math.atan2(ny - cy, nx - cx), CORNER_TOLERANCE_M, 1)
+        yield from leg(goal, yaw_rad, tolerance_m, 3)
         return None
