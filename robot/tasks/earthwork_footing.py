@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 WHEEL_REACH_M = 0.45
 """Half the wheelbase plus a wheel radius, about: how far from the chassis centre the
 wheels touch the ground, in m (excavator_66kg: 0.3 + 0.15)."""
+ROUTE_SWING_M = 0.3
+"""Routes are planned this much further out again, in m, then straightened against
+the :data:`ROUTE_MARGIN_M` berth (see :meth:`Footing.route`)."""
 ROUTE_MARGIN_M = 0.2
 """Routes keep this much further from deep cuts than a standing wheel must, in m: a leg
 ends by a wall fix a few centimetres off (0.08 m median correction on trench runs,
@@ -95,7 +98,7 @@ class Footing:
         """Cells the latest survey finds risen since the first (dumped soil)."""
         self._gx, self._gy = np.meshgrid(grid.x_coords_m, grid.y_coords_m)
         self._planner = Planner(PlannerParams(escape_radius_m=1.0))
-        self._costmap: Costmap | None = None
+        self._costmaps: dict[float, Costmap] = {}
         self._costmap_of: tuple[BoolArray | None, BoolArray | None] = (None, None)
         w = config.wheels
         # Ground patch of each wheel in the chassis frame, its edges included, sampled at
@@ -204,16 +207,23 @@ class Footing:
         return not self.grid.in_bounds(j, i) or bool(np.isfinite(costmap.cost[j, i]))
 
     # ------------------------------------------------------------------ routes
-    def costmap(self) -> Costmap | None:
-        """Lethal where a wheel would stand on a deep cut or fresh fill, free elsewhere."""
-        g = self.grid
+    def costmap(self, swing_m: float = 0.0) -> Costmap | None:
+        """Lethal where a wheel would stand on a deep cut or fresh fill (or within
+        ``swing_m`` more of one), free elsewhere."""
         masks = [m for m in (self.deep_cut, self.fresh_fill) if m is not None]
         if not masks:
             return None
         # The masks are replaced, never changed in place: the same arrays, the same map.
         of = self._costmap_of
-        if self._costmap is not None and of[0] is self.deep_cut and of[1] is self.fresh_fill:
-            return self._costmap
+        if of[0] is not self.deep_cut or of[1] is not self.fresh_fill:
+            self._costmaps.clear()
+            self._costmap_of = (self.deep_cut, self.fresh_fill)
+        if swing_m not in self._costmaps:
+            self._costmaps[swing_m] = self._build_costmap(masks, swing_m)
+        return self._costmaps[swing_m]
+
+    def _build_costmap(self, masks: list[BoolArray], swing_m: float) -> Costmap:
+        g = self.grid
         hazard = np.logical_or.reduce(masks)
 
         def grown(mask: BoolArray, reach_m: float) -> BoolArray:
@@ -224,13 +234,11 @@ class Footing:
 
         lethal = np.zeros(g.shape, dtype=bool)
         if self.deep_cut is not None:
-            lethal |= grown(self.deep_cut, WHEEL_REACH_M + ROUTE_MARGIN_M)
+            lethal |= grown(self.deep_cut, WHEEL_REACH_M + ROUTE_MARGIN_M + swing_m)
         if self.fresh_fill is not None:
-            lethal |= grown(self.fresh_fill, WHEEL_REACH_M)
+            lethal |= grown(self.fresh_fill, WHEEL_REACH_M + swing_m)
         cost = np.where(lethal, np.inf, 0.0)
-        self._costmap = Costmap(g, cost, hazard, np.ones(g.shape, dtype=bool))
-        self._costmap_of = (self.deep_cut, self.fresh_fill)
-        return self._costmap
+        return Costmap(g, cost, hazard, np.ones(g.shape, dtype=bool))
 
     def route(self, start: Pose2, goal_xy_m: tuple[float, float]) -> list[tuple[float, float]]:
         """Corners of a path from ``start`` to ``goal_xy_m`` round deep cuts and fresh fill
@@ -239,14 +247,43 @@ class Footing:
         costmap = self.costmap()
         if costmap is None:
             return [goal_xy_m]
+        # Planned with a wider berth, then straightened against the true one: a path
+        # that hugs a trench's rounded end needs a corner every few decimetres (nine
+        # round one end), each a turn in place; one swung wide cuts across in two or three.
+        wide = self.costmap(ROUTE_SWING_M)
+        assert wide is not None
         try:
-            path = self._planner.plan(costmap, start, goal_xy_m)
-        except PlanningError as exc:
-            log.info("no way round the work from %s: %s; going straight", start, exc)
-            return [goal_xy_m]
-        pts = [(float(x), float(y)) for x, y in path.points_xy_m[1:]]
-        pts[-1] = goal_xy_m
-        return pts
+            path = self._planner.plan(wide, start, goal_xy_m)
+        except PlanningError:
+            try:
+                path = self._planner.plan(costmap, start, goal_xy_m)
+            except PlanningError as exc:
+                log.info("no way round the work from %s: %s; going straight", start, exc)
+                return [goal_xy_m]
+        xy = path.points_xy_m.copy()
+        xy[-1] = goal_xy_m
+        return [(float(x), float(y)) for x, y in _straightened(xy, costmap)[1:]]
+
+
+def _straightened(xy: npt.NDArray[np.float64], costmap: Costmap) -> npt.NDArray[np.float64]:
+    """The points of a path kept by greedy line of sight on ``costmap``: from each kept
+    point, the farthest later one it reaches in a straight line over no lethal cell
+    (the start and the goal always kept)."""
+    g = costmap.grid
+    ny, nx = g.shape
+
+    def clear(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> bool:
+        j, i, _ = g.segment_cells((float(a[0]), float(a[1])), (float(b[0]), float(b[1])))
+        inside = (j >= 0) & (i >= 0) & (j < ny) & (i < nx)
+        return bool(np.isfinite(costmap.cost[j[inside], i[inside]]).all())
+
+    keep, k = [0], 0
+    while k < len(xy) - 1:
+        nxt = next((m for m in range(len(xy) - 1, k + 1, -1) if clear(xy[k], xy[m])), k + 1)
+        keep.append(nxt)
+        k = nxt
+    out: npt.NDArray[np.float64] = xy[keep]
+    return out
 
 
 def cut_width_m(mask: BoolArray, cell_m: float) -> float:

@@ -15,6 +15,7 @@ import pytest
 from lunarsite.robot.config import RoverConfig
 from lunarsite.robot.control.bucket import bucket_edge_m
 from lunarsite.robot.executive import Agent, ControlLoop
+from lunarsite.robot.executive.compose import Script
 from lunarsite.robot.hardware.mock import ManualClock, MockRover
 from lunarsite.robot.perception.fiducials import CameraMount
 from lunarsite.robot.perception.mapping import RangeScan, chassis_rotation
@@ -23,8 +24,8 @@ from lunarsite.robot.site.design import LevelPad
 from lunarsite.robot.site.grid import GridSpec
 from lunarsite.robot.tasks.earthwork import Earthwork, EarthworkTaskParams
 from lunarsite.robot.tasks.earthwork_survey import survey_bounds
-from lunarsite.robot.types import CameraFrame, Pose2
-from tests.robot.conftest import scan_of_walls
+from lunarsite.robot.types import CameraFrame, Pose2, wrap_angle
+from tests.robot.conftest import Sensing, scan_of_walls
 
 SITE = (12.0, 10.0)
 HZ = 20.0
@@ -69,8 +70,9 @@ def _task(
     with_scanner: bool = False,
     blind_north_of_m: float = math.inf,
     borrow_south_of_m: float | None = None,
+    start: Pose2 | None = None,
 ) -> tuple[MockRover, Earthwork]:
-    start = Pose2(1.8, 1.8, 0.0)
+    start = start or Pose2(1.8, 1.8, 0.0)
     rover = rover_type(config, ManualClock(), start)
     rover.configure()
     rover.activate()
@@ -365,3 +367,54 @@ def test_the_edge_backs_out_of_a_pass_raised_and_curls_clear_of_the_ground(
     assert backing, "no back-out before the curl"
     assert min(x[3] for x in backing) >= z_cut + 0.05
     assert after[k_curl][3] >= z_cut + 0.12
+
+
+class _PivotingMock(MockRover):
+    """Turns in place about a point 0.3 m ahead of the chassis centre (a loaded bucket),
+    which the pilot is not told: every turn moves the rover off its estimate."""
+
+    def _step(self, dt_s: float) -> None:
+        x, y, yaw = self._x_m, self._y_m, self._yaw_rad
+        super()._step(dt_s)
+        turned = wrap_angle(self._yaw_rad - yaw)
+        if math.hypot(self._x_m - x, self._y_m - y) < 1e-6 and turned != 0.0:
+            px, py = x + 0.3 * math.cos(yaw), y + 0.3 * math.sin(yaw)
+            self._x_m = px - 0.3 * math.cos(self._yaw_rad)
+            self._y_m = py - 0.3 * math.sin(self._yaw_rad)
+
+
+def test_a_trip_round_a_trench_replans_from_each_fix_and_arrives(excavator: RoverConfig) -> None:
+    # Start west of the trench, facing away from the goal east of it.
+    rover, task = _task(
+        excavator,
+        GROUND_Z,
+        rounds=1,
+        rover_type=_PivotingMock,
+        with_scanner=True,
+        start=Pose2(3.0, 5.0, math.pi),
+    )
+    g = task.params.grid
+    gx, gy = np.meshgrid(g.x_coords_m, g.y_coords_m)
+    task.stations.deep_cut = (np.abs(gx - 5.0) < 0.15) & (gy > 3.5) & (gy < 6.5)
+    path: list[tuple[float, float]] = []
+
+    def track(_tick: object) -> None:
+        p = rover.true_pose
+        path.append((p.x_m, p.y_m))
+
+    trip = Sensing(task.pilot, Script(task.go(7.0, 5.0, 0.0)))
+    loop = ControlLoop([Agent(rover, trip)], rate_hz=HZ, time_limit_s=600.0, on_tick=track)
+    result = loop.run()
+    assert result.results[0].succeeded
+    end = rover.true_pose
+    assert math.hypot(end.x_m - 7.0, end.y_m - 5.0) <= 0.06
+    # Round the trench's end, never over it: the centre stays 0.45 m (the wheels' reach)
+    # from its strip.
+    for x, y in path:
+        dx = max(abs(x - 5.0) - 0.15, 0.0)
+        dy = max(3.5 - y, y - 6.5, 0.0)
+        assert math.hypot(dx, dy) > 0.45, (x, y)
+    # Round the end in a few long legs, each corner driven to once and the route planned
+    # again from its fix: going corner by corner, correcting at each, the same trip took
+    # 13 legs and fixes (the route hugging the trench's end had nine corners).
+    assert task.pilot.fixes <= 6
