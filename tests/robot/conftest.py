@@ -127,6 +127,17 @@ def scan_of_walls(truth: tuple[float, float, float], size: tuple[float, float]) 
     return RangeScan(0.0, (0.0, 0.0, 0.35), dirs, ranges, 10.0)
 
 
+def walls_seen_by(rover: MockRover, size: tuple[float, float]) -> Callable[[], RangeScan]:
+    """A level scanner on ``rover``'s true pose inside walls round ``size``
+    (:func:`scan_of_walls`)."""
+
+    def scan() -> RangeScan:
+        p = rover.true_pose
+        return scan_of_walls((p.x_m, p.y_m, p.yaw_rad), size)
+
+    return scan
+
+
 class Sensing(Skill):
     """Updates the pilot every tick, then runs ``inner`` (as a task does)."""
 

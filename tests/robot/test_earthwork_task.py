@@ -18,14 +18,14 @@ from lunarsite.robot.executive import Agent, ControlLoop
 from lunarsite.robot.executive.compose import Script
 from lunarsite.robot.hardware.mock import ManualClock, MockRover
 from lunarsite.robot.perception.fiducials import CameraMount
-from lunarsite.robot.perception.mapping import RangeScan, chassis_rotation
+from lunarsite.robot.perception.mapping import chassis_rotation
 from lunarsite.robot.planning.earthwork import EarthworkParams
 from lunarsite.robot.site.design import LevelPad
 from lunarsite.robot.site.grid import GridSpec
 from lunarsite.robot.tasks.earthwork import Earthwork, EarthworkTaskParams
 from lunarsite.robot.tasks.earthwork_survey import survey_bounds
 from lunarsite.robot.types import CameraFrame, Pose2, wrap_angle
-from tests.robot.conftest import Sensing, scan_of_walls
+from tests.robot.conftest import Sensing, walls_seen_by
 
 SITE = (12.0, 10.0)
 HZ = 20.0
@@ -91,10 +91,7 @@ def _task(
         max_rounds=rounds,
     )
 
-    def scan() -> RangeScan:
-        p = rover.true_pose
-        return scan_of_walls((p.x_m, p.y_m, p.yaw_rad), SITE)
-
+    scan = walls_seen_by(rover, SITE)
     task = Earthwork(
         params,
         config,

@@ -13,9 +13,8 @@ from lunarsite.robot.control.pilot import Pilot
 from lunarsite.robot.control.travel import travel_direct
 from lunarsite.robot.executive.compose import Script, ScriptBody
 from lunarsite.robot.hardware.mock import ManualClock, MockRover
-from lunarsite.robot.perception.mapping import RangeScan
 from lunarsite.robot.types import Pose2, wrap_angle
-from tests.robot.conftest import Sensing, scan_of_walls
+from tests.robot.conftest import Sensing, walls_seen_by
 from tests.robot.test_dig_dump import ARENA, HZ, _excavator_on_mock, _run, _SpinningMock
 
 
@@ -69,10 +68,7 @@ def test_a_miss_beside_the_target_is_closed_on_the_line_without_turning(
     rover.activate()
     pilot = Pilot(excavator, start, control_hz=HZ)
 
-    def scan() -> RangeScan:
-        p = rover.true_pose
-        return scan_of_walls((p.x_m, p.y_m, p.yaw_rad), ARENA)
-
+    scan = walls_seen_by(rover, ARENA)
     body = travel_direct(
         pilot,
         target,
@@ -103,9 +99,7 @@ def test_a_leg_the_fix_finds_slipped_runs_the_unstick_then_goes_on(
     pilot.apply_fix(start)
     pushes: list[Pose2] = []
 
-    def scan() -> RangeScan:
-        p = rover.true_pose
-        return scan_of_walls((p.x_m, p.y_m, p.yaw_rad), ARENA)
+    scan = walls_seen_by(rover, ARENA)
 
     def unstick() -> ScriptBody:  # the push frees the wheels
         pushes.append(rover.true_pose)
