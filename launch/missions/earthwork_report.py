@@ -214,7 +214,6 @@ def judge_earthwork(run: RunRecord) -> Judgement:
         "cut_yield": {
             "passes": len(st.cut_yields),
             "median": round(float(np.median(st.cut_yields)), 3) if st.cut_yields else None,
-            "last": round(st.cut_yield(), 3),
         },
         "motion_timeouts": task.pilot.timeouts,
         "dig_pitch_reliefs": task.pilot.pitch_reliefs,

@@ -84,7 +84,7 @@ def haul(task: Earthwork, load: Load, cf: CutFill) -> ScriptBody:
     st, p, pilot = task.progress, task.params, task.pilot
     if task.expected is None:
         task.expected = st.survey_m.copy() if st.survey_m is not None else np.zeros(p.grid.shape)
-    dig = task.stations.dig(load, cf, task.expected, pilot.pose.yaw_rad, st.cut_yield())
+    dig = task.stations.dig(load, cf, task.expected, pilot.pose.yaw_rad)
     dump = task.stations.dump(load, pilot.pose.yaw_rad)
     if dig is None or dump is None:
         log.warning(
@@ -104,7 +104,7 @@ def haul(task: Earthwork, load: Load, cf: CutFill) -> ScriptBody:
         # Sized for what is missing: a pass for the whole load on top of what the bucket
         # holds fills it to the brim and heaps the rest ahead of the edge.
         missing = dataclasses.replace(load, mass_kg=planned - kg)
-        again = task.stations.dig(missing, cf, task.expected, pilot.pose.yaw_rad, st.cut_yield())
+        again = task.stations.dig(missing, cf, task.expected, pilot.pose.yaw_rad)
         if again is None:
             break
         log.info(

@@ -182,16 +182,9 @@ class Stations(Footing):
         return axes[0], (x_m + off * nx, y_m + off * ny)
 
     def dig(
-        self,
-        load: Load,
-        cf: CutFill,
-        surface_m: FloatArray,
-        yaw_now_rad: float,
-        cut_yield: float = 1.0,
+        self, load: Load, cf: CutFill, surface_m: FloatArray, yaw_now_rad: float
     ) -> DigStation | None:
-        """The dig pass for a load, or None where no station reaches it (its length for
-        the load's mass on ``surface_m``, over ``cut_yield``: how much more the ground
-        has given than the surface said).
+        """The dig pass for a load, or None where no station reaches it.
 
         The cut goes one layer (:data:`LAYER_M`) below the surveyed top at most, down to
         the design (or the borrow depth). In a deep cut narrower than the bucket
@@ -222,8 +215,7 @@ class Stations(Footing):
             return None  # passes of this round have already taken it down
         z_cut = max(z_goal, z_top - LAYER_M)
         thick = max(z_top - z_cut, 0.02)
-        strip_kgpm = p.planner.cut_density_kgpm3 * self.tool.width_m * thick
-        want = load.mass_kg / (strip_kgpm * cut_yield)
+        want = load.mass_kg / (p.planner.cut_density_kgpm3 * self.tool.width_m * thick)
         want = min(max(want, MIN_PASS_M), p.max_pass_m)
         cut = self.cut_mask(cf)
         g, width = self.grid, self.tool.width_m

@@ -18,7 +18,6 @@ from lunarsite.robot.planning.earthwork import CutFill
 from lunarsite.robot.planning.hauls import Load
 from lunarsite.robot.tasks.earthwork import Earthwork
 from lunarsite.robot.tasks.earthwork_footing import cut_width_m
-from lunarsite.robot.tasks.earthwork_params import EarthworkProgress
 from lunarsite.robot.tasks.earthwork_stations import DigStation
 from tests.robot.test_earthwork_task import GROUND_Z, _task
 
@@ -194,31 +193,3 @@ def test_a_pass_at_a_strips_end_shifts_in_off_the_end(excavator: RoverConfig) ->
     gx, _gy = np.meshgrid(g.x_coords_m, g.y_coords_m)
     assert float(gx[carved].min()) >= TRENCH_X[0] - 0.06
     assert float((carved & strip).sum()) / max(int(carved.sum()), 1) >= 0.8
-
-
-@pytest.mark.parametrize(("cut_yield", "expect_m"), [(1.0, 0.4), (1.6, 0.25), (0.5, 0.6)])
-def test_a_pass_is_sized_by_the_cut_yield(
-    excavator: RoverConfig, cut_yield: float, expect_m: float
-) -> None:
-    # 15 kg from a 5 cm layer under a 0.5 m bucket at 1500 kg/m³ (37.5 kg per metre) is
-    # a 0.4 m pass; ground that has given 1.6 times what the surface said takes 0.25 m;
-    # ground that gave half would take 0.8 m, past the 0.6 m longest pass. A pass runs
-    # from the far side of its first cell to the far side of its last: up to two 5 cm
-    # cells more than that.
-    _rover, task = _task(excavator, GROUND_Z, rounds=1)
-    strip, cf = _trench_strip(task)
-    load = Load((5.5, TRENCH_Y), (5.5, 6.5), 15.0, "cut", "spoil")
-    surface = np.full(strip.shape, GROUND_Z)
-    dig = task.stations.dig(load, cf, surface, 0.0, cut_yield)
-    assert dig is not None
-    assert expect_m - 0.01 <= dig.length_m <= expect_m + 0.11
-
-
-def test_the_cut_yield_is_the_median_of_the_latest_passes_within_limits() -> None:
-    st = EarthworkProgress()
-    assert st.cut_yield() == 1.0  # nothing weighed yet
-    # The two old outliers drop out of the latest six: 0.9 1.1 1.15 1.2 1.25 1.3.
-    st.cut_yields.extend([5.0, 5.0, 0.9, 1.1, 1.3, 1.2, 1.25, 1.15])
-    assert st.cut_yield() == pytest.approx(1.175)
-    st.cut_yields.extend([9.0] * 6)
-    assert st.cut_yield() == 2.0
