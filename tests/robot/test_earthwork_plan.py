@@ -154,3 +154,19 @@ def test_transport_bound_between_two_mass_fields() -> None:
     kg = float(added.sum())
     assert transport_bound_kg_m(GRID, removed, added, 0.5) == pytest.approx(kg * 3.0, rel=1e-6)
     assert transport_bound_kg_m(GRID, removed, np.zeros(GRID.shape), 0.5) == 0.0
+
+
+def test_cut_over_the_fill_by_less_than_a_bucketful_stays_in_the_ground() -> None:
+    # A 0.3 m square mound 0.1 m high (13.5 kg at 1500 kg/m³) beside a 0.2 m square hole
+    # 0.1 m deep (6 kg), no spoil box: the hole takes 6 kg from the mound and the other
+    # 7.5 kg, under one 18 kg load, stays; a mound of three loads is still refused.
+    pad = flat_design()
+    surface = np.where(block(2.0, 2.3, 1.0, 1.3), 0.1, 0.0)
+    surface = np.where(block(3.0, 3.2, 1.0, 1.2), -0.1, surface)
+    cf = cut_fill(surface, (pad,), GRID, 0.02)
+    flows = haul_flows(cf, PARAMS)
+    assert flows.moved_kg == pytest.approx(0.2 * 0.2 * 0.1 * 1500.0, rel=0.01)
+    assert set(flows.sink_kind) == {"fill"}
+    big = np.where(block(2.0, 2.6, 1.0, 1.6), 0.1, 0.0)  # 54 kg, three loads
+    with pytest.raises(PlanningError, match="no room for the spoil"):
+        haul_flows(cut_fill(big, (pad,), GRID, 0.02), PARAMS)
