@@ -24,7 +24,7 @@ from scipy import ndimage
 from ..config import RoverConfig, ToolConfig
 from ..perception.mapping import BodyBox
 from ..planning.costmap import Costmap
-from ..planning.planner import Planner, PlannerParams, PlanningError
+from ..planning.planner import Path, Planner, PlannerParams, PlanningError
 from ..site.grid import GridSpec
 from ..types import Pose2
 
@@ -269,19 +269,14 @@ def _straightened(xy: npt.NDArray[np.float64], costmap: Costmap) -> npt.NDArray[
     """The points of a path kept by greedy line of sight on ``costmap``: from each kept
     point, the farthest later one it reaches in a straight line over no lethal cell
     (the start and the goal always kept)."""
-    g = costmap.grid
-    ny, nx = g.shape
 
-    def clear(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> bool:
-        j, i, _ = g.segment_cells((float(a[0]), float(a[1])), (float(b[0]), float(b[1])))
-        inside = (j >= 0) & (i >= 0) & (j < ny) & (i < nx)
-        return bool(np.isfinite(costmap.cost[j[inside], i[inside]]).all())
+    def clear(a: int, b: int) -> bool:
+        return not Path(xy[[a, b]], (False,), 0.0, 0.0).is_blocked(costmap)
 
     keep, k = [0], 0
     while k < len(xy) - 1:
-        nxt = next((m for m in range(len(xy) - 1, k + 1, -1) if clear(xy[k], xy[m])), k + 1)
-        keep.append(nxt)
-        k = nxt
+        k = next((m for m in range(len(xy) - 1, k + 1, -1) if clear(k, m)), k + 1)
+        keep.append(k)
     out: npt.NDArray[np.float64] = xy[keep]
     return out
 
