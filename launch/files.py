@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError
 
 from lunarsite.robot.config import RoverConfig
+from lunarsite.robot.site.modules import Catalog
 
 __all__ = [
     "Finite",
@@ -29,6 +30,7 @@ __all__ = [
     "line_of",
     "list_rovers",
     "list_scenarios",
+    "load_catalog",
     "load_rover",
     "read_yaml",
     "resolve",
@@ -40,6 +42,7 @@ Loc = tuple[int | str, ...]
 Problem = tuple[Loc, str]
 """A problem with a file: where (the field path in the file) and why."""
 M = TypeVar("M", bound=BaseModel)
+Kind = Literal["scenarios", "rovers", "modules"]
 
 
 class ScenarioError(ValueError):
@@ -206,7 +209,7 @@ def validate(path: Path, model: type[M], data: Any, node: yaml.Node | None, pref
 
 
 # ------------------------------------------------------------ name resolution
-def _shipped(kind: Literal["scenarios", "rovers"]) -> dict[str, Path]:
+def _shipped(kind: Kind) -> dict[str, Path]:
     folder = resources.files("lunarsite.launch") / kind
     out: dict[str, Path] = {}
     for entry in folder.iterdir():
@@ -215,7 +218,7 @@ def _shipped(kind: Literal["scenarios", "rovers"]) -> dict[str, Path]:
     return dict(sorted(out.items()))
 
 
-def resolve(ref: str, kind: Literal["scenarios", "rovers"], base_dir: Path | None) -> Path:
+def resolve(ref: str, kind: Kind, base_dir: Path | None) -> Path:
     looks_like_path = ref.endswith((".yaml", ".yml")) or "/" in ref or "\\" in ref
     if looks_like_path:
         path = Path(ref).expanduser()
@@ -228,7 +231,7 @@ def resolve(ref: str, kind: Literal["scenarios", "rovers"], base_dir: Path | Non
     if Path(ref).is_file():
         return Path(ref)
     known = ", ".join(shipped) or "none"
-    noun = "scenario" if kind == "scenarios" else "rover"
+    noun = {"scenarios": "scenario", "rovers": "rover", "modules": "module catalog"}[kind]
     raise ScenarioError(ref, [f"{ref}: no shipped {noun} of that name (shipped: {known})"])
 
 
@@ -255,3 +258,10 @@ def load_rover(ref: str, base_dir: Path | None = None) -> tuple[RoverConfig, Pat
     path = resolve(ref, "rovers", base_dir)
     data, node = read_yaml(path)
     return validate(path, RoverConfig, data, node), path
+
+
+def load_catalog(ref: str = "catalog", base_dir: Path | None = None) -> tuple[Catalog, Path]:
+    """Read and validate a module catalog, by shipped name (``catalog``) or by path."""
+    path = resolve(ref, "modules", base_dir)
+    data, node = read_yaml(path)
+    return validate(path, Catalog, data, node), path

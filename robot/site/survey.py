@@ -25,6 +25,7 @@ __all__ = [
     "VolumeChange",
     "berm_volume_m3",
     "box_polygon",
+    "points_in_polygon",
     "region_weights",
     "volume_change",
     "volume_vs_design",
@@ -77,7 +78,7 @@ def box_polygon(
     return out
 
 
-def _points_in_polygon(x: FloatArray, y: FloatArray, polygon: FloatArray) -> npt.NDArray[np.bool_]:
+def points_in_polygon(x: FloatArray, y: FloatArray, polygon: FloatArray) -> npt.NDArray[np.bool_]:
     """Even-odd rule, vectorised over points and edges."""
     inside = np.zeros(x.shape, dtype=bool)
     n = polygon.shape[0]
@@ -133,7 +134,7 @@ def region_weights(
     xs = origin_xy_m[0] + (np.arange(i0, i1)[:, None] + offsets[None, :]).ravel() * cell_size_m
     ys = origin_xy_m[1] + (np.arange(j0, j1)[:, None] + offsets[None, :]).ravel() * cell_size_m
     gx, gy = np.meshgrid(xs, ys)
-    inside = _points_in_polygon(gx, gy, poly).astype(np.float64)
+    inside = points_in_polygon(gx, gy, poly).astype(np.float64)
     block = inside.reshape(j1 - j0, subsamples, i1 - i0, subsamples).mean(axis=(1, 3))
     weights[j0:j1, i0:i1] = block
     return weights
