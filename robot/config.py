@@ -184,10 +184,18 @@ class ToolConfig(StrictModel):
     open box of ``width_m`` × ``depth_m`` × ``height_m`` at its tip. The first joint lifts the
     arm; a second joint, where present, curls the bucket. ``gripper``: two jaws of
     ``arm_length_m`` driven together by one servo.
+
+    ``clamp``: a carriage on a vertical mast at ``mount_xyz_m`` (its top at the mount when
+    lowered) carrying two flat jaw pads ``depth_m`` long and ``height_m`` tall, centred
+    ``arm_length_m`` ahead of the mount and ``width_m`` apart when open. Two servos drive
+    it through racks and pinions of ``pinion_radius_m``: the first lifts the carriage
+    (``pinion_radius_m`` of travel per rad above ``lower_rad``), the second closes both
+    jaws (each moves in by that much per rad above ``lower_rad``). A fork-lift clamp of
+    the kind that carries a module by squeezing its sides.
     """
 
     name: Annotated[str, Field(min_length=1, pattern=r"^[a-z][a-z0-9_]*$")]
-    kind: Literal["scoop", "bucket", "gripper"]
+    kind: Literal["scoop", "bucket", "gripper", "clamp"]
     mount_xyz_m: Vec3
     mount_yaw_rad: Finite = 0.0
     """Direction the tool faces in the chassis frame: 0 forward, π backward."""
@@ -198,13 +206,62 @@ class ToolConfig(StrictModel):
     mass_kg: Positive
     capacity_m3: NonNegative = 0.0
     """Volume of soil the tool holds when full, in m³ (0 for a gripper)."""
+    pinion_radius_m: Positive | None = None
+    """A clamp's racks and pinions: carriage and jaw travel per rad of their servos, in
+    m/rad (clamps only)."""
+    pad_friction: Annotated[float, Field(gt=0.0, le=2.0, allow_inf_nan=False)] | None = None
+    """A clamp's jaw-pad friction coefficient on what it grips (clamps only)."""
     joints: Annotated[tuple[JointConfig, ...], Field(min_length=1, max_length=2)]
 
     @model_validator(mode="after")
     def _joint_count(self) -> ToolConfig:
         if self.kind == "gripper" and len(self.joints) != 1:
             raise ValueError(f"tool {self.name!r}: a gripper has exactly one joint (the jaw servo)")
+        clamp = (self.pinion_radius_m, self.pad_friction)
+        if self.kind == "clamp":
+            if len(self.joints) != 2:
+                raise ValueError(
+                    f"tool {self.name!r}: a clamp has two joints (the lift, then the jaws)"
+                )
+            if None in clamp:
+                raise ValueError(
+                    f"tool {self.name!r}: a clamp needs pinion_radius_m and pad_friction"
+                )
+        elif clamp != (None, None):
+            raise ValueError(
+                f"tool {self.name!r}: pinion_radius_m and pad_friction are for clamps only"
+            )
         return self
+
+    def travel_m(self, joint: int, angle_rad: float) -> float:
+        """A clamp's carriage height above its lowest (joint 0) or one jaw's travel in
+        from open (joint 1) at a servo angle, in m."""
+        assert self.pinion_radius_m is not None, "clamps only"
+        return self.pinion_radius_m * (angle_rad - self.joints[joint].lower_rad)
+
+    def opening_m(self, squeeze_rad: float) -> float:
+        """A clamp's gap between its jaw pads at a squeeze angle, in m."""
+        return self.width_m - 2.0 * self.travel_m(1, squeeze_rad)
+
+    def squeeze_for_m(self, opening_m: float) -> float:
+        """The squeeze angle that sets a clamp's jaws ``opening_m`` apart, in rad."""
+        assert self.pinion_radius_m is not None, "clamps only"
+        return self.joints[1].lower_rad + 0.5 * (self.width_m - opening_m) / self.pinion_radius_m
+
+    @property
+    def max_unit_length_m(self) -> float:
+        """A clamp's longest unit along its arms: its near face ahead of the mount."""
+        return 2.0 * self.arm_length_m
+
+    def holds_kg(self, gravity_mps2: float) -> float:
+        """The heaviest unit a clamp lifts and holds by friction, in kg: each jaw pushes
+        with its servo's torque over the pinion, the two pads hold 2·μ·F; the lift servo
+        must also raise the carriage and jaws (the tool's own mass)."""
+        assert self.pinion_radius_m is not None and self.pad_friction is not None
+        squeeze_n = self.joints[1].max_torque_nm / self.pinion_radius_m
+        grip_kg = 2.0 * self.pad_friction * squeeze_n / gravity_mps2
+        lift_kg = self.joints[0].max_torque_nm / self.pinion_radius_m / gravity_mps2 - self.mass_kg
+        return max(min(grip_kg, lift_kg), 0.0)
 
 
 class LimitsConfig(StrictModel):

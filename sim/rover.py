@@ -23,6 +23,9 @@ from lunarsite.robot.hardware import Clock, RoverInterface
 from lunarsite.robot.hardware.skid_steer import mix_skid_steer
 from lunarsite.robot.types import STOP, CameraFrame, Pose2, RoverCommand, SensedState
 
+from .body import BodyBuilder, ServoJoint
+from .clamp import add_clamp
+
 if TYPE_CHECKING:
     from .world import LunarWorld
 
@@ -55,18 +58,6 @@ SUSPENSION_STRUT_MASS_KG = 0.3
 
 
 @dataclass(frozen=True, slots=True)
-class _ServoJoint:
-    """One commanded servo and the PyBullet joints it drives (sign for mirrored jaws)."""
-
-    name: str
-    joints: tuple[tuple[int, float], ...]
-    lower_rad: float
-    upper_rad: float
-    max_speed_radps: float
-    max_torque_nm: float
-
-
-@dataclass(frozen=True, slots=True)
 class ToolLink:
     """Where a scoop or bucket is in the multibody, for the soil model.
 
@@ -84,66 +75,6 @@ class ToolLink:
     capacity_m3: float
 
 
-class _BodyBuilder:
-    """Collects links for one ``createMultiBody`` call."""
-
-    def __init__(self, client: object) -> None:
-        self.c = client
-        self.masses: list[float] = []
-        self.cols: list[int] = []
-        self.viss: list[int] = []
-        self.pos: list[list[float]] = []
-        self.orn: list[list[float]] = []
-        self.inertial_pos: list[list[float]] = []
-        self.parents: list[int] = []
-        self.types: list[int] = []
-        self.axes: list[list[float]] = []
-
-    def boxes(
-        self,
-        parts: list[tuple[tuple[float, float, float], tuple[float, float, float]]],
-        rgba: tuple[float, ...],
-    ) -> tuple[int, int]:
-        """A compound of boxes given as (half extents, centre) pairs."""
-        c = self.c
-        half = [list(h) for h, _ in parts]
-        centres = [list(p) for _, p in parts]
-        col = c.createCollisionShapeArray(  # type: ignore[attr-defined]
-            shapeTypes=[pb.GEOM_BOX] * len(parts), halfExtents=half, collisionFramePositions=centres
-        )
-        vis = c.createVisualShapeArray(  # type: ignore[attr-defined]
-            shapeTypes=[pb.GEOM_BOX] * len(parts),
-            halfExtents=half,
-            visualFramePositions=centres,
-            rgbaColors=[list(rgba)] * len(parts),
-        )
-        return int(col), int(vis)
-
-    def add(
-        self,
-        *,
-        mass: float,
-        shapes: tuple[int, int],
-        parent: int,
-        position: tuple[float, float, float],
-        yaw: float = 0.0,
-        joint: int,
-        axis: tuple[float, float, float] = (0.0, 0.0, 0.0),
-        com: tuple[float, float, float] = (0.0, 0.0, 0.0),
-    ) -> int:
-        """Add a link; returns its link index (PyBullet joint index)."""
-        self.masses.append(mass)
-        self.cols.append(shapes[0])
-        self.viss.append(shapes[1])
-        self.pos.append(list(position))
-        self.orn.append(list(pb.getQuaternionFromEuler([0.0, 0.0, yaw])))
-        self.inertial_pos.append(list(com))
-        self.parents.append(parent)
-        self.types.append(joint)
-        self.axes.append(list(axis))
-        return len(self.masses) - 1
-
-
 class SimRover(RoverInterface):
     """A simulated rover. Build it with :meth:`LunarWorld.add_rover`."""
 
@@ -155,10 +86,12 @@ class SimRover(RoverInterface):
         self.config = config
         self._rng = rng
         self._command = RoverCommand()
-        self._servos: dict[str, _ServoJoint] = {}
+        self._servos: dict[str, ServoJoint] = {}
         self.tool_links: dict[str, ToolLink] = {}
         """Scoops and buckets by tool name (the soil model reads their cutting edges)."""
         self._struts: list[int] = []
+        self._pads: list[tuple[int, float, float]] = []
+        """Clamp jaw pads: link, friction coefficient, spinning friction (m)."""
         self._left_wheels: list[int] = []
         self._right_wheels: list[int] = []
         self.body = self._build(start)
@@ -201,7 +134,7 @@ class SimRover(RoverInterface):
         cfg = self.config
         c = self.world.client
         ch, wh = cfg.chassis, cfg.wheels
-        b = _BodyBuilder(c)
+        b = BodyBuilder(c)
         chassis = b.boxes(
             [((ch.length_m / 2, ch.width_m / 2, ch.height_m / 2), (0.0, 0.0, 0.0))], CHASSIS_RGBA
         )
@@ -285,11 +218,15 @@ class SimRover(RoverInterface):
                 anisotropicFriction=[1.0, wh.lateral_friction_ratio, 1.0],
             )
             c.setJointMotorControl2(body, w, pb.VELOCITY_CONTROL, targetVelocity=0.0, force=0.0)
+        for pad, friction, spin in self._pads:
+            c.changeDynamics(
+                body, pad, lateralFriction=friction, spinningFriction=spin, frictionAnchor=1
+            )
         self.body = body
         for servo in self._servos.values():
             home = cfg.joint(servo.name).home_rad
-            for joint, sign in servo.joints:
-                c.resetJointState(body, joint, sign * home)
+            for joint, scale in servo.joints:
+                c.resetJointState(body, joint, servo.joint_position(scale, home))
         if self._struts:
             self._add_suspension()
         self._hold_stop()
@@ -370,11 +307,21 @@ class SimRover(RoverInterface):
         forces = np.linalg.lstsq(a, weight * np.array([1.0, com[0], com[1]]), rcond=None)[0]
         return [max(0.0, float(f)) for f in forces]
 
-    def _add_tool(self, b: _BodyBuilder, tool: ToolConfig) -> None:
+    def _add_tool(self, b: BodyBuilder, tool: ToolConfig) -> None:
         mx, my, mz = tool.mount_xyz_m
         yaw = tool.mount_yaw_rad
         L, w, d, h = tool.arm_length_m, tool.width_m, tool.depth_m, tool.height_m
         bar = max(0.01, 0.12 * w)
+        if tool.kind == "clamp":
+            servos, pads = add_clamp(b, tool, TOOL_RGBA)
+            self._servos.update((sv.name, sv) for sv in servos)
+            friction = tool.pad_friction or 0.0
+            # A flat pad resists twisting over its area: for pressure spread evenly over a
+            # disc of radius a the moment is (2/3)·μ·N·a (PyBullet's spinning friction is
+            # that moment per newton pressed); a is half the pad's smaller side.
+            spin = 2.0 / 3.0 * friction * 0.5 * min(tool.depth_m, tool.height_m)
+            self._pads.extend((pad, friction, spin) for pad in pads)
+            return
         if tool.kind == "gripper":
             jaw = tool.joints[0]
             finger = b.boxes([((L / 2, bar / 2, h / 2), (L / 2, 0.0, 0.0))], TOOL_RGBA)
@@ -392,7 +339,7 @@ class SimRover(RoverInterface):
                     com=(L / 2, 0.0, 0.0),
                 )
                 joints.append((idx, side))
-            self._servos[jaw.name] = _ServoJoint(
+            self._servos[jaw.name] = ServoJoint(
                 jaw.name,
                 tuple(joints),
                 jaw.lower_rad,
@@ -425,7 +372,7 @@ class SimRover(RoverInterface):
                 axis=(0.0, -1.0, 0.0),
                 com=(L + d / 2, 0.0, -h / 4),
             )
-            self._servos[lift.name] = _ServoJoint(
+            self._servos[lift.name] = ServoJoint(
                 lift.name,
                 ((arm, 1.0),),
                 lift.lower_rad,
@@ -457,7 +404,7 @@ class SimRover(RoverInterface):
         )
         self._add_tool_link(tool, bucket, d, tool.mass_kg - arm_mass)
         for joint_cfg, idx in ((lift, arm), (curl, bucket)):
-            self._servos[joint_cfg.name] = _ServoJoint(
+            self._servos[joint_cfg.name] = ServoJoint(
                 joint_cfg.name,
                 ((idx, 1.0),),
                 joint_cfg.lower_rad,
@@ -581,7 +528,7 @@ class SimRover(RoverInterface):
         if cfg.imu.accel_noise_std_mps2 > 0.0:
             accel = accel + rng.normal(0.0, cfg.imu.accel_noise_std_mps2, 3)
         tools = {
-            name: servo.joints[0][1] * c.getJointState(self.body, servo.joints[0][0])[0]
+            name: servo.angle_rad(c.getJointState(self.body, servo.joints[0][0])[0])
             for name, servo in self._servos.items()
         }
         used = self.energy_used_j / 3600.0 / cfg.battery.capacity_wh
@@ -630,14 +577,14 @@ class SimRover(RoverInterface):
             if servo is None:
                 continue
             t = min(max(target, servo.lower_rad), servo.upper_rad)
-            for joint, sign in servo.joints:
+            for joint, scale in servo.joints:
                 c.setJointMotorControl2(
                     self.body,
                     joint,
                     pb.POSITION_CONTROL,
-                    targetPosition=sign * t,
-                    force=servo.max_torque_nm,
-                    maxVelocity=servo.max_speed_radps,
+                    targetPosition=servo.joint_position(scale, t),
+                    force=servo.force(scale),
+                    maxVelocity=servo.speed(scale),
                 )
 
     # ------------------------------------------------------------------ camera
