@@ -24,12 +24,13 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from lunarsite.robot.config import NonNegative, Positive, StrictModel, Vec3
+from lunarsite.robot.config import NonNegative, Positive, StrictModel, ToolConfig, Vec3
 from lunarsite.robot.site.survey import box_polygon, points_in_polygon
 
 __all__ = [
     "Catalog",
     "Grasp",
+    "GraspEnvelope",
     "Marker",
     "ModuleType",
     "Placement",
@@ -144,6 +145,29 @@ class Catalog(StrictModel):
 
 
 @dataclass(frozen=True, slots=True)
+class GraspEnvelope:
+    """What a placing tool can take: the heaviest unit (kg), the narrowest and widest
+    across its grasp and the longest along its arms (m)."""
+
+    payload_kg: float
+    min_opening_m: float
+    max_opening_m: float
+    max_length_m: float
+
+    @classmethod
+    def of_clamp(cls, tool: ToolConfig, gravity_mps2: float) -> GraspEnvelope:
+        """A clamp's envelope (:class:`~lunarsite.robot.config.ToolConfig`) at a gravity."""
+        if tool.kind != "clamp":
+            raise ValueError(f"tool {tool.name!r} is a {tool.kind}, not a clamp")
+        return cls(
+            payload_kg=tool.holds_kg(gravity_mps2),
+            min_opening_m=tool.opening_m(tool.joints[1].upper_rad),
+            max_opening_m=tool.width_m,
+            max_length_m=tool.max_unit_length_m,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Placement:
     """One unit the design wants: its id, catalog type, centre and yaw on the site (m,
     rad); ``on`` the id of the placement it rests on (None: the ground); ``pad`` the name
@@ -183,17 +207,16 @@ def check_placements(
     catalog: Catalog,
     *,
     site_bounds_m: tuple[float, float, float, float],
-    payload_kg: float | None = None,
-    max_opening_m: float | None = None,
+    tool: GraspEnvelope | None = None,
     pads: Mapping[str, Sequence[Point]] | None = None,
 ) -> None:
     """Raise :class:`PlacementError` for the first placement that cannot be met.
 
-    ``site_bounds_m`` is (x_min, x_max, y_min, y_max); ``payload_kg`` and
-    ``max_opening_m`` are the placing tool's (None: not checked); ``pads`` maps a
-    ``level_pad`` design's name to its polygon. A unit must lie wholly on the site, be
-    light and narrow enough for the tool, stand on a pad where its type needs one (and
-    inside it), and rest only on a placement of a kind its type allows, centred on it.
+    ``site_bounds_m`` is (x_min, x_max, y_min, y_max); ``tool`` is what the placing tool
+    takes (None: not checked); ``pads`` maps a ``level_pad`` design's name to its polygon.
+    A unit must lie wholly on the site, fit the tool (weight, width across the grasp,
+    length along the arms), stand on a pad where its type needs one (and inside it), and
+    rest only on a placement of a kind its type allows, centred on it.
     Support cycles and unknown ids are refused.
     """
     pads = pads or {}
@@ -217,16 +240,8 @@ def check_placements(
             raise PlacementError(
                 f"{where}: its footprint leaves the site (x {x0}..{x1}, y {y0}..{y1} m)"
             )
-        if payload_kg is not None and module.mass_kg > payload_kg:
-            raise PlacementError(
-                f"{where}.type: a {p.type} weighs {module.mass_kg} kg, more than the tool's "
-                f"payload ({payload_kg:.2f} kg)"
-            )
-        if max_opening_m is not None and module.grasp_width_m > max_opening_m:
-            raise PlacementError(
-                f"{where}.type: a {p.type} is {module.grasp_width_m} m across its grasp, wider "
-                f"than the tool opens ({max_opening_m} m)"
-            )
+        if tool is not None:
+            _check_fit(f"{where}.type", module, tool)
         if module.needs_pad and p.pad is None and p.on is None:
             raise PlacementError(f"{where}.pad: a {p.type} stands only on a levelled pad")
         if p.pad is not None:
@@ -245,6 +260,32 @@ def check_placements(
             if q.id in seen:
                 raise PlacementError(f"placement {p.id!r}.on: the supports form a cycle")
             seen.add(q.id)
+
+
+def _check_fit(where: str, module: ModuleType, tool: GraspEnvelope) -> None:
+    name = module.name
+    width = module.grasp_width_m
+    length = module.size_m[1] if module.grasp.axis == "x" else module.size_m[0]
+    if module.mass_kg > tool.payload_kg:
+        raise PlacementError(
+            f"{where}: a {name} weighs {module.mass_kg} kg, more than the tool holds "
+            f"({tool.payload_kg:.1f} kg)"
+        )
+    if width > tool.max_opening_m:
+        raise PlacementError(
+            f"{where}: a {name} is {width} m across its grasp, wider than the tool opens "
+            f"({tool.max_opening_m} m)"
+        )
+    if width < tool.min_opening_m:
+        raise PlacementError(
+            f"{where}: a {name} is {width} m across its grasp, narrower than the tool closes "
+            f"({tool.min_opening_m:.3f} m)"
+        )
+    if length > tool.max_length_m:
+        raise PlacementError(
+            f"{where}: a {name} is {length} m along the tool's arms, longer than they hold "
+            f"({tool.max_length_m} m)"
+        )
 
 
 def _check_support(

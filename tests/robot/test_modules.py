@@ -3,12 +3,15 @@ placement and the field."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from pydantic import ValidationError
 
 from lunarsite.robot.site.modules import (
     Catalog,
     Grasp,
+    GraspEnvelope,
     Marker,
     ModuleType,
     Placement,
@@ -37,6 +40,7 @@ HAB = ModuleType(
 )
 CATALOG = Catalog(types=(PAVER, HAB))
 SITE = (0.0, 10.0, 0.0, 8.0)
+TOOL = GraspEnvelope(payload_kg=40.0, min_opening_m=0.15, max_opening_m=1.0, max_length_m=0.9)
 PAD = {"pad_a": ((4.0, 4.0), (6.0, 4.0), (6.0, 6.0), (4.0, 6.0))}
 
 
@@ -57,8 +61,7 @@ def test_a_good_design_passes() -> None:
         Placement("p1", "paver", 2.0, 2.0),
         Placement("p2", "paver", 2.0, 2.0, on="p1"),
         Placement("h", "hab", 5.0, 5.0, pad="pad_a"),
-        payload_kg=40.0,
-        max_opening_m=1.0,
+        tool=TOOL,
     )
 
 
@@ -75,13 +78,24 @@ def test_a_good_design_passes() -> None:
         ((Placement("p", "paver", 5.0, 7.86, yaw_rad=1.5707963),), {}, "leaves the site"),
         (
             (Placement("h", "hab", 5.0, 5.0, pad="pad_a"),),
-            {"payload_kg": 25.0},
-            r"\.type: a hab weighs 30\.0 kg",
+            {"tool": dataclasses.replace(TOOL, payload_kg=25.0)},
+            r"\.type: a hab weighs 30\.0 kg, more than the tool holds \(25\.0 kg\)",
         ),
         (
             (Placement("h", "hab", 5.0, 5.0, pad="pad_a"),),
-            {"max_opening_m": 0.7},
-            r"0\.8 m across its grasp",
+            {"tool": dataclasses.replace(TOOL, max_opening_m=0.7)},
+            r"0\.8 m across its grasp, wider",
+        ),
+        # The paver is 0.2 m across its grasp (y) and 0.3 m along the arms (x).
+        (
+            (Placement("p", "paver", 2.0, 2.0),),
+            {"tool": dataclasses.replace(TOOL, min_opening_m=0.25)},
+            r"0\.2 m across its grasp, narrower than the tool closes \(0\.250 m\)",
+        ),
+        (
+            (Placement("p", "paver", 2.0, 2.0),),
+            {"tool": dataclasses.replace(TOOL, max_length_m=0.25)},
+            r"0\.3 m along the tool's arms",
         ),
         (
             (Placement("h", "hab", 5.0, 5.0),),
@@ -117,7 +131,7 @@ def test_a_good_design_passes() -> None:
     ],
 )
 def test_refusals_name_the_placement_and_field(
-    placements: tuple[Placement, ...], kw: dict[str, float], match: str
+    placements: tuple[Placement, ...], kw: dict[str, object], match: str
 ) -> None:
     with pytest.raises(PlacementError, match=match):
         check(*placements, **kw)
