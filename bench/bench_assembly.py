@@ -1,6 +1,6 @@
 """Assembly planning cost: an order for N units (pavers laying a square pad edge to
-edge, taken from a depot of as many, on an open 20 × 20 m site), with the excavator's
-footprint and a grasp 0.95 m ahead of its centre.
+edge, taken from a depot of as many, on an open 20 × 20 m site), for placer_66kg (its
+footprint, and its clamp's grasp centre ahead of its centre).
 
 Times :func:`plan_assembly` (access map, run-ins, the greedy order with its checks
 against every unit still to place) and reports the peak memory it adds (tracemalloc).
@@ -35,8 +35,12 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
     catalog, _ = load_catalog()
-    rover, _ = load_rover("excavator_66kg")
-    params = AssemblyParams(rover_radius_m=footprint_radius_m(rover), grip_ahead_m=0.95)
+    rover, _ = load_rover("placer_66kg")
+    clamp = rover.tools[0]
+    params = AssemblyParams(
+        rover_radius_m=footprint_radius_m(rover),
+        grip_ahead_m=clamp.mount_xyz_m[0] + clamp.arm_length_m,
+    )
     side = math.ceil(math.sqrt(args.units))
     pitch = catalog.get("paver_tile").size_m[0]  # type: ignore[union-attr]
     placements = [
