@@ -134,6 +134,12 @@ class Truth:
     def tool_load_kg(self, tool: str) -> float:
         return self._truth.tool_load_kg(self.rover, tool)
 
+    def unit_poses(self) -> dict[str, tuple[float, float, float, float]]:
+        return self._truth.unit_poses()
+
+    def unit_contacts(self) -> frozenset[str]:
+        return self._truth.unit_contacts(self.rover)
+
     def energy_used_wh(self) -> float:
         return self._truth.energy_used_wh(self.rover)
 

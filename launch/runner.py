@@ -328,3 +328,4 @@ def _final_truth(backend: Backend, record: RunRecord) -> None:
     record.tipped_over = record.tipped_over or truth.tipped_over()
     record.terrain_after_m = truth.terrain_heights_m()
     record.soil_mass_after_kg = truth.soil_mass_kg()
+    record.unit_poses_after = truth.unit_poses()

@@ -5,10 +5,23 @@ two jaw pads ride prismatic joints across it (the tool's y), each closing from
 ``width_m / 2`` off the tool's centre line. Both servos drive their joints through racks
 and pinions (:class:`~lunarsite.sim.body.ServoJoint` with a scale in m/rad), so a pad
 pushes with the squeeze servo's torque over the pinion, and a unit between the pads is
-held only by the friction of that push (``pad_friction``): nothing attaches it.
+held by the friction of that push (``pad_friction``).
+
+PyBullet's friction at a few box-box contact points creeps under a held unit's weight
+and lets it twist in a turn (a paver turned in the jaws, a habitat pitched 0.16 rad), so
+:class:`GraspLatch` stands in for static friction while, and only while, a real grasp
+holds: both jaw motors squeeze and both pads press on the same unit, each with at least
+:data:`GRASP_MIN_SHARE` of the squeeze force. It then fixes the unit to the carriage
+where it is (no teleport), the fix's force limited to what the pads' friction can hold
+(2·μ·N, so a unit too heavy for the squeeze still slips out), and lets go as soon as a
+pad stops pressing (the jaws open).
 """
 
 from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import pybullet as pb
 
@@ -16,10 +29,15 @@ from lunarsite.robot.config import ToolConfig
 
 from .body import BodyBuilder, ServoJoint
 
-__all__ = ["CARRIAGE_MASS_SHARE", "add_clamp"]
+__all__ = ["CARRIAGE_MASS_SHARE", "GRASP_MIN_SHARE", "GraspLatch", "add_clamp"]
+
+log = logging.getLogger(__name__)
 
 CARRIAGE_MASS_SHARE = 0.5
 """Share of the tool's mass in its carriage; the two jaws carry the rest equally."""
+GRASP_MIN_SHARE = 0.5
+"""A grasp holds while each pad presses on the unit with at least this share of the
+squeeze servo's force."""
 
 
 def add_clamp(
@@ -32,7 +50,7 @@ def add_clamp(
     mx, my, mz = tool.mount_xyz_m
     yaw = tool.mount_yaw_rad
     L, w, d, h = tool.arm_length_m, tool.width_m, tool.depth_m, tool.height_m
-    bar = max(0.01, 0.05 * w)
+    bar = tool.pad_thickness_m
     # The carriage: a cross-bar just behind the mount, behind whatever the jaws hold (a
     # carton clamp's: a unit's near face must be ahead of the mount).
     carriage = b.add(
@@ -89,3 +107,88 @@ def add_clamp(
         ),
     ]
     return servos, pads
+
+
+class GraspLatch:
+    """Static friction for one clamp's grasp (see the module docstring); call
+    :meth:`update` after physics steps."""
+
+    def __init__(
+        self,
+        client: Any,
+        body: int,
+        carriage: int,
+        pads: tuple[int, int],
+        squeeze_n: float,
+        friction: float,
+        units: Callable[[], Iterable[int]],
+    ) -> None:
+        self.c, self.body, self.carriage, self.pads = client, body, carriage, pads
+        self.min_n = GRASP_MIN_SHARE * squeeze_n
+        self.friction = friction
+        self.units = units
+        self.held: int | None = None
+        """The unit body held now, or None."""
+        self._constraint: int | None = None
+
+    def _pressing(self) -> dict[int, tuple[float, float]]:
+        """Normal force of each pad on each unit body it touches: body → (pad 0, pad 1)."""
+        bodies = set(self.units())
+        out: dict[int, list[float]] = {}
+        for k, pad in enumerate(self.pads):
+            for cp in self.c.getContactPoints(bodyA=self.body, linkIndexA=pad):
+                other = int(cp[2])
+                if other in bodies:
+                    out.setdefault(other, [0.0, 0.0])[k] += float(cp[9])
+        return {b: (f[0], f[1]) for b, f in out.items()}
+
+    def _squeeze_n(self) -> float:
+        """The weaker jaw motor's inward force now, in N (negative: driving open)."""
+        states = self.c.getJointStates(self.body, list(self.pads))
+        return min(float(st[3]) for st in states)
+
+    def update(self) -> None:
+        squeeze = self._squeeze_n()
+        # A motor driving its jaw open ends the grasp whatever the contacts say.
+        pressing = self._pressing() if squeeze >= self.min_n else {}
+        if self.held is not None:
+            f = pressing.get(self.held, (0.0, 0.0))
+            if min(f) >= self.min_n:
+                # What the pads' friction holds now: 2·μ·N, N the motors' steady
+                # squeeze (the contacts' normal force jumps as the jaws strike).
+                self.c.changeConstraint(self._constraint, maxForce=2.0 * self.friction * squeeze)
+                return
+            log.debug("grasp of body %d let go (pads pressing %.0f, %.0f N)", self.held, *f)
+            self.c.removeConstraint(self._constraint)
+            self.held, self._constraint = None, None
+            return
+        for unit, f in pressing.items():
+            if min(f) >= self.min_n:
+                self._latch(unit, squeeze)
+                return
+
+    def _latch(self, unit: int, squeeze_n: float) -> None:
+        c = self.c
+        # PyBullet places a constraint's frames in each body's centre-of-mass frame.
+        link = c.getLinkState(self.body, self.carriage, computeForwardKinematics=True)
+        lpos, lorn = link[0], link[1]
+        upos, uorn = c.getBasePositionAndOrientation(unit)
+        inv_pos, inv_orn = c.invertTransform(lpos, lorn)
+        rel_pos, rel_orn = c.multiplyTransforms(inv_pos, inv_orn, upos, uorn)
+        self._constraint = int(
+            c.createConstraint(
+                self.body,
+                self.carriage,
+                unit,
+                -1,
+                pb.JOINT_FIXED,
+                [0.0, 0.0, 0.0],
+                rel_pos,
+                [0.0, 0.0, 0.0],
+                rel_orn,
+                [0.0, 0.0, 0.0, 1.0],
+            )
+        )
+        c.changeConstraint(self._constraint, maxForce=2.0 * self.friction * squeeze_n)
+        self.held = unit
+        log.debug("grasp of body %d holds (jaws squeezing %.0f N)", unit, squeeze_n)

@@ -24,7 +24,7 @@ from lunarsite.robot.hardware.skid_steer import mix_skid_steer
 from lunarsite.robot.types import STOP, CameraFrame, Pose2, RoverCommand, SensedState
 
 from .body import BodyBuilder, ServoJoint
-from .clamp import add_clamp
+from .clamp import GraspLatch, add_clamp
 
 if TYPE_CHECKING:
     from .world import LunarWorld
@@ -92,6 +92,8 @@ class SimRover(RoverInterface):
         self._struts: list[int] = []
         self._pads: list[tuple[int, float, float]] = []
         """Clamp jaw pads: link, friction coefficient, spinning friction (m)."""
+        self._clamps: list[tuple[int, tuple[int, int], float, float]] = []
+        """Clamps: carriage link, pad links, squeeze force (N), pad friction."""
         self._left_wheels: list[int] = []
         self._right_wheels: list[int] = []
         self.body = self._build(start)
@@ -114,6 +116,16 @@ class SimRover(RoverInterface):
             self._frame_every = max(1, round(world.config.physics_hz / cam.rate_hz))
             world.add_step_hook(self._maybe_render)
         world.add_step_hook(self._account_energy)
+        self.grasps = [
+            GraspLatch(
+                world.client, self.body, carriage, pads, squeeze, mu,
+                lambda: [u.body for u in world.units.values()],
+            )
+            for carriage, pads, squeeze, mu in self._clamps
+        ]  # fmt: skip
+        """Each clamp's grasp (:class:`~.clamp.GraspLatch`): which unit it holds."""
+        if self.grasps:
+            world.add_step_hook(self._update_grasps)
         # Tool joints that sense their effort: (servo name, joint, sign, noise 1σ N·m),
         # their torque summed every physics step and averaged at each read.
         self._effort_joints = [
@@ -219,9 +231,7 @@ class SimRover(RoverInterface):
             )
             c.setJointMotorControl2(body, w, pb.VELOCITY_CONTROL, targetVelocity=0.0, force=0.0)
         for pad, friction, spin in self._pads:
-            c.changeDynamics(
-                body, pad, lateralFriction=friction, spinningFriction=spin, frictionAnchor=1
-            )
+            c.changeDynamics(body, pad, lateralFriction=friction, spinningFriction=spin)
         self.body = body
         for servo in self._servos.values():
             home = cfg.joint(servo.name).home_rad
@@ -321,6 +331,8 @@ class SimRover(RoverInterface):
             # that moment per newton pressed); a is half the pad's smaller side.
             spin = 2.0 / 3.0 * friction * 0.5 * min(tool.depth_m, tool.height_m)
             self._pads.extend((pad, friction, spin) for pad in pads)
+            squeeze_n = tool.joints[1].max_torque_nm / (tool.pinion_radius_m or 1.0)
+            self._clamps.append((servos[0].joints[0][0], (pads[0], pads[1]), squeeze_n, friction))
             return
         if tool.kind == "gripper":
             jaw = tool.joints[0]
@@ -669,6 +681,10 @@ class SimRover(RoverInterface):
         return out
 
     # ------------------------------------------------------------------ energy
+    def _update_grasps(self) -> None:
+        for grasp in self.grasps:
+            grasp.update()
+
     def _account_energy(self) -> None:
         """Add one physics step of motor work, wheels and tool servos (runs every step:
         one PyBullet call). Only work a motor delivers counts (nothing is regenerated),

@@ -71,6 +71,25 @@ class GroundTruth:
         contacts = self._world.client.getContactPoints(bodyA=rover.body)
         return frozenset(int(cp[2]) for cp in contacts if int(cp[2]) in rock_set)
 
+    def unit_poses(self) -> dict[str, tuple[float, float, float, float]]:
+        """Every free unit's centre (x, y, z) and yaw now, by id, in m and rad."""
+        c = self._world.client
+        out = {}
+        for uid, unit in self._world.units.items():
+            pos, orn = c.getBasePositionAndOrientation(unit.body)
+            yaw = c.getEulerFromQuaternion(orn)[2]
+            out[uid] = (float(pos[0]), float(pos[1]), float(pos[2]), float(yaw))
+        return out
+
+    def unit_contacts(self, rover: SimRover) -> frozenset[str]:
+        """Ids of the free units the rover touches right now."""
+        units = self._world.units
+        if not units:
+            return frozenset()
+        by_body = {u.body: uid for uid, u in units.items()}
+        contacts = self._world.client.getContactPoints(bodyA=rover.body)
+        return frozenset(by_body[int(cp[2])] for cp in contacts if int(cp[2]) in by_body)
+
     def terrain_heights_m(self) -> np.ndarray:
         """A copy of the true terrain height grid now, in m (layout as :class:`Terrain`).
 

@@ -44,6 +44,8 @@ def add_unit(
 ) -> SimUnit:
     """Stand a unit of ``module`` on the ground at (``x_m``, ``y_m``) turned by
     ``yaw_rad``: its base on the highest ground under its corners, then let fall."""
+    if uid in world.units:
+        raise ValueError(f"a unit {uid!r} is already in the world")
     c = world.client
     length, width, height = module.size_m
     cy, sy = math.cos(yaw_rad), math.sin(yaw_rad)
@@ -72,7 +74,9 @@ def add_unit(
         linearDamping=0.0,
         angularDamping=0.0,
     )
-    return SimUnit(uid, module, body)
+    unit = SimUnit(uid, module, body)
+    world.units[uid] = unit
+    return unit
 
 
 def unit_pose(world: LunarWorld, unit: SimUnit) -> tuple[float, float, float, float]:

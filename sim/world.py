@@ -36,6 +36,7 @@ with c_stdout_silenced():  # PyBullet prints its build time from C on import
 if TYPE_CHECKING:
     from .rover import SimRover
     from .soil_coupling import SoilSim
+    from .units import SimUnit
 
 __all__ = ["LunarWorld", "SimConfig", "SimError", "c_stdout_silenced"]
 
@@ -87,6 +88,8 @@ class LunarWorld:
         self._step_count = 0
         self._step_hooks: list[Callable[[], None]] = []
         self.rovers: list[SimRover] = []
+        self.units: dict[str, SimUnit] = {}
+        """Free units a placement rover handles, by id (:mod:`lunarsite.sim.units`)."""
         c = self.client
         c.resetSimulation()
         c.setPhysicsEngineParameter(

@@ -154,6 +154,8 @@ class RunRecord:
     soil_mass_before_kg: npt.NDArray[np.float64] | None = None
     """Soil mass per cell of the true soil grid at the start, in kg (deformable soil)."""
     soil_mass_after_kg: npt.NDArray[np.float64] | None = None
+    unit_poses_after: dict[str, tuple[float, float, float, float]] = field(default_factory=dict)
+    """Each free unit's true centre (x, y, z) and yaw at the end, by id (m, rad)."""
     video_frames: int = 0
 
     @property
