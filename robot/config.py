@@ -249,6 +249,12 @@ class ToolConfig(StrictModel):
         return self.joints[1].lower_rad + 0.5 * (self.width_m - opening_m) / self.pinion_radius_m
 
     @property
+    def pad_thickness_m(self) -> float:
+        """A clamp's jaw pads' thickness (and its arms'), in m: 5% of the opening, at
+        least 1 cm."""
+        return max(0.01, 0.05 * self.width_m)
+
+    @property
     def max_unit_length_m(self) -> float:
         """A clamp's longest unit along its arms: its near face ahead of the mount."""
         return 2.0 * self.arm_length_m

@@ -232,7 +232,7 @@ class TurnTo(Skill):
     skid-steer turn is the one that stalls, one side gripping while the other slips).
     After a stall a heading error under :data:`TURN_DEADBAND_RAD` is good enough: the
     heading hold of the next straight leg takes the rest. A heading error under
-    :data:`TURN_DEADBAND_RAD` at the start is left alone.
+    ``deadband_rad`` (:data:`TURN_DEADBAND_RAD`) at the start is left alone.
     """
 
     def __init__(
@@ -243,8 +243,11 @@ class TurnTo(Skill):
         tolerance_rad: float = 0.015,
         min_rate_radps: float = 0.2,
         timeout_s: float = 30.0,
+        deadband_rad: float = TURN_DEADBAND_RAD,
     ) -> None:
         super().__init__(f"turn to {yaw_rad:+.2f} rad")
+        self.deadband_rad = deadband_rad
+        """A heading error under this at the start is left alone, in rad."""
         self.pilot = pilot
         self.yaw_rad = yaw_rad
         self.tolerance_rad = tolerance_rad
@@ -262,7 +265,7 @@ class TurnTo(Skill):
         """Stalls of this turn."""
 
     def _on_start(self, sensed: SensedState, now_s: float) -> ActionResult | None:
-        if abs(wrap_angle(self.yaw_rad - self.pilot.pose.yaw_rad)) < TURN_DEADBAND_RAD:
+        if abs(wrap_angle(self.yaw_rad - self.pilot.pose.yaw_rad)) < self.deadband_rad:
             return _OK
         self._until_s = now_s + self.timeout_s
         self._pivot_from = self.pilot.pose

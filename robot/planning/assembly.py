@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,7 +40,9 @@ __all__ = [
     "AssemblyPlan",
     "AssemblyStep",
     "DepotSlot",
+    "depot_access",
     "plan_assembly",
+    "unit_rect",
 ]
 
 log = logging.getLogger(__name__)
@@ -77,6 +79,24 @@ class AssemblyParams:
     """Kept between the rover (or a carried unit) and anything else."""
     run_in_m: float = 0.3
     """Straight drive-in to a grasp or a set-down after the last turn (at least)."""
+    jaw_pad_m: float = 0.0
+    """Thickness of the jaw pads, in m (0 with ``jaw_depth_m``: the jaws are not swept)."""
+    jaw_depth_m: float = 0.0
+    """Length of the jaw pads along the rover's heading, in m."""
+    jaw_margin_m: float = 0.04
+    """The jaws go in this much wider than a unit on each side, and open this much to
+    let it go, in m."""
+
+    @property
+    def body_radius_m(self) -> float:
+        """The disc the rover keeps clear, in m."""
+        return self.rover_radius_m + self.clearance_m
+
+    def turn_radius_m(self, module: ModuleType) -> float:
+        """The disc the rover sweeps turning in place with a unit in its grasp, in m."""
+        along = 0.5 * (module.size_m[0] if module.grasp.axis == "y" else module.size_m[1])
+        carrying = math.hypot(self.grip_ahead_m + along, 0.5 * module.grasp_width_m)
+        return max(self.body_radius_m, carrying + self.clearance_m)
 
     def __post_init__(self) -> None:
         for name in ("rover_radius_m", "grip_ahead_m", "run_in_m"):
@@ -97,6 +117,10 @@ class AssemblyStep:
     pick: Pose2
     place: Pose2
     after: tuple[str, ...]
+    pick_pre_xy_m: Point
+    """Where the rover turns to face the depot unit before its straight run-in."""
+    place_pre_xy_m: Point
+    """Where the rover, holding the unit, turns to face its target before the run-in."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +135,8 @@ class AssemblyPlan:
         return tuple(s.placement.id for s in self.steps)
 
 
-def _rect(x_m: float, y_m: float, yaw_rad: float, module: ModuleType) -> Rect:
+def unit_rect(x_m: float, y_m: float, yaw_rad: float, module: ModuleType) -> Rect:
+    """A unit's footprint at a pose, for the access map."""
     return Rect(x_m, y_m, 0.5 * module.size_m[0], 0.5 * module.size_m[1], yaw_rad)
 
 
@@ -119,6 +144,26 @@ def _headings(yaw_rad: float, module: ModuleType) -> tuple[float, float]:
     """The rover faces a unit across its grasp axis: the jaws close on that axis."""
     base = yaw_rad if module.grasp.axis == "y" else yaw_rad + 0.5 * math.pi
     return (base, base + math.pi)
+
+
+def depot_access(
+    slots: Sequence[DepotSlot],
+    catalog: Catalog,
+    grid: GridSpec,
+    blocked: npt.NDArray[np.bool_],
+    params: AssemblyParams,
+    modules: Iterable[ModuleType],
+) -> AccessMap:
+    """The access map before the first step: the static obstacles and every depot unit
+    (as ``depot:<slot id>``), for the rover's own radius and its turns with ``modules``."""
+    radii = (params.body_radius_m, *(params.turn_radius_m(m) for m in modules))
+    access = AccessMap(grid, blocked, radii)
+    for s in slots:
+        m = catalog.get(s.type)
+        if m is None:
+            raise AssemblyError(f"depot slot {s.id!r}: type {s.type!r} is not in the catalog")
+        access.add("depot:" + s.id, unit_rect(s.x_m, s.y_m, s.yaw_rad, m))
+    return access
 
 
 class _Planner:
@@ -140,28 +185,17 @@ class _Planner:
             if m is None:
                 raise AssemblyError(f"placement {q.id!r}: type {q.type!r} is not in the catalog")
             self.module[q.id] = m
-        self.body = params.rover_radius_m + params.clearance_m
-        self.turn = {m.name: self._turn_radius(m) for m in self.module.values()}
-        self.access = AccessMap(grid, blocked, (self.body, *self.turn.values()))
+        self.body = params.body_radius_m
+        self.turn = {m.name: params.turn_radius_m(m) for m in self.module.values()}
+        self.slots = {s.id: s for s in slots}
+        self.access = depot_access(slots, catalog, grid, blocked, params, self.module.values())
         if not self.access.connected(home_xy_m, home_xy_m, max(self.turn.values())):
             raise AssemblyError(
                 f"home {home_xy_m} has no room for the rover to turn with a unit "
                 f"({max(self.turn.values()):.2f} m radius)"
             )
-        self.slots = {s.id: s for s in slots}
-        for s in slots:
-            m = catalog.get(s.type)
-            if m is None:
-                raise AssemblyError(f"depot slot {s.id!r}: type {s.type!r} is not in the catalog")
-            self.access.add("depot:" + s.id, _rect(s.x_m, s.y_m, s.yaw_rad, m))
         self.place_ways = {q.id: self._approaches(q) for q in placements}
         self.pick_ways = {s.id: self._pick_approaches(s, catalog) for s in slots}
-
-    def _turn_radius(self, m: ModuleType) -> float:
-        along = 0.5 * (m.size_m[0] if m.grasp.axis == "y" else m.size_m[1])
-        across = 0.5 * m.grasp_width_m
-        carrying = math.hypot(self.p.grip_ahead_m + along, across) + self.p.clearance_m
-        return max(self.body, carrying)
 
     def _ways(
         self, x: float, y: float, yaw: float, m: ModuleType, excluded: tuple[str, ...]
@@ -177,8 +211,14 @@ class _Planner:
         out = []
         for h in _headings(yaw, m):
             stand = (x - self.p.grip_ahead_m * math.cos(h), y - self.p.grip_ahead_m * math.sin(h))
-            carried = _rect(x, y, yaw, m)
-            out.append(self.access.approach(stand, h, run_in, self.body, turn, carried, excluded))
+            carried = unit_rect(x, y, yaw, m)
+            jaws = None
+            if self.p.jaw_depth_m > 0.0:
+                across = 0.5 * m.grasp_width_m + self.p.jaw_margin_m + self.p.jaw_pad_m
+                jaws = Rect(x, y, 0.5 * self.p.jaw_depth_m, across, h)
+            out.append(
+                self.access.approach(stand, h, run_in, self.body, turn, carried, excluded, jaws)
+            )
         return tuple(out)
 
     def _approaches(self, q: Placement) -> tuple[Approach, ...]:
@@ -266,8 +306,14 @@ class _Planner:
         slot, pick = picked
         m = self.module[q.id]
         self.access.remove("depot:" + slot.id)
-        self.access.add(q.id, _rect(q.x_m, q.y_m, q.yaw_rad, m))
-        blocked = self._shut_off(q, remaining, taken | {slot.id}, place, pick)
+        # Out of the depot with it before it is set down: turning with it, the rover
+        # needs its wider berth from where it picked it.
+        if not self.access.connected(pick.pre_xy_m, self.home, pick.turn_radius_m):
+            self.access.add("depot:" + slot.id, unit_rect(slot.x_m, slot.y_m, slot.yaw_rad, m))
+            reasons.append(f"{q.id!r}: no room to turn out of the depot holding it")
+            return None
+        self.access.add(q.id, unit_rect(q.x_m, q.y_m, q.yaw_rad, m))
+        blocked = self._shut_off(q, remaining, taken | {slot.id}, place)
         if blocked is None:
             after = () if q.on is None else (q.on,)
             return AssemblyStep(
@@ -276,9 +322,11 @@ class _Planner:
                 Pose2(*pick.stand_xy_m, pick.heading_rad),
                 Pose2(*place.stand_xy_m, place.heading_rad),
                 after,
+                pick.pre_xy_m,
+                place.pre_xy_m,
             )
         self.access.remove(q.id)
-        self.access.add("depot:" + slot.id, _rect(slot.x_m, slot.y_m, slot.yaw_rad, m))
+        self.access.add("depot:" + slot.id, unit_rect(slot.x_m, slot.y_m, slot.yaw_rad, m))
         reasons.append(f"{q.id!r}: set down now, it would shut off {blocked}")
         return None
 
@@ -288,12 +336,8 @@ class _Planner:
         remaining: dict[str, Placement],
         taken: set[str],
         place: Approach,
-        pick: Approach,
     ) -> str | None:
-        """What fetching ``q`` by ``pick`` and setting it down by ``place`` would shut
-        off (None: nothing)."""
-        if not self.access.connected(pick.pre_xy_m, self.home, pick.turn_radius_m):
-            return "the rover's turn out of the depot with it"
+        """What setting ``q`` down by ``place`` would shut off (None: nothing)."""
         if not self.way_out(place):
             return "the rover's own way back"
         needed: dict[str, int] = {}

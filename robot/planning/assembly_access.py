@@ -13,6 +13,7 @@ map's state is a few array look-ups.
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -141,6 +142,55 @@ class AccessMap:
         labels = self._labelled(radius_m)
         return bool(labels[ja, ia] != 0 and labels[ja, ia] == labels[jb, ib])
 
+    def route(self, a_xy_m: Point, b_xy_m: Point, radius_m: float) -> list[Point] | None:
+        """Corners of a way for a disc of ``radius_m`` from ``a`` to ``b`` (breadth-first
+        over the free cells, eight neighbours, then kept by line of sight), ``b`` last;
+        None when ``b`` cannot be reached. The start's own cell may be taken: a rover
+        backed out of a grasp stands close to what it just set down."""
+        g = self.grid
+        free = self._labelled(radius_m) != 0
+        start, goal = g.cell_of(*a_xy_m), g.cell_of(*b_xy_m)
+        if not (g.in_bounds(*start) and g.in_bounds(*goal)) or not free[goal]:
+            return None
+        came = np.full(g.shape, -1, dtype=np.int64)
+        ny, nx = g.shape
+        came[start] = start[0] * nx + start[1]
+        frontier = deque([start])
+        steps = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1))
+        while frontier and came[goal] < 0:
+            j, i = frontier.popleft()
+            for dj, di in steps:
+                jj, ii = j + dj, i + di
+                if 0 <= jj < ny and 0 <= ii < nx and came[jj, ii] < 0 and free[jj, ii]:
+                    came[jj, ii] = j * nx + i
+                    frontier.append((jj, ii))
+        if came[goal] < 0:
+            return None
+        cells = [goal]
+        while cells[-1] != start:
+            k = int(came[cells[-1]])
+            cells.append((k // nx, k % nx))
+        cells.reverse()
+        xy = [g.center_of(j, i) for j, i in cells]
+        xy[0], xy[-1] = a_xy_m, b_xy_m
+        keep, k = [0], 0
+        while k < len(xy) - 1:
+            k = next(
+                (m for m in range(len(xy) - 1, k + 1, -1) if self._sight(xy[k], xy[m], free)), k + 1
+            )
+            keep.append(k)
+        return [xy[k] for k in keep[1:]]
+
+    def _sight(self, a: Point, b: Point, free: BoolArray) -> bool:
+        n = max(2, int(math.dist(a, b) / (0.5 * self.grid.cell_size_m)) + 1)
+        xs, ys = np.linspace(a[0], b[0], n), np.linspace(a[1], b[1], n)
+        rows, cols = self.grid.cells_of(xs, ys)
+        ny, nx = self.grid.shape
+        inside = (rows >= 0) & (rows < ny) & (cols >= 0) & (cols < nx)
+        if not inside.all():
+            return False
+        return bool(free[rows[1:], cols[1:]].all())
+
     def approach(
         self,
         stand_xy_m: Point,
@@ -150,9 +200,11 @@ class AccessMap:
         turn_radius_m: float,
         carried: Rect | None,
         excluded: tuple[str, ...] = (),
+        jaws: Rect | None = None,
     ) -> Approach:
         """The run-in to ``stand_xy_m`` facing ``heading_rad`` from ``run_in_m`` back,
-        with ``carried`` (where the unit is when the rover stands there) swept along."""
+        with ``carried`` (where the unit is when the rover stands there) and the tool's
+        open ``jaws`` (where they are then) swept along."""
         c, s = math.cos(heading_rad), math.sin(heading_rad)
         pre = (stand_xy_m[0] - run_in_m * c, stand_xy_m[1] - run_in_m * s)
         lane_rect = Rect(
@@ -165,18 +217,21 @@ class AccessMap:
         # The cells the rover's centre crosses; each must have nothing within its body.
         lane = self.cells_near(lane_rect, 0.75 * self.grid.cell_size_m)
         sweep: tuple[IntArray, IntArray] = (np.zeros(0, np.intp), np.zeros(0, np.intp))
-        if carried is not None:
-            # The unit from where it is at the pre-approach pose to where it is set down,
-            # a centimetre's give at its sides: units laid edge to edge touch, not collide.
-            along, across = _extent_along(carried, heading_rad)
+        # The unit (and the jaws round it) from where they are at the pre-approach pose
+        # to the stand, a centimetre's give at the sides: units laid edge to edge touch.
+        for rect in (carried, jaws):
+            if rect is None:
+                continue
+            along, across = _extent_along(rect, heading_rad)
             swept = Rect(
-                carried.x_m - 0.5 * run_in_m * c,
-                carried.y_m - 0.5 * run_in_m * s,
+                rect.x_m - 0.5 * run_in_m * c,
+                rect.y_m - 0.5 * run_in_m * s,
                 0.5 * run_in_m + along - 0.01,
                 across - 0.01,
                 heading_rad,
             )
-            sweep = self.cells_near(swept, 0.0)
+            rows, cols = self.cells_near(swept, 0.0)
+            sweep = (np.concatenate([sweep[0], rows]), np.concatenate([sweep[1], cols]))
         return Approach(
             stand_xy_m, pre, heading_rad, turn_radius_m, body_radius_m, lane, sweep, excluded
         )

@@ -141,7 +141,7 @@ def test_a_unit_in_a_walled_pocket_fails_with_its_name_and_why() -> None:
     inside = Placement("tucked", "paver", 5.6, 10.0)
     outside = Placement("open", "paver", 8.0, 3.0)
     with pytest.raises(AssemblyError, match=r"'tucked': no straight run-in"):
-        plan_assembly([outside, inside], CATALOG, depot(2), grid, blocked, (2.5, 3.0), PARAMS)
+        plan_assembly([outside, inside], CATALOG, depot(2), grid, blocked, (3.0, 3.0), PARAMS)
 
 
 def test_stacked_pavers_go_bottom_first_and_pads_are_listed_first() -> None:
