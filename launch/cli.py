@@ -20,7 +20,7 @@ from rich.table import Table
 
 from .files import ScenarioError
 from .progress import progress_reporter
-from .schema import list_rovers, list_scenarios, load_scenario
+from .schema import LoadedScenario, list_rovers, list_scenarios, load_scenario
 
 __all__ = ["main"]
 
@@ -95,9 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("scenarios", help="list the shipped scenarios and rovers")
 
     plan = sub.add_parser(
-        "plan", help="print and draw an earthwork scenario's plan from its starting terrain"
+        "plan",
+        help="print and draw a scenario's plan without simulating (earthwork: cut/fill and "
+        "hauls from its starting terrain; place_modules: the assembly order)",
     )
-    plan.add_argument("scenario", help="a shipped earthwork scenario name or a YAML path")
+    plan.add_argument("scenario", help="a shipped scenario name or a YAML path")
     plan.add_argument("--seed", type=_seed, default=None, help="random seed (default: the file's)")
     plan.add_argument(
         "--out",
@@ -235,6 +237,8 @@ def _cmd_plan(args: argparse.Namespace, out: Console) -> int:
     scenario = load_scenario(args.scenario)
     seed = scenario.config.seed if args.seed is None else args.seed
     out_dir = prepare_out_dir(args.out, f"{scenario.config.name}-plan")
+    if scenario.kind.kind == "place_modules":
+        return _cmd_plan_assembly(scenario, out_dir, out)
     try:
         preview = preview_plan(scenario, seed)
     except PlanningError as exc:
@@ -244,6 +248,26 @@ def _cmd_plan(args: argparse.Namespace, out: Console) -> int:
         out.print(line, highlight=False)
     (out_dir / "plan.json").write_text(json.dumps(preview.summary(), indent=1))
     write_plan_picture(preview, out_dir / "plan.png")
+    out.print(f"plan: {out_dir / 'plan.png'}", highlight=False)
+    return EXIT_OK
+
+
+def _cmd_plan_assembly(scenario: LoadedScenario, out_dir: Path, out: Console) -> int:
+    import json
+
+    from lunarsite.robot.planning.assembly import AssemblyError
+
+    from .assembly_plan import preview_assembly, write_assembly_picture
+
+    try:
+        preview = preview_assembly(scenario)
+    except AssemblyError as exc:
+        out.print(f"[bold red]planning failed:[/] {exc}", highlight=False)
+        return EXIT_SHORT
+    for line in preview.lines():
+        out.print(line, highlight=False)
+    (out_dir / "plan.json").write_text(json.dumps(preview.summary(), indent=1))
+    write_assembly_picture(preview, out_dir / "plan.png")
     out.print(f"plan: {out_dir / 'plan.png'}", highlight=False)
     return EXIT_OK
 

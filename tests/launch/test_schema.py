@@ -133,7 +133,14 @@ def test_every_mission_kind_is_found_and_names_itself() -> None:
     from lunarsite.launch.missions import mission_kinds
 
     kinds = mission_kinds()
-    assert sorted(kinds) == ["dig_and_dump", "earthwork", "navigate", "steps", "waypoints"]
+    assert sorted(kinds) == [
+        "dig_and_dump",
+        "earthwork",
+        "navigate",
+        "place_modules",
+        "steps",
+        "waypoints",
+    ]
     for name, kind in kinds.items():
         # The schema's own ``kind`` literal is the registry's key: a file naming it gets it.
         assert get_args(kind.schema.model_fields["kind"].annotation) == (name,)

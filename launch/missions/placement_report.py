@@ -1,0 +1,198 @@
+"""Judging a ``place_modules`` run on the true poses of its units, and drawing it.
+
+Per placement: the depot unit the plan sent there, where that unit ended (truth), its
+position and yaw error against the design (a box turned half a turn is the same box),
+the attempts and the cycle time the rover took. Collisions: touches of any unit other
+than the one the rover was handling at the time (the task's own record of that, against
+the world's contacts), counted once per contiguous touch. ``layout.png`` draws the
+as-built layout over the design.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lunarsite.robot.planning.assembly import AssemblyPlan
+from lunarsite.robot.site.modules import outline
+from lunarsite.robot.tasks.placement import PlacementTask
+from lunarsite.robot.types import wrap_angle
+
+from .base import Judgement, RunRecord
+
+__all__ = ["collisions", "judge_placement", "write_placement_files"]
+
+PLACED_WITHIN_M = 0.1
+"""A unit whose centre ended this close to its target counts as placed (truth)."""
+TOUCH_GAP_S = 0.25
+"""Touches of one unit further apart than this are separate collisions, in s."""
+
+
+def yaw_error_rad(yaw: float, design: float) -> float:
+    """Yaw error of a box against its design, a half turn being the same box."""
+    e = wrap_angle(yaw - design)
+    return abs(e) if abs(e) <= 0.5 * math.pi else math.pi - abs(e)
+
+
+def collisions(
+    contacts: list[tuple[float, tuple[str, ...]]], handled: list[tuple[float, float, str]]
+) -> dict[str, int]:
+    """Contiguous touches per unit of units other than the one being handled then."""
+    out: dict[str, int] = {}
+    last: dict[str, float] = {}
+    for t, ids in contacts:
+        current = next((u for a, b, u in handled if a <= t <= b), None)
+        for uid in ids:
+            if uid == current:
+                continue
+            if t - last.get(uid, -math.inf) > TOUCH_GAP_S:
+                out[uid] = out.get(uid, 0) + 1
+            last[uid] = t
+    return out
+
+
+def judge_placement(run: RunRecord) -> Judgement:
+    acc = run.setup.scenario.acceptance
+    task = run.task
+    assert isinstance(task, PlacementTask)
+    st = task.progress
+    plan: AssemblyPlan = run.setup.extra["plan"]
+    poses = run.unit_poses_after
+    modules: list[dict[str, Any]] = []
+    for step in plan.steps:
+        q = step.placement
+        row: dict[str, Any] = {
+            "id": q.id,
+            "type": q.type,
+            "depot_unit": step.slot.id,
+            "placed_by_rover": q.id in st.placed,
+            "attempts": st.attempts.get(q.id, 0),
+            "cycle_s": round(st.cycle_s[q.id], 1) if q.id in st.cycle_s else None,
+            "weighed_kg": round(st.weighed_kg[q.id], 2) if q.id in st.weighed_kg else None,
+            "reason": st.failed.get(q.id),
+        }
+        pose = poses.get(step.slot.id)
+        if pose is not None:
+            err = math.hypot(pose[0] - q.x_m, pose[1] - q.y_m)
+            row["position_error_m"] = round(err, 4)
+            row["yaw_error_rad"] = round(yaw_error_rad(pose[3], q.yaw_rad), 4)
+            row["placed"] = err <= PLACED_WITHIN_M
+        modules.append(row)
+    touches = collisions(run.setup.extra.get("unit_contacts", []), st.handled)
+    n_collisions = sum(touches.values())
+    checks: dict[str, bool] = {}
+    if run.has_truth:
+        checks["not_tipped_over"] = not run.tipped_over
+        if acc.all_placed:
+            checks["all_placed"] = all(m.get("placed", False) for m in modules)
+        errors = [m["position_error_m"] for m in modules if "position_error_m" in m]
+        yaws = [m["yaw_error_rad"] for m in modules if "yaw_error_rad" in m]
+        if acc.max_position_error_m is not None and errors:
+            checks["position_error"] = max(errors) <= acc.max_position_error_m
+        if acc.max_yaw_error_rad is not None and yaws:
+            checks["yaw_error"] = max(yaws) <= acc.max_yaw_error_rad
+        if acc.max_collisions is not None:
+            checks["collisions"] = n_collisions <= acc.max_collisions
+    placed = [m for m in modules if m.get("placed")]
+    errs = np.asarray([m["position_error_m"] for m in placed]) if placed else np.zeros(0)
+    yaw = np.asarray([m["yaw_error_rad"] for m in placed]) if placed else np.zeros(0)
+    cycles = [m["cycle_s"] for m in modules if m["cycle_s"] is not None]
+    data: dict[str, Any] = {
+        "modules": modules,
+        "placed": len(placed),
+        "planned": len(modules),
+        "position_error_m": _stats(errs),
+        "yaw_error_rad": _stats(yaw),
+        "cycle_s": _stats(np.asarray(cycles)),
+        "collisions": n_collisions,
+        "collided_units": touches,
+        "order": list(plan.order),
+        "wall_fixes": task.pilot.fixes,
+        "turn_stalls": task.pilot.turn_stalls,
+        "motion_timeouts": task.pilot.timeouts,
+        "energy_wh": run.energy_used_wh,
+    }
+    lines = [
+        f"{len(placed)} of {len(modules)} units placed (truth: within {PLACED_WITHIN_M:g} m)",
+    ]
+    if placed:
+        lines.append(
+            f"position error median {np.median(errs) * 100:.1f} cm, max {errs.max() * 100:.1f} cm; "
+            f"yaw error median {math.degrees(float(np.median(yaw))):.2f}°, max "
+            f"{math.degrees(float(yaw.max())):.2f}°"
+        )
+    if cycles:
+        lines.append(f"cycle per unit: median {np.median(cycles):.0f} s, max {max(cycles):.0f} s")
+    lines.append(f"collisions with units not being handled: {n_collisions}")
+    points = np.asarray([(s.placement.x_m, s.placement.y_m) for s in plan.steps])
+    return Judgement(checks, data, tuple(lines), points_xy_m=points, tolerance_m=PLACED_WITHIN_M)
+
+
+def _stats(values: np.ndarray) -> dict[str, float] | None:
+    if values.size == 0:
+        return None
+    return {
+        "median": round(float(np.median(values)), 4),
+        "max": round(float(values.max()), 4),
+        "mean": round(float(values.mean()), 4),
+    }
+
+
+def write_placement_files(run: RunRecord, out_dir: Path, judgement: Judgement) -> None:
+    """``layout.png``: the design's footprints (dashed), where each unit ended (filled,
+    with its error), the depot and the rover's true path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Polygon
+
+    plan: AssemblyPlan = run.setup.extra["plan"]
+    task = run.task
+    assert isinstance(task, PlacementTask)
+    catalog = task.params.catalog
+    fig, ax = plt.subplots(figsize=(8, 6), dpi=110)
+    for step in plan.steps:
+        module = catalog.get(step.placement.type)
+        assert module is not None
+        ax.add_patch(
+            Polygon(outline(step.placement, module), fill=False, ls="--", ec="tab:blue", lw=1.0)
+        )
+        pose = run.unit_poses_after.get(step.slot.id)
+        if pose is None:
+            continue
+        from lunarsite.robot.site.modules import Placement
+
+        where = Placement(step.slot.id, module.name, pose[0], pose[1], pose[3])
+        ok = (
+            math.hypot(pose[0] - step.placement.x_m, pose[1] - step.placement.y_m)
+            <= PLACED_WITHIN_M
+        )
+        ax.add_patch(
+            Polygon(
+                outline(where, module),
+                fc="tab:green" if ok else "tab:red",
+                alpha=0.45,
+                ec="k",
+                lw=0.5,
+            )
+        )
+    path = run.true_xy()
+    if len(path):
+        ax.plot(path[:, 0], path[:, 1], color="0.4", lw=0.6, label="rover (truth)")
+    size = run.setup.scenario.site_size_m
+    if size is not None:
+        ax.set_xlim(0.0, size[0])
+        ax.set_ylim(0.0, size[1])
+    ax.set_aspect("equal")
+    ax.set_xlabel("x (m)")
+    ax.set_ylabel("y (m)")
+    placed = judgement.data.get("placed", 0)
+    ax.set_title(f"As built over the design: {placed} of {len(plan.steps)} placed (dashed: design)")
+    ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out_dir / "layout.png")
+    plt.close(fig)

@@ -1,0 +1,101 @@
+"""The ``place_modules`` mission: validation names what cannot be built, ``lunarsite plan``
+draws the order, and a short run places real pavers by friction, judged on truth."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from lunarsite.launch.cli import main
+from lunarsite.launch.files import ScenarioError
+from lunarsite.launch.missions.placement_report import collisions, yaw_error_rad
+from lunarsite.launch.runner import run_sim
+from lunarsite.launch.schema import load_scenario
+
+
+def test_the_shipped_road_validates_and_plans_far_end_first(tmp_path: Path) -> None:
+    scenario = load_scenario("paver_road")
+    assert main(["plan", "paver_road", "--out", str(tmp_path)]) == 0
+    summary = json.loads((tmp_path / "plan.json").read_text())
+    assert (tmp_path / "plan.png").stat().st_size > 10_000
+    start = (scenario.start.x_m, scenario.start.y_m)
+    placements = scenario.mission.placements
+    # Far end first, by distance from the start; each unit from its own depot slot.
+    by_distance = sorted(placements, key=lambda p: -math.dist((p.x_m, p.y_m), start))
+    assert summary["order"] == [p.id for p in by_distance]
+    assert len({s["depot_unit"] for s in summary["steps"]}) == len(placements)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "reason"),
+    [
+        ({"rover.file": "excavator_66kg"}, "rover.file", "has no clamp"),
+        ({"mission.placements.0.x_m": 9.9}, "mission.placements", "leaves the site"),
+        ({"mission.placements.0.type": "habitat_module"}, "mission.placements", "levelled pad"),
+        ({"mission.depot.3.type": "beacon"}, "mission.placements", "depot holds 9 paver_tile"),
+        # A paver beyond the depot's north end, 0.45 m from the wall: the rover, turning
+        # with it, has no room at either end of its run-ins, so no order exists.
+        (
+            {"mission.placements.9.x_m": 2.2, "mission.placements.9.y_m": 6.4},
+            "mission.placements",
+            "planning failed",
+        ),
+        ({"mission.catalog": "no_such_catalog"}, "mission.catalog", "no shipped module catalog"),
+    ],
+)
+def test_a_design_that_cannot_be_built_is_refused_naming_the_field(
+    overrides: dict[str, object], field: str, reason: str
+) -> None:
+    with pytest.raises(ScenarioError) as err:
+        load_scenario("paver_road", overrides)
+    text = "\n".join(err.value.problems)
+    assert field in text and reason in text, text
+
+
+def test_collisions_count_touches_of_units_not_in_hand() -> None:
+    handled = [(0.0, 10.0, "d1"), (10.0, 20.0, "d2")]
+    contacts = [
+        (1.0, ("d1",)),  # the unit in hand: fine
+        (2.0, ("d1", "d3")),  # a neighbour: one collision...
+        (2.05, ("d3",)),  # ...the same touch going on
+        (5.0, ("d3",)),  # a new touch of it
+        (12.0, ("d1",)),  # the unit set down before: a collision
+    ]
+    assert collisions(contacts, handled) == {"d3": 2, "d1": 1}
+
+
+def test_a_box_turned_half_a_turn_is_the_same_box() -> None:
+    assert yaw_error_rad(math.pi + 0.01, 0.0) == pytest.approx(0.01)
+    assert yaw_error_rad(-0.02, 0.0) == pytest.approx(0.02)
+    assert yaw_error_rad(0.5 * math.pi, 0.0) == pytest.approx(0.5 * math.pi)
+
+
+@pytest.mark.slow
+def test_two_pavers_are_fetched_and_set_down_by_friction_alone(tmp_path: Path) -> None:
+    # The road's far end only: two pavers from the two depot units nearest the road.
+    scenario = load_scenario(
+        "paver_road",
+        {
+            "mission.placements": [
+                {"id": "a", "type": "paver_tile", "x_m": 8.35, "y_m": 3.5},
+                {"id": "b", "type": "paver_tile", "x_m": 8.05, "y_m": 3.5},
+            ],
+            "mission.depot": [
+                {"id": "d0", "type": "paver_tile", "x_m": 2.2, "y_m": 3.5},
+                {"id": "d1", "type": "paver_tile", "x_m": 2.2, "y_m": 3.95},
+            ],
+        },
+    )
+    outcome = run_sim(scenario, tmp_path, seed=0, time_limit_s=420.0)
+    data = outcome.metrics
+    modules = {m["id"]: m for m in data["modules"]}
+    assert data["collisions"] == 0
+    for uid in ("a", "b"):
+        m = modules[uid]
+        assert m["placed"], m
+        assert m["position_error_m"] < 0.05
+        assert m["weighed_kg"] == pytest.approx(10.8, abs=1.0)  # the catalog's paver
+    assert (tmp_path / "layout.png").is_file()
