@@ -11,7 +11,7 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from rich.table import Table
 
 from .files import ScenarioError
 from .progress import progress_reporter
-from .schema import LoadedScenario, list_rovers, list_scenarios, load_scenario
+from .schema import list_rovers, list_scenarios, load_scenario
 
 __all__ = ["main"]
 
@@ -228,46 +228,29 @@ def _cmd_validate(args: argparse.Namespace, out: Console) -> int:
 
 
 def _cmd_plan(args: argparse.Namespace, out: Console) -> int:
-    import json
-
+    from lunarsite.robot.planning.assembly import AssemblyError
     from lunarsite.robot.planning.earthwork import PlanningError
 
+    from .assembly_plan import preview_assembly, write_assembly_picture
     from .earthwork_plan import preview_plan, write_plan_picture
 
     scenario = load_scenario(args.scenario)
     seed = scenario.config.seed if args.seed is None else args.seed
     out_dir = prepare_out_dir(args.out, f"{scenario.config.name}-plan")
-    if scenario.kind.kind == "place_modules":
-        return _cmd_plan_assembly(scenario, out_dir, out)
+    preview: Any
+    draw: Callable[[Any, Path], None]
     try:
-        preview = preview_plan(scenario, seed)
-    except PlanningError as exc:
+        if scenario.kind.kind == "place_modules":
+            preview, draw = preview_assembly(scenario), write_assembly_picture
+        else:
+            preview, draw = preview_plan(scenario, seed), write_plan_picture
+    except (PlanningError, AssemblyError) as exc:
         out.print(f"[bold red]planning failed:[/] {exc}", highlight=False)
         return EXIT_SHORT
     for line in preview.lines():
         out.print(line, highlight=False)
     (out_dir / "plan.json").write_text(json.dumps(preview.summary(), indent=1))
-    write_plan_picture(preview, out_dir / "plan.png")
-    out.print(f"plan: {out_dir / 'plan.png'}", highlight=False)
-    return EXIT_OK
-
-
-def _cmd_plan_assembly(scenario: LoadedScenario, out_dir: Path, out: Console) -> int:
-    import json
-
-    from lunarsite.robot.planning.assembly import AssemblyError
-
-    from .assembly_plan import preview_assembly, write_assembly_picture
-
-    try:
-        preview = preview_assembly(scenario)
-    except AssemblyError as exc:
-        out.print(f"[bold red]planning failed:[/] {exc}", highlight=False)
-        return EXIT_SHORT
-    for line in preview.lines():
-        out.print(line, highlight=False)
-    (out_dir / "plan.json").write_text(json.dumps(preview.summary(), indent=1))
-    write_assembly_picture(preview, out_dir / "plan.png")
+    draw(preview, out_dir / "plan.png")
     out.print(f"plan: {out_dir / 'plan.png'}", highlight=False)
     return EXIT_OK
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from ..config import ToolConfig
 from ..executive.skill import ActionResult, ActionStatus, Skill, Step
 from ..types import STOP, SensedState
-from .payload import Weighing
+from .payload import TaredScale, Weighing
 from .pilot import Pilot
 
 __all__ = ["SQUEEZE_MARGIN_M", "ClampScale", "CloseOn"]
@@ -94,7 +94,7 @@ class CloseOn(Skill):
 
 
 @dataclass
-class ClampScale:
+class ClampScale(TaredScale):
     """A clamp's scale on its lift's torque (see the module text)."""
 
     tool: ToolConfig
@@ -107,14 +107,3 @@ class ClampScale:
         if along_mast <= 0.0:
             return math.nan
         return w.torque_nm / (self.tool.pinion_radius_m * along_mast)
-
-    def tare(self, w: Weighing | None) -> None:
-        if w is not None:
-            self.tare_kg = self.equivalent_kg(w)
-
-    def payload_kg(self, w: Weighing | None) -> float | None:
-        """What the jaws hold, in kg; None before a tare or without a reading."""
-        if w is None or self.tare_kg is None:
-            return None
-        kg = self.equivalent_kg(w) - self.tare_kg
-        return kg if math.isfinite(kg) else None

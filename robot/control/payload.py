@@ -18,6 +18,7 @@ whose boom does not sense its effort cannot weigh: :class:`Weigh` then reads not
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections import deque
 from dataclasses import dataclass
 
@@ -32,6 +33,7 @@ __all__ = [
     "SETTLE_S",
     "WINDOW_S",
     "BucketScale",
+    "TaredScale",
     "Weigh",
     "Weighing",
     "soil_lever_m",
@@ -165,8 +167,32 @@ class Weigh(Skill):
         )
 
 
+class TaredScale(ABC):
+    """A scale on a joint's sensed torque: tare it empty, then weigh what it carries.
+    Subclasses turn a reading into the equivalent mass at their lever."""
+
+    tare_kg: float | None
+    """The empty tool's reading as an equivalent mass, in kg (None until tared)."""
+
+    @abstractmethod
+    def equivalent_kg(self, w: Weighing) -> float:
+        """The reading as the payload mass that alone would make its torque, in kg."""
+
+    def tare(self, w: Weighing | None) -> None:
+        """Take an empty reading as zero (a None reading leaves the scale as it was)."""
+        if w is not None:
+            self.tare_kg = self.equivalent_kg(w)
+
+    def payload_kg(self, w: Weighing | None) -> float | None:
+        """What the tool carries, in kg; None before a tare or without a reading."""
+        if w is None or self.tare_kg is None:
+            return None
+        kg = self.equivalent_kg(w) - self.tare_kg
+        return kg if math.isfinite(kg) else None
+
+
 @dataclass
-class BucketScale:
+class BucketScale(TaredScale):
     """A bucket's payload scale: tare it empty, then weigh loads (see the module text)."""
 
     config: RoverConfig
@@ -181,15 +207,3 @@ class BucketScale:
         if w.gravity_mps2 <= 0.0 or lever <= 1e-3:
             return math.nan
         return w.torque_nm / (w.gravity_mps2 * lever)
-
-    def tare(self, w: Weighing | None) -> None:
-        """Take an empty-bucket reading as zero (a None reading leaves the scale as it was)."""
-        if w is not None:
-            self.tare_kg = self.equivalent_kg(w)
-
-    def payload_kg(self, w: Weighing | None) -> float | None:
-        """Soil in the bucket, in kg; None before a tare or without a reading."""
-        if w is None or self.tare_kg is None:
-            return None
-        kg = self.equivalent_kg(w) - self.tare_kg
-        return kg if math.isfinite(kg) else None
