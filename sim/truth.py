@@ -90,6 +90,16 @@ class GroundTruth:
         contacts = self._world.client.getContactPoints(bodyA=rover.body)
         return frozenset(by_body[int(cp[2])] for cp in contacts if int(cp[2]) in by_body)
 
+    def held_unit_contacts(self, rover: SimRover) -> tuple[str | None, frozenset[str]]:
+        """The unit a rover's clamp holds now (None: none) and the other units it touches."""
+        held = next((g.held for g in getattr(rover, "grasps", ()) if g.held is not None), None)
+        if held is None:
+            return None, frozenset()
+        by_body = {u.body: uid for uid, u in self._world.units.items()}
+        contacts = self._world.client.getContactPoints(bodyA=held)
+        others = frozenset(by_body[int(cp[2])] for cp in contacts if int(cp[2]) in by_body)
+        return by_body.get(held), others
+
     def terrain_heights_m(self) -> np.ndarray:
         """A copy of the true terrain height grid now, in m (layout as :class:`Terrain`).
 

@@ -24,6 +24,11 @@ __all__ = ["UNIT_FRICTION", "SimUnit", "add_unit", "unit_pose"]
 UNIT_FRICTION = 0.6
 """Friction of a unit on the ground and on other units (a sintered block on regolith,
 below BP-1's ~0.8 internal friction; assumed)."""
+UNIT_SPIN_FRICTION_M = 0.05
+"""A unit's base resists twisting on the ground over its area: (2/3)·μ·a for pressure
+spread over a disc of radius a (0.6 × 0.15 m for a paver's 0.3 m base), in m. Without
+it, units standing on the heightfield crept and turned by themselves (a depot paver
+turned 0.02 rad, then 0.9 rad, in ten minutes)."""
 KIND_RGBA = {
     "paver": (0.55, 0.5, 0.45, 1.0),
     "habitat": (0.9, 0.9, 0.92, 1.0),
@@ -70,9 +75,11 @@ def add_unit(
         body,
         -1,
         lateralFriction=UNIT_FRICTION,
+        spinningFriction=UNIT_SPIN_FRICTION_M,
         restitution=0.0,
         linearDamping=0.0,
         angularDamping=0.0,
+        activationState=pb.ACTIVATION_STATE_ENABLE_SLEEPING,
     )
     unit = SimUnit(uid, module, body)
     world.units[uid] = unit

@@ -222,7 +222,8 @@ class PlaceModulesKind(MissionKind):
             module = catalog.get(u.type)
             assert module is not None
             add_unit(world, u.id, module, u.x_m, u.y_m, u.yaw_rad)
-        # Truth for the judge: which units the rover touches, at the control rate.
+        # Truth for the judge: which units the rover (or the unit in its jaws) touches,
+        # at the control rate.
         contacts: list[tuple[float, tuple[str, ...]]] = []
         setup.extra["unit_contacts"] = contacts
         every = max(1, round(world.config.physics_hz / setup.control_hz))
@@ -232,7 +233,12 @@ class PlaceModulesKind(MissionKind):
             steps[0] += 1
             if steps[0] % every or not world.rovers:
                 return
-            touched = world.truth.unit_contacts(world.rovers[0])
+            rover = world.rovers[0]
+            touched = set(world.truth.unit_contacts(rover))
+            # A unit in the jaws striking another counts as the rover's touch too.
+            held, struck = world.truth.held_unit_contacts(rover)
+            if held is not None:
+                touched |= struck - {held}
             if touched:
                 contacts.append((world.sim_time_s, tuple(sorted(touched))))
 
