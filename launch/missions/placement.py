@@ -224,7 +224,7 @@ class PlaceModulesKind(MissionKind):
             add_unit(world, u.id, module, u.x_m, u.y_m, u.yaw_rad)
         # Truth for the judge: which units the rover (or the unit in its jaws) touches,
         # at the control rate.
-        contacts: list[tuple[float, tuple[str, ...]]] = []
+        contacts: list[tuple[float, tuple[str, ...], tuple[str, ...]]] = []
         setup.extra["unit_contacts"] = contacts
         every = max(1, round(world.config.physics_hz / setup.control_hz))
         steps = [0]
@@ -234,13 +234,13 @@ class PlaceModulesKind(MissionKind):
             if steps[0] % every or not world.rovers:
                 return
             rover = world.rovers[0]
-            touched = set(world.truth.unit_contacts(rover))
-            # A unit in the jaws striking another counts as the rover's touch too.
+            touched = world.truth.unit_contacts(rover)
+            # What the unit in the jaws strikes, apart: laid against its neighbours by
+            # design, it touches them.
             held, struck = world.truth.held_unit_contacts(rover)
-            if held is not None:
-                touched |= struck - {held}
-            if touched:
-                contacts.append((world.sim_time_s, tuple(sorted(touched))))
+            struck = struck - {held} if held is not None else frozenset()
+            if touched or struck:
+                contacts.append((world.sim_time_s, tuple(sorted(touched)), tuple(sorted(struck))))
 
         world.add_step_hook(watch)
 

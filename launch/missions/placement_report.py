@@ -16,17 +16,20 @@ from typing import Any
 
 import numpy as np
 
-from lunarsite.robot.planning.assembly import AssemblyPlan
-from lunarsite.robot.site.modules import outline
+from lunarsite.robot.planning.assembly import AssemblyPlan, unit_rect
+from lunarsite.robot.site.modules import Catalog, outline
+from lunarsite.robot.site.survey import box_polygon
 from lunarsite.robot.tasks.placement import PlacementTask
 from lunarsite.robot.types import wrap_angle
 
 from .base import Judgement, RunRecord
 
-__all__ = ["collisions", "judge_placement", "write_placement_files"]
+__all__ = ["collisions", "design_neighbours", "judge_placement", "write_placement_files"]
 
 PLACED_WITHIN_M = 0.1
 """A unit whose centre ended this close to its target counts as placed (truth)."""
+NEIGHBOUR_GAP_M = 0.01
+"""Placements this close (or one on the other) are laid against each other by design."""
 TOUCH_GAP_S = 0.25
 """Touches of one unit further apart than this are separate collisions, in s."""
 
@@ -38,19 +41,57 @@ def yaw_error_rad(yaw: float, design: float) -> float:
 
 
 def collisions(
-    contacts: list[tuple[float, tuple[str, ...]]], handled: list[tuple[float, float, str]]
-) -> dict[str, int]:
-    """Contiguous touches per unit of units other than the one being handled then."""
+    contacts: list[tuple[float, tuple[str, ...], tuple[str, ...]]],
+    handled: list[tuple[float, float, str]],
+    neighbours: dict[str, set[str]],
+) -> tuple[dict[str, int], int]:
+    """Contiguous touches per unit that are collisions, and the count of those that are
+    not: ``contacts`` holds (time, units the rover touches, units the unit in its jaws
+    strikes). The rover touching any unit but the one in hand collides; the unit in hand
+    striking one the design lays against it (``neighbours``, by depot unit id) does
+    not."""
     out: dict[str, int] = {}
-    last: dict[str, float] = {}
-    for t, ids in contacts:
+    allowed = 0
+    last: dict[tuple[str, bool], float] = {}
+    for t, rover_touches, held_strikes in contacts:
         current = next((u for a, b, u in handled if a <= t <= b), None)
-        for uid in ids:
-            if uid == current:
+        for ids, by_unit in ((rover_touches, False), (held_strikes, True)):
+            for uid in ids:
+                if uid == current:
+                    continue
+                new = t - last.get((uid, by_unit), -math.inf) > TOUCH_GAP_S
+                last[(uid, by_unit)] = t
+                if not new:
+                    continue
+                if by_unit and current is not None and uid in neighbours.get(current, set()):
+                    allowed += 1
+                else:
+                    out[uid] = out.get(uid, 0) + 1
+    return out, allowed
+
+
+def design_neighbours(plan: AssemblyPlan, catalog: Catalog) -> dict[str, set[str]]:
+    """For each step's depot unit, the depot units of the placements the design lays
+    within :data:`NEIGHBOUR_GAP_M` of it or under it."""
+    rects = {}
+    for s in plan.steps:
+        m = catalog.get(s.placement.type)
+        assert m is not None
+        rects[s.slot.id] = (
+            s.placement,
+            unit_rect(s.placement.x_m, s.placement.y_m, s.placement.yaw_rad, m),
+        )
+    out: dict[str, set[str]] = {k: set() for k in rects}
+    for a, (qa, ra) in rects.items():
+        for b, (qb, rb) in rects.items():
+            if a == b:
                 continue
-            if t - last.get(uid, -math.inf) > TOUCH_GAP_S:
-                out[uid] = out.get(uid, 0) + 1
-            last[uid] = t
+            corners = np.asarray(
+                box_polygon((rb.x_m, rb.y_m), (2 * rb.half_x_m, 2 * rb.half_y_m), rb.yaw_rad)
+            )
+            near = float(ra.distance_m(corners[:, 0], corners[:, 1]).min()) <= NEIGHBOUR_GAP_M
+            if near or qa.on == qb.id or qb.on == qa.id:
+                out[a].add(b)
     return out
 
 
@@ -81,7 +122,10 @@ def judge_placement(run: RunRecord) -> Judgement:
             row["yaw_error_rad"] = round(yaw_error_rad(pose[3], q.yaw_rad), 4)
             row["placed"] = err <= PLACED_WITHIN_M
         modules.append(row)
-    touches = collisions(run.setup.extra.get("unit_contacts", []), st.handled)
+    neighbours = design_neighbours(plan, task.params.catalog)
+    touches, laid_against = collisions(
+        run.setup.extra.get("unit_contacts", []), st.handled, neighbours
+    )
     n_collisions = sum(touches.values())
     checks: dict[str, bool] = {}
     if run.has_truth:
@@ -109,6 +153,7 @@ def judge_placement(run: RunRecord) -> Judgement:
         "cycle_s": _stats(np.asarray(cycles)),
         "collisions": n_collisions,
         "collided_units": touches,
+        "touches_of_neighbours_laid_against": laid_against,
         "order": list(plan.order),
         "wall_fixes": task.pilot.fixes,
         "turn_stalls": task.pilot.turn_stalls,

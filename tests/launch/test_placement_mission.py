@@ -10,8 +10,13 @@ from pathlib import Path
 import pytest
 
 from lunarsite.launch.cli import main
-from lunarsite.launch.files import ScenarioError
-from lunarsite.launch.missions.placement_report import collisions, yaw_error_rad
+from lunarsite.launch.files import ScenarioError, load_catalog
+from lunarsite.launch.missions.placement import assembly_of
+from lunarsite.launch.missions.placement_report import (
+    collisions,
+    design_neighbours,
+    yaw_error_rad,
+)
 from lunarsite.launch.runner import run_sim
 from lunarsite.launch.schema import load_scenario
 
@@ -57,14 +62,36 @@ def test_a_design_that_cannot_be_built_is_refused_naming_the_field(
 
 def test_collisions_count_touches_of_units_not_in_hand() -> None:
     handled = [(0.0, 10.0, "d1"), (10.0, 20.0, "d2")]
+    neighbours = {"d1": set(), "d2": {"d1"}}  # d2 is laid against d1
     contacts = [
-        (1.0, ("d1",)),  # the unit in hand: fine
-        (2.0, ("d1", "d3")),  # a neighbour: one collision...
-        (2.05, ("d3",)),  # ...the same touch going on
-        (5.0, ("d3",)),  # a new touch of it
-        (12.0, ("d1",)),  # the unit set down before: a collision
+        (1.0, ("d1",), ()),  # the rover on the unit in hand: fine
+        (2.0, ("d1", "d3"), ()),  # the rover on a neighbour: one collision...
+        (2.05, ("d3",), ()),  # ...the same touch going on
+        (5.0, ("d3",), ()),  # a new touch of it
+        (12.0, ("d1",), ()),  # the rover on the unit set down before: a collision
+        (15.0, (), ("d1",)),  # the unit in hand laid against d1, as designed: allowed
+        (16.0, (), ("d3",)),  # the unit in hand striking d3: a collision
     ]
-    assert collisions(contacts, handled) == {"d3": 2, "d1": 1}
+    touches, allowed = collisions(contacts, handled, neighbours)
+    assert touches == {"d3": 3, "d1": 1}
+    assert allowed == 1
+
+
+def test_design_neighbours_are_the_units_laid_against_each_other() -> None:
+    scenario = load_scenario("paver_road")
+    plan, _ = assembly_of(
+        scenario.mission,
+        scenario.rover,
+        scenario.site_size_m,
+        load_catalog()[0],
+        (scenario.start.x_m, scenario.start.y_m),
+    )
+    near = design_neighbours(plan, load_catalog()[0])
+    slot = {s.placement.id: s.slot.id for s in plan.steps}
+    # Pavers r0..r9 end to end: r0 and r9 have one neighbour, the rest two.
+    assert near[slot["r0"]] == {slot["r1"]}
+    assert near[slot["r5"]] == {slot["r4"], slot["r6"]}
+    assert sum(len(v) for v in near.values()) == 2 * 9
 
 
 def test_a_box_turned_half_a_turn_is_the_same_box() -> None:
