@@ -14,6 +14,7 @@ from lunarsite.robot.planning.assembly import AssemblyPlan
 from lunarsite.robot.site.modules import Catalog, Placement, outline
 
 from .missions.placement import PlaceModulesMission, _catalog, assembly_of
+from .missions.placement_report import site_axes
 from .schema import LoadedScenario
 
 __all__ = ["AssemblyPreview", "preview_assembly", "write_assembly_picture"]
@@ -105,13 +106,7 @@ def write_assembly_picture(preview: AssemblyPreview, path: Path) -> None:
             ax.plot([stand.x_m], [stand.y_m], "o", color=colour, ms=2.5)
     start = preview.scenario.start
     ax.plot([start.x_m], [start.y_m], "k^", ms=7, label="home (start)")
-    size = preview.scenario.site_size_m
-    if size is not None:
-        ax.set_xlim(0.0, size[0])
-        ax.set_ylim(0.0, size[1])
-    ax.set_aspect("equal")
-    ax.set_xlabel("x (m)")
-    ax.set_ylabel("y (m)")
+    site_axes(ax, preview.scenario.site_size_m)
     ax.set_title(
         f"{preview.scenario.config.name}: order of {len(plan.steps)} units (grey: depot, "
         "blue: targets; lines: run-ins to pick and to set down)",

@@ -29,7 +29,7 @@ from lunarsite.robot.config import ToolConfig
 
 from .body import BodyBuilder, ServoJoint
 
-__all__ = ["CARRIAGE_MASS_SHARE", "GRASP_MIN_SHARE", "GraspLatch", "add_clamp"]
+__all__ = ["CARRIAGE_MASS_SHARE", "GRASP_MIN_SHARE", "GraspLatch", "add_clamp", "set_pad_friction"]
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,17 @@ def add_clamp(
     return servos, pads
 
 
+def set_pad_friction(client: Any, body: int, tool: ToolConfig, pads: tuple[int, int]) -> None:
+    """The pads' friction on what they grip (``pad_friction``), and their resistance to
+    twisting over their area: for pressure spread evenly over a disc of radius a the
+    moment is (2/3)·μ·N·a (PyBullet's spinning friction is that moment per newton
+    pressed), a half the pad's smaller side."""
+    friction = tool.pad_friction or 0.0
+    spin = 2.0 / 3.0 * friction * 0.5 * min(tool.depth_m, tool.height_m)
+    for pad in pads:
+        client.changeDynamics(body, pad, lateralFriction=friction, spinningFriction=spin)
+
+
 class GraspLatch:
     """Static friction for one clamp's grasp (see the module docstring); call
     :meth:`update` after physics steps."""
@@ -141,6 +152,21 @@ class GraspLatch:
                 if other in bodies:
                     out.setdefault(other, [0.0, 0.0])[k] += float(cp[9])
         return {b: (f[0], f[1]) for b, f in out.items()}
+
+    @classmethod
+    def of_clamp(
+        cls,
+        client: Any,
+        body: int,
+        tool: ToolConfig,
+        carriage: int,
+        pads: tuple[int, int],
+        units: Callable[[], Iterable[int]],
+    ) -> GraspLatch:
+        """The latch of a clamp built from ``tool`` (its squeeze servo's force over the
+        pinion, its pads' friction)."""
+        squeeze_n = tool.joints[1].max_torque_nm / (tool.pinion_radius_m or 1.0)
+        return cls(client, body, carriage, pads, squeeze_n, tool.pad_friction or 0.0, units)
 
     def _squeeze_n(self) -> float:
         """The weaker jaw motor's inward force now, in N (negative: driving open)."""

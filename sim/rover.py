@@ -24,7 +24,7 @@ from lunarsite.robot.hardware.skid_steer import mix_skid_steer
 from lunarsite.robot.types import STOP, CameraFrame, Pose2, RoverCommand, SensedState
 
 from .body import BodyBuilder, ServoJoint
-from .clamp import GraspLatch, add_clamp
+from .clamp import GraspLatch, add_clamp, set_pad_friction
 
 if TYPE_CHECKING:
     from .world import LunarWorld
@@ -90,10 +90,8 @@ class SimRover(RoverInterface):
         self.tool_links: dict[str, ToolLink] = {}
         """Scoops and buckets by tool name (the soil model reads their cutting edges)."""
         self._struts: list[int] = []
-        self._pads: list[tuple[int, float, float]] = []
-        """Clamp jaw pads: link, friction coefficient, spinning friction (m)."""
-        self._clamps: list[tuple[int, tuple[int, int], float, float]] = []
-        """Clamps: carriage link, pad links, squeeze force (N), pad friction."""
+        self._clamps: list[tuple[ToolConfig, int, tuple[int, int]]] = []
+        """Clamps: the tool, its carriage link, its two pad links."""
         self._left_wheels: list[int] = []
         self._right_wheels: list[int] = []
         self.body = self._build(start)
@@ -117,11 +115,11 @@ class SimRover(RoverInterface):
             world.add_step_hook(self._maybe_render)
         world.add_step_hook(self._account_energy)
         self.grasps = [
-            GraspLatch(
-                world.client, self.body, carriage, pads, squeeze, mu,
+            GraspLatch.of_clamp(
+                world.client, self.body, tool, carriage, pads,
                 lambda: [u.body for u in world.units.values()],
             )
-            for carriage, pads, squeeze, mu in self._clamps
+            for tool, carriage, pads in self._clamps
         ]  # fmt: skip
         """Each clamp's grasp (:class:`~.clamp.GraspLatch`): which unit it holds."""
         if self.grasps:
@@ -230,8 +228,8 @@ class SimRover(RoverInterface):
                 anisotropicFriction=[1.0, wh.lateral_friction_ratio, 1.0],
             )
             c.setJointMotorControl2(body, w, pb.VELOCITY_CONTROL, targetVelocity=0.0, force=0.0)
-        for pad, friction, spin in self._pads:
-            c.changeDynamics(body, pad, lateralFriction=friction, spinningFriction=spin)
+        for tool, _, pads in self._clamps:
+            set_pad_friction(c, body, tool, pads)
         self.body = body
         for servo in self._servos.values():
             home = cfg.joint(servo.name).home_rad
@@ -325,14 +323,7 @@ class SimRover(RoverInterface):
         if tool.kind == "clamp":
             servos, pads = add_clamp(b, tool, TOOL_RGBA)
             self._servos.update((sv.name, sv) for sv in servos)
-            friction = tool.pad_friction or 0.0
-            # A flat pad resists twisting over its area: for pressure spread evenly over a
-            # disc of radius a the moment is (2/3)·μ·N·a (PyBullet's spinning friction is
-            # that moment per newton pressed); a is half the pad's smaller side.
-            spin = 2.0 / 3.0 * friction * 0.5 * min(tool.depth_m, tool.height_m)
-            self._pads.extend((pad, friction, spin) for pad in pads)
-            squeeze_n = tool.joints[1].max_torque_nm / (tool.pinion_radius_m or 1.0)
-            self._clamps.append((servos[0].joints[0][0], (pads[0], pads[1]), squeeze_n, friction))
+            self._clamps.append((tool, servos[0].joints[0][0], (pads[0], pads[1])))
             return
         if tool.kind == "gripper":
             jaw = tool.joints[0]

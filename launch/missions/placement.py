@@ -183,17 +183,14 @@ class PlaceModulesKind(MissionKind):
         # Lunar gravity: the clamp holds least where the weight is greatest, and the
         # scenario's sim block may not say (the rehearsal on Earth holds less).
         envelope = GraspEnvelope.of_clamp(clamp, LUNAR_GRAVITY_MPS2)
-        for key, specs in (("depot", mission.depot), ("placements", mission.placements)):
-            units = [Placement(u.id, u.type, u.x_m, u.y_m, u.yaw_rad) for u in specs]
-            if key == "placements":
-                units = _placements(mission)
+        depot = [Placement(u.id, u.type, u.x_m, u.y_m, u.yaw_rad) for u in mission.depot]
+        for key, units in (("depot", depot), ("placements", _placements(mission))):
             try:
                 check_placements(
-                    units, catalog, site_bounds_m=(0.0, sx, 0.0, sy), tool=envelope, pads=None
+                    units, catalog, site_bounds_m=(0.0, sx, 0.0, sy), tool=envelope, field=key
                 )
             except PlacementError as exc:
-                msg = str(exc).replace("placements[", f"{key}[")
-                out.append(((("mission", key)), msg))
+                out.append((("mission", key), str(exc)))
         out += speed_problem(mission.cruise_speed_mps, view.rover, "cruise_speed_mps")
         out += speed_problem(mission.approach_speed_mps, view.rover, "approach_speed_mps")
         if out:
@@ -264,8 +261,7 @@ class PlaceModulesKind(MissionKind):
             plan=plan,
             catalog=catalog,
             access=access,
-            body_radius_m=params.body_radius_m,
-            turn_radius_m={m.name: params.turn_radius_m(m) for m in modules},
+            geometry=params,
             cruise_speed_mps=mission.cruise_speed_mps,
             approach_speed_mps=mission.approach_speed_mps,
             carry_height_m=mission.carry_height_m,

@@ -17,14 +17,19 @@ from typing import Any
 import numpy as np
 
 from lunarsite.robot.planning.assembly import AssemblyPlan, unit_rect
-from lunarsite.robot.site.modules import Catalog, outline
-from lunarsite.robot.site.survey import box_polygon
+from lunarsite.robot.site.modules import Catalog, Placement, outline
 from lunarsite.robot.tasks.placement import PlacementTask
 from lunarsite.robot.types import wrap_angle
 
 from .base import Judgement, RunRecord
 
-__all__ = ["collisions", "design_neighbours", "judge_placement", "write_placement_files"]
+__all__ = [
+    "collisions",
+    "design_neighbours",
+    "judge_placement",
+    "site_axes",
+    "write_placement_files",
+]
 
 PLACED_WITHIN_M = 0.1
 """A unit whose centre ended this close to its target counts as placed (truth)."""
@@ -73,25 +78,21 @@ def collisions(
 def design_neighbours(plan: AssemblyPlan, catalog: Catalog) -> dict[str, set[str]]:
     """For each step's depot unit, the depot units of the placements the design lays
     within :data:`NEIGHBOUR_GAP_M` of it or under it."""
-    rects = {}
+    shapes = {}
     for s in plan.steps:
         m = catalog.get(s.placement.type)
         assert m is not None
-        rects[s.slot.id] = (
-            s.placement,
-            unit_rect(s.placement.x_m, s.placement.y_m, s.placement.yaw_rad, m),
-        )
-    out: dict[str, set[str]] = {k: set() for k in rects}
-    for a, (qa, ra) in rects.items():
-        for b, (qb, rb) in rects.items():
-            if a == b:
-                continue
-            corners = np.asarray(
-                box_polygon((rb.x_m, rb.y_m), (2 * rb.half_x_m, 2 * rb.half_y_m), rb.yaw_rad)
-            )
-            near = float(ra.distance_m(corners[:, 0], corners[:, 1]).min()) <= NEIGHBOUR_GAP_M
-            if near or qa.on == qb.id or qb.on == qa.id:
+        q = s.placement
+        shapes[s.slot.id] = (q, unit_rect(q.x_m, q.y_m, q.yaw_rad, m), np.asarray(outline(q, m)))
+    out: dict[str, set[str]] = {k: set() for k in shapes}
+    for a, (qa, rect, _) in shapes.items():
+        for b, (qb, _, corners) in shapes.items():
+            # Two boxes apart are nearest at a corner of one of them: this test runs
+            # both ways round.
+            near = float(rect.distance_m(corners[:, 0], corners[:, 1]).min()) <= NEIGHBOUR_GAP_M
+            if a != b and (near or qa.on == qb.id or qb.on == qa.id):
                 out[a].add(b)
+                out[b].add(a)
     return out
 
 
@@ -209,8 +210,6 @@ def write_placement_files(run: RunRecord, out_dir: Path, judgement: Judgement) -
         pose = run.unit_poses_after.get(step.slot.id)
         if pose is None:
             continue
-        from lunarsite.robot.site.modules import Placement
-
         where = Placement(step.slot.id, module.name, pose[0], pose[1], pose[3])
         ok = (
             math.hypot(pose[0] - step.placement.x_m, pose[1] - step.placement.y_m)
@@ -228,16 +227,20 @@ def write_placement_files(run: RunRecord, out_dir: Path, judgement: Judgement) -
     path = run.true_xy()
     if len(path):
         ax.plot(path[:, 0], path[:, 1], color="0.4", lw=0.6, label="rover (truth)")
-    size = run.setup.scenario.site_size_m
-    if size is not None:
-        ax.set_xlim(0.0, size[0])
-        ax.set_ylim(0.0, size[1])
-    ax.set_aspect("equal")
-    ax.set_xlabel("x (m)")
-    ax.set_ylabel("y (m)")
+    site_axes(ax, run.setup.scenario.site_size_m)
     placed = judgement.data.get("placed", 0)
     ax.set_title(f"As built over the design: {placed} of {len(plan.steps)} placed (dashed: design)")
     ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
     fig.savefig(out_dir / "layout.png")
     plt.close(fig)
+
+
+def site_axes(ax: Any, size_m: tuple[float, float] | None) -> None:
+    """Axes over the whole site (x east, y north, equal scale, in m)."""
+    if size_m is not None:
+        ax.set_xlim(0.0, size_m[0])
+        ax.set_ylim(0.0, size_m[1])
+    ax.set_aspect("equal")
+    ax.set_xlabel("x (m)")
+    ax.set_ylabel("y (m)")

@@ -209,6 +209,7 @@ def check_placements(
     site_bounds_m: tuple[float, float, float, float],
     tool: GraspEnvelope | None = None,
     pads: Mapping[str, Sequence[Point]] | None = None,
+    field: str = "placements",
 ) -> None:
     """Raise :class:`PlacementError` for the first placement that cannot be met.
 
@@ -216,20 +217,21 @@ def check_placements(
     takes (None: not checked); ``pads`` maps a ``level_pad`` design's name to its polygon.
     A unit must lie wholly on the site, fit the tool (weight, width across the grasp,
     length along the arms), stand on a pad where its type needs one (and inside it), and
-    rest only on a placement of a kind its type allows, centred on it.
+    rest only on a placement of a kind its type allows, centred on it. Messages name
+    the entry as ``field[k]``.
     Support cycles and unknown ids are refused.
     """
     pads = pads or {}
     by_id: dict[str, Placement] = {}
     for k, p in enumerate(placements):
-        where = f"placements[{k}] ({p.id!r})"
+        where = f"{field}[{k}] ({p.id!r})"
         if p.id in by_id:
             raise PlacementError(f"{where}: id is used twice")
         by_id[p.id] = p
         if not all(math.isfinite(v) for v in (p.x_m, p.y_m, p.yaw_rad)):
             raise PlacementError(f"{where}: x_m, y_m and yaw_rad must be finite")
     for k, p in enumerate(placements):
-        where = f"placements[{k}] ({p.id!r})"
+        where = f"{field}[{k}] ({p.id!r})"
         module = catalog.get(p.type)
         if module is None:
             known = ", ".join(t.name for t in catalog.types)

@@ -35,7 +35,7 @@ from ..control.travel import travel_direct
 from ..executive.compose import ScriptBody
 from ..executive.skill import ActionResult, ActionStatus, Skill
 from ..perception.mapping import RangeScan
-from ..planning.assembly import AssemblyPlan, AssemblyStep, unit_rect
+from ..planning.assembly import AssemblyParams, AssemblyPlan, AssemblyStep, unit_rect
 from ..planning.assembly_access import AccessMap
 from ..site.modules import Catalog, ModuleType
 from ..types import Pose2, wrap_angle
@@ -63,8 +63,6 @@ it go: wide open they would sweep its neighbours (depot units stand 0.1 m apart)
 PAD_CLEARANCE_M = 0.015
 """The carriage stays at least this far above its stop at a grasp: the pads' bottoms
 then clear flat ground by about 2.5 cm as the chassis pitches, in m."""
-SET_DOWN_HOVER_M = 0.0
-"""A unit is let go this far above where it was picked up (it drops that far), in m."""
 EASE_LIFT_M = 0.01
 """Jaws that will not open at a set-down are tried again with the lift this much up."""
 PRE_TOLERANCE_M = 0.04
@@ -90,9 +88,9 @@ class PlacementTaskParams:
     catalog: Catalog
     access: AccessMap
     """The planner's access map in its starting state (depot full, nothing placed)."""
-    body_radius_m: float
-    turn_radius_m: dict[str, float]
-    """Turning radius with a unit of each type in the jaws, in m."""
+    geometry: AssemblyParams
+    """The rover's geometry the plan was made with (its radius, and its turning radius
+    with a unit in the jaws)."""
     cruise_speed_mps: float = 0.25
     approach_speed_mps: float = 0.1
     carry_height_m: float = 0.15
@@ -202,10 +200,8 @@ class PlacementTask(PilotedScript):
         return self.scale.payload_kg(w.reading)
 
     def _back_out(self, step_pre: tuple[float, float], heading: float) -> ScriptBody:
-        here = self.pilot.pose
-        back = (here.x_m - step_pre[0]) * math.cos(heading) + (here.y_m - step_pre[1]) * math.sin(
-            heading
-        )
+        """Straight back along ``heading`` to ``step_pre``, when the rover is beyond it."""
+        back = -self._offsets(step_pre, heading)[0]
         if back > 0.0:
             yield Straight(
                 self.pilot, -back, self.params.approach_speed_mps, heading, line_through_m=step_pre
@@ -284,7 +280,7 @@ class PlacementTask(PilotedScript):
         st, p, q = self.progress, self.params, step.placement
         heading, stand = step.pick.yaw_rad, (step.pick.x_m, step.pick.y_m)
         st.phase = f"{q.id}: fetching it from depot slot {step.slot.id}"
-        yield from self._go(step.pick_pre_xy_m, heading, p.body_radius_m)
+        yield from self._go(step.pick_pre_xy_m, heading, p.geometry.body_radius_m)
         grasp = self._grasp_lift_rad(module)
         open_ = self.tool.squeeze_for_m(module.grasp_width_m + 2.0 * JAW_MARGIN_M)
         yield ToolsTo(self.pilot, {self.lift: grasp, self.jaws: open_})
@@ -316,21 +312,21 @@ class PlacementTask(PilotedScript):
         st, p, q = self.progress, self.params, step.placement
         heading, stand = step.place.yaw_rad, (step.place.x_m, step.place.y_m)
         st.phase = f"{q.id}: carrying it to ({q.x_m:.2f}, {q.y_m:.2f})"
-        yield from self._go(step.place_pre_xy_m, heading, p.turn_radius_m[module.name])
+        yield from self._go(step.place_pre_xy_m, heading, p.geometry.turn_radius_m(module))
         yield from self._run_in(stand, heading, step.place_pre_xy_m, square_up=True)
         st.phase = f"{q.id}: setting it down"
-        # Down to just above where it was picked up, not onto the ground: lowered to the
-        # stop, the pads pressed into the ground under the lift's 800 N and their
-        # friction there held the jaws shut, and the rover dragged the paver 5 cm back.
-        hover = self._grasp_lift_rad(module) + SET_DOWN_HOVER_M / (self.tool.pinion_radius_m or 1.0)
-        yield ToolsTo(self.pilot, {self.lift: hover})
+        # Down to the height it was picked up at, not to the stop: lowered to the stop,
+        # the pads pressed into the ground under the lift's 800 N and their friction there
+        # held the jaws shut, and the rover dragged the paver 5 cm back.
+        down = self._grasp_lift_rad(module)
+        yield ToolsTo(self.pilot, {self.lift: down})
         let_go = self.tool.squeeze_for_m(module.grasp_width_m + 2.0 * JAW_MARGIN_M)
         opened = yield ToolsTo(self.pilot, {self.jaws: let_go})
         if not opened.succeeded:
             # Jaws that will not open on a unit pressed into the ground: ease it up.
             log.info("unit %s: the jaws did not open; easing the lift and trying again", q.id)
             yield ToolsTo(
-                self.pilot, {self.lift: hover + EASE_LIFT_M / (self.tool.pinion_radius_m or 1.0)}
+                self.pilot, {self.lift: down + EASE_LIFT_M / (self.tool.pinion_radius_m or 1.0)}
             )
             yield ToolsTo(self.pilot, {self.jaws: let_go})
         left = yield from self._weighed()
