@@ -45,6 +45,7 @@ __all__ = [
     "chassis_height_fix",
     "depth_yaw_fix",
     "landmark_fix",
+    "marker_in_level",
     "marker_rotation_in_site",
     "markers_by_id",
     "pose_fix",
@@ -360,18 +361,41 @@ def solve_marker(
 
 
 def _choose(
-    obs: MarkerObservation, mount: CameraMount, roll_rad: float, pitch_rad: float
+    obs: MarkerObservation,
+    mount: CameraMount,
+    roll_rad: float,
+    pitch_rad: float,
+    up_axis: int = 1,
 ) -> tuple[Matrix, Matrix, Matrix]:
-    """The IPPE solution whose marker-up is nearest gravity-up; in the level frame:
-    (rotation level ← marker, marker centre from the chassis centre in m, R level←camera)."""
+    """The IPPE solution whose marker axis ``up_axis`` (1: its y, standing; 2: its
+    normal, lying face up) is nearest gravity-up; in the level frame: (rotation level ←
+    marker, marker centre from the chassis centre in m, R level←camera)."""
     level_cam = _level_from_chassis(roll_rad, pitch_rad) @ mount.rotation_chassis_camera()
-    best = max(range(len(obs.rotations)), key=lambda k: float((level_cam @ obs.rotations[k])[2, 1]))
+    best = max(
+        range(len(obs.rotations)),
+        key=lambda k: float((level_cam @ obs.rotations[k])[2, up_axis]),
+    )
     rot = level_cam @ obs.rotations[best]
     centre = obs.centre_from_depth_m
     offset = _level_from_chassis(roll_rad, pitch_rad) @ np.asarray(mount.xyz_m) + (
         level_cam @ (obs.translations_m[best] if centre is None else centre)
     )
     return rot, offset, level_cam
+
+
+def marker_in_level(
+    obs: MarkerObservation,
+    mount: CameraMount,
+    roll_rad: float = 0.0,
+    pitch_rad: float = 0.0,
+    *,
+    lying: bool = False,
+) -> tuple[Matrix, Matrix]:
+    """A marker's pose in the rover's level frame: (rotation level ← marker, its centre
+    from the chassis centre in m). Of IPPE's two solutions, the one whose up (``lying``:
+    whose face normal) is nearest gravity-up."""
+    rot, offset, _ = _choose(obs, mount, roll_rad, pitch_rad, 2 if lying else 1)
+    return rot, offset
 
 
 def landmark_fix(
