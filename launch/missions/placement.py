@@ -11,6 +11,7 @@ poses of the units at the end. Simulation only (the lab rover's firmware has no 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -36,6 +37,7 @@ from lunarsite.robot.site.modules import (
     PlacementError,
     check_placements,
 )
+from lunarsite.robot.site.unit_markers import MarkerLayoutError, UnitMarker, unit_markers
 from lunarsite.robot.tasks.placement import JAW_MARGIN_M, PlacementTask, PlacementTaskParams
 
 from ..fields import CommonAcceptance, speed_problem
@@ -155,6 +157,22 @@ def _catalog(mission: PlaceModulesMission, base_dir: Path) -> Catalog:
     return load_catalog(mission.catalog, base_dir)[0]
 
 
+def depot_markers(
+    mission: PlaceModulesMission, catalog: Catalog, beacon_ids: Sequence[int] = ()
+) -> list[UnitMarker]:
+    """The depot units' markers: ids handed out in depot order after the site beacons'."""
+    units = []
+    for u in mission.depot:
+        module = catalog.get(u.type)
+        assert module is not None
+        units.append((u.id, module))
+    return unit_markers(units, first_id=max(beacon_ids, default=-1) + 1)
+
+
+def _beacon_ids(scenario: LoadedScenario) -> list[int]:
+    return [b.marker_id for b in scenario.config.site.beacons]
+
+
 class PlaceModulesKind(MissionKind):
     kind = "place_modules"
     schema = PlaceModulesMission
@@ -191,6 +209,10 @@ class PlaceModulesKind(MissionKind):
                 )
             except PlacementError as exc:
                 out.append((("mission", key), str(exc)))
+        try:
+            depot_markers(mission, catalog)
+        except MarkerLayoutError as exc:
+            out.append((("mission", "depot"), str(exc)))
         out += speed_problem(mission.cruise_speed_mps, view.rover, "cruise_speed_mps")
         out += speed_problem(mission.approach_speed_mps, view.rover, "approach_speed_mps")
         if out:
@@ -215,10 +237,12 @@ class PlaceModulesKind(MissionKind):
 
         mission: PlaceModulesMission = setup.scenario.mission
         catalog = _catalog(mission, setup.scenario.base_dir)
+        markers = depot_markers(mission, catalog, _beacon_ids(setup.scenario))
         for u in mission.depot:
             module = catalog.get(u.type)
             assert module is not None
-            add_unit(world, u.id, module, u.x_m, u.y_m, u.yaw_rad)
+            mine = [m for m in markers if m.unit_id == u.id]
+            add_unit(world, u.id, module, u.x_m, u.y_m, u.yaw_rad, markers=mine)
         # Truth for the judge: which units the rover (or the unit in its jaws) touches,
         # at the control rate.
         contacts: list[tuple[float, tuple[str, ...], tuple[str, ...]]] = []
@@ -265,6 +289,9 @@ class PlaceModulesKind(MissionKind):
             cruise_speed_mps=mission.cruise_speed_mps,
             approach_speed_mps=mission.approach_speed_mps,
             carry_height_m=mission.carry_height_m,
+            markers={
+                m.marker_id: m for m in depot_markers(mission, catalog, _beacon_ids(scenario))
+            },
         )
         setup.extra["plan"] = plan
         return PlacementTask(
@@ -274,6 +301,7 @@ class PlaceModulesKind(MissionKind):
             control_hz=setup.control_hz,
             scanner=setup.extra.get("scanner"),
             site_size_m=scenario.site_size_m,
+            camera=setup.backend.camera() if scenario.rover.camera is not None else None,
         )
 
     def channels(self, task: Any, truth: Any) -> dict[str, float]:

@@ -114,8 +114,13 @@ def judge_placement(run: RunRecord) -> Judgement:
             "attempts": st.attempts.get(q.id, 0),
             "cycle_s": round(st.cycle_s[q.id], 1) if q.id in st.cycle_s else None,
             "weighed_kg": round(st.weighed_kg[q.id], 2) if q.id in st.weighed_kg else None,
+            "set_down_again": st.resets.get(q.id, 0),
             "reason": st.failed.get(q.id),
         }
+        seen = st.seen_error.get(q.id)
+        if seen is not None:  # what the rover's own camera made of it at its last check
+            row["seen_position_error_m"] = round(seen[0], 4)
+            row["seen_yaw_error_rad"] = round(seen[1], 4)
         pose = poses.get(step.slot.id)
         if pose is not None:
             err = math.hypot(pose[0] - q.x_m, pose[1] - q.y_m)

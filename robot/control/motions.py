@@ -127,7 +127,9 @@ class Straight(Skill):
     ``line_through_m``, if given, is a point of the line along ``yaw_rad`` the leg should
     run on: the leg steers towards that line (:data:`LINE_LOOKAHEAD_M`) instead of only
     holding the heading, so a rover a few centimetres beside it closes on it while it
-    drives, where a turn in place would slip.
+    drives, where a turn in place would slip. ``line_lookahead_m`` sets how gently: a
+    rover with a tool far ahead steers with the tool's reach, so the tool stays on the
+    line while the body closes on it.
     """
 
     def __init__(
@@ -140,8 +142,10 @@ class Straight(Skill):
         timeout_s: float = 30.0,
         guard: Callable[[SensedState], float | None] | None = None,
         line_through_m: tuple[float, float] | None = None,
+        line_lookahead_m: float = LINE_LOOKAHEAD_M,
     ) -> None:
         super().__init__(f"straight {distance_m:+.2f} m")
+        self.line_lookahead_m = line_lookahead_m
         self.pilot = pilot
         self.distance_m = distance_m
         self.speed_mps = speed_mps
@@ -212,7 +216,7 @@ class Straight(Skill):
         if self.line_through_m is not None:
             lx, ly = self.line_through_m
             off = (p.y_m - ly) * ux - (p.x_m - lx) * uy  # left of the line, m
-            steer = math.atan2(off, LINE_LOOKAHEAD_M)
+            steer = math.atan2(off, self.line_lookahead_m)
             # Forwards, left of the line: turn right; backwards, the other way.
             aim -= sign * max(-LINE_MAX_STEER_RAD, min(LINE_MAX_STEER_RAD, steer))
         err = wrap_angle(aim - p.yaw_rad)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -101,8 +102,21 @@ def test_a_box_turned_half_a_turn_is_the_same_box() -> None:
 
 
 @pytest.mark.slow
-def test_a_paver_is_fetched_and_set_down_by_friction_alone(tmp_path: Path) -> None:
-    # The road's far end only: one paver, from the depot unit nearest the road.
+def test_a_knocked_paver_is_found_by_camera_fetched_and_set_down(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The road's far end only: one paver, from the depot unit nearest the road, which
+    # was knocked before the run: it stands 4 cm along and turned 0.3 rad from its slot.
+    # Driven in blind, the jaws would meet it askew; the rover must see it and go round.
+    import lunarsite.sim.units as sim_units
+
+    lay = sim_units.add_unit
+
+    def knocked(world: Any, uid: str, module: Any, x: float, y: float, yaw: float = 0.0,
+                **kw: Any) -> Any:  # fmt: skip
+        return lay(world, uid, module, x + 0.04, y, yaw - 0.3, **kw)
+
+    monkeypatch.setattr(sim_units, "add_unit", knocked)
     scenario = load_scenario(
         "paver_road",
         {
@@ -110,12 +124,14 @@ def test_a_paver_is_fetched_and_set_down_by_friction_alone(tmp_path: Path) -> No
             "mission.depot": [{"id": "d0", "type": "paver_tile", "x_m": 2.2, "y_m": 3.5}],
         },
     )
-    outcome = run_sim(scenario, tmp_path, seed=0, time_limit_s=300.0)
+    outcome = run_sim(scenario, tmp_path, seed=0, time_limit_s=400.0)
     data = outcome.metrics
     (m,) = data["modules"]
     assert data["collisions"] == 0
     assert m["placed"], m
-    assert m["position_error_m"] < 0.05  # the issue asks 2 cm; measured spread in README
-    assert m["yaw_error_rad"] < 0.035
+    assert m["position_error_m"] < 0.03  # the issue asks 2 cm; measured spread in README
+    assert m["yaw_error_rad"] < math.radians(1.5)
     assert m["weighed_kg"] == pytest.approx(10.8, abs=1.0)  # the catalog's paver
+    # The rover's own check by camera agrees with the truth to a centimetre.
+    assert abs(m["seen_position_error_m"] - m["position_error_m"]) < 0.01
     assert (tmp_path / "layout.png").is_file()
