@@ -19,7 +19,9 @@ the pre-approach pose before each where it turns. A cycle, all by the rover's ow
    weigh (nothing should be left in them) and back out;
 4. look at the unit from the pre-approach pose: lying more than :data:`CHECK_POSITION_M`
    or :data:`CHECK_YAW_RAD` off the design, it is grasped again where it lies and set
-   down again (:data:`MAX_RESETS` times at most).
+   down again (:data:`MAX_RESETS` times at most), unless the design lays it against a
+   unit already placed (grasped again, it would drag that one along); its error as
+   seen is recorded either way.
 
 A unit that fails :data:`MAX_ATTEMPTS` grasps is skipped with its reason; the task ends
 ``execution_failed`` naming the units it could not place. Without a camera (or markers)
@@ -33,6 +35,8 @@ import math
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ..config import RoverConfig, ToolConfig
 from ..control.clamp import CloseOn
 from ..control.motions import ToolsTo
@@ -43,7 +47,7 @@ from ..executive.skill import ActionResult, ActionStatus, Skill
 from ..perception.mapping import RangeScan
 from ..planning.assembly import AssemblyParams, AssemblyPlan, AssemblyStep, unit_rect
 from ..planning.assembly_access import AccessMap
-from ..site.modules import Catalog, ModuleType, Placement
+from ..site.modules import Catalog, ModuleType, Placement, outline
 from ..site.unit_markers import UnitMarker
 from ..types import CameraFrame, Pose2, wrap_angle
 from .clamp_moves import PRE_TOLERANCE_M, ClampMoves, Point
@@ -76,6 +80,9 @@ CHECK_YAW_RAD = math.radians(1.5)
 """... or turned more than this, in rad."""
 MAX_RESETS = 3
 """Times a unit is set down again after a failed check before it is left as it lies."""
+NEAR_M = JAW_MARGIN_M
+"""A unit whose design lays it this close to one already placed is not set down again
+after a failed check, in m."""
 
 
 @dataclass(frozen=True)
@@ -258,6 +265,13 @@ class PlacementTask(PilotedScript):
             again = yield from self._check(step, module)
             if again is None:
                 return None
+            near = self._laid_against(q, module)
+            if near:
+                # Grasped again, it drags what it is laid against: the jaws squeeze it
+                # along that unit's face and lift it against it (on a road this knocked
+                # the neighbour 18 cm and 7°, and its own reset knocked the next).
+                log.info("unit %s left as it lies: it is laid against %s", q.id, ", ".join(near))
+                return None
             self.progress.resets[q.id] = self.progress.resets.get(q.id, 0) + 1
             self.progress.phase = f"{q.id}: setting it down again"
             stand, heading, pre = again
@@ -272,6 +286,31 @@ class PlacementTask(PilotedScript):
             if not (yield from self._set_down(step, module)):
                 return None
         return None
+
+    def _laid_against(self, q: Placement, module: ModuleType) -> list[str]:
+        """The units already placed whose design lays them within :data:`NEAR_M` of
+        ``q``'s (by the design: the rover's own record of what it set down)."""
+        rect = unit_rect(q.x_m, q.y_m, q.yaw_rad, module)
+        corners = np.asarray(outline(q, module))
+        out = []
+        for step in self.params.plan.steps:
+            other = step.placement
+            if other.id == q.id or other.id not in self.progress.placed:
+                continue
+            m = self.params.catalog.get(other.type)
+            assert m is not None
+            theirs = np.asarray(outline(other, m))
+            near = min(
+                float(rect.distance_m(theirs[:, 0], theirs[:, 1]).min()),
+                float(
+                    unit_rect(other.x_m, other.y_m, other.yaw_rad, m)
+                    .distance_m(corners[:, 0], corners[:, 1])
+                    .min()
+                ),
+            )
+            if near <= NEAR_M:
+                out.append(other.id)
+        return out
 
     # -- the work ------------------------------------------------------------------
     def _work(self) -> ScriptBody:
