@@ -27,7 +27,7 @@ from ..executive.skill import ActionResult, Skill
 from ..perception.fiducials import FiducialDetector
 from ..perception.mapping import RangeScan
 from ..perception.unit_sighting import UnitSighting
-from ..site.modules import ModuleType
+from ..site.modules import ModuleType, Placement
 from ..types import CameraFrame, wrap_angle
 
 if TYPE_CHECKING:
@@ -52,6 +52,14 @@ ALIGN_YAW_RAD = 0.01
 LATERAL_TOLERANCE_M = 0.01
 """... and drives in again from the pre-approach pose when more than this beside its
 line, in m."""
+VIEW_LIFTS_M = (0.39, 0.36)
+"""The carriage heights at which the unit in the jaws shows the camera its top marker,
+tried in turn, in m: at 0.325 m the view's lower edge cut a paver's marker off, the
+chassis pitched up on its springs under the load ahead; seen close and steeply, a
+marker that does not decode at one height may at another."""
+HELD_OFF_M = 0.1
+HELD_TURN_RAD = 0.2
+"""A unit seen farther off the jaws' middle than these (m, rad) is a misreading."""
 SEEN_MOVES = 2
 """Times the rover moves to a pre-approach pose the camera put elsewhere and looks again."""
 ALIGN_TRIES = 3
@@ -274,3 +282,54 @@ class ClampMoves:
                 break
             yield from self.go(pre, heading, radius_m)
         return stand, heading, pre, seen
+
+    def held_offset(
+        self, unit_id: str, module: ModuleType
+    ) -> Generator[Skill, ActionResult, tuple[float, float, float] | None]:
+        """Where the unit in the jaws sits on the rover: raise it into the camera's view
+        (:data:`VIEW_LIFTS_M`), look, lower it back to the carry height. Answers its
+        centre ahead of and left of the rover's centre and its turn from the rover's
+        heading (m, m, rad; the turn as the grasp axis lies, within a quarter turn), or
+        None when the rover cannot see it or it sits implausibly far off."""
+        if self.camera is None or not self.params.markers:
+            return None
+        seen = None
+        for height in VIEW_LIFTS_M:
+            yield ToolsTo(self.pilot, {self.lift: self.lift_rad(height)})
+            look = SightUnit(self.pilot, self.camera, self._detector, self.params.markers, unit_id)
+            yield look
+            if (seen := look.seen) is not None:
+                break
+        yield ToolsTo(self.pilot, {self.lift: self.lift_rad(self.params.carry_height_m)})
+        here = self.pilot.pose
+        if seen is None:
+            return None
+        c, s = math.cos(here.yaw_rad), math.sin(here.yaw_rad)
+        dx, dy = seen.x_m - here.x_m, seen.y_m - here.y_m
+        ahead, left = c * dx + s * dy, -s * dx + c * dy
+        grasp_yaw = seen.yaw_rad if module.grasp.axis == "y" else seen.yaw_rad + 0.5 * math.pi
+        turn = wrap_angle(grasp_yaw - here.yaw_rad)
+        if abs(turn) > 0.5 * math.pi:
+            turn = wrap_angle(turn - math.pi)
+        grip = self.params.geometry.grip_ahead_m
+        if abs(ahead - grip) > HELD_OFF_M or abs(left) > HELD_OFF_M or abs(turn) > HELD_TURN_RAD:
+            log.warning(
+                "unit %s seen %.3f m ahead, %.3f m left, %.3f rad turned in the jaws: ignored",
+                unit_id, ahead, left, turn,
+            )  # fmt: skip
+            return None
+        log.info("unit %s sits %+.3f m, %+.3f m, %+.3f rad off the jaws' middle",
+                 unit_id, ahead - grip, left, turn)  # fmt: skip
+        return ahead, left, turn
+
+    def stand_for(
+        self, held: tuple[float, float, float], target: Placement, heading: float, run_m: float
+    ) -> tuple[Point, float, Point]:
+        """Where to stand, facing which way, and the pre-approach pose ``run_m`` behind,
+        to set a unit held at ``held`` (:meth:`held_offset`) down on ``target``, the
+        rover facing about ``heading``."""
+        ahead, left, turn = held
+        h = wrap_angle(heading - turn)
+        c, s = math.cos(h), math.sin(h)
+        stand = (target.x_m - (c * ahead - s * left), target.y_m - (s * ahead + c * left))
+        return stand, h, (stand[0] - run_m * c, stand[1] - run_m * s)

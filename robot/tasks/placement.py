@@ -73,7 +73,9 @@ JAW_MARGIN_M = 0.04
 """The jaws go in this much wider than the unit on each side, and open this much to let
 it go: wide open they would sweep its neighbours (depot units stand 0.1 m apart), in m."""
 EASE_LIFT_M = 0.01
-"""Jaws that will not open at a set-down are tried again with the lift this much up."""
+"""Jaws that will not open at a set-down are tried again with the lift this much up, in m
+(then twice that, ... :data:`EASE_TRIES` times)."""
+EASE_TRIES = 3
 CHECK_POSITION_M = 0.02
 """A unit the camera sees farther than this off its design is set down again, in m."""
 CHECK_YAW_RAD = math.radians(1.5)
@@ -231,8 +233,18 @@ class PlacementTask(PilotedScript):
         st, p, q = self.progress, self.params, step.placement
         heading, stand = step.place.yaw_rad, (step.place.x_m, step.place.y_m)
         st.phase = f"{q.id}: carrying it to ({q.x_m:.2f}, {q.y_m:.2f})"
-        yield from self.moves.go(step.place_pre_xy_m, heading, p.geometry.turn_radius_m(module))
-        yield from self.moves.run_in(stand, heading, step.place_pre_xy_m)
+        radius = p.geometry.turn_radius_m(module)
+        pre = step.place_pre_xy_m
+        yield from self.moves.go(pre, heading, radius)
+        # Where the unit sits in the jaws, by camera: the rover stands so that the unit,
+        # not the jaws' middle, goes down on the target.
+        held = yield from self.moves.held_offset(step.slot.id, module)
+        if held is not None:
+            stand, heading, pre = self.moves.stand_for(held, q, heading, math.dist(stand, pre))
+            here = self.pilot.pose
+            if math.dist(pre, (here.x_m, here.y_m)) > PRE_TOLERANCE_M:
+                yield from self.moves.go(pre, heading, radius)
+        yield from self.moves.run_in(stand, heading, pre)
         st.phase = f"{q.id}: setting it down"
         # Down to the height it was picked up at, not to the stop: lowered to the stop,
         # the pads pressed into the ground under the lift's 800 N and their friction there
@@ -241,15 +253,20 @@ class PlacementTask(PilotedScript):
         yield ToolsTo(self.pilot, {self.lift: down})
         let_go = self.tool.squeeze_for_m(module.grasp_width_m + 2.0 * JAW_MARGIN_M)
         opened = yield ToolsTo(self.pilot, {self.jaws: let_go})
-        if not opened.succeeded:
+        for k in range(1, EASE_TRIES + 1):
+            if opened.succeeded:
+                break
             # Jaws that will not open on a unit pressed into the ground: ease it up.
-            log.info("unit %s: the jaws did not open; easing the lift and trying again", q.id)
-            yield ToolsTo(
-                self.pilot, {self.lift: down + EASE_LIFT_M / (self.tool.pinion_radius_m or 1.0)}
-            )
-            yield ToolsTo(self.pilot, {self.jaws: let_go})
+            log.info("unit %s: the jaws did not open; easing the lift %d cm", q.id, k)
+            ease = k * EASE_LIFT_M / (self.tool.pinion_radius_m or 1.0)
+            yield ToolsTo(self.pilot, {self.lift: down + ease})
+            opened = yield ToolsTo(self.pilot, {self.jaws: let_go})
         left = yield from self.moves.weighed()
-        yield from self.moves.back_out(step.place_pre_xy_m, heading)
+        yield from self.moves.back_out(pre, heading)
+        if left is not None and left > LEFT_IN_JAWS_KG:
+            # Weighed again away from the ground: a unit that came free backing out
+            # is down (the check by camera says where).
+            left = yield from self.moves.weighed()
         if left is not None and left > LEFT_IN_JAWS_KG:
             st.failed[q.id] = f"{left:.1f} kg still in the jaws after they opened"
             return False
@@ -335,7 +352,11 @@ class PlacementTask(PilotedScript):
                 held = yield from self._fetch(step, module)
                 if held is None:
                     continue
-                placed = yield from self._set_down(step, module)
+                # A set-down that leaves the unit in the jaws is tried again before the
+                # rover goes back to the depot (where that unit no longer stands).
+                placed = (yield from self._set_down(step, module)) or (
+                    yield from self._set_down(step, module)
+                )
                 if placed:
                     yield from self._settle(step, module)
                     break
