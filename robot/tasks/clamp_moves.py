@@ -33,7 +33,14 @@ from ..types import CameraFrame, wrap_angle
 if TYPE_CHECKING:
     from .placement import PlacementTaskParams
 
-__all__ = ["ALIGN_TOLERANCE_M", "ALIGN_YAW_RAD", "PRE_TOLERANCE_M", "ClampMoves", "Point"]
+__all__ = [
+    "ALIGN_TOLERANCE_M",
+    "ALIGN_YAW_RAD",
+    "PRE_TOLERANCE_M",
+    "ClampMoves",
+    "Point",
+    "stand_for",
+]
 
 log = logging.getLogger(__name__)
 
@@ -322,14 +329,15 @@ class ClampMoves:
                  unit_id, ahead - grip, left, turn)  # fmt: skip
         return ahead, left, turn
 
-    def stand_for(
-        self, held: tuple[float, float, float], target: Placement, heading: float, run_m: float
-    ) -> tuple[Point, float, Point]:
-        """Where to stand, facing which way, and the pre-approach pose ``run_m`` behind,
-        to set a unit held at ``held`` (:meth:`held_offset`) down on ``target``, the
-        rover facing about ``heading``."""
-        ahead, left, turn = held
-        h = wrap_angle(heading - turn)
-        c, s = math.cos(h), math.sin(h)
-        stand = (target.x_m - (c * ahead - s * left), target.y_m - (s * ahead + c * left))
-        return stand, h, (stand[0] - run_m * c, stand[1] - run_m * s)
+
+def stand_for(
+    held: tuple[float, float, float], target: Placement, heading: float, run_m: float
+) -> tuple[Point, float, Point]:
+    """Where to stand, facing which way, and the pre-approach pose ``run_m`` behind, to
+    set a unit held at ``held`` (:meth:`ClampMoves.held_offset`: ahead, left, turn) down
+    on ``target``, the rover facing about ``heading``."""
+    ahead, left, turn = held
+    h = wrap_angle(heading - turn)
+    c, s = math.cos(h), math.sin(h)
+    stand = (target.x_m - (c * ahead - s * left), target.y_m - (s * ahead + c * left))
+    return stand, h, (stand[0] - run_m * c, stand[1] - run_m * s)

@@ -50,7 +50,7 @@ from ..planning.assembly_access import AccessMap
 from ..site.modules import Catalog, ModuleType, Placement, outline
 from ..site.unit_markers import UnitMarker
 from ..types import CameraFrame, Pose2, wrap_angle
-from .clamp_moves import PRE_TOLERANCE_M, ClampMoves, Point
+from .clamp_moves import PRE_TOLERANCE_M, ClampMoves, Point, stand_for
 from .piloted import PilotedScript
 
 __all__ = [
@@ -240,7 +240,7 @@ class PlacementTask(PilotedScript):
         # not the jaws' middle, goes down on the target.
         held = yield from self.moves.held_offset(step.slot.id, module)
         if held is not None:
-            stand, heading, pre = self.moves.stand_for(held, q, heading, math.dist(stand, pre))
+            stand, heading, pre = stand_for(held, q, heading, math.dist(stand, pre))
             here = self.pilot.pose
             if math.dist(pre, (here.x_m, here.y_m)) > PRE_TOLERANCE_M:
                 yield from self.moves.go(pre, heading, radius)

@@ -3,6 +3,7 @@ draws the order, and a short run places real pavers by friction, judged on truth
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from pathlib import Path
@@ -33,6 +34,23 @@ def test_the_shipped_road_validates_and_plans_far_end_first(tmp_path: Path) -> N
     by_distance = sorted(placements, key=lambda p: -math.dist((p.x_m, p.y_m), start))
     assert summary["order"] == [p.id for p in by_distance]
     assert len({s["depot_unit"] for s in summary["steps"]}) == len(placements)
+
+
+def test_the_shipped_solar_array_is_a_row_the_rover_approaches_along_the_panels() -> None:
+    scenario = load_scenario("solar_array")
+    catalog = load_catalog()[0]
+    assert scenario.site_size_m is not None
+    start = (scenario.start.x_m, scenario.start.y_m)
+    panels = sorted(scenario.mission.placements, key=lambda p: p.y_m)
+    assert len(panels) == 4
+    # One row: the same x and heading, 0.9 m between centres (0.5 m gaps of 0.4 m panels).
+    assert {p.x_m for p in panels} == {panels[0].x_m} and {p.yaw_rad for p in panels} == {0.0}
+    assert [round(b.y_m - a.y_m, 6) for a, b in itertools.pairwise(panels)] == [0.9] * 3
+    plan, _ = assembly_of(scenario.mission, scenario.rover, scenario.site_size_m, catalog, start)
+    for step in plan.steps:
+        # The jaws close across a panel's 0.4 m width: the rover faces along its length.
+        for pose in (step.pick, step.place):
+            assert math.sin(pose.yaw_rad) == pytest.approx(0.0, abs=1e-9)
 
 
 @pytest.mark.parametrize(
