@@ -374,4 +374,16 @@ class PlacementTask(PilotedScript):
         if st.failed:
             names = ", ".join(f"{k} ({v})" for k, v in st.failed.items())
             return ActionResult(ActionStatus.EXECUTION_FAILED, f"units not placed: {names}")
+        # The rover's own verdict: a unit its camera last saw off the design was placed,
+        # but the design is not met.
+        off = [
+            f"{k} ({m * 100:.1f} cm, {math.degrees(r):.1f}°)"
+            for k, (m, r) in st.seen_error.items()
+            if m > CHECK_POSITION_M or r > CHECK_YAW_RAD
+        ]
+        if off:
+            return ActionResult(
+                ActionStatus.EXECUTION_FAILED,
+                f"{len(st.placed)} units placed; seen off the design: {', '.join(off)}",
+            )
         return ActionResult(ActionStatus.SUCCEEDED, f"{len(st.placed)} units placed")
