@@ -16,10 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from lunarsite.robot.planning.assembly import AssemblyPlan, unit_rect
-from lunarsite.robot.site.modules import Catalog, Placement, outline
+from lunarsite.robot.planning.assembly import AssemblyPlan, gap_m
+from lunarsite.robot.site.modules import Catalog, Placement, outline, yaw_error_rad
 from lunarsite.robot.tasks.placement import PlacementTask
-from lunarsite.robot.types import wrap_angle
 
 from .base import Judgement, RunRecord
 
@@ -37,12 +36,6 @@ NEIGHBOUR_GAP_M = 0.01
 """Placements this close (or one on the other) are laid against each other by design."""
 TOUCH_GAP_S = 0.25
 """Touches of one unit further apart than this are separate collisions, in s."""
-
-
-def yaw_error_rad(yaw: float, design: float) -> float:
-    """Yaw error of a box against its design, a half turn being the same box."""
-    e = wrap_angle(yaw - design)
-    return abs(e) if abs(e) <= 0.5 * math.pi else math.pi - abs(e)
 
 
 def collisions(
@@ -82,14 +75,11 @@ def design_neighbours(plan: AssemblyPlan, catalog: Catalog) -> dict[str, set[str
     for s in plan.steps:
         m = catalog.get(s.placement.type)
         assert m is not None
-        q = s.placement
-        shapes[s.slot.id] = (q, unit_rect(q.x_m, q.y_m, q.yaw_rad, m), np.asarray(outline(q, m)))
+        shapes[s.slot.id] = (s.placement, m)
     out: dict[str, set[str]] = {k: set() for k in shapes}
-    for a, (qa, rect, _) in shapes.items():
-        for b, (qb, _, corners) in shapes.items():
-            # Two boxes apart are nearest at a corner of one of them: this test runs
-            # both ways round.
-            near = float(rect.distance_m(corners[:, 0], corners[:, 1]).min()) <= NEIGHBOUR_GAP_M
+    for a, (qa, ma) in shapes.items():
+        for b, (qb, mb) in shapes.items():
+            near = gap_m(qa, ma, qb, mb) <= NEIGHBOUR_GAP_M
             if a != b and (near or qa.on == qb.id or qb.on == qa.id):
                 out[a].add(b)
                 out[b].add(a)

@@ -31,8 +31,8 @@ import numpy.typing as npt
 
 from lunarsite.robot.planning.assembly_access import AccessMap, Approach, Rect
 from lunarsite.robot.site.grid import GridSpec
-from lunarsite.robot.site.modules import Catalog, ModuleType, Placement
-from lunarsite.robot.types import Pose2
+from lunarsite.robot.site.modules import Catalog, ModuleType, Placement, outline
+from lunarsite.robot.types import Pose2, wrap_angle
 
 __all__ = [
     "AssemblyError",
@@ -41,6 +41,9 @@ __all__ = [
     "AssemblyStep",
     "DepotSlot",
     "depot_access",
+    "gap_m",
+    "grasp_heading",
+    "grasp_headings",
     "plan_assembly",
     "unit_rect",
 ]
@@ -140,10 +143,31 @@ def unit_rect(x_m: float, y_m: float, yaw_rad: float, module: ModuleType) -> Rec
     return Rect(x_m, y_m, 0.5 * module.size_m[0], 0.5 * module.size_m[1], yaw_rad)
 
 
-def _headings(yaw_rad: float, module: ModuleType) -> tuple[float, float]:
+def gap_m(a: Placement, module_a: ModuleType, b: Placement, module_b: ModuleType) -> float:
+    """How far apart two units' footprints are (0 when they touch or overlap), in m. Two
+    boxes apart are nearest at a corner of one of them: measured both ways round."""
+    corners_a = np.asarray(outline(a, module_a))
+    corners_b = np.asarray(outline(b, module_b))
+    rect_a = unit_rect(a.x_m, a.y_m, a.yaw_rad, module_a)
+    rect_b = unit_rect(b.x_m, b.y_m, b.yaw_rad, module_b)
+    return min(
+        float(rect_a.distance_m(corners_b[:, 0], corners_b[:, 1]).min()),
+        float(rect_b.distance_m(corners_a[:, 0], corners_a[:, 1]).min()),
+    )
+
+
+def grasp_headings(yaw_rad: float, module: ModuleType) -> tuple[float, float]:
     """The rover faces a unit across its grasp axis: the jaws close on that axis."""
     base = yaw_rad if module.grasp.axis == "y" else yaw_rad + 0.5 * math.pi
     return (base, base + math.pi)
+
+
+def grasp_heading(yaw_rad: float, module: ModuleType, near_rad: float) -> float:
+    """Of the two headings the rover can grasp a unit turned ``yaw_rad`` from, the one
+    nearest ``near_rad``, in rad (wrapped)."""
+    return wrap_angle(
+        min(grasp_headings(yaw_rad, module), key=lambda h: abs(wrap_angle(h - near_rad)))
+    )
 
 
 def depot_access(
@@ -209,7 +233,7 @@ class _Planner:
             turn + self.p.clearance_m + along - self.p.grip_ahead_m,
         )
         out = []
-        for h in _headings(yaw, m):
+        for h in grasp_headings(yaw, m):
             stand = (x - self.p.grip_ahead_m * math.cos(h), y - self.p.grip_ahead_m * math.sin(h))
             carried = unit_rect(x, y, yaw, m)
             jaws = None

@@ -26,6 +26,7 @@ from pydantic import Field, model_validator
 
 from lunarsite.robot.config import NonNegative, Positive, StrictModel, ToolConfig, Vec3
 from lunarsite.robot.site.survey import box_polygon, points_in_polygon
+from lunarsite.robot.types import wrap_angle
 
 __all__ = [
     "Catalog",
@@ -37,6 +38,7 @@ __all__ = [
     "PlacementError",
     "check_placements",
     "outline",
+    "yaw_error_rad",
 ]
 
 ModuleKind = Literal["paver", "habitat", "solar_panel", "beacon"]
@@ -184,6 +186,12 @@ class Placement:
     @property
     def xy_m(self) -> Point:
         return (self.x_m, self.y_m)
+
+
+def yaw_error_rad(yaw: float, design: float) -> float:
+    """Yaw error of a box against its design, a half turn being the same box, in rad."""
+    e = abs(wrap_angle(yaw - design))
+    return e if e <= 0.5 * math.pi else math.pi - e
 
 
 def outline(placement: Placement, module: ModuleType, grow_m: float = 0.0) -> tuple[Point, ...]:

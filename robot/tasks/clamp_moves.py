@@ -27,6 +27,7 @@ from ..executive.skill import ActionResult, Skill
 from ..perception.fiducials import FiducialDetector
 from ..perception.mapping import RangeScan
 from ..perception.unit_sighting import UnitSighting
+from ..planning.assembly import grasp_heading, grasp_headings
 from ..site.modules import ModuleType, Placement
 from ..types import CameraFrame, wrap_angle
 
@@ -251,9 +252,7 @@ class ClampMoves:
         seen = look.seen
         if seen is None:
             return stand, heading, pre, None
-        grasp_yaw = seen.yaw_rad if module.grasp.axis == "y" else seen.yaw_rad + 0.5 * math.pi
-        h = min((grasp_yaw, grasp_yaw + math.pi), key=lambda a: abs(wrap_angle(a - heading)))
-        h = wrap_angle(h)
+        h = grasp_heading(seen.yaw_rad, module, heading)
         grip, run = self.params.geometry.grip_ahead_m, math.dist(stand, pre)
         c, s = math.cos(h), math.sin(h)
         new_stand = (seen.x_m - grip * c, seen.y_m - grip * s)
@@ -314,8 +313,7 @@ class ClampMoves:
         c, s = math.cos(here.yaw_rad), math.sin(here.yaw_rad)
         dx, dy = seen.x_m - here.x_m, seen.y_m - here.y_m
         ahead, left = c * dx + s * dy, -s * dx + c * dy
-        grasp_yaw = seen.yaw_rad if module.grasp.axis == "y" else seen.yaw_rad + 0.5 * math.pi
-        turn = wrap_angle(grasp_yaw - here.yaw_rad)
+        turn = wrap_angle(grasp_headings(seen.yaw_rad, module)[0] - here.yaw_rad)
         if abs(turn) > 0.5 * math.pi:
             turn = wrap_angle(turn - math.pi)
         grip = self.params.geometry.grip_ahead_m

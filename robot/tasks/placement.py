@@ -35,8 +35,6 @@ import math
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from ..config import RoverConfig, ToolConfig
 from ..control.clamp import CloseOn
 from ..control.motions import ToolsTo
@@ -45,11 +43,11 @@ from ..control.pilot import Pilot
 from ..executive.compose import ScriptBody
 from ..executive.skill import ActionResult, ActionStatus, Skill
 from ..perception.mapping import RangeScan
-from ..planning.assembly import AssemblyParams, AssemblyPlan, AssemblyStep, unit_rect
+from ..planning.assembly import AssemblyParams, AssemblyPlan, AssemblyStep, gap_m, unit_rect
 from ..planning.assembly_access import AccessMap
-from ..site.modules import Catalog, ModuleType, Placement, outline
+from ..site.modules import Catalog, ModuleType, Placement, yaw_error_rad
 from ..site.unit_markers import UnitMarker
-from ..types import CameraFrame, Pose2, wrap_angle
+from ..types import CameraFrame, Pose2
 from .clamp_moves import PRE_TOLERANCE_M, ClampMoves, Point, stand_for
 from .piloted import PilotedScript
 
@@ -142,7 +140,6 @@ class PlacementTask(PilotedScript):
         if tool is None:
             raise ValueError(f"rover {config.name!r} has no clamp to place modules with")
         self.tool: ToolConfig = tool
-        self.lift, self.jaws = tool.joints[0].name, tool.joints[1].name
         self.progress = PlacementProgress()
         pilot = Pilot(config, start, control_hz=control_hz)
         self.moves = ClampMoves(
@@ -165,21 +162,21 @@ class PlacementTask(PilotedScript):
         st, p = self.progress, self.params
         grasp = self.moves.grasp_lift_rad(module)
         open_ = self.tool.squeeze_for_m(module.grasp_width_m + 2.0 * JAW_MARGIN_M)
-        yield ToolsTo(self.pilot, {self.lift: grasp, self.jaws: open_})
+        yield ToolsTo(self.pilot, {self.moves.lift: grasp, self.moves.jaws: open_})
         yield from self.moves.run_in(stand, heading, pre)
         close = yield CloseOn(self.pilot, self.tool, module.grasp_width_m)
         if not close.succeeded:
             st.failed[q.id] = close.reason
-            yield ToolsTo(self.pilot, {self.jaws: open_})
+            yield ToolsTo(self.pilot, {self.moves.jaws: open_})
             yield from self.moves.back_out(pre, heading)
             return None
-        yield ToolsTo(self.pilot, {self.lift: self.moves.lift_rad(p.carry_height_m)})
+        yield ToolsTo(self.pilot, {self.moves.lift: self.moves.lift_rad(p.carry_height_m)})
         kg = yield from self.moves.weighed()
         if kg is not None and kg < WEIGHT_SHARE * module.mass_kg:
             st.failed[q.id] = f"it weighed {kg:.1f} kg of {module.mass_kg:g}: it slipped"
             log.info("unit %s: %s; grasping again", q.id, st.failed[q.id])
-            yield ToolsTo(self.pilot, {self.lift: grasp})
-            yield ToolsTo(self.pilot, {self.jaws: open_})
+            yield ToolsTo(self.pilot, {self.moves.lift: grasp})
+            yield ToolsTo(self.pilot, {self.moves.jaws: open_})
             yield from self.moves.back_out(pre, heading)
             return None
         st.weighed_kg[q.id] = module.mass_kg if kg is None else kg
@@ -218,8 +215,7 @@ class PlacementTask(PilotedScript):
         if seen is None:
             return None
         off_m = math.hypot(seen.x_m - q.x_m, seen.y_m - q.y_m)
-        turn = abs(wrap_angle(seen.yaw_rad - q.yaw_rad))
-        off_rad = min(turn, math.pi - turn)  # a box set down half a turn round is the same
+        off_rad = yaw_error_rad(seen.yaw_rad, q.yaw_rad)
         self.progress.seen_error[q.id] = (off_m, off_rad)
         if off_m <= CHECK_POSITION_M and off_rad <= CHECK_YAW_RAD:
             return None
@@ -250,17 +246,17 @@ class PlacementTask(PilotedScript):
         # the pads pressed into the ground under the lift's 800 N and their friction there
         # held the jaws shut, and the rover dragged the paver 5 cm back.
         down = self.moves.grasp_lift_rad(module)
-        yield ToolsTo(self.pilot, {self.lift: down})
+        yield ToolsTo(self.pilot, {self.moves.lift: down})
         let_go = self.tool.squeeze_for_m(module.grasp_width_m + 2.0 * JAW_MARGIN_M)
-        opened = yield ToolsTo(self.pilot, {self.jaws: let_go})
+        opened = yield ToolsTo(self.pilot, {self.moves.jaws: let_go})
         for k in range(1, EASE_TRIES + 1):
             if opened.succeeded:
                 break
             # Jaws that will not open on a unit pressed into the ground: ease it up.
             log.info("unit %s: the jaws did not open; easing the lift %d cm", q.id, k)
             ease = k * EASE_LIFT_M / (self.tool.pinion_radius_m or 1.0)
-            yield ToolsTo(self.pilot, {self.lift: down + ease})
-            opened = yield ToolsTo(self.pilot, {self.jaws: let_go})
+            yield ToolsTo(self.pilot, {self.moves.lift: down + ease})
+            opened = yield ToolsTo(self.pilot, {self.moves.jaws: let_go})
         left = yield from self.moves.weighed()
         yield from self.moves.back_out(pre, heading)
         if left is not None and left > LEFT_IN_JAWS_KG:
@@ -307,8 +303,6 @@ class PlacementTask(PilotedScript):
     def _laid_against(self, q: Placement, module: ModuleType) -> list[str]:
         """The units already placed whose design lays them within :data:`NEAR_M` of
         ``q``'s (by the design: the rover's own record of what it set down)."""
-        rect = unit_rect(q.x_m, q.y_m, q.yaw_rad, module)
-        corners = np.asarray(outline(q, module))
         out = []
         for step in self.params.plan.steps:
             other = step.placement
@@ -316,16 +310,7 @@ class PlacementTask(PilotedScript):
                 continue
             m = self.params.catalog.get(other.type)
             assert m is not None
-            theirs = np.asarray(outline(other, m))
-            near = min(
-                float(rect.distance_m(theirs[:, 0], theirs[:, 1]).min()),
-                float(
-                    unit_rect(other.x_m, other.y_m, other.yaw_rad, m)
-                    .distance_m(corners[:, 0], corners[:, 1])
-                    .min()
-                ),
-            )
-            if near <= NEAR_M:
+            if gap_m(q, module, other, m) <= NEAR_M:
                 out.append(other.id)
         return out
 
@@ -334,9 +319,12 @@ class PlacementTask(PilotedScript):
         st = self.progress
         yield ToolsTo(
             self.pilot,
-            {self.lift: self.moves.lift_rad(0.0), self.jaws: self.tool.joints[1].lower_rad},
+            {
+                self.moves.lift: self.moves.lift_rad(0.0),
+                self.moves.jaws: self.tool.joints[1].lower_rad,
+            },
         )
-        w = Weigh(self.pilot, self.lift, self.jaws)
+        w = Weigh(self.pilot, self.moves.lift, self.moves.jaws)
         yield w
         self.moves.scale.tare(w.reading)
         for step in self.params.plan.steps:
