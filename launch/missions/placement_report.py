@@ -105,6 +105,7 @@ def judge_placement(run: RunRecord) -> Judgement:
             "cycle_s": round(st.cycle_s[q.id], 1) if q.id in st.cycle_s else None,
             "weighed_kg": round(st.weighed_kg[q.id], 2) if q.id in st.weighed_kg else None,
             "set_down_again": st.resets.get(q.id, 0),
+            "fell_on_the_way": st.lost.get(q.id, 0),
             "reason": st.failed.get(q.id),
         }
         seen = st.seen_error.get(q.id)

@@ -142,6 +142,10 @@ class AccessMap:
         labels = self._labelled(radius_m)
         return bool(labels[ja, ia] != 0 and labels[ja, ia] == labels[jb, ib])
 
+    def line_clear(self, a_xy_m: Point, b_xy_m: Point, radius_m: float) -> bool:
+        """Whether a disc of ``radius_m`` can drive straight from ``a`` to ``b``."""
+        return self._sight(a_xy_m, b_xy_m, self._labelled(radius_m) != 0)
+
     def route(self, a_xy_m: Point, b_xy_m: Point, radius_m: float) -> list[Point] | None:
         """Corners of a way for a disc of ``radius_m`` from ``a`` to ``b`` (breadth-first
         over the free cells, eight neighbours, then kept by line of sight), ``b`` last;

@@ -15,13 +15,17 @@ the pre-approach pose before each where it turns. A cycle, all by the rover's ow
    its faces or the grasp failed), lift to the carry height and weigh it
    (:class:`~lunarsite.robot.control.clamp.ClampScale`): a unit weighing short of its
    catalog mass slipped, and it is set back down and grasped again;
-3. back out, travel to the place pre-approach, drive straight in, lower, open the jaws,
-   weigh (nothing should be left in them) and back out;
-4. look at the unit from the pre-approach pose: lying more than :data:`CHECK_POSITION_M`
-   or :data:`CHECK_YAW_RAD` off the design, it is grasped again where it lies and set
-   down again (:data:`MAX_RESETS` times at most), unless the design lays it against a
-   unit already placed (grasped again, it would drag that one along); its error as
-   seen is recorded either way.
+3. back out, travel to the place pre-approach and weigh the unit there (one that fell
+   on the way is looked for and grasped where it lies); see where it sits in the jaws,
+   drive straight in, lower, open the jaws, weigh (nothing should be left in them) and
+   back out; a unit the design lays against one already set down is aimed a joint clear
+   of it (:func:`~lunarsite.robot.planning.joints.aim_clear_of`);
+4. look at the unit from the pre-approach pose: lying off the design, it is grasped
+   again where it lies and set down again, unless it touches a unit already placed; its
+   error as seen is recorded either way.
+
+Steps 3's weighing and 4, and what the rover does when they fail, are in
+:mod:`~lunarsite.robot.tasks.placement_checks`.
 
 A unit that fails :data:`MAX_ATTEMPTS` grasps is skipped with its reason; the task ends
 ``execution_failed`` naming the units it could not place. Without a camera (or markers)
@@ -43,13 +47,23 @@ from ..control.pilot import Pilot
 from ..executive.compose import ScriptBody
 from ..executive.skill import ActionResult, ActionStatus, Skill
 from ..perception.mapping import RangeScan
-from ..planning.assembly import AssemblyParams, AssemblyPlan, AssemblyStep, gap_m, unit_rect
+from ..planning.assembly import AssemblyParams, AssemblyPlan, AssemblyStep, unit_rect
 from ..planning.assembly_access import AccessMap
-from ..site.modules import Catalog, ModuleType, Placement, yaw_error_rad
+from ..planning.joints import aim_clear_of
+from ..site.modules import Catalog, ModuleType, Placement
 from ..site.unit_markers import UnitMarker
 from ..types import CameraFrame, Pose2
 from .clamp_moves import PRE_TOLERANCE_M, ClampMoves, Point, stand_for
 from .piloted import PilotedScript
+from .placement_checks import (
+    CHECK_POSITION_M,
+    CHECK_YAW_RAD,
+    JAW_MARGIN_M,
+    WEIGHT_SHARE,
+    laid_units,
+    settle,
+    still_held,
+)
 
 __all__ = [
     "JAW_MARGIN_M",
@@ -63,26 +77,12 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
 """Grasps tried per unit before it is skipped."""
-WEIGHT_SHARE = 0.6
-"""A held unit must weigh at least this share of its catalog mass, else it slipped."""
 LEFT_IN_JAWS_KG = 0.5
 """After the jaws open, more than this on the scale means the unit did not let go."""
-JAW_MARGIN_M = 0.04
-"""The jaws go in this much wider than the unit on each side, and open this much to let
-it go: wide open they would sweep its neighbours (depot units stand 0.1 m apart), in m."""
 EASE_LIFT_M = 0.01
 """Jaws that will not open at a set-down are tried again with the lift this much up, in m
 (then twice that, ... :data:`EASE_TRIES` times)."""
 EASE_TRIES = 3
-CHECK_POSITION_M = 0.02
-"""A unit the camera sees farther than this off its design is set down again, in m."""
-CHECK_YAW_RAD = math.radians(1.5)
-"""... or turned more than this, in rad."""
-MAX_RESETS = 3
-"""Times a unit is set down again after a failed check before it is left as it lies."""
-NEAR_M = JAW_MARGIN_M
-"""A unit whose design lays it this close to one already placed is not set down again
-after a failed check, in m."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,13 @@ class PlacementProgress:
     seen_error: dict[str, tuple[float, float]] = field(default_factory=dict)
     """Per unit, how far off its design the rover's camera saw it at its last check (m,
     rad)."""
+    lost: dict[str, int] = field(default_factory=dict)
+    """Per unit, how often the rover arrived at its place without it (weighed light
+    there: it fell from the jaws on the way)."""
+    gone: set[str] = field(default_factory=set)
+    """Units that fell on the way and were not grasped again: not in the depot now."""
+    seen_at: dict[str, Placement] = field(default_factory=dict)
+    """Per unit, where the rover's camera saw it at its last check."""
     resets: dict[str, int] = field(default_factory=dict)
     """Per unit, how often the check sent it back to be set down again."""
     handled: list[tuple[float, float, str]] = field(default_factory=list)
@@ -152,7 +159,7 @@ class PlacementTask(PilotedScript):
         return self.progress.phase
 
     # -- helpers -------------------------------------------------------------------
-    def _grasp(
+    def grasp(
         self, q: Placement, module: ModuleType, stand: Point, heading: float, pre: Point
     ) -> Generator[Skill, ActionResult, float | None]:
         """From ``pre``: lower the open jaws, square up on ``heading`` (a unit seen turned
@@ -195,34 +202,12 @@ class PlacementTask(PilotedScript):
         stand, heading, pre, _ = yield from self.moves.approach_seen(
             step.slot.id, module, stand, heading, step.pick_pre_xy_m, p.geometry.body_radius_m
         )
-        kg = yield from self._grasp(q, module, stand, heading, pre)
+        kg = yield from self.grasp(q, module, stand, heading, pre)
         if kg is not None:
             p.access.remove("depot:" + step.slot.id)
         return kg
 
-    def _check(
-        self, step: AssemblyStep, module: ModuleType
-    ) -> Generator[Skill, ActionResult, tuple[Point, float, Point] | None]:
-        """Look at the unit just set down, from the place pre-approach pose; when it
-        lies off the design by more than :data:`CHECK_POSITION_M` or
-        :data:`CHECK_YAW_RAD`, answers how to grasp it again where it lies (stand,
-        heading, pre); None when it lies well, or the rover cannot see it."""
-        q = step.placement
-        place, heading = (step.place.x_m, step.place.y_m), step.place.yaw_rad
-        stand, heading, pre, seen = yield from self.moves.sighted(
-            step.slot.id, module, place, heading, step.place_pre_xy_m
-        )
-        if seen is None:
-            return None
-        off_m = math.hypot(seen.x_m - q.x_m, seen.y_m - q.y_m)
-        off_rad = yaw_error_rad(seen.yaw_rad, q.yaw_rad)
-        self.progress.seen_error[q.id] = (off_m, off_rad)
-        if off_m <= CHECK_POSITION_M and off_rad <= CHECK_YAW_RAD:
-            return None
-        log.info("unit %s lies %.3f m and %.3f rad off its design: again", q.id, off_m, off_rad)
-        return stand, heading, pre
-
-    def _set_down(
+    def set_down(
         self, step: AssemblyStep, module: ModuleType
     ) -> Generator[Skill, ActionResult, bool]:
         """Carry the held unit to its target and set it down; True when the jaws let go."""
@@ -232,11 +217,17 @@ class PlacementTask(PilotedScript):
         radius = p.geometry.turn_radius_m(module)
         pre = step.place_pre_xy_m
         yield from self.moves.go(pre, heading, radius)
+        fell = st.lost.get(q.id, 0)
+        if not (yield from still_held(self, step, module)):
+            return False
+        if st.lost.get(q.id, 0) > fell:  # grasped again where it fell: back to the place
+            yield from self.moves.go(pre, heading, radius)
         # Where the unit sits in the jaws, by camera: the rover stands so that the unit,
         # not the jaws' middle, goes down on the target.
         held = yield from self.moves.held_offset(step.slot.id, module)
         if held is not None:
-            stand, heading, pre = stand_for(held, q, heading, math.dist(stand, pre))
+            aim = aim_clear_of(q, module, laid_units(self))
+            stand, heading, pre = stand_for(held, aim, heading, math.dist(stand, pre))
             here = self.pilot.pose
             if math.dist(pre, (here.x_m, here.y_m)) > PRE_TOLERANCE_M:
                 yield from self.moves.go(pre, heading, radius)
@@ -269,51 +260,6 @@ class PlacementTask(PilotedScript):
         st.failed.pop(q.id, None)
         return True
 
-    def _settle(self, step: AssemblyStep, module: ModuleType) -> ScriptBody:
-        """Check the unit just set down by camera; grasp it again where it lies and set
-        it down again while it lies off the design, :data:`MAX_RESETS` times at most (a
-        grasp that fails there is tried again from a fresh look)."""
-        q = step.placement
-        for _ in range(MAX_RESETS):
-            again = yield from self._check(step, module)
-            if again is None:
-                return None
-            near = self._laid_against(q, module)
-            if near:
-                # Grasped again, it drags what it is laid against: the jaws squeeze it
-                # along that unit's face and lift it against it (on a road this knocked
-                # the neighbour 18 cm and 7°, and its own reset knocked the next).
-                log.info("unit %s left as it lies: it is laid against %s", q.id, ", ".join(near))
-                return None
-            self.progress.resets[q.id] = self.progress.resets.get(q.id, 0) + 1
-            self.progress.phase = f"{q.id}: setting it down again"
-            stand, heading, pre = again
-            radius = self.params.geometry.body_radius_m
-            if math.dist(pre, (self.pilot.pose.x_m, self.pilot.pose.y_m)) > PRE_TOLERANCE_M:
-                stand, heading, pre, _ = yield from self.moves.approach_seen(
-                    step.slot.id, module, stand, heading, pre, radius
-                )
-            if (yield from self._grasp(q, module, stand, heading, pre)) is None:
-                log.info("unit %s: no grasp to set it down again; looking again", q.id)
-                continue
-            if not (yield from self._set_down(step, module)):
-                return None
-        return None
-
-    def _laid_against(self, q: Placement, module: ModuleType) -> list[str]:
-        """The units already placed whose design lays them within :data:`NEAR_M` of
-        ``q``'s (by the design: the rover's own record of what it set down)."""
-        out = []
-        for step in self.params.plan.steps:
-            other = step.placement
-            if other.id == q.id or other.id not in self.progress.placed:
-                continue
-            m = self.params.catalog.get(other.type)
-            assert m is not None
-            if gap_m(q, module, other, m) <= NEAR_M:
-                out.append(other.id)
-        return out
-
     # -- the work ------------------------------------------------------------------
     def _work(self) -> ScriptBody:
         st = self.progress
@@ -342,11 +288,13 @@ class PlacementTask(PilotedScript):
                     continue
                 # A set-down that leaves the unit in the jaws is tried again before the
                 # rover goes back to the depot (where that unit no longer stands).
-                placed = (yield from self._set_down(step, module)) or (
-                    yield from self._set_down(step, module)
-                )
+                placed = yield from self.set_down(step, module)
+                if not placed and q.id in st.gone:
+                    break  # it lies where it fell, not in the depot: nothing to fetch
+                if not placed:
+                    placed = yield from self.set_down(step, module)
                 if placed:
-                    yield from self._settle(step, module)
+                    yield from settle(self, step, module)
                     break
             st.handled[-1] = (started, self.pilot.sensed.stamp_s, step.slot.id)
             if placed:

@@ -119,13 +119,41 @@ def test_a_box_turned_half_a_turn_is_the_same_box() -> None:
     assert yaw_error_rad(0.5 * math.pi, 0.0) == pytest.approx(0.5 * math.pi)
 
 
+def _brown_out_jaws_once(monkeypatch: pytest.MonkeyPatch, past_x_m: float, for_s: float) -> None:
+    """Fault injection: the first time the clamp holds a unit with the rover's chassis
+    past ``past_x_m`` (truth), its jaw servo drives open for ``for_s`` whatever it is
+    commanded, as a servo that browned out; then it obeys again."""
+    from lunarsite.sim.rover import SimRover
+
+    update, drive = SimRover._update_grasps, SimRover.drive_servos
+    left: list[int | None] = [None]
+
+    def faulty_update(self: SimRover) -> None:
+        if left[0] is None and any(g.held is not None for g in self.grasps):
+            x = self.world.client.getBasePositionAndOrientation(self.body)[0][0]
+            if x > past_x_m:
+                left[0] = round(for_s / self.world.physics_dt_s)
+        if left[0]:
+            left[0] -= 1
+            drive(self, {"clamp_jaws": self.config.joint("clamp_jaws").lower_rad})
+        update(self)
+
+    def faulty_drive(self: SimRover, targets: dict[str, float]) -> None:
+        drive(self, {k: v for k, v in targets.items() if not (left[0] and k == "clamp_jaws")})
+
+    monkeypatch.setattr(SimRover, "_update_grasps", faulty_update)
+    monkeypatch.setattr(SimRover, "drive_servos", faulty_drive)
+
+
 @pytest.mark.slow
-def test_a_knocked_paver_is_found_by_camera_fetched_and_set_down(
+def test_a_knocked_paver_that_falls_on_the_way_is_found_both_times_and_set_down(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The road's far end only: one paver, from the depot unit nearest the road, which
     # was knocked before the run: it stands 4 cm along and turned 0.3 rad from its slot.
     # Driven in blind, the jaws would meet it askew; the rover must see it and go round.
+    # Carried half way, the jaw servo browns out and the paver falls: the rover must
+    # weigh it missing at the place, find it by camera and grasp it where it lies.
     import lunarsite.sim.units as sim_units
 
     lay = sim_units.add_unit
@@ -135,6 +163,7 @@ def test_a_knocked_paver_is_found_by_camera_fetched_and_set_down(
         return lay(world, uid, module, x + 0.04, y, yaw - 0.3, **kw)
 
     monkeypatch.setattr(sim_units, "add_unit", knocked)
+    _brown_out_jaws_once(monkeypatch, past_x_m=4.5, for_s=0.5)
     scenario = load_scenario(
         "paver_road",
         {
@@ -142,10 +171,11 @@ def test_a_knocked_paver_is_found_by_camera_fetched_and_set_down(
             "mission.depot": [{"id": "d0", "type": "paver_tile", "x_m": 2.2, "y_m": 3.5}],
         },
     )
-    outcome = run_sim(scenario, tmp_path, seed=0, time_limit_s=400.0)
+    outcome = run_sim(scenario, tmp_path, seed=0, time_limit_s=700.0)
     data = outcome.metrics
     (m,) = data["modules"]
     assert data["collisions"] == 0
+    assert m["fell_on_the_way"] == 1 and m["attempts"] == 1  # found, not fetched again
     assert m["placed"], m
     assert m["position_error_m"] < 0.03  # the issue asks 2 cm; measured spread in README
     assert m["yaw_error_rad"] < math.radians(1.5)

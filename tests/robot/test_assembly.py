@@ -17,7 +17,9 @@ from lunarsite.robot.planning.assembly import (
     AssemblyPlan,
     DepotSlot,
     plan_assembly,
+    unit_rect,
 )
+from lunarsite.robot.planning.assembly_access import AccessMap
 from lunarsite.robot.site.grid import GridSpec
 from lunarsite.robot.site.modules import Catalog, Grasp, ModuleType, Placement
 
@@ -191,3 +193,13 @@ def test_home_without_room_to_turn_is_refused() -> None:
             (0.3, 0.3),
             PARAMS,
         )
+
+
+def test_a_straight_line_is_clear_only_where_the_disc_misses_every_unit() -> None:
+    grid = GridSpec((0.025, 0.025), 0.05, (80, 120))  # 6 × 4 m
+    access = AccessMap(grid, np.zeros(grid.shape, dtype=bool), (0.5,))
+    access.add("u", unit_rect(3.0, 2.0, 0.0, PAVER))  # its near edge at y = 1.85
+    # A 0.5 m disc along y = 1.3 passes 5 cm clear of it; along y = 1.4 it would strike.
+    assert access.line_clear((1.0, 1.3), (5.0, 1.3), 0.5)
+    assert not access.line_clear((1.0, 1.4), (5.0, 1.4), 0.5)
+    assert access.line_clear((1.0, 1.4), (2.3, 1.4), 0.5)  # stops short of it

@@ -1,0 +1,197 @@
+"""What the rover checks by its own sensing in a placement cycle, and what it does when a
+check fails (the cycle itself: :mod:`~lunarsite.robot.tasks.placement`).
+
+- On arrival at the place pre-approach the unit is weighed: one that weighs short fell
+  from the jaws on the way. The rover looks for it by camera, ahead (backed off) and
+  then from the set-down stand facing back, and grasps it where it lies; not found,
+  the unit fails with that reason (it is no longer in the depot to fetch again).
+- After a set-down the rover looks at the unit from the pre-approach pose. Seen more
+  than :data:`CHECK_POSITION_M` or :data:`CHECK_YAW_RAD` off its design, it is grasped
+  where it lies and set down again, :data:`MAX_RESETS` times at most, unless it is seen
+  touching a unit already placed (closer than :data:`CLEAR_TO_RESET_M`): grasped again,
+  it would drag that one along.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from ..control.motions import Straight, ToolsTo
+from ..executive.compose import ScriptBody
+from ..executive.skill import ActionResult, Skill
+from ..planning.assembly import AssemblyStep
+from ..planning.joints import LaidUnit, touching
+from ..site.modules import ModuleType, yaw_error_rad
+from ..types import wrap_angle
+from .clamp_moves import PRE_TOLERANCE_M, Point
+
+if TYPE_CHECKING:
+    from collections.abc import Generator
+
+    from .placement import PlacementTask
+
+__all__ = [
+    "CHECK_POSITION_M",
+    "CHECK_YAW_RAD",
+    "CLEAR_TO_RESET_M",
+    "JAW_MARGIN_M",
+    "MAX_RESETS",
+    "WEIGHT_SHARE",
+    "check",
+    "laid_units",
+    "settle",
+    "still_held",
+]
+
+log = logging.getLogger(__name__)
+
+JAW_MARGIN_M = 0.04
+"""The jaws go in this much wider than the unit on each side, and open this much to let
+it go: wide open they would sweep its neighbours (depot units stand 0.1 m apart), in m."""
+WEIGHT_SHARE = 0.6
+"""A held unit must weigh at least this share of its catalog mass, else it slipped."""
+CHECK_POSITION_M = 0.02
+"""A unit the camera sees farther than this off its design is set down again, in m."""
+CHECK_YAW_RAD = math.radians(1.5)
+"""... or turned more than this, in rad."""
+MAX_RESETS = 3
+"""Times a unit is set down again after a failed check before it is left as it lies."""
+LOOK_BACK_M = 1.3
+"""How far the rover backs off to look for a unit that fell from its jaws, in m: the
+camera's view of the ground begins 1.1 m ahead of the rover's centre, the jaws' middle
+is 1 m ahead, so a unit that fell in the last metre of the way lies too near to see."""
+CLEAR_TO_RESET_M = 0.004
+"""A unit seen closer than this to one already placed is not set down again after a
+failed check, in m (a few mm more than the camera's error on where a paver lies)."""
+
+
+def still_held(
+    task: PlacementTask, step: AssemblyStep, module: ModuleType
+) -> Generator[Skill, ActionResult, bool]:
+    """Weigh the unit on arrival at its place pre-approach. One weighing short of
+    :data:`WEIGHT_SHARE` of its mass fell from the jaws on the way (a jaw servo that
+    browned out): look for it by camera, ahead and then behind, and grasp it where it
+    lies. False when it is not found or not grasped again (the unit fails, with why)."""
+    st, q = task.progress, step.placement
+    kg = yield from task.moves.weighed()
+    if kg is None or kg >= WEIGHT_SHARE * module.mass_kg:
+        return True
+    st.lost[q.id] = st.lost.get(q.id, 0) + 1
+    log.warning("unit %s: it weighed %.1f kg at its place; it fell on the way", q.id, kg)
+    st.phase = f"{q.id}: looking for it where it fell"
+    run = math.dist((step.place.x_m, step.place.y_m), step.place_pre_xy_m)
+    radius = task.params.geometry.body_radius_m
+    open_ = task.tool.squeeze_for_m(module.grasp_width_m + 2.0 * JAW_MARGIN_M)
+    yield ToolsTo(task.pilot, {task.moves.jaws: open_})
+    found = False
+    # Ahead, backed off first (a unit that fell in the last metre of the way lies under
+    # the jaws or just behind them); then from the set-down stand facing back the way it
+    # came (one the rover drove over).
+    back = wrap_angle(step.place.yaw_rad + math.pi)
+    for look in range(2):
+        if look == 0:
+            yield from _back_off(task, run, radius)
+        else:
+            yield from task.moves.go((step.place.x_m, step.place.y_m), back, radius)
+        here = task.pilot.pose
+        h = here.yaw_rad
+        # Only the run-in's length counts here: the grasp moves to where it is seen.
+        ahead = (here.x_m + run * math.cos(h), here.y_m + run * math.sin(h))
+        stand, heading, pre, seen = yield from task.moves.approach_seen(
+            step.slot.id, module, ahead, h, (here.x_m, here.y_m), radius
+        )
+        if seen is None:
+            continue
+        found = True
+        log.info("unit %s seen where it fell, at (%.2f, %.2f)", q.id, seen.x_m, seen.y_m)
+        if (yield from task.grasp(q, module, stand, heading, pre)) is not None:
+            return True
+        break
+    why = "it could not be grasped where it lay" if found else "the camera did not find it"
+    st.failed[q.id] = f"it fell from the jaws on the way ({kg:.1f} kg at its place); {why}"
+    task.progress.gone.add(q.id)
+    return False
+
+
+def _back_off(task: PlacementTask, run_m: float, radius_m: float) -> ScriptBody:
+    """Straight back :data:`LOOK_BACK_M` where the access map has the way clear, else
+    the run-in's length (the way the rover came in)."""
+    here = task.pilot.pose
+    c, s = math.cos(here.yaw_rad), math.sin(here.yaw_rad)
+    far = (here.x_m - LOOK_BACK_M * c, here.y_m - LOOK_BACK_M * s)
+    clear = task.params.access.line_clear((here.x_m, here.y_m), far, radius_m)
+    dist = LOOK_BACK_M if clear else run_m
+    yield Straight(task.pilot, -dist, task.params.approach_speed_mps, here.yaw_rad)
+    return None
+
+
+def check(
+    task: PlacementTask, step: AssemblyStep, module: ModuleType
+) -> Generator[Skill, ActionResult, tuple[Point, float, Point] | None]:
+    """Look at the unit just set down, from the place pre-approach pose; when it
+    lies off the design by more than :data:`CHECK_POSITION_M` or
+    :data:`CHECK_YAW_RAD`, answers how to grasp it again where it lies (stand,
+    heading, pre); None when it lies well, or the rover cannot see it."""
+    q = step.placement
+    place, heading = (step.place.x_m, step.place.y_m), step.place.yaw_rad
+    stand, heading, pre, seen = yield from task.moves.sighted(
+        step.slot.id, module, place, heading, step.place_pre_xy_m
+    )
+    if seen is None:
+        return None
+    off_m = math.hypot(seen.x_m - q.x_m, seen.y_m - q.y_m)
+    off_rad = yaw_error_rad(seen.yaw_rad, q.yaw_rad)
+    task.progress.seen_error[q.id] = (off_m, off_rad)
+    task.progress.seen_at[q.id] = replace(q, x_m=seen.x_m, y_m=seen.y_m, yaw_rad=seen.yaw_rad)
+    if off_m <= CHECK_POSITION_M and off_rad <= CHECK_YAW_RAD:
+        return None
+    log.info("unit %s lies %.3f m and %.3f rad off its design: again", q.id, off_m, off_rad)
+    return stand, heading, pre
+
+
+def settle(task: PlacementTask, step: AssemblyStep, module: ModuleType) -> ScriptBody:
+    """Check the unit just set down by camera; grasp it again where it lies and set
+    it down again while it lies off the design, :data:`MAX_RESETS` times at most (a
+    grasp that fails there is tried again from a fresh look)."""
+    q = step.placement
+    for _ in range(MAX_RESETS):
+        again = yield from check(task, step, module)
+        if again is None:
+            return None
+        here = task.progress.seen_at.get(q.id, q)
+        near = touching(here, module, laid_units(task), CLEAR_TO_RESET_M)
+        if near:
+            # Grasped again, it drags what it touches: the jaws squeeze it along that
+            # unit's face and lift it against it (on a road this knocked the
+            # neighbour 18 cm and 7°, and its own reset knocked the next).
+            log.info("unit %s left as it lies: it touches %s", q.id, ", ".join(near))
+            return None
+        task.progress.resets[q.id] = task.progress.resets.get(q.id, 0) + 1
+        task.progress.phase = f"{q.id}: setting it down again"
+        stand, heading, pre = again
+        radius = task.params.geometry.body_radius_m
+        if math.dist(pre, (task.pilot.pose.x_m, task.pilot.pose.y_m)) > PRE_TOLERANCE_M:
+            stand, heading, pre, _ = yield from task.moves.approach_seen(
+                step.slot.id, module, stand, heading, pre, radius
+            )
+        if (yield from task.grasp(q, module, stand, heading, pre)) is None:
+            log.info("unit %s: no grasp to set it down again; looking again", q.id)
+            continue
+        if not (yield from task.set_down(step, module)):
+            return None
+    return None
+
+
+def laid_units(task: PlacementTask) -> list[LaidUnit]:
+    """The units already placed: design, where last seen (else the design), type."""
+    out = []
+    for step in task.params.plan.steps:
+        d = step.placement
+        if d.id in task.progress.placed:
+            m = task.params.catalog.get(d.type)
+            assert m is not None
+            out.append(LaidUnit(d, task.progress.seen_at.get(d.id, d), m))
+    return out
