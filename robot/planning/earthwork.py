@@ -160,6 +160,12 @@ class HaulFlows:
     def moved_kg(self) -> float:
         return float(self.flow_kg.sum())
 
+    @property
+    def cut_left_kg(self) -> float:
+        """Cut that no fill or spoil takes: it stays in the ground, in kg."""
+        is_cut = np.asarray(self.source_kind) == "cut"
+        return max(0.0, self.cut_kg - float(self.flow_kg[is_cut].sum()))
+
     def pairs(self, min_kg: float) -> list[tuple[int, int, float]]:
         """(source, sink, kg) of every flow of at least ``min_kg``."""
         s, k = np.nonzero(self.flow_kg >= min_kg)
@@ -199,6 +205,7 @@ def haul_flows(
     spoil_mask: BoolArray | None = None,
     no_go_mask: BoolArray | None = None,
     risen_m: FloatArray | None = None,
+    may_leave_kg: float | None = None,
 ) -> HaulFlows:
     """Solve the transport problem of ``cutfill`` (see the module docstring).
 
@@ -207,9 +214,13 @@ def haul_flows(
     borrow cell gives ``borrow_depth_m`` less what it has been lowered by, so replans
     after a survey do not heap the same spoil cells, or dig the same borrow, over again.
 
+    ``may_leave_kg`` is how much cut no fill or spoil can take may stay in the ground,
+    the cells farthest from any fill or spoil first (None: a bucketful, the
+    planner's); the rest is a planning failure.
+
     Raises:
         PlanningError: more fill than cut and borrow can give, or more cut than fill and
-            spoil can take by over a bucketful (up to a bucketful stays in the ground).
+            spoil can take by over ``may_leave_kg``.
     """
     grid = cutfill.grid
     area = grid.cell_size_m**2
@@ -242,7 +253,7 @@ def haul_flows(
     # the end found 27 kg of cut over a shield for 26 kg of fill and no spoil box, and
     # the task failed on a kilogram: shield_habitat seed 3).
     left_kg = cut_kg - fill_kg - float(spo_m.sum())
-    if left_kg > params.bucket_load_kg + 1e-6:
+    if left_kg > (params.bucket_load_kg if may_leave_kg is None else may_leave_kg) + 1e-6:
         raise PlanningError(
             f"no room for the spoil: the designs cut {cut_kg:.0f} kg, their fill takes "
             f"{fill_kg:.0f} kg and the spoil areas {float(spo_m.sum()):.0f} kg"

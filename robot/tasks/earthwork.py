@@ -265,9 +265,14 @@ class Earthwork(PilotedScript):
                     spoil_mask=p.spoil_mask,
                     no_go_mask=p.no_go_mask,
                     risen_m=st.survey_m - first,
+                    # Begun, cut with no room left stays in the ground and the work goes
+                    # on; only the first plan refuses a design the site cannot hold.
+                    may_leave_kg=None if st.first_plan is None else math.inf,
                 )
             except PlanningError as exc:
                 return ActionResult(ActionStatus.PLANNING_FAILED, str(exc))
+            left = flows.cut_left_kg
+            spoil_short = f"; {left:.0f} kg of cut has no room left" if left > 1.0 else ""
             here = self.pilot.pose
             plan = plan_loads(flows, p.planner, (here.x_m, here.y_m))
             self.zones_in_use = {k for ld in plan.loads for k in (ld.source_kind, ld.sink_kind)}
@@ -277,7 +282,7 @@ class Earthwork(PilotedScript):
                 return ActionResult(
                     ActionStatus.EXECUTION_FAILED,
                     f"nothing left to move beyond the {p.planner.deadband_m:g} m deadband, "
-                    f"yet the design is not met: {self._score_text()}",
+                    f"yet the design is not met: {self._score_text()}{spoil_short}",
                 )
             # Loads with no station the rover can reach are skipped; the round goes on down
             # the plan until it has hauled its share (a round that hauls nothing would only

@@ -170,3 +170,21 @@ def test_cut_over_the_fill_by_less_than_a_bucketful_stays_in_the_ground() -> Non
     big = np.where(block(2.0, 2.6, 1.0, 1.6), 0.1, 0.0)  # 54 kg, three loads
     with pytest.raises(PlanningError, match="no room for the spoil"):
         haul_flows(cut_fill(big, (pad,), GRID, 0.02), PARAMS)
+
+
+def test_a_replan_may_leave_cut_it_has_no_room_for_in_the_ground() -> None:
+    # The three-load mound beside the 6 kg hole, no spoil box: refused at a bucketful's
+    # leeway (the first plan), planned when any amount may stay (a replan): the hole is
+    # filled from the mound and the rest of the mound, 0.6 × 0.6 × 0.1 m at 1500 kg/m³
+    # less the hole's 0.2 × 0.2 × 0.1 m, stays.
+    pad = flat_design()
+    big = np.where(block(2.0, 2.6, 1.0, 1.6), 0.1, 0.0)
+    big = np.where(block(3.0, 3.2, 1.0, 1.2), -0.1, big)
+    cf = cut_fill(big, (pad,), GRID, 0.02)
+    with pytest.raises(PlanningError, match="no room for the spoil"):
+        haul_flows(cf, PARAMS)
+    flows = haul_flows(cf, PARAMS, may_leave_kg=math.inf)
+    hole_kg = 0.2 * 0.2 * 0.1 * 1500.0
+    assert flows.moved_kg == pytest.approx(hole_kg, rel=0.02)
+    assert flows.cut_left_kg == pytest.approx(0.6 * 0.6 * 0.1 * 1500.0 - hole_kg, rel=0.02)
+    assert set(flows.sink_kind) == {"fill"}
