@@ -22,7 +22,8 @@ the pre-approach pose before each where it turns. A cycle, all by the rover's ow
    of it (:func:`~lunarsite.robot.planning.joints.aim_clear_of`);
 4. look at the unit from the pre-approach pose: lying off the design, it is grasped
    again where it lies and set down again, unless it touches a unit already placed; its
-   error as seen is recorded either way.
+   error as seen is recorded either way, and the placed units laid against it are
+   looked at again (handling it may have knocked them).
 
 Steps 3's weighing and 4, and what the rover does when they fail, are in
 :mod:`~lunarsite.robot.tasks.placement_checks`.
@@ -61,6 +62,7 @@ from .placement_checks import (
     JAW_MARGIN_M,
     WEIGHT_SHARE,
     laid_units,
+    recheck_neighbours,
     settle,
     still_held,
 )
@@ -295,6 +297,7 @@ class PlacementTask(PilotedScript):
                     placed = yield from self.set_down(step, module)
                 if placed:
                     yield from settle(self, step, module)
+                    yield from recheck_neighbours(self, step, module)
                     break
             st.handled[-1] = (started, self.pilot.sensed.stamp_s, step.slot.id)
             if placed:
