@@ -32,8 +32,9 @@ __all__ = [
 
 PLACED_WITHIN_M = 0.1
 """A unit whose centre ended this close to its target counts as placed (truth)."""
-NEIGHBOUR_GAP_M = 0.01
-"""Placements this close (or one on the other) are laid against each other by design."""
+NEIGHBOUR_GAP_M = 0.015
+"""Placements this close (or one on the other) are laid against each other by design: end
+to end or side by side with at most a paving joint between them, in m."""
 TOUCH_GAP_S = 0.25
 """Touches of one unit further apart than this are separate collisions, in s."""
 

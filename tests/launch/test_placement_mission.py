@@ -171,7 +171,7 @@ def test_a_knocked_paver_that_falls_on_the_way_is_found_both_times_and_set_down(
             "mission.depot": [{"id": "d0", "type": "paver_tile", "x_m": 2.2, "y_m": 3.5}],
         },
     )
-    outcome = run_sim(scenario, tmp_path, seed=0, time_limit_s=700.0)
+    outcome = run_sim(scenario, tmp_path, seed=0, time_limit_s=900.0)
     data = outcome.metrics
     (m,) = data["modules"]
     assert data["collisions"] == 0
