@@ -7,7 +7,6 @@ import itertools
 import json
 import math
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -146,32 +145,22 @@ def _brown_out_jaws_once(monkeypatch: pytest.MonkeyPatch, past_x_m: float, for_s
 
 
 @pytest.mark.slow
-def test_a_knocked_paver_that_falls_on_the_way_is_found_both_times_and_set_down(
+def test_a_paver_that_falls_on_the_way_is_weighed_missing_found_and_set_down(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The road's far end only: one paver, from the depot unit nearest the road, which
-    # was knocked before the run: it stands 4 cm along and turned 0.3 rad from its slot.
-    # Driven in blind, the jaws would meet it askew; the rover must see it and go round.
-    # Carried half way, the jaw servo browns out and the paver falls: the rover must
-    # weigh it missing at the place, find it by camera and grasp it where it lies.
-    import lunarsite.sim.units as sim_units
-
-    lay = sim_units.add_unit
-
-    def knocked(world: Any, uid: str, module: Any, x: float, y: float, yaw: float = 0.0,
-                **kw: Any) -> Any:  # fmt: skip
-        return lay(world, uid, module, x + 0.04, y, yaw - 0.3, **kw)
-
-    monkeypatch.setattr(sim_units, "add_unit", knocked)
-    _brown_out_jaws_once(monkeypatch, past_x_m=4.5, for_s=0.5)
+    # One paver carried 4.8 m from the depot: half way the jaw servo browns out and the
+    # paver falls. The rover must weigh it missing at the place, find it by camera where
+    # it lies (a unit off its slot: the same look that finds a knocked depot unit) and
+    # grasp it there.
+    _brown_out_jaws_once(monkeypatch, past_x_m=4.6, for_s=0.5)
     scenario = load_scenario(
         "paver_road",
         {
-            "mission.placements": [{"id": "a", "type": "paver_tile", "x_m": 8.35, "y_m": 3.5}],
+            "mission.placements": [{"id": "a", "type": "paver_tile", "x_m": 7.0, "y_m": 3.5}],
             "mission.depot": [{"id": "d0", "type": "paver_tile", "x_m": 2.2, "y_m": 3.5}],
         },
     )
-    outcome = run_sim(scenario, tmp_path, seed=0, time_limit_s=900.0)
+    outcome = run_sim(scenario, tmp_path, seed=0, time_limit_s=600.0)
     data = outcome.metrics
     (m,) = data["modules"]
     assert data["collisions"] == 0
