@@ -19,6 +19,7 @@ import numpy as np
 from lunarsite.robot.planning.assembly import AssemblyPlan, gap_m
 from lunarsite.robot.site.modules import Catalog, Placement, outline, yaw_error_rad
 from lunarsite.robot.tasks.placement import PlacementTask
+from lunarsite.robot.tasks.placement_checks import seen_errors
 
 from .base import Judgement, RunRecord
 
@@ -95,6 +96,7 @@ def judge_placement(run: RunRecord) -> Judgement:
     plan: AssemblyPlan = run.setup.extra["plan"]
     poses = run.unit_poses_after
     modules: list[dict[str, Any]] = []
+    seen_off = seen_errors(task)
     for step in plan.steps:
         q = step.placement
         row: dict[str, Any] = {
@@ -109,7 +111,7 @@ def judge_placement(run: RunRecord) -> Judgement:
             "fell_on_the_way": st.lost.get(q.id, 0),
             "reason": st.failed.get(q.id),
         }
-        seen = st.seen_error.get(q.id)
+        seen = seen_off.get(q.id)
         if seen is not None:  # what the rover's own camera made of it at its last check
             row["seen_position_error_m"] = round(seen[0], 4)
             row["seen_yaw_error_rad"] = round(seen[1], 4)

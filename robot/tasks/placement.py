@@ -61,8 +61,10 @@ from .placement_checks import (
     CHECK_YAW_RAD,
     JAW_MARGIN_M,
     WEIGHT_SHARE,
+    jaws_open_rad,
     laid_units,
     recheck_neighbours,
+    seen_errors,
     settle,
     still_held,
 )
@@ -111,16 +113,14 @@ class PlacementProgress:
     attempts: dict[str, int] = field(default_factory=dict)
     cycle_s: dict[str, float] = field(default_factory=dict)
     weighed_kg: dict[str, float] = field(default_factory=dict)
-    seen_error: dict[str, tuple[float, float]] = field(default_factory=dict)
-    """Per unit, how far off its design the rover's camera saw it at its last check (m,
-    rad)."""
     lost: dict[str, int] = field(default_factory=dict)
     """Per unit, how often the rover arrived at its place without it (weighed light
     there: it fell from the jaws on the way)."""
     gone: set[str] = field(default_factory=set)
     """Units that fell on the way and were not grasped again: not in the depot now."""
     seen_at: dict[str, Placement] = field(default_factory=dict)
-    """Per unit, where the rover's camera saw it at its last check."""
+    """Per unit, where the rover's camera saw it last (how far off its design:
+    :func:`~lunarsite.robot.tasks.placement_checks.seen_errors`)."""
     resets: dict[str, int] = field(default_factory=dict)
     """Per unit, how often the check sent it back to be set down again."""
     handled: list[tuple[float, float, str]] = field(default_factory=list)
@@ -170,7 +170,7 @@ class PlacementTask(PilotedScript):
         cannot weigh), or None when the grasp failed."""
         st, p = self.progress, self.params
         grasp = self.moves.grasp_lift_rad(module)
-        open_ = self.tool.squeeze_for_m(module.grasp_width_m + 2.0 * JAW_MARGIN_M)
+        open_ = jaws_open_rad(self, module)
         yield ToolsTo(self.pilot, {self.moves.lift: grasp, self.moves.jaws: open_})
         yield from self.moves.run_in(stand, heading, pre)
         close = yield CloseOn(self.pilot, self.tool, module.grasp_width_m)
@@ -219,11 +219,8 @@ class PlacementTask(PilotedScript):
         radius = p.geometry.turn_radius_m(module)
         pre = step.place_pre_xy_m
         yield from self.moves.go(pre, heading, radius)
-        fell = st.lost.get(q.id, 0)
         if not (yield from still_held(self, step, module)):
             return False
-        if st.lost.get(q.id, 0) > fell:  # grasped again where it fell: back to the place
-            yield from self.moves.go(pre, heading, radius)
         # Where the unit sits in the jaws, by camera: the rover stands so that the unit,
         # not the jaws' middle, goes down on the target.
         held = yield from self.moves.held_offset(step.slot.id, module)
@@ -240,7 +237,7 @@ class PlacementTask(PilotedScript):
         # held the jaws shut, and the rover dragged the paver 5 cm back.
         down = self.moves.grasp_lift_rad(module)
         yield ToolsTo(self.pilot, {self.moves.lift: down})
-        let_go = self.tool.squeeze_for_m(module.grasp_width_m + 2.0 * JAW_MARGIN_M)
+        let_go = jaws_open_rad(self, module)
         opened = yield ToolsTo(self.pilot, {self.moves.jaws: let_go})
         for k in range(1, EASE_TRIES + 1):
             if opened.succeeded:
@@ -317,7 +314,7 @@ class PlacementTask(PilotedScript):
         # but the design is not met.
         off = [
             f"{k} ({m * 100:.1f} cm, {math.degrees(r):.1f}°)"
-            for k, (m, r) in st.seen_error.items()
+            for k, (m, r) in seen_errors(self).items()
             if m > CHECK_POSITION_M or r > CHECK_YAW_RAD
         ]
         if off:

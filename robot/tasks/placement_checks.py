@@ -44,8 +44,11 @@ __all__ = [
     "MAX_RESETS",
     "WEIGHT_SHARE",
     "check",
+    "jaws_open_rad",
     "laid_units",
+    "off_design",
     "recheck_neighbours",
+    "seen_errors",
     "settle",
     "still_held",
 ]
@@ -81,7 +84,8 @@ def still_held(
     """Weigh the unit on arrival at its place pre-approach. One weighing short of
     :data:`WEIGHT_SHARE` of its mass fell from the jaws on the way (a jaw servo that
     browned out): look for it by camera, ahead and then behind, and grasp it where it
-    lies. False when it is not found or not grasped again (the unit fails, with why)."""
+    lies, then go back to the place pre-approach. False when it is not found or not
+    grasped again (the unit fails, with why)."""
     st, q = task.progress, step.placement
     kg = yield from task.moves.weighed()
     if kg is None or kg >= WEIGHT_SHARE * module.mass_kg:
@@ -91,8 +95,7 @@ def still_held(
     st.phase = f"{q.id}: looking for it where it fell"
     run = math.dist((step.place.x_m, step.place.y_m), step.place_pre_xy_m)
     radius = task.params.geometry.body_radius_m
-    open_ = task.tool.squeeze_for_m(module.grasp_width_m + 2.0 * JAW_MARGIN_M)
-    yield ToolsTo(task.pilot, {task.moves.jaws: open_})
+    yield ToolsTo(task.pilot, {task.moves.jaws: jaws_open_rad(task, module)})
     found = False
     # Ahead, backed off first (a unit that fell in the last metre of the way lies under
     # the jaws or just behind them); then from the set-down stand facing back the way it
@@ -115,6 +118,8 @@ def still_held(
         found = True
         log.info("unit %s seen where it fell, at (%.2f, %.2f)", q.id, seen.x_m, seen.y_m)
         if (yield from task.grasp(q, module, stand, heading, pre)) is not None:
+            place_pre, turn_m = step.place_pre_xy_m, task.params.geometry.turn_radius_m(module)
+            yield from task.moves.go(place_pre, step.place.yaw_rad, turn_m)  # back to the place
             return True
         break
     why = "it could not be grasped where it lay" if found else "the camera did not find it"
@@ -158,11 +163,28 @@ def check(
 
 def _record(task: PlacementTask, q: Placement, seen: UnitSighting) -> tuple[float, float]:
     """Keep where the camera saw ``q``; answers how far off its design (m, rad)."""
-    off_m = math.hypot(seen.x_m - q.x_m, seen.y_m - q.y_m)
-    off_rad = yaw_error_rad(seen.yaw_rad, q.yaw_rad)
-    task.progress.seen_error[q.id] = (off_m, off_rad)
-    task.progress.seen_at[q.id] = replace(q, x_m=seen.x_m, y_m=seen.y_m, yaw_rad=seen.yaw_rad)
-    return off_m, off_rad
+    at = replace(q, x_m=seen.x_m, y_m=seen.y_m, yaw_rad=seen.yaw_rad)
+    task.progress.seen_at[q.id] = at
+    return off_design(q, at)
+
+
+def off_design(design: Placement, seen: Placement) -> tuple[float, float]:
+    """How far a unit seen at ``seen`` lies off ``design``: (m, rad)."""
+    return (
+        math.hypot(seen.x_m - design.x_m, seen.y_m - design.y_m),
+        yaw_error_rad(seen.yaw_rad, design.yaw_rad),
+    )
+
+
+def seen_errors(task: PlacementTask) -> dict[str, tuple[float, float]]:
+    """Per unit the camera has seen, how far off its design it was seen last (m, rad)."""
+    designs = {s.placement.id: s.placement for s in task.params.plan.steps}
+    return {k: off_design(designs[k], at) for k, at in task.progress.seen_at.items()}
+
+
+def jaws_open_rad(task: PlacementTask, module: ModuleType) -> float:
+    """The jaw angle that opens them :data:`JAW_MARGIN_M` wider than ``module`` each side."""
+    return task.tool.squeeze_for_m(module.grasp_width_m + 2.0 * JAW_MARGIN_M)
 
 
 def recheck_neighbours(task: PlacementTask, step: AssemblyStep, module: ModuleType) -> ScriptBody:
