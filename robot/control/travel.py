@@ -20,6 +20,9 @@ from .pilot import Pilot
 
 __all__ = ["LATERAL_TOLERANCE_M", "travel", "travel_direct"]
 
+LEG_TIMEOUT_S = 30.0
+"""How long a leg may take by default, in s (:class:`~lunarsite.robot.control.motions.
+Straight`'s own default)."""
 ON_LINE_HEADING_RAD = 0.35
 """A rover facing within this of the heading it is to stand at, and
 :data:`ON_LINE_OFFSET_M` or less beside the line through the target along that heading,
@@ -115,6 +118,7 @@ def travel_direct(
     reverse_within_m: float = 1.0,
     tries: int = 3,
     unstick: Callable[[], ScriptBody] | None = None,
+    min_leg_speed_mps: float | None = None,
 ) -> ScriptBody:
     """Go to ``target_xy_m`` in one straight leg and face ``heading_rad``: turn towards the
     target (or away from it, reversing, when it lies behind within ``reverse_within_m``),
@@ -125,7 +129,15 @@ def travel_direct(
     the heading and a little beside, short of or past the target backs off and drives in
     on the line through it (:data:`ON_LINE_OFFSET_M`) with no turn at all. A fix that
     finds the leg slipped (:attr:`Pilot.slips_in_a_row`: wheels turning, chassis held)
-    runs ``unstick`` before the next leg, when given."""
+    runs ``unstick`` before the next leg, when given. ``min_leg_speed_mps``, when given,
+    lets a long leg take as long as its length at that speed (at least
+    :data:`LEG_TIMEOUT_S`); without it every leg times out at :data:`LEG_TIMEOUT_S`."""
+
+    def leg_timeout_s(dist_m: float) -> float:
+        if min_leg_speed_mps is None:
+            return LEG_TIMEOUT_S
+        return max(LEG_TIMEOUT_S, dist_m / min_leg_speed_mps)
+
     for _ in range(tries):
         p = pilot.pose
         dx, dy = target_xy_m[0] - p.x_m, target_xy_m[1] - p.y_m
@@ -146,16 +158,22 @@ def travel_direct(
                 )
             q = pilot.pose
             ahead = (target_xy_m[0] - q.x_m) * ux + (target_xy_m[1] - q.y_m) * uy
-            yield Straight(pilot, ahead, speed_mps, heading_rad, line_through_m=target_xy_m)
+            yield Straight(
+                pilot, ahead, speed_mps, heading_rad, line_through_m=target_xy_m,
+                timeout_s=leg_timeout_s(abs(ahead)),
+            )  # fmt: skip
         elif dist > tolerance_m:
             bearing = math.atan2(dy, dx)
             behind = math.cos(bearing - p.yaw_rad) < 0.0
             if behind and dist <= reverse_within_m:
                 yield TurnTo(pilot, wrap_angle(bearing + math.pi))
-                yield Straight(pilot, -dist, back_speed_mps, wrap_angle(bearing + math.pi))
+                yield Straight(
+                    pilot, -dist, back_speed_mps, wrap_angle(bearing + math.pi),
+                    timeout_s=leg_timeout_s(dist),
+                )  # fmt: skip
             else:
                 yield TurnTo(pilot, bearing)
-                yield Straight(pilot, dist, speed_mps, bearing)
+                yield Straight(pilot, dist, speed_mps, bearing, timeout_s=leg_timeout_s(dist))
         yield TurnTo(pilot, heading_rad)
         fix = yield WallFix(pilot, scanner, site_size_m, search=True)
         if not fix.succeeded:

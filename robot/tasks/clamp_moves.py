@@ -75,6 +75,17 @@ ALIGN_SPEED_MPS = 0.05
 MAX_ROUTE_LEGS = 8
 TURN_FIX_RAD = 0.3
 """A turn towards the next corner larger than this is followed by a wall fix, in rad."""
+NEAR_CORNER_M = 1.0
+"""A corner nearer than this is left to :func:`~lunarsite.robot.control.travel.
+travel_direct`'s own moves (along its line, or backing in) rather than faced first: a
+turn in place swings the chassis 0.2–0.6 m round its pivot, and the bearing of a point
+this near swings with it. Faced first, a pre-approach pose 6 cm behind the rover cost a
+3 rad turn, and the next bearing another (paver_road, seed 0: 185 s of a 2,100 s run in
+such see-saws)."""
+LEG_MIN_SPEED_MPS = 0.1
+"""A travel leg may take as long as its length at this speed (at least the usual 30 s):
+an 8 m carry at 0.25 m/s needs 32 s plus its ramps, and timed out at 30 s short of its
+end, in m/s."""
 
 
 class ClampMoves:
@@ -123,7 +134,7 @@ class ClampMoves:
             # turn in place swings the rover off its spot (0.6 m in a 2.5 rad turn with a
             # paver), and a leg driven from the stale estimate ran it into the road.
             bearing = math.atan2(corners[0][1] - here.y_m, corners[0][0] - here.x_m)
-            if math.dist(corners[0], (here.x_m, here.y_m)) > PRE_TOLERANCE_M and (
+            if math.dist(corners[0], (here.x_m, here.y_m)) > NEAR_CORNER_M and (
                 abs(wrap_angle(bearing - here.yaw_rad)) > TURN_FIX_RAD
             ):
                 yield TurnTo(self.pilot, bearing)
@@ -135,10 +146,12 @@ class ClampMoves:
             yield from travel_direct(
                 self.pilot, corners[0], math.atan2(ny - cy, nx - cx), p.cruise_speed_mps,
                 p.approach_speed_mps, self.scanner, self.site_size_m, tolerance_m=0.15, tries=1,
+                min_leg_speed_mps=LEG_MIN_SPEED_MPS,
             )  # fmt: skip
         yield from travel_direct(
             self.pilot, xy, heading, p.cruise_speed_mps, p.approach_speed_mps, self.scanner,
             self.site_size_m, tolerance_m=PRE_TOLERANCE_M, tries=3,
+            min_leg_speed_mps=LEG_MIN_SPEED_MPS,
         )  # fmt: skip
         return None
 
@@ -153,10 +166,14 @@ class ClampMoves:
         return self.lift_rad(max(lift, PAD_CLEARANCE_M))
 
     def weighed(self) -> Generator[Skill, ActionResult, float | None]:
-        """Weigh what the jaws hold, in kg (None: the rover cannot weigh)."""
+        """Weigh what the jaws hold, in kg (None: the rover cannot weigh); the pilot's
+        turns in place then pivot where that load puts the pivot."""
         w = Weigh(self.pilot, self.lift, self.jaws)
         yield w
-        return self.scale.payload_kg(w.reading)
+        kg = self.scale.payload_kg(w.reading)
+        if kg is not None:
+            self.pilot.pivot_ahead_m = self.params.pivot_ahead_m(kg)
+        return kg
 
     def back_out(self, step_pre: tuple[float, float], heading: float) -> ScriptBody:
         """Straight back along ``heading`` to ``step_pre``, when the rover is beyond it."""

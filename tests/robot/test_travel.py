@@ -116,3 +116,27 @@ def test_a_leg_the_fix_finds_slipped_runs_the_unstick_then_goes_on(
     assert pilot.slips == 1 and pilot.slips_in_a_row == 0
     end = rover.true_pose
     assert math.hypot(end.x_m - 3.5, end.y_m - 2.0) <= 0.05
+
+
+@pytest.mark.parametrize("min_leg_speed_mps", [None, 0.1])
+def test_a_long_leg_runs_to_its_end_when_given_the_time(
+    excavator: RoverConfig, min_leg_speed_mps: float | None
+) -> None:
+    # 8.5 m at 0.25 m/s is 34 s of driving, plus its ramps: past the 30 s a leg gets by
+    # default, so that leg stops short of the target (and counts a timeout).
+    site = (12.0, 4.0)
+    start = Pose2(1.5, 2.0, 0.0)
+    rover, pilot = _excavator_on_mock(excavator, start)
+    pilot.apply_fix(start)
+    body = travel_direct(
+        pilot, (10.0, 2.0), 0.0, 0.25, 0.1, walls_seen_by(rover, site), site,
+        tries=1, min_leg_speed_mps=min_leg_speed_mps,
+    )  # fmt: skip
+    _run(rover, Sensing(pilot, Script(body)), limit_s=120.0)
+    # The leg drives the whole way at a steady 0.25 m/s, or stops on the 30 s mark:
+    # no farther than 30 s at that speed from the start.
+    reached = rover.true_pose.x_m
+    if min_leg_speed_mps is None:
+        assert pilot.timeouts == 1 and reached < start.x_m + 30.0 * 0.25 + 0.01
+    else:
+        assert pilot.timeouts == 0 and reached == pytest.approx(10.0, abs=0.05)
