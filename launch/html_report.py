@@ -69,7 +69,7 @@ _GROUPS: Final = {
         "final_estimated_pose",
         "final_true_pose",
     ),
-    "Safety": ("rock_contacts", "tipped_over", "tip_overs", "min_edge_clearance_m"),
+    "Safety": ("rock_contacts", "tipped_over", "tip_overs", "left_site", "min_edge_clearance_m"),
     "Energy": ("energy_used_wh",),
 }
 _SHOWN_ABOVE: Final = {

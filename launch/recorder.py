@@ -6,7 +6,8 @@ simulation also the true pose, rocks touched, tilt and closeness to the site edg
 the evaluation channel, and video frames; with a run log (``run.mcap``,
 :mod:`~lunarsite.launch.runlog`) it hands each tick and each change of activity on. It
 reports progress about once a simulated second, and asks the loop to stop a rover that
-has tipped over.
+has tipped over or left the site (its centre past the edge of the terrain, where it
+would fall for as long as the run lasts).
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ class Recorder:
         self._next_frame_s = 0.0
         self._next_progress_s = 0.0
         self._tip_rad = truth.rover.config.limits.tip_over_rad if truth is not None else math.inf
+        self._left_at = (math.nan, math.nan, 0.0)
 
     def on_tick(self, tick: TickInfo) -> None:
         rec = self.record
@@ -132,10 +134,21 @@ class Recorder:
             sx, sy = self.site_size_m
             clearance = min(pose.x_m, pose.y_m, sx - pose.x_m, sy - pose.y_m)
             rec.min_edge_clearance_m = min(rec.min_edge_clearance_m, clearance)
+            if clearance < 0.0 and not rec.left_site:
+                rec.left_site = True
+                self._left_at = (pose.x_m, pose.y_m, -clearance)
         if self.video is not None and t >= self._next_frame_s:
             self._next_frame_s = t + VIDEO_FRAME_PERIOD_S
             self.video.add_frame(truth.chase_view(*VIDEO_SIZE_PX))
         return pose
 
     def should_cancel(self) -> str | None:
-        return "rover tipped over" if self.record.tipped_over else None
+        if self.record.tipped_over:
+            return "rover tipped over"
+        if self.record.left_site:
+            x, y, beyond = self._left_at
+            return (
+                f"rover left the site: its centre {beyond:.2f} m past the edge at "
+                f"({x:.2f}, {y:.2f})"
+            )
+        return None

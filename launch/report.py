@@ -100,6 +100,8 @@ def judge_run(run: RunRecord) -> Judgement:
         limit = getattr(acc, "max_tip_overs", None)
         if limit is not None:
             judgement.checks["tip_overs_ok"] = int(run.tipped_over) <= limit
+        if run.setup.scenario.site_size_m is not None:
+            judgement.checks.setdefault("stayed_on_site", not run.left_site)
     if run.error is not None:
         judgement.checks["no_error"] = False
     return judgement
@@ -148,6 +150,7 @@ def metrics_data(run: RunRecord, judgement: Judgement) -> dict[str, Any]:
             rock_contacts=len(run.rocks_touched),
             tipped_over=run.tipped_over,
             tip_overs=int(run.tipped_over),
+            left_site=run.left_site,
             min_edge_clearance_m=round(run.min_edge_clearance_m, 4),
             energy_used_wh=round(run.energy_used_wh or 0.0, 5),
         )

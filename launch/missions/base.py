@@ -146,6 +146,9 @@ class RunRecord:
     # ground truth, from the evaluation channel of a simulated run
     rocks_touched: set[int] = field(default_factory=set)
     tipped_over: bool = False
+    left_site: bool = False
+    """The rover's centre went past the site's edge (off the terrain: it falls), which
+    ends the run."""
     min_edge_clearance_m: float = math.inf
     energy_used_wh: float | None = None
     final_true: Pose2 | None = None
