@@ -251,6 +251,11 @@ class PlacementTask(PilotedScript):
             if math.dist(pre, (here.x_m, here.y_m)) > PRE_TOLERANCE_M:
                 yield from self.moves.go(pre, heading, radius)
         yield from self.moves.run_in(stand, heading, pre)
+        along, beside, yaw = self.moves.offsets(stand, heading)
+        log.info(
+            "unit %s: setting it down %.3f m short of the stand, %.3f m beside, %.4f rad off"
+            " (held %s)", q.id, along, beside, yaw, held,
+        )  # fmt: skip
         st.phase = f"{q.id}: setting it down"
         # Down to the height it was picked up at, not to the stop: lowered to the stop,
         # the pads pressed into the ground under the lift's 800 N and their friction there
