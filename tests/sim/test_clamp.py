@@ -20,7 +20,7 @@ from lunarsite.robot.control.payload import Weigh
 from lunarsite.robot.control.pilot import Pilot
 from lunarsite.robot.executive.skill import ActionResult, Skill
 from lunarsite.robot.site.modules import ModuleType
-from lunarsite.robot.types import Pose2
+from lunarsite.robot.types import STOP, Pose2, RoverCommand
 from lunarsite.sim.config import SimConfig
 from lunarsite.sim.units import SimUnit, add_unit, unit_pose
 from lunarsite.sim.world import LunarWorld
@@ -151,3 +151,47 @@ def test_a_squeeze_too_weak_for_the_weight_lets_it_drop_and_the_scale_sees_it(
         held = scale.payload_kg(b.weigh().reading)
     assert held is not None and held < 0.3 * paver.mass_kg
     assert not math.isnan(held)
+
+
+def _pad_contacts(b: Bench) -> int:
+    c = b.world.client
+    pads = b.rover._clamps[0][2]
+    return sum(
+        len(c.getContactPoints(bodyA=b.rover.body, linkIndexA=pad, bodyB=b.unit.body))
+        for pad in pads
+    )
+
+
+def test_after_a_grasp_lets_go_the_pads_touch_and_grasp_the_unit_again(
+    placer: RoverConfig, paver: ModuleType
+) -> None:
+    # When the latch lets go, the pads' contacts with the unit are dropped for one physics
+    # step (PyBullet kept one with a reversed normal through a squeeze, and it dragged a
+    # released paver 3.6 cm after its opening pad); after that step the pads must collide
+    # with the unit again, or the next grasp would close through it.
+    reach = placer.tools[0].mount_xyz_m[0] + placer.tools[0].arm_length_m
+    b = Bench(placer, paver, (START.x_m + reach, START.y_m))
+    grasp = b.rover.grasps[0]
+    step_s = 1.0 / b.world.config.physics_hz
+    with b.world:
+        assert b.run(ToolsTo(b.pilot, {LIFT: 0.0, JAWS: 0.0})).succeeded
+        assert b.run(CloseOn(b.pilot, b.tool, paver.grasp_width_m)).succeeded
+        assert grasp.held == b.unit.body and _pad_contacts(b) > 0
+        at = b.unit_xyz()
+        # Ease the squeeze off with the pads left on the faces: the grasp ends (the pads
+        # no longer press) while they still touch the unit.
+        b.rover.write(RoverCommand(STOP, {JAWS: b.tool.squeeze_for_m(paver.grasp_width_m)}))
+        for _ in range(480):
+            b.world.clock.sleep_s(step_s)
+            if grasp.held is None:
+                break
+        assert grasp.held is None
+        b.world.clock.sleep_s(0.5)
+        assert _pad_contacts(b) > 0  # the pads on its faces touch it again
+        assert b.run(ToolsTo(b.pilot, {JAWS: 0.0})).succeeded
+        assert np.allclose(b.unit_xyz(), at, atol=2e-3)  # let go where it stood
+        # The jaws close on it and hold it again.
+        assert b.run(CloseOn(b.pilot, b.tool, paver.grasp_width_m)).succeeded
+        assert grasp.held == b.unit.body
+        assert b.run(ToolsTo(b.pilot, {LIFT: 4.0})).succeeded
+        assert b.unit_xyz()[2] - at[2] > 0.15
