@@ -202,12 +202,13 @@ def recheck_neighbours(task: PlacementTask, step: AssemblyStep, module: ModuleTy
             continue
         if gap_m(q, module, d, m) > RECHECK_WITHIN_M:
             continue
+        # Its own stand, so the log's "from where it was thought" is from its own.
         *_, seen = yield from task.moves.sighted(
             other.slot.id,
             m,
-            (step.place.x_m, step.place.y_m),
-            step.place.yaw_rad,
-            step.place_pre_xy_m,
+            (other.place.x_m, other.place.y_m),
+            other.place.yaw_rad,
+            other.place_pre_xy_m,
         )
         if seen is None:
             continue
