@@ -14,25 +14,17 @@ from lunarsite.robot.hardware.mock import ManualClock
 from lunarsite.robot.planning.assembly import AssemblyParams, AssemblyPlan
 from lunarsite.robot.planning.assembly_access import AccessMap
 from lunarsite.robot.site.grid import GridSpec
-from lunarsite.robot.site.modules import Catalog, Grasp, ModuleType, Placement
+from lunarsite.robot.site.modules import Catalog, Placement
 from lunarsite.robot.tasks.clamp_moves import ClampMoves, stand_for
 from lunarsite.robot.tasks.placement import PlacementTaskParams
 from lunarsite.robot.types import Pose2, wrap_angle
 from tests.conftest import shipped_rover
 from tests.robot.conftest import Sensing, walls_seen_by
+from tests.robot.test_assembly import PAVER
 from tests.robot.test_dig_dump import HZ, _run
 from tests.robot.test_travel import _TurnCountingMock
 
 SITE = (10.0, 7.0)
-PAVER = ModuleType(
-    name="paver",
-    kind="paver",
-    size_m=(0.3, 0.3, 0.06),
-    mass_kg=10.0,
-    grasp=Grasp(axis="y", height_m=0.03),
-    max_slope_rad=0.1,
-    rests_on=("ground", "paver"),
-)
 
 
 @pytest.mark.parametrize(
