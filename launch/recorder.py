@@ -91,7 +91,6 @@ class Recorder:
         self._next_frame_s = 0.0
         self._next_progress_s = 0.0
         self._tip_rad = truth.rover.config.limits.tip_over_rad if truth is not None else math.inf
-        self._left_at = (math.nan, math.nan, 0.0)
 
     def on_tick(self, tick: TickInfo) -> None:
         rec = self.record
@@ -131,12 +130,9 @@ class Recorder:
         if pose.tilt_rad > self._tip_rad:
             rec.tipped_over = True
         if self.site_size_m is not None:
-            sx, sy = self.site_size_m
-            clearance = min(pose.x_m, pose.y_m, sx - pose.x_m, sy - pose.y_m)
+            clearance = self._edge_clearance_m(pose.x_m, pose.y_m)
             rec.min_edge_clearance_m = min(rec.min_edge_clearance_m, clearance)
-            if clearance < 0.0 and not rec.left_site:
-                rec.left_site = True
-                self._left_at = (pose.x_m, pose.y_m, -clearance)
+            rec.left_site = rec.left_site or clearance < 0.0
         if self.video is not None and t >= self._next_frame_s:
             self._next_frame_s = t + VIDEO_FRAME_PERIOD_S
             self.video.add_frame(truth.chase_view(*VIDEO_SIZE_PX))
@@ -145,10 +141,16 @@ class Recorder:
     def should_cancel(self) -> str | None:
         if self.record.tipped_over:
             return "rover tipped over"
-        if self.record.left_site:
-            x, y, beyond = self._left_at
+        if self.record.left_site:  # asked every tick: the last pose is where it left
+            x, y = self.record.true_xyzyaw[-1][:2]
             return (
-                f"rover left the site: its centre {beyond:.2f} m past the edge at "
-                f"({x:.2f}, {y:.2f})"
+                f"rover left the site: its centre {-self._edge_clearance_m(x, y):.2f} m past "
+                f"the edge at ({x:.2f}, {y:.2f})"
             )
         return None
+
+    def _edge_clearance_m(self, x_m: float, y_m: float) -> float:
+        """How far inside the site's nearest edge (x, y) is, in m (negative: outside)."""
+        assert self.site_size_m is not None
+        sx, sy = self.site_size_m
+        return min(x_m, y_m, sx - x_m, sy - y_m)

@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 
 from ..config import RoverConfig, ToolConfig
+from .pilot import load_pivot_ahead_m
 
 __all__ = [
     "BucketPoses",
@@ -58,8 +59,9 @@ class BucketPoses:
         load is not known, and a full bucket is assumed)."""
         if load_kg is None:
             return self.loaded_pivot_ahead_m
-        pivot = self.empty_pivot_ahead_m + self.pivot_per_kg_m * max(load_kg, 0.0)
-        return min(pivot, self.loaded_pivot_ahead_m)
+        return load_pivot_ahead_m(
+            self.empty_pivot_ahead_m, self.pivot_per_kg_m, self.loaded_pivot_ahead_m, load_kg
+        )
 
 
 def dig_bucket(config: RoverConfig) -> ToolConfig | None:

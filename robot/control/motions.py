@@ -37,6 +37,8 @@ __all__ = ["Hold", "Straight", "ToolsTo", "TurnTo", "WallFix"]
 
 log = logging.getLogger(__name__)
 
+STRAIGHT_TIMEOUT_S = 30.0
+"""How long a :class:`Straight` may take unless told, in s."""
 SETTLE_AFTER_MOTION_S = 0.25
 """Standing time at the end of every straight leg and turn, in s."""
 TURN_DEADBAND_RAD = 0.08
@@ -139,7 +141,7 @@ class Straight(Skill):
         speed_mps: float,
         yaw_rad: float,
         *,
-        timeout_s: float = 30.0,
+        timeout_s: float = STRAIGHT_TIMEOUT_S,
         guard: Callable[[SensedState], float | None] | None = None,
         line_through_m: tuple[float, float] | None = None,
         line_lookahead_m: float = LINE_LOOKAHEAD_M,

@@ -21,7 +21,7 @@ from ..executive.skill import Running
 from ..perception.gyro_bias import ZuptDeadReckoning
 from ..types import STOP, DriveCommand, Pose2, RoverCommand, SensedState, wrap_angle
 
-__all__ = ["Pilot"]
+__all__ = ["Pilot", "load_pivot_ahead_m"]
 
 log = logging.getLogger(__name__)
 
@@ -151,3 +151,10 @@ class Pilot:
         c, s = math.cos(turned), math.sin(turned)
         dx, dy = c * hx - s * hy - hx, s * hx + c * hy - hy
         self.odometry.reset(Pose2(p.x_m + dx, p.y_m + dy, p.yaw_rad))
+
+
+def load_pivot_ahead_m(empty_m: float, per_kg_m: float, max_m: float, load_kg: float) -> float:
+    """Where a skid-steer's turn in place pivots with ``load_kg`` held ahead, in m ahead of
+    the chassis centre: ``empty_m`` with nothing held, ``per_kg_m`` further ahead per kg
+    (it pivots about its more heavily loaded axle), no farther ahead than ``max_m``."""
+    return min(empty_m + per_kg_m * max(load_kg, 0.0), max_m)

@@ -15,14 +15,11 @@ from collections.abc import Callable
 from ..executive.compose import ScriptBody
 from ..perception.mapping import RangeScan
 from ..types import wrap_angle
-from .motions import Straight, TurnTo, WallFix
+from .motions import STRAIGHT_TIMEOUT_S, Straight, TurnTo, WallFix
 from .pilot import Pilot
 
 __all__ = ["LATERAL_TOLERANCE_M", "travel", "travel_direct"]
 
-LEG_TIMEOUT_S = 30.0
-"""How long a leg may take by default, in s (:class:`~lunarsite.robot.control.motions.
-Straight`'s own default)."""
 ON_LINE_HEADING_RAD = 0.35
 """A rover facing within this of the heading it is to stand at, and
 :data:`ON_LINE_OFFSET_M` or less beside the line through the target along that heading,
@@ -131,12 +128,13 @@ def travel_direct(
     finds the leg slipped (:attr:`Pilot.slips_in_a_row`: wheels turning, chassis held)
     runs ``unstick`` before the next leg, when given. ``min_leg_speed_mps``, when given,
     lets a long leg take as long as its length at that speed (at least
-    :data:`LEG_TIMEOUT_S`); without it every leg times out at :data:`LEG_TIMEOUT_S`."""
+    :data:`~lunarsite.robot.control.motions.STRAIGHT_TIMEOUT_S`); without it every leg
+    times out at that."""
 
     def leg_timeout_s(dist_m: float) -> float:
         if min_leg_speed_mps is None:
-            return LEG_TIMEOUT_S
-        return max(LEG_TIMEOUT_S, dist_m / min_leg_speed_mps)
+            return STRAIGHT_TIMEOUT_S
+        return max(STRAIGHT_TIMEOUT_S, dist_m / min_leg_speed_mps)
 
     for _ in range(tries):
         p = pilot.pose

@@ -44,7 +44,7 @@ from ..config import RoverConfig, ToolConfig
 from ..control.clamp import CloseOn
 from ..control.motions import ToolsTo
 from ..control.payload import Weigh
-from ..control.pilot import Pilot
+from ..control.pilot import Pilot, load_pivot_ahead_m
 from ..executive.compose import ScriptBody
 from ..executive.skill import ActionResult, ActionStatus, Skill
 from ..perception.mapping import RangeScan
@@ -121,8 +121,9 @@ class PlacementTaskParams:
 
     def pivot_ahead_m(self, held_kg: float) -> float:
         """Where a turn in place pivots with ``held_kg`` in the jaws, in m."""
-        pivot = self.empty_pivot_ahead_m + self.pivot_per_kg_m * max(held_kg, 0.0)
-        return min(pivot, self.max_pivot_ahead_m)
+        return load_pivot_ahead_m(
+            self.empty_pivot_ahead_m, self.pivot_per_kg_m, self.max_pivot_ahead_m, held_kg
+        )
 
 
 @dataclass
