@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from lunarsite.robot.executive import SensorWatch
 from lunarsite.robot.hardware import Clock, HardwareError, RoverInterface
 from lunarsite.robot.navigation import CameraSource, MapSource
 from lunarsite.robot.perception.mapping import RangeScan
@@ -186,6 +187,12 @@ class Backend(ABC):
     name: str
     observer: SensorObserver | None = None
     """Shown the scans and frames of the sensors built after it is set (the run log)."""
+    imu_readings_raw: bool = False
+    """Whether the rover's IMU readings come straight from a noisy sensor model, never
+    quantized or repeated by a link: six channels that repeat then mean a stopped IMU."""
+    sensor_watch: SensorWatch | None = None
+    """Watches the scanners and cameras built after it is set for a stop (the run's
+    :class:`~lunarsite.robot.executive.SensorWatch`, which the loop asks every tick)."""
 
     @property
     @abstractmethod
@@ -234,6 +241,7 @@ class SimBackend(Backend):
     """
 
     name = "sim"
+    imu_readings_raw = True
 
     def __init__(
         self,
@@ -280,13 +288,15 @@ class SimBackend(Backend):
     def range_scanner(self, config: Any, rng: np.random.Generator) -> MapSource:
         from lunarsite.sim.rangefinder import Rangefinder
 
-        scan = Rangefinder(self.world, self.rover, config, rng=rng).scan
-        return observed_scans(scan, self.observer)
+        scan = Rangefinder(self.world, self.rover, config, rng=rng).read
+        source = observed_scans(scan, self.observer)
+        return source if self.sensor_watch is None else self.sensor_watch.scanner(source)
 
     def camera(self) -> CameraSource:
         if self.scenario.rover.camera is None:
             raise MissingSensorError(f"rover {self.scenario.rover.name!r} has no camera")
-        return observed_frames(self.rover.read_camera, self.observer)
+        source = observed_frames(self.rover.read_camera, self.observer)
+        return source if self.sensor_watch is None else self.sensor_watch.camera(source)
 
     def close(self) -> None:
         self.world.close()

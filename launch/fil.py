@@ -81,6 +81,8 @@ class FirmwareInLoopBackend(SimBackend):
     """The world of a scenario (as :class:`SimBackend`), its rover driven by the firmware
     over ``link`` ("virtual" or "avr") and the controller on the serial link."""
 
+    imu_readings_raw = False  # the telemetry quantizes them
+
     def __init__(self, scenario: LoadedScenario, seed: int, *, link: str, board: str = "uno"):
         if link not in LINKS:
             raise ValueError(f"link must be one of {LINKS}, got {link!r}")

@@ -21,7 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lunarsite.robot.executive import ActionResult, ActionStatus, Agent, ControlLoop, LoopEnd
+from lunarsite.robot.executive import (
+    ActionResult,
+    ActionStatus,
+    Agent,
+    ControlLoop,
+    LoopEnd,
+    SensorLimits,
+    SensorWatch,
+)
 
 from .backends import Backend, SerialBackend, SimBackend
 from .files import ScenarioError
@@ -197,6 +205,7 @@ def run_mission(
             if out_dir is not None and log_mcap:
                 runlog = _open_run_log(setup, out_dir)
                 backend.observer = runlog  # before the mission builds its sensors
+            backend.sensor_watch = sensor_watch_for(scenario, backend)
             try:
                 kind.prepare(setup)
                 task = kind.build(setup)
@@ -215,7 +224,7 @@ def run_mission(
                         runlog=runlog,
                     )
                     loop = ControlLoop(
-                        [Agent(rover, task, scenario.rover.name)],
+                        [Agent(rover, task, scenario.rover.name, backend.sensor_watch)],
                         rate_hz=setup.control_hz,
                         time_limit_s=time_limit_s,
                         on_tick=recorder.on_tick,
@@ -260,6 +269,21 @@ def run_mission(
     finally:
         if runlog is not None:
             runlog.close()
+
+
+def sensor_watch_for(scenario: LoadedScenario, backend: Backend) -> SensorWatch:
+    """The watch over the run's sensors: lags allowed by the camera's rate; the IMU watched
+    for frozen readings only where they come raw from a noisy sensor model (a serial board
+    flags a hung IMU itself, and its quantized telemetry may repeat at rest)."""
+    cam = scenario.rover.camera
+    imu = scenario.rover.imu
+    noisy = imu.gyro_noise_std_radps > 0.0 and imu.accel_noise_std_mps2 > 0.0
+    return SensorWatch(
+        SensorLimits.for_camera_rate(
+            cam.rate_hz if cam is not None else 5.0,
+            imu_noisy=noisy and backend.imu_readings_raw,
+        )
+    )
 
 
 def _open_run_log(setup: RunSetup, out_dir: Path) -> RunLog | None:

@@ -3,7 +3,7 @@ file (``lunarsite validate``, ``lunarsite link-check``) does not load PyBullet."
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -22,6 +22,13 @@ class SimConfig(StrictModel):
     solver_iterations: Annotated[int, Field(gt=0, le=1000)] = 50
     render_camera: bool = False
     """Stream the rover camera at its rate (costs real time; off when nothing reads it)."""
+    sensor_stops_s: dict[Literal["camera", "scanner", "imu"], Positive] = Field(
+        default_factory=dict
+    )
+    """Fault rehearsal: when each named sensor stops delivering, in s of simulated time
+    after the rover is activated (the start of a run). The camera keeps handing out its
+    last frame, the scanner gives nothing, the IMU repeats its last reading (what a hung
+    driver or bus does)."""
 
     @model_validator(mode="after")
     def _rates_commensurate(self) -> SimConfig:

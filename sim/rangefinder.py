@@ -87,6 +87,11 @@ class Rangefinder:
         self._rng = rng
         self._dirs = ray_directions(config)
 
+    def read(self) -> RangeScan | None:
+        """The scanner's stream: a scan taken now, or None once the scenario's fault
+        rehearsal has stopped the scanner."""
+        return None if self.rover.sensor_stopped("scanner") else self.scan()
+
     def scan(self) -> RangeScan:
         cfg = self.config
         centre, rot = self.rover.chassis_frame()

@@ -109,6 +109,8 @@ class SimRover(RoverInterface):
         self._last_read_s: float | None = None
         self.energy_used_j = 0.0
         self._latest_frame: CameraFrame | None = None
+        self._imu_held: tuple[tuple[float, float, float], tuple[float, float, float]] | None = None
+        self._active_since_s: float | None = None
         cam = config.camera
         if cam is not None and world.config.render_camera:
             self._frame_every = max(1, round(world.config.physics_hz / cam.rate_hz))
@@ -474,6 +476,8 @@ class SimRover(RoverInterface):
         self.world.step(round(SETTLE_S * self.world.config.physics_hz))
 
     def _on_activate(self) -> None:
+        if self._active_since_s is None:
+            self._active_since_s = self.world.sim_time_s
         self._command = RoverCommand()
         self._apply()
 
@@ -530,6 +534,12 @@ class SimRover(RoverInterface):
             gyro = gyro + rng.normal(0.0, cfg.imu.gyro_noise_std_radps, 3)
         if cfg.imu.accel_noise_std_mps2 > 0.0:
             accel = accel + rng.normal(0.0, cfg.imu.accel_noise_std_mps2, 3)
+        imu = (
+            (float(gyro[0]), float(gyro[1]), float(gyro[2])),
+            (float(accel[0]), float(accel[1]), float(accel[2])),
+        )
+        if self._imu_held is None or not self.sensor_stopped("imu"):
+            self._imu_held = imu  # a stopped IMU repeats its last reading
         tools = {
             name: servo.angle_rad(c.getJointState(self.body, servo.joints[0][0])[0])
             for name, servo in self._servos.items()
@@ -541,8 +551,8 @@ class SimRover(RoverInterface):
             stamp_s=now,
             left_ticks=side_ticks(self._left_wheels),
             right_ticks=side_ticks(self._right_wheels),
-            gyro_radps=(float(gyro[0]), float(gyro[1]), float(gyro[2])),
-            accel_mps2=(float(accel[0]), float(accel[1]), float(accel[2])),
+            gyro_radps=self._imu_held[0],
+            accel_mps2=self._imu_held[1],
             tool_positions_rad=tools,
             battery_v=battery_v,
         )
@@ -594,15 +604,24 @@ class SimRover(RoverInterface):
     def _on_read_camera(self) -> CameraFrame:
         if self.config.camera is None:
             return super()._on_read_camera()
-        if not self.world.config.render_camera:
-            return self._render()  # no stream: each read takes a picture now
-        if self._latest_frame is None:
+        stopped = self.sensor_stopped("camera")
+        if self._latest_frame is None or not (stopped or self.world.config.render_camera):
+            # No stream: each read takes a picture now (a stopped camera keeps its last).
             self._latest_frame = self._render()
         return self._latest_frame
 
     def _maybe_render(self) -> None:
-        if self.world.step_count % self._frame_every == 0:
+        if self.world.step_count % self._frame_every == 0 and not self.sensor_stopped("camera"):
             self._latest_frame = self._render()
+
+    def sensor_stopped(self, sensor: str) -> bool:
+        """Whether the scenario's fault rehearsal has stopped ``sensor`` by now
+        (:attr:`~.config.SimConfig.sensor_stops_s`, counted from the first activation)."""
+        stop_s = self.world.config.sensor_stops_s.get(sensor)  # type: ignore[call-overload]
+        since_s = self._active_since_s
+        return (
+            stop_s is not None and since_s is not None and self.world.sim_time_s >= since_s + stop_s
+        )
 
     def _render(self) -> CameraFrame:
         cam = self.config.camera

@@ -8,7 +8,8 @@ on hardware it sleeps. It also owns what no skill should decide alone:
 - the time limit (skills still running are canceled with the reason);
 - cancellation from outside (:meth:`ControlLoop.cancel`, a ``should_cancel`` hook, Ctrl-C);
 - hardware faults: a read or write that raises, an emergency stop or IMU fault the rover
-  reports, a link down for longer than ``max_link_outage_s``.
+  reports, a link down for longer than ``max_link_outage_s``, a sensor that stopped
+  (an agent's :class:`~.sensor_watch.SensorWatch`).
 
 Whatever ends the loop, every rover it drove is sent a zero drive command before
 :meth:`ControlLoop.run` returns (tool servos keep their targets). A reading whose stamp has
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from ..hardware.clock import LoopRate
 from ..hardware.interface import HardwareError, LifecycleState, RoverInterface
 from ..types import STOP, RoverCommand, SensedState
+from .sensor_watch import SensorWatch
 from .skill import ActionResult, ActionStatus, Running, Skill
 
 __all__ = ["Agent", "ControlLoop", "LoopEnd", "LoopResult", "TickInfo"]
@@ -46,6 +48,8 @@ class Agent:
     rover: RoverInterface
     skill: Skill
     name: str = "rover"
+    sensors: SensorWatch | None = None
+    """The watch over the camera, scanner and IMU the skill reads, if any."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +235,10 @@ class ControlLoop:
         for other in sorted(faults - FATAL_FAULTS - LINK_FAULTS - st.warned):
             st.warned.add(other)
             log.warning("%s reports %s", st.agent.name, other)
+        watch = st.agent.sensors
+        if watch is not None:
+            watch.reading(sensed)
+            return watch.fault()
         return None
 
     def _stop_reason(self, elapsed_s: float) -> tuple[str | None, str]:
