@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from lunarsite.robot.executive import TickInfo
 
 from .backends import Truth
-from .missions.base import MissionKind, RunRecord, Task
+from .missions.base import KnowsItsError, MissionKind, RunRecord, Task
 from .runlog import RunLog
 from .video import VideoRecorder
 
@@ -98,6 +98,9 @@ class Recorder:
         rec.t_s.append(t)
         est = self.task.pose
         rec.est_xyyaw.append((est.x_m, est.y_m, est.yaw_rad))
+        if isinstance(self.task, KnowsItsError):
+            P = self.task.pose_covariance
+            rec.est_cov.append((float(P[0, 0]), float(P[0, 1]), float(P[1, 1]), float(P[2, 2])))
         drive = tick.command.drive
         rec.cmd.append((drive.linear_mps, drive.angular_radps))
         activity = self.task.activity

@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from .backends import SimBackend
+from .consistency import nees_summary, run_nees
 from .html_report import write_run_report
 from .missions.base import Judgement, RunRecord
 from .pictures import write_terrain_map
@@ -154,6 +155,9 @@ def metrics_data(run: RunRecord, judgement: Judgement) -> dict[str, Any]:
             min_edge_clearance_m=round(run.min_edge_clearance_m, 4),
             energy_used_wh=round(run.energy_used_wh or 0.0, 5),
         )
+        if len(run.est_cov) == len(run.t_s) and run.t_s:
+            pos, yaw = run_nees(run.true_xyzyaw, run.est_xyyaw, run.est_cov)
+            data["nees"] = {"position": nees_summary(pos, 2), "yaw": nees_summary(yaw, 1)}
     data.update(judgement.data)
     if run.video_frames:
         data["video_frames"] = run.video_frames
@@ -204,6 +208,7 @@ def write_report_logged(out_dir: Path) -> None:
 
 POSE_COLUMNS = ("true_x_m", "true_y_m", "true_z_m", "true_yaw_rad")
 EST_COLUMNS = ("est_x_m", "est_y_m", "est_yaw_rad")
+EST_COV_COLUMNS = ("est_std_x_m", "est_std_y_m", "est_corr_xy", "est_std_yaw_rad")
 
 
 def write_pose_csv(
@@ -228,6 +233,16 @@ def _write_trajectory(run: RunRecord, path: Path) -> None:
             cols[name] = [row[i] for row in run.true_xyzyaw]
     for i, name in enumerate(EST_COLUMNS):
         cols[name] = [row[i] for row in run.est_xyyaw]
+    if len(run.est_cov) == len(run.t_s):
+        # Standard deviations and the x–y correlation: well scaled for the CSV's digits.
+        vx, cxy, vy, vyaw = (
+            np.asarray(c, dtype=np.float64) for c in zip(*run.est_cov, strict=True)
+        )
+        sx, sy = np.sqrt(vx), np.sqrt(vy)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            corr = np.where(sx * sy > 0.0, cxy / (sx * sy), 0.0)
+        for name, col in zip(EST_COV_COLUMNS, (sx, sy, corr, np.sqrt(vyaw)), strict=True):
+            cols[name] = col.tolist()
     cols["cmd_linear_mps"] = [v for v, _ in run.cmd]
     cols["cmd_angular_radps"] = [w for _, w in run.cmd]
     if run.has_truth and len(run.energy_wh) == len(run.t_s):

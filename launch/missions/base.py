@@ -16,7 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -38,6 +38,7 @@ __all__ = [
     "Belief",
     "HeightBelief",
     "Judgement",
+    "KnowsItsError",
     "MissionKind",
     "RunRecord",
     "RunSetup",
@@ -55,6 +56,17 @@ class Task(Protocol):
 
     @property
     def activity(self) -> str: ...
+
+
+@runtime_checkable
+class KnowsItsError(Protocol):
+    """A task whose estimate comes with a covariance (a filter): the recorder keeps it,
+    and the metrics judge it against the truth (NEES, :mod:`..consistency`)."""
+
+    @property
+    def pose_covariance(self) -> npt.NDArray[np.float64]:
+        """Covariance of the estimate of (x_m, y_m, yaw_rad) behind ``pose``, 3×3."""
+        ...
 
 
 class HeightBelief(Protocol):
@@ -128,6 +140,9 @@ class RunRecord:
     time_limit_s: float
     t_s: list[float] = field(default_factory=list)
     est_xyyaw: list[tuple[float, float, float]] = field(default_factory=list)
+    est_cov: list[tuple[float, float, float, float]] = field(default_factory=list)
+    """Per tick, for a task that :class:`KnowsItsError`: the estimate's (var_x m², cov_xy
+    m², var_y m², var_yaw rad²)."""
     cmd: list[tuple[float, float]] = field(default_factory=list)
     true_xyzyaw: list[tuple[float, float, float, float]] = field(default_factory=list)
     channels: dict[str, list[float]] = field(default_factory=dict)

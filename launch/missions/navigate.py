@@ -303,6 +303,11 @@ class Navigate(MissionKind):
                 )
             goals.append(entry)
         reached = sum(1 for e in goals if e["reached"])
+        # Called reached by the rover's own estimate, while the truth was outside the
+        # tolerance: the estimate sure of an error it had not got.
+        false_arrivals = sum(
+            1 for e in goals if e["attempted"] and e["status"] == "succeeded" and not e["reached"]
+        )
         share = reached / len(goals) if goals else 0.0
         median_loc = float(np.median(loc_errors)) if loc_errors else math.nan
         result = run.result
@@ -316,6 +321,7 @@ class Navigate(MissionKind):
             "goals": goals,
             "goals_reached": reached,
             "goal_share": round(share, 4),
+            "goals_called_reached_falsely": false_arrivals,
             "median_localization_error_m": None if math.isnan(median_loc) else round(median_loc, 4),
             "terrain": {"craters": len(terrain.craters), "rigid_rocks": len(terrain.rocks)},
             "beacons": len(run.setup.scenario.config.site.beacons),

@@ -13,6 +13,9 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+
 from ..executive.skill import ActionResult, ActionStatus, Running, Skill, Step
 from ..navigation.goal import NavigateToGoal
 from ..navigation.navigator import Navigator
@@ -50,6 +53,11 @@ class NavigateGoals(Skill):
     def pose(self) -> Pose2:
         """The rover's own estimate, in the site frame."""
         return self.nav.localizer.pose
+
+    @property
+    def pose_covariance(self) -> npt.NDArray[np.float64]:
+        """The filter's covariance of (x_m, y_m, yaw_rad), 3×3 (a copy)."""
+        return self.nav.localizer.P[:3, :3].copy()
 
     @property
     def goal_index(self) -> int:
