@@ -65,13 +65,18 @@ def nees_summary(nees: FloatArray, dof: int) -> dict[str, Any]:
     return {
         "dof": dof,
         "ticks": len(x),
-        "mean": round(float(x.mean()), 4),
-        "median": round(float(np.median(x)), 4),
-        "p95": round(float(np.percentile(x, 95)), 4),
-        "max": round(float(x.max()), 4),
-        "chi2_95": round(limit, 4),
+        "mean": _figure(x.mean()),
+        "median": _figure(np.median(x)),
+        "p95": _figure(np.percentile(x, 95)),
+        "max": _figure(x.max()),
+        "chi2_95": _figure(limit),
         "share_above_chi2_95": round(float(np.mean(x > limit)), 4),
     }
+
+
+def _figure(value: float | np.floating[Any]) -> float:
+    """Four significant digits (a NEES spans decades)."""
+    return float(f"{float(value):.4g}")
 
 
 def mc_band(runs: int, dof: int, probability: float = 0.95) -> tuple[float, float]:

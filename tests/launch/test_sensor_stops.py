@@ -9,6 +9,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import yaml
 
@@ -94,3 +95,15 @@ def test_with_every_sensor_live_the_same_drive_reaches_its_goal(tmp_path: Path) 
     assert metrics["success"] is True
     assert end_s > STOP_S + 2.0  # it ran past the time the others stopped
     assert speed < 0.05
+    # The filter's NEES in metrics.json, recomputed from trajectory.csv's columns.
+    rows = np.genfromtxt(tmp_path / "run" / "trajectory.csv", delimiter=",", names=True)
+    nees = []
+    for r in rows:
+        sx, sy, rho = r["est_std_x_m"], r["est_std_y_m"], r["est_corr_xy"]
+        cov = np.array([[sx * sx, rho * sx * sy], [rho * sx * sy, sy * sy]])
+        err = np.array([r["true_x_m"] - r["est_x_m"], r["true_y_m"] - r["est_y_m"]])
+        nees.append(float(err @ np.linalg.solve(cov, err)))
+    position = metrics["nees"]["position"]
+    assert position["ticks"] == len(rows) == metrics["ticks"]
+    assert position["mean"] == pytest.approx(np.mean(nees), rel=0.05)
+    assert metrics["goals_called_reached_falsely"] == 0
