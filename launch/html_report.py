@@ -46,10 +46,14 @@ CAPTIONS: Final = {
     "difference.png": "After minus before: blue where soil was cut, red where it was filled",
     "error_after.png": "True ground after the run minus the design",
     "plan.png": "The rover's first plan: cut and fill on its own survey, one arrow per load",
+    "belief_end.png": "What the rover believed at the end: the true ground, its own "
+    "elevation map on the same scale and the costmap it last planned on",
 }
 """Captions of the pictures the run folder writer and the missions make."""
 _CAPTION_PREFIXES: Final = {
     "profile_": "The true ground before and after across {name}, with its design",
+    "belief_goal_": "What the rover believed when goal {name} failed: the true ground, its "
+    "own elevation map and its costmap, with the path it was following",
 }
 _GROUPS: Final = {
     "Timing": (

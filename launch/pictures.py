@@ -35,7 +35,11 @@ __all__ = [
     "TERRAIN_CMAP",
     "PictureError",
     "figure_to_rgb",
+    "grid_extent",
     "hillshade_rgb",
+    "label_site_axes",
+    "new_figure",
+    "save_png",
     "terrain_map_figure",
     "write_difference_map",
     "write_terrain_map",
@@ -111,7 +115,7 @@ def _elevation_limits(*grids: np.ndarray) -> tuple[float, float]:
     return lo, hi
 
 
-def _extent(
+def grid_extent(
     shape: tuple[int, ...], cell: float, origin: tuple[float, float]
 ) -> tuple[float, float, float, float]:
     """(west, east, south, north) edges of the grid, in m, for ``imshow(extent=...)``."""
@@ -159,6 +163,7 @@ def hillshade_rgb(
     cell_size_m: float,
     azimuth_deg: float = 315.0,
     altitude_deg: float = 20.0,
+    limits_m: tuple[float, float] | None = None,
 ) -> np.ndarray:
     """Colour-by-elevation image of a height grid, shaded by a low sun as on the Moon.
 
@@ -168,27 +173,29 @@ def hillshade_rgb(
         cell_size_m: grid spacing in m (the same in x and y).
         azimuth_deg: direction the sun shines from, in degrees clockwise from north.
         altitude_deg: sun elevation above the horizon, in degrees.
+        limits_m: the heights at the two ends of the colour scale, in m (to compare two
+            grids on one scale); None: the grid's own min..max.
 
     Returns:
         uint8 (ny, nx, 3) RGB image with NORTH UP: image row 0 is ``heights_m[-1]``.
-        Colours come from ``TERRAIN_CMAP`` over the grid's own min..max height.
+        Colours come from ``TERRAIN_CMAP`` over ``limits_m``.
     """
     heights = _check_heights("heights_m", heights_m)
     cell = _check_cell_size(cell_size_m)
-    vmin, vmax = _elevation_limits(heights)
+    vmin, vmax = _elevation_limits(heights) if limits_m is None else limits_m
     return _shade(heights, cell, azimuth_deg, altitude_deg, vmin, vmax)
 
 
 # ----------------------------------------------------------------------- rendering
 
 
-def _new_figure(width_in: float, height_in: float) -> Figure:
+def new_figure(width_in: float, height_in: float) -> Figure:
     fig = Figure(figsize=(width_in, height_in), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
 
 
-def _save_png(fig: Figure, path: Path, what: str) -> None:
+def save_png(fig: Figure, path: Path, what: str) -> None:
     path = Path(path)
     try:
         fig.savefig(path, dpi=DPI, format="png")
@@ -212,7 +219,7 @@ def _panel_height_in(panel_width_in: float, extent: tuple[float, float, float, f
     return float(np.clip(panel_width_in * aspect, 2.0, 14.0))
 
 
-def _label_axes(ax: Axes) -> None:
+def label_site_axes(ax: Axes) -> None:
     ax.set_xlabel("x east (m)")
     ax.set_ylabel("y north (m)")
     ax.set_aspect("equal")
@@ -294,11 +301,11 @@ def terrain_map_figure(
     if (rock_arr[:, 2] <= 0.0).any():
         raise ValueError("rocks must be (x, y, diameter) with diameter > 0 m")
 
-    extent = _extent(heights.shape, cell, origin)
+    extent = grid_extent(heights.shape, cell, origin)
     vmin, vmax = _elevation_limits(heights)
     rgb = _shade(heights, cell, 315.0, 20.0, vmin, vmax)
 
-    fig = _new_figure(10.0, _panel_height_in(8.3, extent) + (0.9 if title else 0.6))
+    fig = new_figure(10.0, _panel_height_in(8.3, extent) + (0.9 if title else 0.6))
     ax = fig.add_subplot()
     ax.imshow(rgb, origin="upper", extent=extent, interpolation="nearest")
     fig.colorbar(
@@ -406,7 +413,7 @@ def terrain_map_figure(
             east, north = max(east, pts[:, 0].max()), max(north, pts[:, 1].max())
     ax.set_xlim(west, east)
     ax.set_ylim(south, north)
-    _label_axes(ax)
+    label_site_axes(ax)
     if handles:
         ax.legend(handles=handles, loc="upper right", framealpha=0.8, fontsize=9)
     if title:
@@ -458,7 +465,7 @@ def write_terrain_map(
         waypoint_tolerance_m=waypoint_tolerance_m,
         areas=areas,
     )
-    _save_png(fig, path, "terrain map")
+    save_png(fig, path, "terrain map")
 
 
 def write_difference_map(
@@ -488,7 +495,7 @@ def write_difference_map(
     cell = _check_cell_size(cell_size_m)
     origin = _check_origin(origin_xy_m)
     checked_areas = _check_areas(areas)
-    extent = _extent(before.shape, cell, origin)
+    extent = grid_extent(before.shape, cell, origin)
     vmin, vmax = _elevation_limits(before, after)
 
     diff = after - before
@@ -497,7 +504,7 @@ def write_difference_map(
     limit = max(limit, 1e-3)
 
     panel_w = 4.6
-    fig = _new_figure(3 * panel_w + 1.2, _panel_height_in(panel_w, extent) + 1.4)
+    fig = new_figure(3 * panel_w + 1.2, _panel_height_in(panel_w, extent) + 1.4)
     axes = fig.subplots(1, 3, sharex=True, sharey=True)
     for ax, grid, name in ((axes[0], before, "before"), (axes[1], after, "after")):
         ax.imshow(
@@ -507,7 +514,7 @@ def write_difference_map(
             interpolation="nearest",
         )
         ax.set_title(name)
-        _label_axes(ax)
+        label_site_axes(ax)
     fig.colorbar(
         ScalarMappable(norm=Normalize(vmin, vmax), cmap=colormaps[TERRAIN_CMAP]),
         ax=[axes[0], axes[1]],
@@ -525,7 +532,7 @@ def write_difference_map(
         vmax=limit,
     )
     axes[2].set_title("after − before")
-    _label_axes(axes[2])
+    label_site_axes(axes[2])
     for ax in axes:
         _draw_areas(ax, checked_areas, labels=ax is axes[0])
     diff_bar = fig.colorbar(
@@ -534,4 +541,4 @@ def write_difference_map(
     diff_bar.locator = MaxNLocator(nbins=5, symmetric=True)
     if title:
         fig.suptitle(title)
-    _save_png(fig, path, "difference map")
+    save_png(fig, path, "difference map")

@@ -21,7 +21,9 @@ One writer for every run, on every backend::
                       scans, the true terrain, the metrics): :mod:`~.runlog`; written by
                       the runner, not here
 
-and whatever the mission adds (:meth:`MissionKind.write_files`); then, last, from those
+and whatever the mission adds (:meth:`MissionKind.write_files`: ``navigate`` draws
+``belief_end.png`` and ``belief_goal_NN.png``, the rover's map and costmap beside the
+truth); then, last, from those
 files alone (:func:`~.html_report.write_run_report`, the code ``lunarsite report``
 runs)::
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
@@ -339,6 +340,47 @@ class Navigate(MissionKind):
             points_xy_m=np.asarray(task.goals, dtype=np.float64).reshape(-1, 2),
             tolerance_m=mission.goal_tolerance_m,
         )
+
+    def write_files(self, run: RunRecord, out_dir: Path, judgement: Judgement) -> None:
+        """``belief_end.png`` and a ``belief_goal_NN.png`` per goal that failed: the rover's
+        map and costmap beside the true ground (:mod:`lunarsite.launch.belief_pictures`)."""
+        from ..belief_pictures import BeliefView, TrueGround, write_belief_picture
+
+        task = run.task
+        assert isinstance(task, NavigateGoals)
+        mission: NavigateMission = run.setup.scenario.mission
+        terrain = getattr(run.setup.backend, "terrain", None)
+        truth = run.setup.backend.truth
+        ground = None
+        if terrain is not None and truth is not None:
+            cell, origin = truth.terrain_cell_size_m, truth.terrain_origin_xy_m
+            ground = TrueGround(rock_stamped_heights(terrain), cell, origin)
+        true_xy, done = run.true_xy(), np.asarray(run.channels.get("goals_done", []))
+        grid = task.nav.elevation.grid
+
+        def draw(name: str, view: BeliefView, tick: int, goal: int | None, what: str) -> None:
+            tick = min(tick, len(run.t_s) - 1)
+            here = (float(true_xy[tick, 0]), float(true_xy[tick, 1])) if len(true_xy) else None
+            write_belief_picture(
+                out_dir / name,
+                view,
+                truth=ground,
+                true_xy_m=here,
+                goal_xy_m=None if goal is None else task.goals[goal],
+                tolerance_m=mission.goal_tolerance_m,
+                title=f"t = {run.t_s[tick]:.0f} s: {what}" if run.t_s else what,
+            )
+
+        for snap in task.failure_maps:
+            view = BeliefView(grid, snap.heights_m, snap.costmap, snap.estimate, snap.path_xy_m)
+            tick = int(np.searchsorted(done, snap.goal_index + 1))
+            what = f"goal {snap.goal_index} {snap.reason}"
+            draw(f"belief_goal_{snap.goal_index:02d}.png", view, tick, snap.goal_index, what)
+        elevation = task.nav.elevation
+        end = np.fmax(elevation.top_m, elevation.heights_m)
+        view = BeliefView(grid, end, task.nav.last_costmap, task.pose, None)
+        last = task.goal_results[-1].index if task.goal_results else None
+        draw("belief_end.png", view, len(run.t_s) - 1, last, "the end of the run")
 
 
 MISSION = Navigate()

@@ -20,11 +20,31 @@ from ..executive.skill import ActionResult, ActionStatus, Running, Skill, Step
 from ..navigation.goal import NavigateToGoal
 from ..navigation.navigator import Navigator
 from ..navigation.phases import GoalResult
+from ..planning.costmap import Costmap
 from ..types import Pose2, SensedState
 
-__all__ = ["NavigateGoals", "NavigationResult"]
+__all__ = ["MapSnapshot", "NavigateGoals", "NavigationResult"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, eq=False)
+class MapSnapshot:
+    """What the rover believed when a goal ended short of success: for the pictures that
+    let a failure be read (its own map and costmap beside the truth)."""
+
+    goal_index: int
+    stamp_s: float
+    """Reading time of the tick the goal ended on, in s."""
+    estimate: Pose2
+    heights_m: npt.NDArray[np.float64]
+    """The elevation map then (a copy): each cell's height raised to its top where it has
+    one (what the costmap sees), NaN where unknown."""
+    costmap: Costmap | None
+    """The costmap it last planned on (immutable)."""
+    path_xy_m: npt.NDArray[np.float64] | None
+    """The path it was following, (N, 2) in m, or None."""
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +68,8 @@ class NavigateGoals(Skill):
         self.current: NavigateToGoal | None = None
         self.events: tuple[str, ...] = ()
         """What happened in the last tick, over every goal it touched."""
+        self.failure_maps: list[MapSnapshot] = []
+        """The rover's belief at each goal that ended short of success."""
 
     @property
     def pose(self) -> Pose2:
@@ -97,6 +119,8 @@ class NavigateGoals(Skill):
                 return step
             assert self.current.goal_result is not None
             self.goal_results.append(self.current.goal_result)
+            if not step.succeeded:
+                self._snapshot(self.current, now_s, step.reason)
             self.current = None
             if step.status in (ActionStatus.CANCELED, ActionStatus.PRECONDITION_FAILED):
                 break
@@ -106,6 +130,21 @@ class NavigateGoals(Skill):
             ActionStatus.SUCCEEDED if reached == len(self.goals) else ActionStatus.EXECUTION_FAILED
         )
         return ActionResult(status, f"reached {reached}/{len(self.goals)} goals")
+
+    def _snapshot(self, goal: NavigateToGoal, now_s: float, reason: str) -> None:
+        path = goal.path
+        elevation = self.nav.elevation
+        self.failure_maps.append(
+            MapSnapshot(
+                goal.index,
+                now_s,
+                self.nav.localizer.pose,
+                np.fmax(elevation.top_m, elevation.heights_m),
+                self.nav.last_costmap,
+                None if path is None else np.array(path.points_xy_m, dtype=np.float64),
+                reason,
+            )
+        )
 
     def _on_cancel(self, reason: str) -> str:
         if self.current is not None:
