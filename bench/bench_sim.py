@@ -1,4 +1,5 @@
-"""Real-time factor of the drive_test_dr world, headless, with and without camera rendering.
+"""Real-time factor of the drive_test_dr world, headless, with and without camera rendering;
+then of traverse with its camera drawing the terrain whole or culled to its view.
 
 Run: python bench/bench_sim.py [--sim-seconds 60]   (same as `lunarsite bench sim`)
 Prints JSON. Tests never assert on these figures.

@@ -10,7 +10,8 @@ from typing import Any
 
 import pybullet
 
-from .runner import run_sim
+from .backends import SimBackend
+from .runner import run_mission, run_sim
 from .schema import load_scenario
 
 __all__ = ["bench_sim", "bench_soil"]
@@ -26,7 +27,8 @@ def _machine() -> dict[str, Any]:
 
 
 def bench_sim(*, sim_seconds: float = 60.0, seed: int = 0) -> dict[str, Any]:
-    """Real-time factor of the drive_test_dr world, headless, without and with the camera.
+    """Real-time factor of the drive_test_dr world, headless, without and with the camera;
+    then of the traverse scenario with its camera, the terrain drawn whole or culled.
 
     Each measurement runs the drive_test_dr mission for ``sim_seconds`` of simulated time
     (the whole run: physics, sensors, controller, ground-truth recording) and divides by
@@ -64,8 +66,42 @@ def bench_sim(*, sim_seconds: float = 60.0, seed: int = 0) -> dict[str, Any]:
                 1e6 * wall / max(1.0, sim * scenario.config.sim.physics_hz), 1
             ),
         }
+    result["traverse"] = {
+        label: _traverse_with_camera(seed, sim_seconds, cull)
+        for label, cull in (("whole_terrain", False), ("culled_terrain", True))
+    }
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
     return result
+
+
+def _traverse_with_camera(seed: int, sim_seconds: float, cull: bool) -> dict[str, Any]:
+    """The traverse scenario (rigid 20 × 20 m site, camera streaming, scanner, planner)
+    for ``sim_seconds``: its real-time factor and the camera's cost per frame, with the
+    camera drawing the whole terrain or only the tiles in view
+    (:mod:`lunarsite.sim.render_tiles`)."""
+    scenario = load_scenario("traverse")
+    options = {
+        **scenario.kind.sim_options(scenario),
+        "render_camera": True,
+        "camera_culls_terrain": cull,
+    }
+    backend = SimBackend(scenario, seed, sim_options=options)
+    t0 = time.perf_counter()
+    outcome = run_mission(
+        scenario, backend, None, seed=seed, time_limit_s=sim_seconds, log_mcap=False
+    )
+    wall = time.perf_counter() - t0
+    sim = outcome.record.sim_time_s
+    rover = backend.rover
+    frames = max(1, rover.frames_rendered)
+    return {
+        "sim_time_s": round(sim, 3),
+        "wall_time_s": round(wall, 3),
+        "real_time_factor": round(sim / wall, 2),
+        "camera_frames": rover.frames_rendered,
+        "camera_ms_per_frame": round(1e3 * rover.render_wall_s / frames, 2),
+        "camera_share_of_wall": round(rover.render_wall_s / wall, 3),
+    }
 
 
 def _timings_ms(samples: list[float]) -> dict[str, float]:

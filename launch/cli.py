@@ -120,7 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "what",
         choices=["sim", "soil", "link", "nav"],
-        help="sim: real-time factor of drive_test_dr (dead reckoning); soil: soil update, "
+        help="sim: real-time factor of drive_test_dr (dead reckoning) and of traverse with its "
+        "camera drawing the terrain whole or culled; soil: soil update, "
         "heightfield refresh and dig_and_dump soil-on vs rigid; link: setpoint and "
         "telemetry rates and round trips to the virtual rover at 115200 baud; nav: "
         "planning time on 400 × 400 cells and the traverse closed loop over --seeds × --goals",

@@ -22,6 +22,9 @@ class SimConfig(StrictModel):
     solver_iterations: Annotated[int, Field(gt=0, le=1000)] = 50
     render_camera: bool = False
     """Stream the rover camera at its rate (costs real time; off when nothing reads it)."""
+    camera_culls_terrain: bool = True
+    """The rover camera draws only the terrain tiles in its view, coarse beyond 5 m
+    (:mod:`~lunarsite.sim.render_tiles`); False draws the whole heightfield every frame."""
     sensor_stops_s: dict[Literal["camera", "scanner", "imu"], Positive] = Field(
         default_factory=dict
     )

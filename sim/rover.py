@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import math
+import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -109,6 +111,9 @@ class SimRover(RoverInterface):
         self._last_read_s: float | None = None
         self.energy_used_j = 0.0
         self._latest_frame: CameraFrame | None = None
+        self.frames_rendered = 0
+        self.render_wall_s = 0.0
+        """Wall time spent rendering the camera, in s (for ``lunarsite bench sim``)."""
         self._imu_held: tuple[tuple[float, float, float], tuple[float, float, float]] | None = None
         self._active_since_s: float | None = None
         cam = config.camera
@@ -624,6 +629,13 @@ class SimRover(RoverInterface):
         )
 
     def _render(self) -> CameraFrame:
+        t0 = time.perf_counter()
+        frame = self._render_now()
+        self.frames_rendered += 1
+        self.render_wall_s += time.perf_counter() - t0
+        return frame
+
+    def _render_now(self) -> CameraFrame:
         cam = self.config.camera
         assert cam is not None
         c = self.world.client
@@ -639,15 +651,18 @@ class SimRover(RoverInterface):
             nearVal=cam.near_m,
             farVal=cam.far_m,
         )
-        _, _, rgba, depth_buf, _ = c.getCameraImage(
-            cam.width_px,
-            cam.height_px,
-            viewMatrix=view,
-            projectionMatrix=proj,
-            renderer=pb.ER_TINY_RENDERER,
-            shadow=0,
-            **CAMERA_LIGHTING,
-        )
+        tiles = self.world.render_tiles()
+        with nullcontext() if tiles is None else tiles.culled(view, proj, (eye[0], eye[1])):
+            _, _, rgba, depth_buf, _ = c.getCameraImage(
+                cam.width_px,
+                cam.height_px,
+                viewMatrix=view,
+                projectionMatrix=proj,
+                renderer=pb.ER_TINY_RENDERER,
+                shadow=0,
+                flags=pb.ER_NO_SEGMENTATION_MASK,
+                **CAMERA_LIGHTING,
+            )
         rgb = np.reshape(np.asarray(rgba, dtype=np.uint8), (cam.height_px, cam.width_px, 4))[
             :, :, :3
         ]

@@ -25,6 +25,7 @@ from lunarsite.robot.types import Pose2
 from .clock import SimClock
 from .config import SimConfig
 from .quiet import c_stdout_silenced
+from .render_tiles import RenderTiles
 from .soil import SoilConfig
 from .terrain import MAX_HEIGHTFIELD_SAMPLES, Terrain
 from .truth import GroundTruth
@@ -111,6 +112,7 @@ class LunarWorld:
             self.terrain_bodies = self.soil.terrain_bodies
             self.terrain_body = self.terrain_bodies[0]
         self.rock_bodies = self._build_rocks()
+        self._render_tiles: RenderTiles | None = None
         self.clock = SimClock(self)
         self.truth = GroundTruth(self)
         log.info(
@@ -122,6 +124,28 @@ class LunarWorld:
             self.config.physics_hz,
             self.config.gravity_mps2,
         )
+
+    def render_tiles(self) -> RenderTiles | None:
+        """The terrain as the rover camera draws it (built on first use, after every other
+        body); None when the scenario turns culling off."""
+        if not self.config.camera_culls_terrain:
+            return None
+        if self._render_tiles is None:
+            if self.soil is not None:
+                self._render_tiles = RenderTiles.soil(
+                    self.client, self.soil.field, REGOLITH_COLOR_RGBA
+                )
+            else:
+                t = self.terrain
+                self._render_tiles = RenderTiles.rigid(
+                    self.client,
+                    t.heights_m,
+                    t.cell_size_m,
+                    t.origin_xy_m,
+                    self.terrain_body,
+                    REGOLITH_COLOR_RGBA,
+                )
+        return self._render_tiles
 
     # ------------------------------------------------------------------- building
     def _build_terrain(self) -> int:
