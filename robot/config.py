@@ -30,6 +30,7 @@ __all__ = [
     "NonNegative",
     "Positive",
     "RoverConfig",
+    "StereoDepthConfig",
     "StrictModel",
     "ToolConfig",
     "Vec3",
@@ -127,6 +128,39 @@ class ImuConfig(StrictModel):
     accel_bias_std_mps2: NonNegative = 0.0
 
 
+class StereoDepthConfig(StrictModel):
+    """Depth by stereo matching, as a datasheet gives it: a disparity error of
+    ``disparity_std_px`` triangulates to a range error σz = z²·σd / (f·B), growing with
+    the square of range; no depth (0) nearer than ``min_range_m``, beyond ``max_range_m``
+    and where the surface is seen more obliquely than ``max_incidence_rad``."""
+
+    part: Annotated[str, Field(min_length=1)]
+    """The camera the figures come from, with its datasheet."""
+    baseline_m: Positive
+    focal_px: Positive
+    """Focal length of the depth imager at the resolution it matches at, in px."""
+    disparity_std_px: Positive
+    """RMS error of a pixel's disparity (the subpixel RMS), in px."""
+    min_range_m: Positive
+    max_range_m: Positive
+    max_incidence_rad: Annotated[float, Field(gt=0.0, le=math.pi / 2)] = 1.4
+    """Angle between the line of sight and the surface normal beyond which matching fails
+    (grazing ground far ahead), in rad."""
+
+    @model_validator(mode="after")
+    def _range_order(self) -> StereoDepthConfig:
+        if self.max_range_m <= self.min_range_m:
+            raise ValueError(
+                f"max_range_m ({self.max_range_m}) must be greater than min_range_m "
+                f"({self.min_range_m})"
+            )
+        return self
+
+    def depth_std_m(self, range_m: float) -> float:
+        """One pixel's depth error (1σ) at ``range_m`` along the optical axis, in m."""
+        return range_m * range_m * self.disparity_std_px / (self.focal_px * self.baseline_m)
+
+
 class CameraConfig(StrictModel):
     """A forward camera giving RGB and depth (pinhole, rendered by the simulator)."""
 
@@ -141,11 +175,24 @@ class CameraConfig(StrictModel):
     mount_pitch_rad: Finite = 0.0
     """Downward tilt of the optical axis (positive looks down), in rad."""
     depth_noise_std_m: NonNegative = 0.0
+    """A flat depth error at every range, in m (an idealised camera; see ``stereo``)."""
+    stereo: StereoDepthConfig | None = None
+    """Depth error and gaps of a stereo camera from its datasheet (instead of
+    ``depth_noise_std_m``)."""
+    latency_s: NonNegative = 0.0
+    """Time from a frame's capture to its arrival at the controller, in s: a frame
+    arrives stamped with its capture time, showing the world as it was then."""
 
     @model_validator(mode="after")
     def _near_before_far(self) -> CameraConfig:
         if self.far_m <= self.near_m:
             raise ValueError(f"far_m ({self.far_m}) must be greater than near_m ({self.near_m})")
+        if self.stereo is not None and self.depth_noise_std_m > 0.0:
+            raise ValueError("give either depth_noise_std_m or stereo, not both")
+        if self.latency_s * self.rate_hz >= 10.0:
+            raise ValueError(
+                f"latency_s ({self.latency_s}) is ten frame periods or more at {self.rate_hz} Hz"
+            )
         return self
 
 

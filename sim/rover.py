@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections import deque
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,7 @@ from lunarsite.robot.types import STOP, CameraFrame, Pose2, RoverCommand, Sensed
 
 from .body import BodyBuilder, ServoJoint
 from .clamp import GraspLatch, add_clamp, set_pad_friction
+from .depth_noise import stereo_depth
 
 if TYPE_CHECKING:
     from .world import LunarWorld
@@ -111,6 +113,8 @@ class SimRover(RoverInterface):
         self._last_read_s: float | None = None
         self.energy_used_j = 0.0
         self._latest_frame: CameraFrame | None = None
+        self._in_flight: deque[CameraFrame] = deque()
+        """Frames captured and not yet delivered (``camera.latency_s``), oldest first."""
         self.frames_rendered = 0
         self.render_wall_s = 0.0
         """Wall time spent rendering the camera, in s (for ``lunarsite bench sim``)."""
@@ -610,6 +614,9 @@ class SimRover(RoverInterface):
         if self.config.camera is None:
             return super()._on_read_camera()
         stopped = self.sensor_stopped("camera")
+        now = self.world.sim_time_s
+        while self._in_flight and self._in_flight[0].stamp_s + self.config.camera.latency_s <= now:
+            self._latest_frame = self._in_flight.popleft()
         if self._latest_frame is None or not (stopped or self.world.config.render_camera):
             # No stream: each read takes a picture now (a stopped camera keeps its last).
             self._latest_frame = self._render()
@@ -617,7 +624,11 @@ class SimRover(RoverInterface):
 
     def _maybe_render(self) -> None:
         if self.world.step_count % self._frame_every == 0 and not self.sensor_stopped("camera"):
-            self._latest_frame = self._render()
+            assert self.config.camera is not None
+            if self.config.camera.latency_s > 0.0:
+                self._in_flight.append(self._render())  # delivered latency_s after capture
+            else:
+                self._latest_frame = self._render()
 
     def sensor_stopped(self, sensor: str) -> bool:
         """Whether the scenario's fault rehearsal has stopped ``sensor`` by now
@@ -668,7 +679,9 @@ class SimRover(RoverInterface):
         ]
         zbuf = np.reshape(np.asarray(depth_buf, dtype=np.float64), (cam.height_px, cam.width_px))
         depth = cam.far_m * cam.near_m / (cam.far_m - (cam.far_m - cam.near_m) * zbuf)
-        if cam.depth_noise_std_m > 0.0:
+        if cam.stereo is not None:
+            depth = stereo_depth(depth, cam.vertical_fov_rad, cam.stereo, self._rng)
+        elif cam.depth_noise_std_m > 0.0:
             depth = depth + self._rng.normal(0.0, cam.depth_noise_std_m, depth.shape)
         return CameraFrame(
             stamp_s=self.world.sim_time_s,

@@ -82,8 +82,14 @@ class Navigator:
         self.elevation = elevation
         self.map_source = map_source
         self.markers = markers_by_id(markers)
+        stereo = config.camera.stereo if config.camera is not None else None
         self.detector = (
-            FiducialDetector({m.marker_id: m.size_m for m in markers}) if markers else None
+            FiducialDetector(
+                {m.marker_id: m.size_m for m in markers},
+                depth_std_m=None if stereo is None else stereo.depth_std_m,
+            )
+            if markers
+            else None
         )
         self.mount = CameraMount.from_config(config.camera) if config.camera else None
         self.body = BodyBox.for_rover(config)

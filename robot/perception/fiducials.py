@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -75,6 +75,15 @@ with 5 mm per-pixel depth noise: 0.2–0.8 cm at 4–11 m, where the corners alo
 DEPTH_INLIER_M = 0.03
 """Depth points farther than this from the marker's fitted plane are dropped (an edge
 pixel that sees the ground behind, a rock in front), in m."""
+DEPTH_PLANE_MAX_STD_FRACTION = 0.1
+"""A marker is placed on the depth image only where one pixel's depth error (the camera's
+datasheet model) is at most this share of its side (design value: a 0.4 m marker on a
+D435-class camera, out to about 2 m)."""
+DEPTH_INLIER_SIGMAS = 3.0
+"""Beyond ``DEPTH_INLIER_M``, points farther than this many robust sigmas from the plane
+are dropped."""
+MAD_TO_SIGMA = 1.4826
+"""A normal distribution's sigma over its median absolute deviation."""
 MIN_DEPTH_POINTS = 12
 """Fewer usable depth points inside a marker than this: range from the corners alone."""
 DEPTH_NORMAL_YAW_FLOOR_RAD = 0.003
@@ -192,6 +201,10 @@ class FiducialDetector:
         dictionary: an OpenCV predefined dictionary name, e.g. ``"DICT_4X4_50"``.
         use_depth: also place each marker's centre on the frame's depth image
             (:func:`centre_from_depth`), where it has one.
+        depth_std_m: the camera's depth error (1σ, m) of one pixel at a range (m), from
+            its datasheet (a stereo camera's grows as range squared); a marker whose
+            pixels would err by more than ``DEPTH_PLANE_MAX_STD_FRACTION`` of its side is
+            placed by its corners alone. None: a depth error small at every range.
     """
 
     def __init__(
@@ -200,6 +213,7 @@ class FiducialDetector:
         dictionary: str = DEFAULT_DICTIONARY,
         *,
         use_depth: bool = True,
+        depth_std_m: Callable[[float], float] | None = None,
     ) -> None:
         if not hasattr(cv2.aruco, dictionary):
             raise FiducialError(f"unknown ArUco dictionary {dictionary!r}")
@@ -208,6 +222,7 @@ class FiducialDetector:
                 raise FiducialError(f"marker {marker_id}: size must be positive, got {size}")
         self.marker_sizes_m = dict(marker_sizes_m)
         self.use_depth = use_depth
+        self.depth_std_m = depth_std_m
         params = cv2.aruco.DetectorParameters()
         params.cornerRefinementMethod = cv2.aruco.CORNER_REFINE_SUBPIX
         self._detector = cv2.aruco.ArucoDetector(
@@ -238,7 +253,7 @@ class FiducialDetector:
             obs = solve_marker(det, size, K, frame.stamp_s)
             if obs is None:
                 continue
-            if self.use_depth:
+            if self.use_depth and self._depth_usable(obs.range_m, size):
                 plane = _depth_plane(det, frame.depth_m, K)
                 if plane is not None:
                     obs = replace(
@@ -250,6 +265,14 @@ class FiducialDetector:
                     )
             out.append(obs)
         return out
+
+    def _depth_usable(self, range_m: float, size_m: float) -> bool:
+        """Whether depth at this range can place a marker of this side: with a depth
+        error near the marker's own size, the points spread more along the line of sight
+        than across the face, and the fitted plane turns towards the line of sight."""
+        if self.depth_std_m is None:
+            return True
+        return self.depth_std_m(range_m) <= DEPTH_PLANE_MAX_STD_FRACTION * size_m
 
 
 def _diagonals_cross_px(corners_px: Matrix) -> Matrix | None:
@@ -313,7 +336,12 @@ def _depth_plane(
         _, spread, vt = np.linalg.svd(pts - centroid, full_matrices=False)
         normal = vt[2]
         resid = (pts - centroid) @ normal
-        keep = np.abs(resid) < DEPTH_INLIER_M
+        # A stereo camera's depth error grows as range squared: the gate widens with the
+        # spread the points themselves show (a robust sigma from the median absolute
+        # deviation), never below the fixed gate.
+        mad = float(np.median(np.abs(resid - np.median(resid))))
+        gate = max(DEPTH_INLIER_M, DEPTH_INLIER_SIGMAS * MAD_TO_SIGMA * mad)
+        keep = np.abs(resid) < gate
         if int(keep.sum()) < MIN_DEPTH_POINTS:
             return None
         if keep.all():
