@@ -189,3 +189,52 @@ def test_a_marker_in_depth_gives_the_chassis_height(rover: Pose2) -> None:
     # A pitch the filter has wrong by 0.02 rad moves the height by range × 0.02.
     z_tilted, _ = chassis_height_fix(obs, MARKER, MOUNT, 0.0, 0.02) or (math.nan, 0.0)
     assert abs(z_tilted - z) == pytest.approx(0.02 * rng_m, rel=0.25)
+
+
+def test_a_camera_whose_depth_errs_near_the_markers_size_places_it_by_corners() -> None:
+    """With the camera's depth error model, depth is used only where one pixel errs by at
+    most a tenth of the marker's side (here 2 cm for the 0.2 m marker)."""
+    dictionary = cv2.aruco.getPredefinedDictionary(cv2.aruco.DICT_4X4_50)
+    img = np.full((H, W), 255, np.uint8)
+    img[150:270, 250:370] = cv2.aruco.generateImageMarker(dictionary, 3, 120)
+    rgb = np.repeat(img[:, :, None], 3, axis=2)
+    # 120 px across at f = 240 / tan(0.4) px: the marker is 0.2 · f / 120 m away.
+    range_m = 0.2 * (0.5 * H / math.tan(0.5 * FOV)) / 120.0
+    frame = CameraFrame(0.0, rgb, np.full((H, W), range_m, np.float32), FOV)
+    seen_ranges: list[float] = []
+
+    def model(error_m: float):  # type: ignore[no-untyped-def]
+        def depth_std_m(r: float) -> float:
+            seen_ranges.append(r)
+            return error_m
+
+        return depth_std_m
+
+    (near,) = FiducialDetector({3: 0.2}, depth_std_m=model(0.019)).observe(frame)
+    assert near.centre_from_depth_m is not None
+    assert float(near.centre_from_depth_m[2]) == pytest.approx(range_m, abs=0.005)
+    (far,) = FiducialDetector({3: 0.2}, depth_std_m=model(0.021)).observe(frame)
+    assert far.centre_from_depth_m is None and far.normal_from_depth is None
+    assert seen_ranges == pytest.approx([range_m, range_m], rel=0.03)  # asked at its range
+
+
+@pytest.mark.parametrize(("x_m", "turned"), [(-1.0, True), (1.0, True), (3.0, False)])
+def test_stereo_noise_far_off_turns_the_fitted_face_towards_the_line_of_sight(
+    x_m: float, turned: bool
+) -> None:
+    """Why the gate: a D435-class camera (f·B = 447 px · 0.05 m, 0.22 px of disparity
+    error) errs by 0.36 m a pixel at 6 m and 0.16 m at 4 m, more than the 0.2 m marker is
+    wide: the plane fitted to its points holds the line of sight, not the marker's face.
+    At 2 m (4 cm) the face is found."""
+    rover = Pose2(x_m, 2.0, 0.0)  # 6, 4 and 2 m in front of MARKER, facing it
+    exact = _depth_image(rover, 0.0, np.random.default_rng(0)).astype(np.float64)
+    det = MarkerDetection(3, _project(rover, 0.0, 0.0))
+    exact_plane = fiducials._depth_plane(det, exact.astype(np.float32), K)
+    assert exact_plane is not None
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        noisy = 22.35 / (22.35 / exact + rng.normal(0.0, 0.22, exact.shape))
+        plane = fiducials._depth_plane(det, noisy.astype(np.float32), K)
+        assert plane is not None
+        angle = math.acos(min(1.0, abs(float(plane[2] @ exact_plane[2]))))
+        assert (angle > 1.0) if turned else (angle < 0.15)
