@@ -125,6 +125,10 @@ class SimRover(RoverInterface):
             self._frame_every = max(1, round(world.config.physics_hz / cam.rate_hz))
             world.add_step_hook(self._maybe_render)
         world.add_step_hook(self._account_energy)
+        self._turned_rad = np.zeros(3)
+        """Body-frame rotation since the last reading (rate × step, summed), in rad."""
+        self._turned_s = 0.0
+        world.add_step_hook(self._integrate_gyro)
         self.grasps = [
             GraspLatch.of_clamp(
                 world.client, self.body, tool, carriage, pads,
@@ -537,7 +541,16 @@ class SimRover(RoverInterface):
         self._last_velocity = velocity
         self._last_read_s = now
         specific_force = accel_world + np.array([0.0, 0.0, self.world.config.gravity_mps2])
-        gyro = rot.T @ np.asarray(ang, dtype=np.float64) + self._gyro_bias
+        # The gyro reads the mean body rate over the interval since the last reading (an
+        # IMU's decimation filter or delta-angle output), as the accelerometer reads the
+        # mean specific force; the instantaneous rate would lead a turn's start.
+        if self._turned_s > 0.0:
+            rate = self._turned_rad / self._turned_s
+        else:
+            rate = rot.T @ np.asarray(ang, dtype=np.float64)
+        self._turned_rad = np.zeros(3)
+        self._turned_s = 0.0
+        gyro = rate + self._gyro_bias
         accel = rot.T @ specific_force + self._accel_bias
         if cfg.imu.gyro_noise_std_radps > 0.0:
             gyro = gyro + rng.normal(0.0, cfg.imu.gyro_noise_std_radps, 3)
@@ -722,6 +735,16 @@ class SimRover(RoverInterface):
     def _update_grasps(self) -> None:
         for grasp in self.grasps:
             grasp.update()
+
+    def _integrate_gyro(self) -> None:
+        """Add one physics step of body rotation for the next gyro reading."""
+        c = self.world.client
+        _, orn = c.getBasePositionAndOrientation(self.body)
+        _, ang = c.getBaseVelocity(self.body)
+        rot = np.asarray(c.getMatrixFromQuaternion(orn), dtype=np.float64).reshape(3, 3)
+        dt = self.world.physics_dt_s
+        self._turned_rad += (rot.T @ np.asarray(ang, dtype=np.float64)) * dt
+        self._turned_s += dt
 
     def _account_energy(self) -> None:
         """Add one physics step of motor work, wheels and tool servos (runs every step:
