@@ -439,3 +439,27 @@ def test_a_map_that_walls_the_rover_in_is_forgotten_and_driven_through(
     )
     (failed,) = _run(rover2, Navigator(rover_config, loc2, never, emap2), [(4.0, 1.5)]).goals
     assert failed.result.status is ActionStatus.PLANNING_FAILED
+
+
+@pytest.mark.parametrize(("tolerance_m", "called_reached"), [(0.3, False), (1.0, True)])
+def test_a_goal_is_not_called_reached_on_an_estimate_too_unsure_to_say_so(
+    rover_config: RoverConfig, tolerance_m: float, called_reached: bool
+) -> None:
+    """No marker to check by: after 4 m on odometry alone the position std is ~0.1 m, so
+    the estimate at the goal cannot say the rover is within 0.3 m (at 2 std); within
+    1 m it can. Expected from the filter's own std at the end, not the navigator's rule."""
+    rover, loc, emap = _on_flat_known_ground(rover_config, Pose2(1.0, 1.5, 0.0))
+    params = NavigatorParams.for_rover(
+        rover_config, 20.0, goal_tolerance_m=tolerance_m, goal_time_limit_s=90.0
+    )
+    result = _run(rover, Navigator(rover_config, loc, params, emap), [(5.0, 1.5)])
+    (res,) = result.goals
+    std = max(loc.pose_std[:2])
+    assert 0.05 < std < 0.3
+    dist = loc.pose.distance_to(5.0, 1.5)
+    assert (dist + 2.0 * std <= tolerance_m) is called_reached
+    if called_reached:
+        assert res.result.succeeded, res
+    else:
+        assert res.result.status is ActionStatus.EXECUTION_FAILED, res
+        assert "not confirmed" in res.result.reason
