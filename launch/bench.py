@@ -92,15 +92,16 @@ def _traverse_with_camera(seed: int, sim_seconds: float, cull: bool) -> dict[str
     )
     wall = time.perf_counter() - t0
     sim = outcome.record.sim_time_s
-    rover = backend.rover
-    frames = max(1, rover.frames_rendered)
+    camera = backend.rover.camera
+    assert camera is not None
+    frames = max(1, camera.frames_rendered)
     return {
         "sim_time_s": round(sim, 3),
         "wall_time_s": round(wall, 3),
         "real_time_factor": round(sim / wall, 2),
-        "camera_frames": rover.frames_rendered,
-        "camera_ms_per_frame": round(1e3 * rover.render_wall_s / frames, 2),
-        "camera_share_of_wall": round(rover.render_wall_s / wall, 3),
+        "camera_frames": camera.frames_rendered,
+        "camera_ms_per_frame": round(1e3 * camera.render_wall_s / frames, 2),
+        "camera_share_of_wall": round(camera.render_wall_s / wall, 3),
     }
 
 

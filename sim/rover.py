@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
-from collections import deque
-from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +25,7 @@ from lunarsite.robot.types import STOP, CameraFrame, Pose2, RoverCommand, Sensed
 
 from .body import BodyBuilder, ServoJoint
 from .clamp import GraspLatch, add_clamp, set_pad_friction
-from .depth_noise import stereo_depth
+from .rover_camera import RoverCamera
 
 if TYPE_CHECKING:
     from .world import LunarWorld
@@ -44,17 +41,6 @@ SETTLE_S = 1.0
 """Simulated time a new rover is left to settle on the ground during configure, in s."""
 MOTOR_EFFICIENCY = 0.7
 """Battery energy per unit of mechanical work delivered (brushed DC motor with gearbox)."""
-CAMERA_LIGHTING: dict[str, Any] = {
-    "lightDirection": [-50.0, 30.0, 100.0],
-    "lightColor": [1.0, 1.0, 1.0],
-    "lightDistance": 2.0,
-    "lightAmbientCoeff": 0.6,
-    "lightDiffuseCoeff": 0.35,
-    "lightSpecularCoeff": 0.05,
-}
-"""The light of the rover camera's pictures: TinyRenderer's defaults (z up), given on every
-call because PyBullet keeps whatever lighting the last ``getCameraImage`` of the world
-asked for (a video's low sun would otherwise light what the rover sees)."""
 
 
 SUSPENSION_STRUT_MASS_KG = 0.3
@@ -112,18 +98,16 @@ class SimRover(RoverInterface):
         self._last_velocity = np.zeros(3)
         self._last_read_s: float | None = None
         self.energy_used_j = 0.0
-        self._latest_frame: CameraFrame | None = None
-        self._in_flight: deque[CameraFrame] = deque()
-        """Frames captured and not yet delivered (``camera.latency_s``), oldest first."""
-        self.frames_rendered = 0
-        self.render_wall_s = 0.0
-        """Wall time spent rendering the camera, in s (for ``lunarsite bench sim``)."""
         self._imu_held: tuple[tuple[float, float, float], tuple[float, float, float]] | None = None
         self._active_since_s: float | None = None
-        cam = config.camera
-        if cam is not None and world.config.render_camera:
-            self._frame_every = max(1, round(world.config.physics_hz / cam.rate_hz))
-            world.add_step_hook(self._maybe_render)
+        self.camera = (
+            None
+            if config.camera is None
+            else RoverCamera(
+                world, config.camera, self.chassis_frame, rng, lambda: self.sensor_stopped("camera")
+            )
+        )
+        """The camera (:class:`~.rover_camera.RoverCamera`), or None."""
         world.add_step_hook(self._account_energy)
         self._turned_rad = np.zeros(3)
         """Body-frame rotation since the last reading (rate × step, summed), in rad."""
@@ -624,24 +608,9 @@ class SimRover(RoverInterface):
 
     # ------------------------------------------------------------------ camera
     def _on_read_camera(self) -> CameraFrame:
-        if self.config.camera is None:
+        if self.camera is None:
             return super()._on_read_camera()
-        stopped = self.sensor_stopped("camera")
-        now = self.world.sim_time_s
-        while self._in_flight and self._in_flight[0].stamp_s + self.config.camera.latency_s <= now:
-            self._latest_frame = self._in_flight.popleft()
-        if self._latest_frame is None or not (stopped or self.world.config.render_camera):
-            # No stream: each read takes a picture now (a stopped camera keeps its last).
-            self._latest_frame = self._render()
-        return self._latest_frame
-
-    def _maybe_render(self) -> None:
-        if self.world.step_count % self._frame_every == 0 and not self.sensor_stopped("camera"):
-            assert self.config.camera is not None
-            if self.config.camera.latency_s > 0.0:
-                self._in_flight.append(self._render())  # delivered latency_s after capture
-            else:
-                self._latest_frame = self._render()
+        return self.camera.read()
 
     def sensor_stopped(self, sensor: str) -> bool:
         """Whether the scenario's fault rehearsal has stopped ``sensor`` by now
@@ -650,57 +619,6 @@ class SimRover(RoverInterface):
         since_s = self._active_since_s
         return (
             stop_s is not None and since_s is not None and self.world.sim_time_s >= since_s + stop_s
-        )
-
-    def _render(self) -> CameraFrame:
-        t0 = time.perf_counter()
-        frame = self._render_now()
-        self.frames_rendered += 1
-        self.render_wall_s += time.perf_counter() - t0
-        return frame
-
-    def _render_now(self) -> CameraFrame:
-        cam = self.config.camera
-        assert cam is not None
-        c = self.world.client
-        pos, rot = self.chassis_frame()
-        eye = pos + rot @ np.asarray(cam.mount_xyz_m)
-        p = cam.mount_pitch_rad
-        forward = rot @ np.array([math.cos(p), 0.0, -math.sin(p)])
-        up = rot @ np.array([math.sin(p), 0.0, math.cos(p)])
-        view = c.computeViewMatrix(eye.tolist(), (eye + forward).tolist(), up.tolist())
-        proj = c.computeProjectionMatrixFOV(
-            fov=math.degrees(cam.vertical_fov_rad),
-            aspect=cam.width_px / cam.height_px,
-            nearVal=cam.near_m,
-            farVal=cam.far_m,
-        )
-        tiles = self.world.render_tiles()
-        with nullcontext() if tiles is None else tiles.culled(view, proj, (eye[0], eye[1])):
-            _, _, rgba, depth_buf, _ = c.getCameraImage(
-                cam.width_px,
-                cam.height_px,
-                viewMatrix=view,
-                projectionMatrix=proj,
-                renderer=pb.ER_TINY_RENDERER,
-                shadow=0,
-                flags=pb.ER_NO_SEGMENTATION_MASK,
-                **CAMERA_LIGHTING,
-            )
-        rgb = np.reshape(np.asarray(rgba, dtype=np.uint8), (cam.height_px, cam.width_px, 4))[
-            :, :, :3
-        ]
-        zbuf = np.reshape(np.asarray(depth_buf, dtype=np.float64), (cam.height_px, cam.width_px))
-        depth = cam.far_m * cam.near_m / (cam.far_m - (cam.far_m - cam.near_m) * zbuf)
-        if cam.stereo is not None:
-            depth = stereo_depth(depth, cam.vertical_fov_rad, cam.stereo, self._rng)
-        elif cam.depth_noise_std_m > 0.0:
-            depth = depth + self._rng.normal(0.0, cam.depth_noise_std_m, depth.shape)
-        return CameraFrame(
-            stamp_s=self.world.sim_time_s,
-            rgb=np.ascontiguousarray(rgb),
-            depth_m=depth.astype(np.float32),
-            vertical_fov_rad=cam.vertical_fov_rad,
         )
 
     # ------------------------------------------------------------------ effort

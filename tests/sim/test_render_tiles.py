@@ -40,7 +40,7 @@ def _frames(excavator: RoverConfig, cull: bool) -> list[CameraFrame]:
         for _ in range(3):  # three headings, the boom lowered out of the view
             rover.write(RoverCommand(DriveCommand(0.0, 0.4), {"boom_lift": -0.6}))
             world.clock.sleep_s(1.5)
-            frames.append(rover._render())
+            frames.append(rover.camera.render())
     return frames
 
 
@@ -101,7 +101,7 @@ def test_the_tiles_touch_neither_physics_nor_the_scanner(excavator: RoverConfig)
         assert not c.getContactPoints(bodyA=rover.body, bodyB=tiles.tiles[0].fine)
         assert all(not c.getContactPoints(bodyA=rover.body, bodyB=t.fine) for t in tiles.tiles)
         assert c.getContactPoints(bodyA=rover.body, bodyB=world.terrain_body)
-        rover._render()
+        rover.camera.render()
         assert 0 < tiles.drawn_last < len(tiles.tiles)  # some were culled for the frame...
         for t in tiles.tiles:  # ...and all drawn whole again after it
             assert c.getVisualShapeData(t.fine)[0][7][3] == 1.0
