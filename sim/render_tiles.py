@@ -37,10 +37,11 @@ from typing import TYPE_CHECKING, Final
 import numpy as np
 import numpy.typing as npt
 
+from .heightfield import heightfield_body
 from .quiet import c_stdout_silenced
 
 with c_stdout_silenced():
-    import pybullet as pb
+    pass
 
 if TYPE_CHECKING:
     from pybullet_utils.bullet_client import BulletClient
@@ -86,26 +87,8 @@ class _Tile:
 def _heightfield(
     client: BulletClient, data: FloatArray, cell_m: float, x0_m: float, y0_m: float
 ) -> int:
-    """A heightfield body of ``data`` (rows = y) with sample (0, 0) at (x0, y0)."""
-    rows, cols = data.shape
-    shape = client.createCollisionShape(
-        pb.GEOM_HEIGHTFIELD,
-        meshScale=[cell_m, cell_m, 1.0],
-        heightfieldData=np.ascontiguousarray(data, dtype=np.float64).ravel().tolist(),
-        numHeightfieldRows=cols,
-        numHeightfieldColumns=rows,
-    )
-    body = int(
-        client.createMultiBody(
-            baseMass=0.0,
-            baseCollisionShapeIndex=shape,
-            basePosition=[
-                x0_m + 0.5 * (cols - 1) * cell_m,
-                y0_m + 0.5 * (rows - 1) * cell_m,
-                0.5 * (float(data.min()) + float(data.max())),
-            ],
-        )
-    )
+    """A heightfield body of ``data`` drawn only: it collides with nothing."""
+    _, body = heightfield_body(client, data, cell_m, (x0_m, y0_m))
     client.setCollisionFilterGroupMask(body, -1, 0, 0)
     return body
 

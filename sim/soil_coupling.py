@@ -47,6 +47,7 @@ from .earthmoving import (
     scoop,
     wheel_rut,
 )
+from .heightfield import heightfield_body
 from .modules import PlacedModule, add_module_visual, place_module
 from .soil import SoilConfig, SoilError, SoilGrid
 from .terramechanics import bekker_static_sinkage_m, contact_length_m, fee_force
@@ -219,28 +220,9 @@ class TiledHeightfield:
         pinned = data.copy()
         pinned[0, 0] = self.z_lo
         pinned[-1, -1] = self.z_hi
-        rows, cols = data.shape
         cell = self.cell_size_m
-        shape = int(
-            c.createCollisionShape(
-                pb.GEOM_HEIGHTFIELD,
-                meshScale=[cell, cell, 1.0],
-                heightfieldData=pinned.ravel().tolist(),
-                numHeightfieldRows=cols,
-                numHeightfieldColumns=rows,
-            )
-        )
-        body = int(
-            c.createMultiBody(
-                baseMass=0.0,
-                baseCollisionShapeIndex=shape,
-                basePosition=[
-                    self.origin_xy_m[0] + (i0 + 0.5 * (cols - 1)) * cell,
-                    self.origin_xy_m[1] + (j0 + 0.5 * (rows - 1)) * cell,
-                    0.5 * (self.z_lo + self.z_hi),
-                ],
-            )
-        )
+        # Pinned to the range the tile will ever hold: its centre height never moves.
+        shape, body = heightfield_body(c, pinned, cell, self.origin_xy_m, (i0, j0))
         c.changeVisualShape(body, -1, rgbaColor=list(rgba))
         c.changeDynamics(body, -1, lateralFriction=friction, restitution=0.0)
         tile.shape_id, tile.body = shape, body

@@ -24,6 +24,7 @@ from lunarsite.robot.types import Pose2
 
 from .clock import SimClock
 from .config import SimConfig
+from .heightfield import heightfield_body
 from .quiet import c_stdout_silenced
 from .render_tiles import RenderTiles
 from .soil import SoilConfig
@@ -151,27 +152,7 @@ class LunarWorld:
     def _build_terrain(self) -> int:
         t = self.terrain
         c = self.client
-        ny, nx = t.heights_m.shape
-        shape = c.createCollisionShape(
-            pb.GEOM_HEIGHTFIELD,
-            meshScale=[t.cell_size_m, t.cell_size_m, 1.0],
-            heightfieldData=np.ascontiguousarray(t.heights_m, dtype=np.float64).ravel().tolist(),
-            numHeightfieldRows=nx,
-            numHeightfieldColumns=ny,
-        )
-        # Bullet centres the grid on the body origin in x and y, and on (min+max)/2 in z.
-        z_mid = 0.5 * (float(t.heights_m.min()) + float(t.heights_m.max()))
-        body = int(
-            c.createMultiBody(
-                baseMass=0.0,
-                baseCollisionShapeIndex=shape,
-                basePosition=[
-                    t.origin_xy_m[0] + 0.5 * (nx - 1) * t.cell_size_m,
-                    t.origin_xy_m[1] + 0.5 * (ny - 1) * t.cell_size_m,
-                    z_mid,
-                ],
-            )
-        )
+        _, body = heightfield_body(c, t.heights_m, t.cell_size_m, t.origin_xy_m)
         c.changeVisualShape(body, -1, rgbaColor=list(REGOLITH_COLOR_RGBA))
         c.changeDynamics(body, -1, lateralFriction=1.0, restitution=0.0)
         return body
