@@ -282,6 +282,7 @@ def sensor_watch_for(scenario: LoadedScenario, backend: Backend) -> SensorWatch:
         SensorLimits.for_camera_rate(
             cam.rate_hz if cam is not None else 5.0,
             imu_noisy=noisy and backend.imu_readings_raw,
+            latency_s=cam.latency_s if cam is not None else 0.0,
         )
     )
 

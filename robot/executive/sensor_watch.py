@@ -67,11 +67,14 @@ class SensorLimits:
                 raise ValueError(f"SensorLimits.{name} must be positive, got {value}")
 
     @classmethod
-    def for_camera_rate(cls, rate_hz: float, *, imu_noisy: bool) -> SensorLimits:
-        """Limits for a camera streaming at ``rate_hz``: five frame periods, at least 1 s;
-        the scanner alike; the IMU watched only when it is noisy (0.5 s)."""
+    def for_camera_rate(
+        cls, rate_hz: float, *, imu_noisy: bool, latency_s: float = 0.0
+    ) -> SensorLimits:
+        """Limits for a camera streaming at ``rate_hz`` whose frames arrive ``latency_s``
+        after their capture: five frame periods, at least 1 s, plus the latency; the
+        scanner alike without it; the IMU watched only when it is noisy (0.5 s)."""
         lag_s = max(1.0, 5.0 / rate_hz)
-        return cls(lag_s, lag_s, 0.5 if imu_noisy else None)
+        return cls(lag_s + latency_s, lag_s, 0.5 if imu_noisy else None)
 
 
 class SensorWatch:

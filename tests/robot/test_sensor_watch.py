@@ -187,3 +187,13 @@ def test_a_reading_that_did_not_advance_is_not_a_frozen_imu() -> None:
 def test_limits_must_be_positive(field: str, value: float) -> None:
     with pytest.raises(ValueError, match=field):
         SensorLimits(**{field: value})
+
+
+def test_a_camera_with_latency_is_given_its_latency_on_top() -> None:
+    """A 5 Hz camera: five periods are 1 s; a frame that arrives 0.4 s after its capture
+    may be 1.4 s old when read, the scanner still 1 s."""
+    limits = SensorLimits.for_camera_rate(5.0, imu_noisy=True, latency_s=0.4)
+    assert limits.max_frame_age_s == pytest.approx(1.4)
+    assert limits.max_scan_silence_s == pytest.approx(1.0)
+    assert SensorLimits.for_camera_rate(2.0, imu_noisy=False).max_frame_age_s == 2.5
+    assert SensorLimits.for_camera_rate(2.0, imu_noisy=False).max_frozen_imu_s is None
