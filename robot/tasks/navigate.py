@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from ..executive.skill import ActionResult, ActionStatus, Running, Skill, Step
 from ..navigation.goal import NavigateToGoal
+from ..navigation.hung import HungWatch
 from ..navigation.navigator import Navigator
 from ..navigation.phases import GoalResult
 from ..planning.costmap import Costmap
@@ -70,6 +71,10 @@ class NavigateGoals(Skill):
         """What happened in the last tick, over every goal it touched."""
         self.failure_maps: list[MapSnapshot] = []
         """The rover's belief at each goal that ended short of success."""
+        lp = navigator.localizer.params
+        known = lp.track_m > 0.0 and lp.m_per_tick > 0.0
+        self.hung = HungWatch(lp.track_m, lp.m_per_tick) if known else None
+        """Wheels turning, body still: the task ends, reported (:mod:`..navigation.hung`)."""
 
     @property
     def pose(self) -> Pose2:
@@ -107,6 +112,8 @@ class NavigateGoals(Skill):
         return None
 
     def _on_tick(self, sensed: SensedState, now_s: float) -> Step:
+        if self.hung is not None and (why := self.hung.reading(sensed)) is not None:
+            return self._hung(now_s, why)
         events: list[str] = []
         while self.goal_index < len(self.goals):
             if self.current is None:
@@ -130,6 +137,22 @@ class NavigateGoals(Skill):
             ActionStatus.SUCCEEDED if reached == len(self.goals) else ActionStatus.EXECUTION_FAILED
         )
         return ActionResult(status, f"reached {reached}/{len(self.goals)} goals")
+
+    def _hung(self, now_s: float, why: str) -> ActionResult:
+        """End the task where the rover hangs: no recovery it knows moves it, and every
+        goal after would spend its time limit turning the wheels on the spot."""
+        log.warning("%s", why)
+        self.events = (why,)
+        if self.current is not None:
+            self._snapshot(self.current, now_s, why)
+            self.current.cancel(why)
+            assert self.current.goal_result is not None
+            self.goal_results.append(self.current.goal_result)
+            self.current = None
+        reached = sum(1 for g in self.goal_results if g.result.succeeded)
+        return ActionResult(
+            ActionStatus.EXECUTION_FAILED, f"{why}; reached {reached}/{len(self.goals)} goals"
+        )
 
     def _snapshot(self, goal: NavigateToGoal, now_s: float, reason: str) -> None:
         path = goal.path

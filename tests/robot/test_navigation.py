@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from lunarsite.robot.config import RoverConfig
-from lunarsite.robot.executive import ActionStatus, Agent, ControlLoop
+from lunarsite.robot.executive import ActionResult, ActionStatus, Agent, ControlLoop, Running
 from lunarsite.robot.hardware.mock import ManualClock, MockRover
 from lunarsite.robot.navigation import Navigator, NavigatorParams
 from lunarsite.robot.perception.fiducials import SurveyedMarker
@@ -463,3 +463,32 @@ def test_a_goal_is_not_called_reached_on_an_estimate_too_unsure_to_say_so(
     else:
         assert res.result.status is ActionStatus.EXECUTION_FAILED, res
         assert "not confirmed" in res.result.reason
+
+
+def test_a_hung_rover_ends_the_task_with_the_reason(rover_config: RoverConfig) -> None:
+    """Readings of wheels turning in place while the gyro reads nothing: the task ends
+    execution_failed, the goal canceled with the same reason, its belief kept."""
+    rover, loc, emap = _on_flat_known_ground(rover_config, Pose2(1.0, 1.5, 0.0))
+    params = NavigatorParams.for_rover(rover_config, 20.0, goal_time_limit_s=90.0)
+    task = NavigateGoals(Navigator(rover_config, loc, params, emap), [(5.0, 1.5), (1.0, 1.0)])
+    lp = loc.params
+    turn_ticks = round(0.5 * 0.4 * lp.track_m * 0.05 / lp.m_per_tick)  # 0.4 rad/s asked
+    step = None
+    for k in range(round(30.0 / 0.05)):
+        sensed = dataclasses.replace(
+            rover.read(),
+            stamp_s=k * 0.05,
+            left_ticks=-k * turn_ticks,
+            right_ticks=k * turn_ticks,
+            gyro_radps=(0.0, 0.0, 0.0),
+        )
+        step = task.tick(sensed, k * 0.05)
+        if not isinstance(step, Running):
+            break
+    assert isinstance(step, ActionResult), step
+    assert step.status is ActionStatus.EXECUTION_FAILED
+    assert step.reason.startswith("hung: in the last 20 s")
+    assert 18.0 <= k * 0.05 <= 20.5
+    (goal,) = task.goal_results
+    assert goal.result.status is ActionStatus.CANCELED and "hung" in goal.result.reason
+    assert [s.goal_index for s in task.failure_maps] == [0]
