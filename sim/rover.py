@@ -109,9 +109,10 @@ class SimRover(RoverInterface):
         )
         """The camera (:class:`~.rover_camera.RoverCamera`), or None."""
         world.add_step_hook(self._account_energy)
-        self._turned_rad = np.zeros(3)
-        """Body-frame rotation since the last reading (rate × step, summed), in rad."""
-        self._turned_s = 0.0
+        self._rate_sum = [0.0, 0.0, 0.0]
+        """Site-frame angular velocity summed over the physics steps since the last
+        reading, in rad/s."""
+        self._rate_steps = 0
         world.add_step_hook(self._integrate_gyro)
         self.grasps = [
             GraspLatch.of_clamp(
@@ -528,12 +529,12 @@ class SimRover(RoverInterface):
         # The gyro reads the mean body rate over the interval since the last reading (an
         # IMU's decimation filter or delta-angle output), as the accelerometer reads the
         # mean specific force; the instantaneous rate would lead a turn's start.
-        if self._turned_s > 0.0:
-            rate = self._turned_rad / self._turned_s
-        else:
-            rate = rot.T @ np.asarray(ang, dtype=np.float64)
-        self._turned_rad = np.zeros(3)
-        self._turned_s = 0.0
+        # (Summed in the site frame and turned into the body's at the reading: a turn of
+        # a few centiradians in between moves the axes by a second-order amount.)
+        mean = np.asarray(self._rate_sum) / self._rate_steps if self._rate_steps else ang
+        rate = rot.T @ np.asarray(mean, dtype=np.float64)
+        self._rate_sum = [0.0, 0.0, 0.0]
+        self._rate_steps = 0
         gyro = rate + self._gyro_bias
         accel = rot.T @ specific_force + self._accel_bias
         if cfg.imu.gyro_noise_std_radps > 0.0:
@@ -655,14 +656,14 @@ class SimRover(RoverInterface):
             grasp.update()
 
     def _integrate_gyro(self) -> None:
-        """Add one physics step of body rotation for the next gyro reading."""
-        c = self.world.client
-        _, orn = c.getBasePositionAndOrientation(self.body)
-        _, ang = c.getBaseVelocity(self.body)
-        rot = np.asarray(c.getMatrixFromQuaternion(orn), dtype=np.float64).reshape(3, 3)
-        dt = self.world.physics_dt_s
-        self._turned_rad += (rot.T @ np.asarray(ang, dtype=np.float64)) * dt
-        self._turned_s += dt
+        """Add one physics step's angular velocity for the next gyro reading (one PyBullet
+        call, no numpy: it runs every step)."""
+        wx, wy, wz = self.world.client.getBaseVelocity(self.body)[1]
+        total = self._rate_sum
+        total[0] += wx
+        total[1] += wy
+        total[2] += wz
+        self._rate_steps += 1
 
     def _account_energy(self) -> None:
         """Add one physics step of motor work, wheels and tool servos (runs every step:
