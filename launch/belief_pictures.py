@@ -23,15 +23,21 @@ from matplotlib.axes import Axes
 from matplotlib.patches import Circle
 
 from lunarsite.robot.planning.costmap import Costmap
-from lunarsite.robot.site.grid import GridSpec
-from lunarsite.robot.types import Pose2
+from lunarsite.robot.tasks.navigate import MapSnapshot
 
-from .pictures import grid_extent, hillshade_rgb, label_site_axes, new_figure, save_png
+from .pictures import (
+    NO_DATA_RGB,
+    elevation_limits,
+    grid_extent,
+    hillshade_rgb,
+    label_site_axes,
+    new_figure,
+    save_png,
+)
 
-__all__ = ["BeliefView", "TrueGround", "write_belief_picture"]
+__all__ = ["TrueGround", "write_belief_picture"]
 
 _LETHAL_RGB: Final = np.array([214, 39, 40], dtype=np.uint8)
-_UNKNOWN_RGB: Final = np.array([128, 128, 128], dtype=np.uint8)
 _COST_CMAP: Final = "Greys"
 _TRUE_COLOUR: Final = "#00e5ff"
 _EST_COLOUR: Final = "#ff7f00"
@@ -54,18 +60,6 @@ class TrueGround:
     origin_xy_m: tuple[float, float]
 
 
-@dataclass(frozen=True)
-class BeliefView:
-    """One moment of the rover's belief: its map (heights, each cell raised to its top),
-    the costmap it planned on, its pose estimate and the path it followed."""
-
-    grid: GridSpec
-    heights_m: FloatArray
-    costmap: Costmap | None
-    estimate: Pose2
-    path_xy_m: FloatArray | None
-
-
 def _costmap_rgb(costmap: Costmap) -> npt.NDArray[np.uint8]:
     """North-up RGB of a costmap: cost 0..1 on a grey ramp, lethal red, unknown grey."""
     cost = np.asarray(costmap.cost, dtype=np.float64)
@@ -73,23 +67,24 @@ def _costmap_rgb(costmap: Costmap) -> npt.NDArray[np.uint8]:
     ramp = colormaps[_COST_CMAP](np.clip(np.where(finite, cost, 0.0), 0.0, 1.0) * 0.85)
     rgb = np.rint(ramp[..., :3] * 255.0).astype(np.uint8)
     rgb[~finite] = _LETHAL_RGB
-    rgb[~np.asarray(costmap.known) & finite] = _UNKNOWN_RGB
+    rgb[~np.asarray(costmap.known) & finite] = NO_DATA_RGB
     return rgb[::-1]
 
 
 def _mark(
     ax: Axes,
     true_xy_m: tuple[float, float] | None,
-    view: BeliefView,
+    belief: MapSnapshot,
     goal_xy_m: tuple[float, float] | None,
     tolerance_m: float,
 ) -> None:
-    if view.path_xy_m is not None and len(view.path_xy_m):
-        ax.plot(view.path_xy_m[:, 0], view.path_xy_m[:, 1], color=_PATH_COLOUR, lw=1.5, zorder=5)
+    path = belief.path_xy_m
+    if path is not None and len(path):
+        ax.plot(path[:, 0], path[:, 1], color=_PATH_COLOUR, lw=1.5, zorder=5)
     if goal_xy_m is not None:
         ax.add_patch(Circle(goal_xy_m, tolerance_m, fill=False, ec=_GOAL_COLOUR, lw=1.5, zorder=6))
         ax.plot(*goal_xy_m, marker="*", ms=12, color=_GOAL_COLOUR, mec="black", zorder=6)
-    est = view.estimate
+    est = belief.estimate
     ax.plot(est.x_m, est.y_m, "o", ms=7, color=_EST_COLOUR, mec="black", zorder=7)
     ax.annotate(
         "",
@@ -104,7 +99,7 @@ def _mark(
 
 def write_belief_picture(
     path: Path,
-    view: BeliefView,
+    belief: MapSnapshot,
     *,
     truth: TrueGround | None,
     true_xy_m: tuple[float, float] | None,
@@ -115,15 +110,14 @@ def write_belief_picture(
     """Draw the truth (when the backend has it), the rover's map and its costmap side by
     side (module docstring). Raises :class:`~.pictures.PictureError` if the file cannot
     be written."""
-    belief_extent = grid_extent(view.heights_m.shape, view.grid.cell_size_m, view.grid.origin_xy_m)
+    grid = belief.grid
+    belief_extent = grid_extent(belief.heights_m.shape, grid.cell_size_m, grid.origin_xy_m)
     panels: list[tuple[str, npt.NDArray[np.uint8], tuple[float, float, float, float]]] = []
     limits: tuple[float, float] | None = None
     if truth is not None:
-        known_true = truth.heights_m[np.isfinite(truth.heights_m)]
-        if known_true.size:
-            low, high = float(known_true.min()), float(known_true.max())
-            widen = max(0.0, MIN_COLOUR_SPAN_M - (high - low)) / 2.0
-            limits = (low - widen, high + widen)
+        low, high = elevation_limits(truth.heights_m)
+        widen = max(0.0, MIN_COLOUR_SPAN_M - (high - low)) / 2.0
+        limits = (low - widen, high + widen)
         panels.append(
             (
                 "true ground (simulator)",
@@ -134,12 +128,12 @@ def write_belief_picture(
     panels.append(
         (
             "rover's elevation map",
-            hillshade_rgb(view.heights_m, view.grid.cell_size_m, limits_m=limits),
+            hillshade_rgb(belief.heights_m, grid.cell_size_m, limits_m=limits),
             belief_extent,
         )
     )
-    if view.costmap is not None:
-        cm = view.costmap
+    if belief.costmap is not None:
+        cm = belief.costmap
         panels.append(
             (
                 "rover's costmap (red lethal, grey unknown)",
@@ -154,7 +148,7 @@ def write_belief_picture(
     axes = fig.subplots(1, len(panels), sharex=True, sharey=True, squeeze=False)[0]
     for ax, (name, rgb, extent) in zip(axes, panels, strict=True):
         ax.imshow(rgb, extent=extent, origin="upper", interpolation="nearest")
-        _mark(ax, true_xy_m, view, goal_xy_m, tolerance_m)
+        _mark(ax, true_xy_m, belief, goal_xy_m, tolerance_m)
         ax.set_title(name, fontsize=10)
         label_site_axes(ax)
         ax.set_xlim(west, east)

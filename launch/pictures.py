@@ -32,8 +32,10 @@ from matplotlib.ticker import MaxNLocator
 __all__ = [
     "DIFFERENCE_CMAP",
     "DPI",
+    "NO_DATA_RGB",
     "TERRAIN_CMAP",
     "PictureError",
+    "elevation_limits",
     "figure_to_rgb",
     "grid_extent",
     "hillshade_rgb",
@@ -56,7 +58,8 @@ TERRAIN_CMAP: Final = "cividis"
 DIFFERENCE_CMAP: Final = "RdBu_r"
 """Diverging colormap for after − before: blue = cut (lower), red = fill (higher)."""
 
-_NO_DATA_RGB: Final = (128, 128, 128)
+NO_DATA_RGB: Final = (128, 128, 128)
+"""Colour of cells with no height (unknown), in every picture."""
 _PATH_COLOURS: Final = ("#e41a1c", "#ffffff", "#ff7f00", "#f781bf", "#00e5ff", "#4daf4a")
 _ROCK_COLOUR: Final = "#ff6f00"
 _WAYPOINT_COLOUR: Final = "#ffffff"
@@ -103,7 +106,9 @@ def _check_points(name: str, points: np.ndarray) -> np.ndarray:
     return arr[:, :2]
 
 
-def _elevation_limits(*grids: np.ndarray) -> tuple[float, float]:
+def elevation_limits(*grids: np.ndarray) -> tuple[float, float]:
+    """The lowest and highest finite height over the grids, in m (a millimetre apart at
+    least; (0, 1) with none)."""
     finite = [g[np.isfinite(g)] for g in grids]
     finite = [f for f in finite if f.size]
     if not finite:
@@ -154,7 +159,7 @@ def _shade(
         dy=cell,
     )
     rgb = np.clip(np.rint(rgba[..., :3] * 255.0), 0, 255).astype(np.uint8)
-    rgb[no_data] = _NO_DATA_RGB
+    rgb[no_data] = NO_DATA_RGB
     return rgb
 
 
@@ -182,7 +187,7 @@ def hillshade_rgb(
     """
     heights = _check_heights("heights_m", heights_m)
     cell = _check_cell_size(cell_size_m)
-    vmin, vmax = _elevation_limits(heights) if limits_m is None else limits_m
+    vmin, vmax = elevation_limits(heights) if limits_m is None else limits_m
     return _shade(heights, cell, azimuth_deg, altitude_deg, vmin, vmax)
 
 
@@ -302,7 +307,7 @@ def terrain_map_figure(
         raise ValueError("rocks must be (x, y, diameter) with diameter > 0 m")
 
     extent = grid_extent(heights.shape, cell, origin)
-    vmin, vmax = _elevation_limits(heights)
+    vmin, vmax = elevation_limits(heights)
     rgb = _shade(heights, cell, 315.0, 20.0, vmin, vmax)
 
     fig = new_figure(10.0, _panel_height_in(8.3, extent) + (0.9 if title else 0.6))
@@ -496,7 +501,7 @@ def write_difference_map(
     origin = _check_origin(origin_xy_m)
     checked_areas = _check_areas(areas)
     extent = grid_extent(before.shape, cell, origin)
-    vmin, vmax = _elevation_limits(before, after)
+    vmin, vmax = elevation_limits(before, after)
 
     diff = after - before
     finite = np.abs(diff[np.isfinite(diff)])

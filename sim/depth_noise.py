@@ -22,12 +22,11 @@ per-unit calibration bias, texture-less surfaces, specular glare.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import numpy.typing as npt
 
 from lunarsite.robot.config import StereoDepthConfig
+from lunarsite.robot.perception.fiducials import camera_matrix
 
 __all__ = ["incidence_rad", "stereo_depth"]
 
@@ -35,12 +34,13 @@ FloatArray = npt.NDArray[np.float64]
 
 
 def _points(depth_m: FloatArray, vertical_fov_rad: float) -> FloatArray:
-    """Camera-frame points (H, W, 3) of a pinhole depth image (z along the axis)."""
+    """Camera-frame points (H, W, 3) of a pinhole depth image (z along the axis), on the
+    rover's own intrinsics (:func:`~lunarsite.robot.perception.fiducials.camera_matrix`)."""
     h, w = depth_m.shape
-    f = 0.5 * h / math.tan(0.5 * vertical_fov_rad)
+    k = camera_matrix(w, h, vertical_fov_rad)
     v, u = np.mgrid[0:h, 0:w]
-    x = (u - 0.5 * (w - 1)) / f * depth_m
-    y = (v - 0.5 * (h - 1)) / f * depth_m
+    x = (u - k[0, 2]) / k[0, 0] * depth_m
+    y = (v - k[1, 2]) / k[1, 1] * depth_m
     return np.stack([x, y, depth_m], axis=-1)
 
 

@@ -38,10 +38,6 @@ import numpy as np
 import numpy.typing as npt
 
 from .heightfield import heightfield_body
-from .quiet import c_stdout_silenced
-
-with c_stdout_silenced():
-    pass
 
 if TYPE_CHECKING:
     from pybullet_utils.bullet_client import BulletClient
@@ -61,11 +57,13 @@ COARSE_STRIDE: Final = 4
 """A far tile is drawn from every this-many-th sample."""
 
 
+RGBA = tuple[float, float, float, float]
+
+
 @dataclass(frozen=True, slots=True)
 class _Tile:
     fine: int
     coarse: int | None
-    rgba: tuple[float, float, float, float]
     x0_m: float
     x1_m: float
     y0_m: float
@@ -85,11 +83,13 @@ class _Tile:
 
 
 def _heightfield(
-    client: BulletClient, data: FloatArray, cell_m: float, x0_m: float, y0_m: float
+    client: BulletClient, data: FloatArray, cell_m: float, x0_m: float, y0_m: float, rgba: RGBA
 ) -> int:
-    """A heightfield body of ``data`` drawn only: it collides with nothing."""
+    """A plain heightfield body of ``data`` in ``rgba``, drawn only: it collides with
+    nothing."""
     _, body = heightfield_body(client, data, cell_m, (x0_m, y0_m))
     client.setCollisionFilterGroupMask(body, -1, 0, 0)
+    client.changeVisualShape(body, -1, rgbaColor=list(rgba), textureUniqueId=-1)
     return body
 
 
@@ -112,19 +112,22 @@ class RenderTiles:
         self,
         client: BulletClient,
         tiles: list[_Tile],
+        rgba: RGBA,
         hidden_bodies: Sequence[int] = (),
         *,
         fine_radius_m: float = FINE_RADIUS_M,
     ) -> None:
         self._c = client
         self.tiles = tiles
+        self._shown = list(rgba)
+        self._hidden = [rgba[0], rgba[1], rgba[2], 0.0]
         self.fine_radius_m = fine_radius_m
         self._corners = np.stack([t.corners() for t in tiles]) if tiles else np.zeros((0, 8, 4))
         for body in hidden_bodies:
             client.changeVisualShape(body, -1, rgbaColor=[1.0, 1.0, 1.0, 0.0])
         for t in tiles:
             if t.coarse is not None:
-                self._set(t.coarse, t.rgba, False)
+                self._set(t.coarse, False)
         self.drawn_last = 0
         """Tiles drawn in the last culled frame (fine or coarse)."""
 
@@ -136,7 +139,7 @@ class RenderTiles:
         cell_size_m: float,
         origin_xy_m: tuple[float, float],
         collision_body: int,
-        rgba: tuple[float, float, float, float],
+        rgba: RGBA,
         *,
         tile_cells: int = TILE_CELLS,
         coarse_stride: int = COARSE_STRIDE,
@@ -149,20 +152,17 @@ class RenderTiles:
                 block = heights_m[j0 : j0 + tile_cells + 1, i0 : i0 + tile_cells + 1]
                 x0 = origin_xy_m[0] + i0 * cell_size_m
                 y0 = origin_xy_m[1] + j0 * cell_size_m
-                fine = _heightfield(client, block, cell_size_m, x0, y0)
+                fine = _heightfield(client, block, cell_size_m, x0, y0, rgba)
                 coarse = None
                 rows, cols = block.shape
                 if (rows - 1) % coarse_stride == 0 and (cols - 1) % coarse_stride == 0:
                     sparse = block[::coarse_stride, ::coarse_stride]
-                    coarse = _heightfield(client, sparse, cell_size_m * coarse_stride, x0, y0)
-                client.changeVisualShape(fine, -1, rgbaColor=list(rgba), textureUniqueId=-1)
-                if coarse is not None:
-                    client.changeVisualShape(coarse, -1, rgbaColor=list(rgba), textureUniqueId=-1)
+                    coarse_cell = cell_size_m * coarse_stride
+                    coarse = _heightfield(client, sparse, coarse_cell, x0, y0, rgba)
                 tiles.append(
                     _Tile(
                         fine,
                         coarse,
-                        rgba,
                         x0,
                         x0 + (cols - 1) * cell_size_m,
                         y0,
@@ -171,12 +171,10 @@ class RenderTiles:
                         float(block.max()),
                     )
                 )
-        return cls(client, tiles, (collision_body,))
+        return cls(client, tiles, rgba, (collision_body,))
 
     @classmethod
-    def soil(
-        cls, client: BulletClient, field: TiledHeightfield, rgba: tuple[float, float, float, float]
-    ) -> RenderTiles:
+    def soil(cls, client: BulletClient, field: TiledHeightfield, rgba: RGBA) -> RenderTiles:
         """The soil's own collision tiles, culled, never coarse (they follow the soil)."""
         ox, oy = field.origin_xy_m
         cell = field.cell_size_m
@@ -184,7 +182,6 @@ class RenderTiles:
             _Tile(
                 t.body,
                 None,
-                rgba,
                 ox + t.i0 * cell,
                 ox + t.i1 * cell,
                 oy + t.j0 * cell,
@@ -194,11 +191,10 @@ class RenderTiles:
             )
             for t in field.tiles
         ]
-        return cls(client, tiles)
+        return cls(client, tiles, rgba)
 
-    def _set(self, body: int, rgba: tuple[float, float, float, float], shown: bool) -> None:
-        colour = list(rgba) if shown else [rgba[0], rgba[1], rgba[2], 0.0]
-        self._c.changeVisualShape(body, -1, rgbaColor=colour)
+    def _set(self, body: int, shown: bool) -> None:
+        self._c.changeVisualShape(body, -1, rgbaColor=self._shown if shown else self._hidden)
 
     @contextmanager
     def culled(
@@ -215,7 +211,7 @@ class RenderTiles:
         try:
             for t, out in zip(self.tiles, outside, strict=True):
                 if out:
-                    self._set(t.fine, t.rgba, False)
+                    self._set(t.fine, False)
                     changed.append(t)
                     continue
                 drawn += 1
@@ -223,13 +219,13 @@ class RenderTiles:
                     max(t.x0_m - ex, 0.0, ex - t.x1_m), max(t.y0_m - ey, 0.0, ey - t.y1_m)
                 )
                 if t.coarse is not None and far > self.fine_radius_m:
-                    self._set(t.fine, t.rgba, False)
-                    self._set(t.coarse, t.rgba, True)
+                    self._set(t.fine, False)
+                    self._set(t.coarse, True)
                     changed.append(t)
             self.drawn_last = drawn
             yield
         finally:
             for t in changed:
-                self._set(t.fine, t.rgba, True)
+                self._set(t.fine, True)
                 if t.coarse is not None:
-                    self._set(t.coarse, t.rgba, False)
+                    self._set(t.coarse, False)

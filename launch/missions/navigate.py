@@ -35,7 +35,7 @@ from lunarsite.robot.perception.mapping import ElevationMap
 from lunarsite.robot.planning.costmap import build_costmap
 from lunarsite.robot.planning.planner import Planner, PlanningError
 from lunarsite.robot.site.grid import GridSpec
-from lunarsite.robot.tasks.navigate import NavigateGoals
+from lunarsite.robot.tasks.navigate import MapSnapshot, NavigateGoals
 from lunarsite.robot.types import Pose2, RoverCommand
 
 from ..fields import CommonAcceptance, Point2, points_outside
@@ -344,7 +344,7 @@ class Navigate(MissionKind):
     def write_files(self, run: RunRecord, out_dir: Path, judgement: Judgement) -> None:
         """``belief_end.png`` and a ``belief_goal_NN.png`` per goal that failed: the rover's
         map and costmap beside the true ground (:mod:`lunarsite.launch.belief_pictures`)."""
-        from ..belief_pictures import BeliefView, TrueGround, write_belief_picture
+        from ..belief_pictures import TrueGround, write_belief_picture
 
         task = run.task
         assert isinstance(task, NavigateGoals)
@@ -356,14 +356,14 @@ class Navigate(MissionKind):
             cell, origin = truth.terrain_cell_size_m, truth.terrain_origin_xy_m
             ground = TrueGround(rock_stamped_heights(terrain), cell, origin)
         true_xy, done = run.true_xy(), np.asarray(run.channels.get("goals_done", []))
-        grid = task.nav.elevation.grid
 
-        def draw(name: str, view: BeliefView, tick: int, goal: int | None, what: str) -> None:
+        def draw(name: str, belief: MapSnapshot, tick: int, what: str) -> None:
             tick = min(tick, len(run.t_s) - 1)
             here = (float(true_xy[tick, 0]), float(true_xy[tick, 1])) if len(true_xy) else None
+            goal = belief.goal_index
             write_belief_picture(
                 out_dir / name,
-                view,
+                belief,
                 truth=ground,
                 true_xy_m=here,
                 goal_xy_m=None if goal is None else task.goals[goal],
@@ -372,15 +372,12 @@ class Navigate(MissionKind):
             )
 
         for snap in task.failure_maps:
-            view = BeliefView(grid, snap.heights_m, snap.costmap, snap.estimate, snap.path_xy_m)
-            tick = int(np.searchsorted(done, snap.goal_index + 1))
-            what = f"goal {snap.goal_index} {snap.reason}"
-            draw(f"belief_goal_{snap.goal_index:02d}.png", view, tick, snap.goal_index, what)
-        elevation = task.nav.elevation
-        end = np.fmax(elevation.top_m, elevation.heights_m)
-        view = BeliefView(grid, end, task.nav.last_costmap, task.pose, None)
-        last = task.goal_results[-1].index if task.goal_results else None
-        draw("belief_end.png", view, len(run.t_s) - 1, last, "the end of the run")
+            index = snap.goal_index
+            assert index is not None
+            tick = int(np.searchsorted(done, index + 1))
+            draw(f"belief_goal_{index:02d}.png", snap, tick, f"goal {index} {snap.reason}")
+        end = task.snapshot("the end of the run")
+        draw("belief_end.png", end, len(run.t_s) - 1, end.reason)
 
 
 MISSION = Navigate()

@@ -461,9 +461,14 @@ class NavigateToGoal(Skill):
             # free cell): drive the rest straight if the body clears, and never call a
             # goal reached outside the tolerance.
             dist = pose.distance_to(*self.goal)
-            if p.goal_tolerance_m <= 0.0 or nav.close_enough(pose, self.goal):
+            within = dist <= p.goal_tolerance_m
+            if (
+                p.goal_tolerance_m <= 0.0
+                or (within and not stale)
+                or nav.close_enough(pose, self.goal)
+            ):
                 return STOP, ActionResult(ActionStatus.SUCCEEDED, "goal reached")
-            if dist <= p.goal_tolerance_m and stale:
+            if within:
                 # Within the tolerance by the estimate, but the checks are spent and the
                 # estimate is not sure enough to say so (called reached at 0.23 m off
                 # with a 0.21 m std, it would have been a goal reached falsely).
@@ -474,8 +479,6 @@ class NavigateToGoal(Skill):
                     f"{std:.2f} m std after {self._checks - 1} checks (tolerance "
                     f"{p.goal_tolerance_m:g} m at {p.check_sigmas:g} std)",
                 )
-            if dist <= p.goal_tolerance_m:
-                return STOP, ActionResult(ActionStatus.SUCCEEDED, "goal reached")
             nudge = nav.nudge_path(pose, self.goal) if self._nudges < p.max_arrival_checks else None
             if nudge is None:
                 return STOP, ActionResult(

@@ -81,7 +81,7 @@ class HungWatch:
             _, w, b = self._steps.popleft()
             self._wheel_rad -= w
             self._body_rad -= b
-        span = sensed.stamp_s - self._steps[0][0] if self._steps else 0.0
+        span = sensed.stamp_s - self._steps[0][0]  # this reading is in it: never empty
         if span < 0.9 * p.window_s or self._wheel_rad < p.min_wheel_turn_rad:
             return None
         if self._body_rad > p.max_body_share * self._wheel_rad:

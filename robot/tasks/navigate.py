@@ -22,6 +22,7 @@ from ..navigation.hung import HungWatch
 from ..navigation.navigator import Navigator
 from ..navigation.phases import GoalResult
 from ..planning.costmap import Costmap
+from ..site.grid import GridSpec
 from ..types import Pose2, SensedState
 
 __all__ = ["MapSnapshot", "NavigateGoals", "NavigationResult"]
@@ -31,21 +32,22 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, eq=False)
 class MapSnapshot:
-    """What the rover believed when a goal ended short of success: for the pictures that
-    let a failure be read (its own map and costmap beside the truth)."""
+    """What the rover believed at one moment (copies), for the pictures that let a failure
+    be read beside the truth."""
 
-    goal_index: int
-    stamp_s: float
-    """Reading time of the tick the goal ended on, in s."""
-    estimate: Pose2
+    goal_index: int | None
+    """The goal it was driving to, or last drove to; None before any."""
+    reason: str
+    """Why the moment was kept (how the goal ended)."""
+    grid: GridSpec
     heights_m: npt.NDArray[np.float64]
-    """The elevation map then (a copy): each cell's height raised to its top where it has
-    one (what the costmap sees), NaN where unknown."""
+    """The elevation map: each cell's height raised to its top where it has one (what the
+    costmap sees), NaN where unknown."""
     costmap: Costmap | None
     """The costmap it last planned on (immutable)."""
+    estimate: Pose2
     path_xy_m: npt.NDArray[np.float64] | None
     """The path it was following, (N, 2) in m, or None."""
-    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,10 +94,14 @@ class NavigateGoals(Skill):
         return len(self.goal_results)
 
     @property
+    def reached(self) -> int:
+        """Goals reached so far (by the rover's own estimate)."""
+        return sum(1 for g in self.goal_results if g.result.succeeded)
+
+    @property
     def activity(self) -> str:
         """What it is doing, for a progress line."""
-        n = len(self.goals)
-        reached = sum(1 for g in self.goal_results if g.result.succeeded)
+        n, reached = len(self.goals), self.reached
         if self.current is None:
             return f"goals {reached}/{n} reached"
         return f"goal {self.goal_index + 1}/{n} ({self.current.phase.value}), {reached} reached"
@@ -113,7 +119,7 @@ class NavigateGoals(Skill):
 
     def _on_tick(self, sensed: SensedState, now_s: float) -> Step:
         if self.hung is not None and (why := self.hung.reading(sensed)) is not None:
-            return self._hung(now_s, why)
+            return self._hung(why)
         events: list[str] = []
         while self.goal_index < len(self.goals):
             if self.current is None:
@@ -127,46 +133,41 @@ class NavigateGoals(Skill):
             assert self.current.goal_result is not None
             self.goal_results.append(self.current.goal_result)
             if not step.succeeded:
-                self._snapshot(self.current, now_s, step.reason)
+                self.failure_maps.append(self.snapshot(step.reason, self.current))
             self.current = None
             if step.status in (ActionStatus.CANCELED, ActionStatus.PRECONDITION_FAILED):
                 break
         self.events = tuple(events)
-        reached = sum(1 for g in self.goal_results if g.result.succeeded)
-        status = (
-            ActionStatus.SUCCEEDED if reached == len(self.goals) else ActionStatus.EXECUTION_FAILED
-        )
-        return ActionResult(status, f"reached {reached}/{len(self.goals)} goals")
+        n = len(self.goals)
+        status = ActionStatus.SUCCEEDED if self.reached == n else ActionStatus.EXECUTION_FAILED
+        return ActionResult(status, f"reached {self.reached}/{n} goals")
 
-    def _hung(self, now_s: float, why: str) -> ActionResult:
+    def _hung(self, why: str) -> ActionResult:
         """End the task where the rover hangs: no recovery it knows moves it, and every
         goal after would spend its time limit turning the wheels on the spot."""
         log.warning("%s", why)
         self.events = (why,)
         if self.current is not None:
-            self._snapshot(self.current, now_s, why)
-            self.current.cancel(why)
-            assert self.current.goal_result is not None
-            self.goal_results.append(self.current.goal_result)
-            self.current = None
-        reached = sum(1 for g in self.goal_results if g.result.succeeded)
-        return ActionResult(
-            ActionStatus.EXECUTION_FAILED, f"{why}; reached {reached}/{len(self.goals)} goals"
-        )
+            self.failure_maps.append(self.snapshot(why, self.current))
+        return ActionResult(ActionStatus.EXECUTION_FAILED, self._on_cancel(why))
 
-    def _snapshot(self, goal: NavigateToGoal, now_s: float, reason: str) -> None:
-        path = goal.path
+    def snapshot(self, reason: str, goal: NavigateToGoal | None = None) -> MapSnapshot:
+        """What the rover believes now; ``goal``: the goal just ended (its path is drawn),
+        else the last one driven to."""
         elevation = self.nav.elevation
-        self.failure_maps.append(
-            MapSnapshot(
-                goal.index,
-                now_s,
-                self.nav.localizer.pose,
-                np.fmax(elevation.top_m, elevation.heights_m),
-                self.nav.last_costmap,
-                None if path is None else np.array(path.points_xy_m, dtype=np.float64),
-                reason,
-            )
+        path = goal.path if goal is not None else None
+        if goal is not None:
+            index: int | None = goal.index
+        else:
+            index = self.goal_results[-1].index if self.goal_results else None
+        return MapSnapshot(
+            index,
+            reason,
+            elevation.grid,
+            np.fmax(elevation.top_m, elevation.heights_m),
+            self.nav.last_costmap,
+            self.nav.localizer.pose,
+            None if path is None else np.array(path.points_xy_m, dtype=np.float64),
         )
 
     def _on_cancel(self, reason: str) -> str:
@@ -175,5 +176,4 @@ class NavigateGoals(Skill):
             assert self.current.goal_result is not None
             self.goal_results.append(self.current.goal_result)
             self.current = None
-        reached = sum(1 for g in self.goal_results if g.result.succeeded)
-        return f"{reason}; reached {reached}/{len(self.goals)} goals"
+        return f"{reason}; reached {self.reached}/{len(self.goals)} goals"

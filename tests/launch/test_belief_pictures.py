@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 import yaml
 
-from lunarsite.launch.belief_pictures import BeliefView, write_belief_picture
+from lunarsite.launch.belief_pictures import write_belief_picture
 from lunarsite.launch.runner import run_sim
 from lunarsite.launch.schema import load_scenario
 from lunarsite.robot.planning.costmap import Costmap
 from lunarsite.robot.site.grid import GridSpec
-from lunarsite.robot.tasks.navigate import NavigateGoals
+from lunarsite.robot.tasks.navigate import MapSnapshot, NavigateGoals
 from lunarsite.robot.types import Pose2
 
 from .test_sensor_stops import SCENARIO
@@ -45,7 +45,7 @@ def test_the_costmaps_lethal_cells_are_drawn_where_they_are_on_the_site(tmp_path
     known = lethal.copy()  # every other cell unknown: drawn grey
     costmap = Costmap(grid, cost, lethal, known)
     heights = np.where(y_m > 2.0, 0.05 * x_m, np.nan)
-    view = BeliefView(grid, heights, costmap, Pose2(0.5, 0.5, 0.0), None)
+    view = MapSnapshot(None, "test", grid, heights, costmap, Pose2(0.5, 0.5, 0.0), None)
     path = tmp_path / "belief.png"
     write_belief_picture(
         path, view, truth=None, true_xy_m=None, goal_xy_m=None, tolerance_m=0.1, title="test"
