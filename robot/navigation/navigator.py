@@ -20,19 +20,18 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from ..config import RoverConfig
-from ..perception.fiducials import (
-    NORMAL_YAW_STD_RAD,
-    CameraMount,
-    FiducialDetector,
-    SurveyedMarker,
-    chassis_height_fix,
-    depth_yaw_fix,
-    landmark_fix,
-    markers_by_id,
-    pose_fix,
-)
+from ..perception.fiducials import CameraMount, FiducialDetector, SurveyedMarker, markers_by_id
 from ..perception.localization import Localizer, shift_fix
 from ..perception.mapping import BodyBox, ElevationMap, RangeScan
+from ..perception.marker_fixes import (
+    NORMAL_YAW_STD_RAD,
+    chassis_height_fix,
+    depth_yaw_fix,
+    expected_fix_std,
+    landmark_fix,
+    pose_fix,
+    range_bearing_covariance,
+)
 from ..planning.costmap import Costmap, build_costmap
 from ..planning.planner import Path, Planner
 from ..site.zones import KeepOut, KeepOutCircle
@@ -42,6 +41,12 @@ from .params import NavigatorParams
 __all__ = ["CameraSource", "MapSource", "Navigator"]
 
 log = logging.getLogger(__name__)
+
+MARKER_CHOICE_SLACK = 0.1
+"""Markers whose fix would leave a position std within this share of the best one's
+(or ``MARKER_CHOICE_SLACK_M``, whichever is more) count as good as it: the quickest to
+face of them is chosen (design value)."""
+MARKER_CHOICE_SLACK_M = 0.005
 
 MapSource = Callable[[], RangeScan | None]
 """Returns the latest range scan (sensor frame), or None when there is none new."""
@@ -197,16 +202,8 @@ class Navigator:
             if obs.range_m > self.params.max_marker_range_m:
                 continue
             then = self.pose_at(frame.stamp_s)
-            seen = self._fixed_from.get(obs.marker_id)
             here = then if then is not None else self.localizer.pose
-            if (
-                seen is not None
-                and here.distance_to(seen.x_m, seen.y_m) < self.params.refix_distance_m
-                and abs(wrap_angle(here.yaw_rad - seen.yaw_rad)) < self.params.refix_turn_rad
-            ):
-                # The same marker from the same place is the same measurement again (same
-                # pixels, same corner errors): fusing it as new would make the filter sure
-                # of an error it has not averaged out.
+            if self._fixed_here(obs.marker_id, here):
                 continue
             if self.params.use_depth_yaw:
                 yaw_fix = depth_yaw_fix(obs, marker, self.mount, roll, pitch)
@@ -337,17 +334,23 @@ class Navigator:
         *,
         apart_from: SurveyedMarker | None = None,
     ) -> SurveyedMarker | None:
-        """The surveyed marker within ``max_marker_range_m``, in front of whose face the
-        rover is (within 60° of its normal) and within ``max_turn_rad`` of a turn, that
-        is quickest to face and best to see, or None. With ``apart_from``, only markers
-        whose direction differs from that one's by at least ``confirm_separation_rad``
-        (a second bearing that crosses the first).
-
-        The score is the turn time at the top yaw rate plus ``0.05 s/m²`` × range²
-        (a marker's range error grows with its range squared), in s.
+        """The surveyed marker to turn to for a fix, or None: of those within
+        ``max_marker_range_m``, in front of whose face the rover is (within 60° of its
+        normal), within ``max_turn_rad`` of a turn and not already fixed from here, the
+        one whose fix would leave the estimate surest of its position (the larger std of
+        the position ellipse after the fix, by :meth:`Localizer.position_cov_after` with
+        the fix noise :func:`expected_fix_std` predicts at that range), the quickest to
+        face among those within ``MARKER_CHOICE_SLACK`` of the best. A marker in line with
+        the one just fixed adds little; one across it pins the other axis. With
+        ``apart_from``, only markers whose direction differs from that one's by at least
+        ``confirm_separation_rad``.
         """
-        best: tuple[float, SurveyedMarker] | None = None
-        rate = max(self.params.follow.max_yaw_rate_radps, 1e-3)
+        cam = self.config.camera
+        focal_px = (
+            None if cam is None else 0.5 * cam.height_px / math.tan(0.5 * cam.vertical_fov_rad)
+        )
+        depth_std = None if cam is None or cam.stereo is None else cam.stereo.depth_std_m
+        scored: list[tuple[float, float, SurveyedMarker]] = []
         for m in self.markers.values():
             if apart_from is not None:
                 a = pose.bearing_to(apart_from.x_m, apart_from.y_m)
@@ -360,12 +363,30 @@ class Navigator:
                 continue
             facing = (dx * math.cos(m.yaw_rad) + dy * math.sin(m.yaw_rad)) / dist
             turn = max(abs(pose.bearing_to(m.x_m, m.y_m)) - self.params.face_tolerance_rad, 0.0)
-            if facing < 0.5 or turn > max_turn_rad:
+            if facing < 0.5 or turn > max_turn_rad or self._fixed_here(m.marker_id, pose):
                 continue
-            score = turn / rate + 0.05 * dist * dist
-            if best is None or score < best[0]:
-                best = (score, m)
-        return None if best is None else best[1]
+            offset = self.localizer.expected_offset((m.x_m, m.y_m))
+            std_r, std_b = expected_fix_std(dist, m.size_m, focal_px, depth_std)
+            cov = np.array(range_bearing_covariance(offset, std_r, std_b))
+            after = self.localizer.position_cov_after((m.x_m, m.y_m), cov)
+            scored.append((math.sqrt(float(np.linalg.eigvalsh(after)[-1])), turn, m))
+        if not scored:
+            return None
+        best = min(std for std, _, _ in scored)
+        slack = max(MARKER_CHOICE_SLACK * best, MARKER_CHOICE_SLACK_M)
+        return min((c for c in scored if c[0] <= best + slack), key=lambda c: c[1])[2]
+
+    def _fixed_here(self, marker_id: int, here: Pose2) -> bool:
+        """Whether the marker was last fixed from (about) this pose: the same marker from
+        the same place is the same measurement again (same pixels, same corner errors),
+        and fusing it as new would make the filter sure of an error it has not averaged
+        out (``refix_distance_m``, ``refix_turn_rad``)."""
+        seen = self._fixed_from.get(marker_id)
+        return (
+            seen is not None
+            and here.distance_to(seen.x_m, seen.y_m) < self.params.refix_distance_m
+            and abs(wrap_angle(here.yaw_rad - seen.yaw_rad)) < self.params.refix_turn_rad
+        )
 
     # ----------------------------------------------------------------------- run
     def close_enough(self, pose: Pose2, goal: tuple[float, float]) -> bool:

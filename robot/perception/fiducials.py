@@ -1,4 +1,7 @@
-"""ArUco fiducials: detection in a camera frame, marker pose, fixes in the site frame.
+"""ArUco fiducials: detection in a camera frame and the marker's pose in the camera.
+
+What a sighting says of the rover (range-bearing, heading and height fixes, their noise)
+is :mod:`~lunarsite.robot.perception.marker_fixes`.
 
 OpenCV ≥ 4.7 API (reference/SIM.md, "ArUco"): :class:`cv2.aruco.ArucoDetector` finds the
 markers, :func:`cv2.solvePnPGeneric` with ``SOLVEPNP_IPPE_SQUARE`` gives both poses of a
@@ -30,8 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..config import CameraConfig
-from ..types import CameraFrame, Pose2, wrap_angle
-from .localization import LandmarkFix
+from ..types import CameraFrame
 
 __all__ = [
     "CameraMount",
@@ -42,13 +44,10 @@ __all__ = [
     "SurveyedMarker",
     "camera_matrix",
     "centre_from_depth",
-    "chassis_height_fix",
-    "depth_yaw_fix",
-    "landmark_fix",
-    "marker_in_level",
+    "depth_usable",
+    "level_from_chassis",
     "marker_rotation_in_site",
     "markers_by_id",
-    "pose_fix",
     "solve_marker",
 ]
 
@@ -57,15 +56,6 @@ log = logging.getLogger(__name__)
 Matrix = npt.NDArray[np.float64]
 
 DEFAULT_DICTIONARY = "DICT_4X4_50"
-RANGE_STD_FRACTION = 0.015
-"""Range error of a 20 cm marker up to 4 m: 0.6–1.6% (reference/SIM.md, "ArUco")."""
-BEARING_STD_RAD = 0.004
-"""Bearing error of the marker centre: about one pixel at 320 px over 60° (design value)."""
-CORNER_STD_PX = 0.5
-"""Error of a detected marker corner after sub-pixel refinement, in px (design value;
-half a pixel, correlated between the corners of one marker)."""
-NORMAL_YAW_STD_RAD = 0.05
-"""Error of the heading taken from a marker's face normal (design value, ~3°)."""
 DEPTH_RANGE_FLOOR_M = 0.01
 DEPTH_RANGE_STD_FRACTION = 0.002
 """Range error of a marker centre placed on the depth image: at least ``FLOOR + FRACTION
@@ -182,7 +172,7 @@ def marker_rotation_in_site(marker: SurveyedMarker) -> Matrix:
     return np.array([[-s, 0.0, c], [c, 0.0, s], [0.0, 1.0, 0.0]])
 
 
-def _level_from_chassis(roll_rad: float, pitch_rad: float) -> Matrix:
+def level_from_chassis(roll_rad: float, pitch_rad: float) -> Matrix:
     """Ry(pitch) · Rx(roll): chassis vectors in the level frame (ZYX Euler)."""
     cr, sr = math.cos(roll_rad), math.sin(roll_rad)
     cp, sp = math.cos(pitch_rad), math.sin(pitch_rad)
@@ -267,12 +257,19 @@ class FiducialDetector:
         return out
 
     def _depth_usable(self, range_m: float, size_m: float) -> bool:
-        """Whether depth at this range can place a marker of this side: with a depth
-        error near the marker's own size, the points spread more along the line of sight
-        than across the face, and the fitted plane turns towards the line of sight."""
-        if self.depth_std_m is None:
-            return True
-        return self.depth_std_m(range_m) <= DEPTH_PLANE_MAX_STD_FRACTION * size_m
+        return depth_usable(range_m, size_m, self.depth_std_m)
+
+
+def depth_usable(
+    range_m: float, size_m: float, depth_std_m: Callable[[float], float] | None
+) -> bool:
+    """Whether depth at this range can place a marker of this side (``depth_std_m``:
+    the camera's per-pixel depth std at a range; None: an ideal depth image): with a
+    depth error near the marker's own size, the points spread more along the line of
+    sight than across the face, and the fitted plane turns towards the line of sight."""
+    if depth_std_m is None:
+        return True
+    return depth_std_m(range_m) <= DEPTH_PLANE_MAX_STD_FRACTION * size_m
 
 
 def _diagonals_cross_px(corners_px: Matrix) -> Matrix | None:
@@ -386,152 +383,6 @@ def solve_marker(
     translations = tuple(np.asarray(t, dtype=np.float64).reshape(3) for t in tvecs)
     errs = tuple(float(e) for e in np.asarray(errors).ravel())
     return MarkerObservation(det.marker_id, rotations, translations, errs, stamp_s)
-
-
-def _choose(
-    obs: MarkerObservation,
-    mount: CameraMount,
-    roll_rad: float,
-    pitch_rad: float,
-    up_axis: int = 1,
-) -> tuple[Matrix, Matrix, Matrix]:
-    """The IPPE solution whose marker axis ``up_axis`` (1: its y, standing; 2: its
-    normal, lying face up) is nearest gravity-up; in the level frame: (rotation level ←
-    marker, marker centre from the chassis centre in m, R level←camera)."""
-    level_cam = _level_from_chassis(roll_rad, pitch_rad) @ mount.rotation_chassis_camera()
-    best = max(
-        range(len(obs.rotations)),
-        key=lambda k: float((level_cam @ obs.rotations[k])[2, up_axis]),
-    )
-    rot = level_cam @ obs.rotations[best]
-    centre = obs.centre_from_depth_m
-    offset = _level_from_chassis(roll_rad, pitch_rad) @ np.asarray(mount.xyz_m) + (
-        level_cam @ (obs.translations_m[best] if centre is None else centre)
-    )
-    return rot, offset, level_cam
-
-
-def marker_in_level(
-    obs: MarkerObservation,
-    mount: CameraMount,
-    roll_rad: float = 0.0,
-    pitch_rad: float = 0.0,
-    *,
-    lying: bool = False,
-) -> tuple[Matrix, Matrix]:
-    """A marker's pose in the rover's level frame: (rotation level ← marker, its centre
-    from the chassis centre in m). Of IPPE's two solutions, the one whose up (``lying``:
-    whose face normal) is nearest gravity-up."""
-    rot, offset, _ = _choose(obs, mount, roll_rad, pitch_rad, 2 if lying else 1)
-    return rot, offset
-
-
-def landmark_fix(
-    obs: MarkerObservation,
-    marker: SurveyedMarker,
-    mount: CameraMount,
-    roll_rad: float = 0.0,
-    pitch_rad: float = 0.0,
-    *,
-    focal_px: float | None = None,
-) -> LandmarkFix:
-    """The marker centre as a range-bearing fix for :meth:`Localizer.update_landmark`.
-
-    The covariance: range std ``RANGE_STD_FRACTION`` of the range (at least 1 cm),
-    bearing std ``BEARING_STD_RAD``. Given the camera's focal length ``focal_px`` (px),
-    neither is taken below what a corner error of ``CORNER_STD_PX`` gives: range
-    ``σ · r² / (f · side)`` (the marker's image shrinks as 1/r, so a far marker's range
-    is poor: a 0.4 m marker at 10 m spans ~11 px at 320 × 240) and bearing ``σ / f``.
-    A centre placed on the depth image (``obs.centre_from_depth_m``) gives the offset
-    instead, with its own range std (``obs.depth_range_std_m``).
-    """
-    _, offset, _ = _choose(obs, mount, roll_rad, pitch_rad)
-    dx, dy = float(offset[0]), float(offset[1])
-    rng = max(math.hypot(dx, dy), 1e-6)
-    ux, uy = dx / rng, dy / rng
-    std_r = max(RANGE_STD_FRACTION * rng, 0.01)
-    std_b = BEARING_STD_RAD
-    if focal_px is not None and focal_px > 0.0:
-        std_r = max(std_r, CORNER_STD_PX * rng * rng / (focal_px * marker.size_m))
-        std_b = max(std_b, CORNER_STD_PX / focal_px)
-    if obs.centre_from_depth_m is not None and math.isfinite(obs.depth_range_std_m):
-        std_r = obs.depth_range_std_m
-    var_r = std_r**2
-    var_b = (std_b * rng) ** 2
-    cov = (
-        (var_r * ux * ux + var_b * uy * uy, (var_r - var_b) * ux * uy),
-        ((var_r - var_b) * ux * uy, var_r * uy * uy + var_b * ux * ux),
-    )
-    return LandmarkFix(
-        (marker.x_m, marker.y_m), (dx, dy), cov, obs.stamp_s, f"marker {marker.marker_id}"
-    )
-
-
-def chassis_height_fix(
-    obs: MarkerObservation,
-    marker: SurveyedMarker,
-    mount: CameraMount,
-    roll_rad: float = 0.0,
-    pitch_rad: float = 0.0,
-    *,
-    tilt_std_rad: float = 0.01,
-) -> tuple[float, float] | None:
-    """The chassis centre's height in the site frame from a marker placed on the depth
-    image: the surveyed centre's height less its height above the chassis, and its std
-    (tilt error times range, plus a centimetre), in m; None without depth (a range from
-    the marker's corners is too poor for it)."""
-    if obs.centre_from_depth_m is None:
-        return None
-    _, offset, _ = _choose(obs, mount, roll_rad, pitch_rad)
-    rng = float(np.linalg.norm(offset))
-    return marker.z_m - float(offset[2]), 0.01 + tilt_std_rad * rng
-
-
-def depth_yaw_fix(
-    obs: MarkerObservation,
-    marker: SurveyedMarker,
-    mount: CameraMount,
-    roll_rad: float = 0.0,
-    pitch_rad: float = 0.0,
-) -> tuple[float, float] | None:
-    """The rover's heading from the face normal of a marker's depth plane, and its std,
-    in rad; None without one. The marker stands vertically, so the normal's horizontal
-    direction in the rover's level frame is the marker's surveyed heading less the
-    rover's (roll and pitch errors barely move it)."""
-    if obs.normal_from_depth is None:
-        return None
-    level_cam = _level_from_chassis(roll_rad, pitch_rad) @ mount.rotation_chassis_camera()
-    n = level_cam @ obs.normal_from_depth
-    if math.hypot(float(n[0]), float(n[1])) < 0.5:
-        return None  # a face seen as lying flat: not a standing marker
-    yaw = wrap_angle(marker.yaw_rad - math.atan2(float(n[1]), float(n[0])))
-    return yaw, obs.normal_std_rad
-
-
-def pose_fix(
-    obs: MarkerObservation,
-    marker: SurveyedMarker,
-    mount: CameraMount,
-    roll_rad: float = 0.0,
-    pitch_rad: float = 0.0,
-) -> tuple[Pose2, Matrix]:
-    """The rover's pose from one marker alone, and its 3×3 covariance (x, y, yaw).
-
-    Heading from the marker's face normal (std ``NORMAL_YAW_STD_RAD``), then position
-    from the marker centre. Good for a first fix; the filter does better with
-    :func:`landmark_fix` as the rover moves.
-    """
-    rot, offset, _ = _choose(obs, mount, roll_rad, pitch_rad)
-    normal = rot[:, 2]
-    yaw = wrap_angle(marker.yaw_rad - math.atan2(float(normal[1]), float(normal[0])))
-    c, s = math.cos(yaw), math.sin(yaw)
-    dx, dy = float(offset[0]), float(offset[1])
-    x = marker.x_m - (c * dx - s * dy)
-    y = marker.y_m - (s * dx + c * dy)
-    rng = math.hypot(dx, dy)
-    pos_var = max(RANGE_STD_FRACTION * rng, 0.01) ** 2 + (NORMAL_YAW_STD_RAD * rng) ** 2
-    cov = np.diag([pos_var, pos_var, NORMAL_YAW_STD_RAD**2])
-    return Pose2(x, y, yaw), cov
 
 
 def markers_by_id(markers: Sequence[SurveyedMarker]) -> dict[int, SurveyedMarker]:

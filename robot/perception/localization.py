@@ -467,9 +467,10 @@ class Localizer:
         self._turning_slip = slipping
 
     # ------------------------------------------------------------------ updates
-    def update_landmark(self, fix: LandmarkFix) -> bool:
-        """Correct with a landmark sighting; returns False if the gate rejected it."""
-        mx, my = fix.landmark_xy_m
+    def _landmark_model(self, landmark_xy_m: tuple[float, float]) -> tuple[Matrix, Matrix]:
+        """A landmark's offset in the rover's level frame as the estimate predicts it
+        (2,), and its Jacobian in the state (2 × 5)."""
+        mx, my = landmark_xy_m
         x, y, yaw = self.x[X], self.x[Y], self.x[YAW]
         c, s = math.cos(yaw), math.sin(yaw)
         dx, dy = mx - x, my - y
@@ -477,6 +478,28 @@ class Localizer:
         H = np.zeros((2, 5))
         H[0, :3] = (-c, -s, h[1])
         H[1, :3] = (s, -c, -h[0])
+        return h, H
+
+    def expected_offset(self, landmark_xy_m: tuple[float, float]) -> tuple[float, float]:
+        """Where the estimate expects to see a landmark, in the rover's level frame, m."""
+        h, _ = self._landmark_model(landmark_xy_m)
+        return float(h[0]), float(h[1])
+
+    def position_cov_after(
+        self, landmark_xy_m: tuple[float, float], covariance_m2: Matrix
+    ) -> Matrix:
+        """The position covariance (2 × 2, m²) a sighting of the landmark with this
+        covariance (rover's level frame) would leave, were it accepted; the state is not
+        touched. For choosing which landmark to look at."""
+        _, H = self._landmark_model(landmark_xy_m)
+        S = H @ self.P @ H.T + np.asarray(covariance_m2, dtype=np.float64)
+        PH = self.P @ H.T
+        after: Matrix = self.P - PH @ np.linalg.solve(S, PH.T)
+        return after[:2, :2]
+
+    def update_landmark(self, fix: LandmarkFix) -> bool:
+        """Correct with a landmark sighting; returns False if the gate rejected it."""
+        h, H = self._landmark_model(fix.landmark_xy_m)
         z = np.asarray(fix.offset_xy_m, dtype=np.float64)
         R = np.asarray(fix.covariance_m2, dtype=np.float64)
         return self._correct(z - h, H, R, CHI2_GATE_2DOF, fix.label or "landmark", "landmark")

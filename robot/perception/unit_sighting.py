@@ -4,7 +4,7 @@ A unit's markers are known before the run (:mod:`lunarsite.robot.site.unit_marke
 which id on which face, how large, laid how); where the unit stands is not. One sighted
 marker gives its pose in the camera frame (:class:`~.fiducials.FiducialDetector`, with the
 depth image for its range), the IMU's tilt puts it in the rover's level frame
-(:func:`~.fiducials.marker_in_level`), and the face's layout gives the unit's centre and
+(:func:`~.marker_fixes.marker_in_level`), and the face's layout gives the unit's centre and
 heading from it. The rover's own pose estimate then puts that on the site.
 
 What matters for a grasp is the unit relative to the rover, which the camera measures
@@ -22,7 +22,8 @@ import numpy as np
 
 from ..site.unit_markers import FACE_AXES, UnitMarker, marker_centre_m
 from ..types import Pose2, wrap_angle
-from .fiducials import CameraMount, MarkerObservation, marker_in_level
+from .fiducials import CameraMount, MarkerObservation
+from .marker_fixes import marker_in_level
 
 __all__ = ["UnitSighting", "sight_units"]
 

@@ -11,7 +11,6 @@ import pytest
 
 from lunarsite.robot.perception import fiducials
 from lunarsite.robot.perception.fiducials import (
-    CORNER_STD_PX,
     DEPTH_NORMAL_YAW_FLOOR_RAD,
     CameraMount,
     FiducialDetector,
@@ -20,15 +19,18 @@ from lunarsite.robot.perception.fiducials import (
     SurveyedMarker,
     camera_matrix,
     centre_from_depth,
-    chassis_height_fix,
-    depth_yaw_fix,
-    landmark_fix,
     marker_rotation_in_site,
     markers_by_id,
-    pose_fix,
     solve_marker,
 )
 from lunarsite.robot.perception.mapping import chassis_rotation
+from lunarsite.robot.perception.marker_fixes import (
+    CORNER_STD_PX,
+    chassis_height_fix,
+    depth_yaw_fix,
+    landmark_fix,
+    pose_fix,
+)
 from lunarsite.robot.types import CameraFrame, Pose2, wrap_angle
 
 W, H, FOV = 640, 480, 0.8

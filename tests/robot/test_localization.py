@@ -294,3 +294,22 @@ def test_a_position_fix_moves_the_height_over_the_tilted_ground() -> None:
     moved = math.hypot(loc.pose.x_m - truth.pose.x_m, loc.pose.y_m - truth.pose.y_m)
     assert moved == pytest.approx(0.4, abs=0.01)
     assert loc.z_m == pytest.approx(0.5 + moved * math.tan(pitch), abs=1e-3)
+
+
+def test_the_covariance_a_fix_would_leave_is_the_one_it_leaves() -> None:
+    # A landmark 5 m straight ahead, heading known: the range pins x, the bearing y, each
+    # by the information sum of the prior and the fix (worked by hand here).
+    prior, std_r, std_t = 0.2, 0.08, 0.02
+    loc = Localizer(_params(), Pose2(1.0, 2.0, 0.0), (prior, prior, 1e-6))
+    cov = np.diag([std_r**2, std_t**2])
+    after = loc.position_cov_after((6.0, 2.0), cov)
+    expected_x = 1.0 / (1.0 / prior**2 + 1.0 / std_r**2)
+    expected_y = 1.0 / (1.0 / prior**2 + 1.0 / std_t**2)
+    assert after[0, 0] == pytest.approx(expected_x, rel=1e-3)
+    assert after[1, 1] == pytest.approx(expected_y, rel=1e-3)
+    assert loc.P[0, 0] == pytest.approx(prior**2)  # the state is not touched
+    assert loc.expected_offset((6.0, 2.0)) == pytest.approx((5.0, 0.0))
+    # And fusing that fix leaves exactly that covariance.
+    fix = LandmarkFix((6.0, 2.0), (5.0, 0.0), ((std_r**2, 0.0), (0.0, std_t**2)), 0.0)
+    assert loc.update_landmark(fix)
+    assert loc.P[:2, :2] == pytest.approx(after, rel=1e-9, abs=1e-15)

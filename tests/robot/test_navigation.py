@@ -9,12 +9,12 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from lunarsite.robot.config import RoverConfig
+from lunarsite.robot.config import CameraConfig, RoverConfig
 from lunarsite.robot.executive import ActionResult, ActionStatus, Agent, ControlLoop, Running
 from lunarsite.robot.hardware.mock import ManualClock, MockRover
 from lunarsite.robot.navigation import Navigator, NavigatorParams
 from lunarsite.robot.perception.fiducials import SurveyedMarker
-from lunarsite.robot.perception.localization import LocalizationParams, Localizer
+from lunarsite.robot.perception.localization import LandmarkFix, LocalizationParams, Localizer
 from lunarsite.robot.perception.mapping import ElevationMap, RangeScan
 from lunarsite.robot.planning.costmap import CostmapParams
 from lunarsite.robot.site.grid import GridSpec
@@ -204,6 +204,48 @@ def test_marker_to_face_weighs_the_turn_and_can_cross_bearings(rover_config: Rov
     second = nav.marker_to_face(here, apart_from=first)
     assert second is not None and second.marker_id == 3
     assert nav.marker_to_face(here, apart_from=markers[2]).marker_id == 2  # type: ignore[union-attr]
+
+
+def test_after_a_fix_the_next_marker_crosses_its_line_of_sight(rover_config: RoverConfig) -> None:
+    here = Pose2(5.0, 5.0, 0.0)
+    markers = [
+        SurveyedMarker(2, 10.0, 5.0, 0.3, math.pi, 0.2),  # 5 m ahead
+        SurveyedMarker(5, 11.0, 5.6, 0.3, math.pi, 0.2),  # 6 m ahead, nearly in line
+        SurveyedMarker(3, 5.0, 9.0, 0.3, -math.pi / 2, 0.2),  # 4 m to the left
+    ]
+    # A stereo camera whose depth is too poor to range a 0.2 m marker beyond 2 m
+    # (σz = z²·0.2 px / (400 px · 0.05 m) is 4 cm at 2 m): the corners range it.
+    camera = CameraConfig(
+        width_px=320,
+        height_px=240,
+        vertical_fov_rad=0.8,
+        rate_hz=5.0,
+        mount_xyz_m=(0.2, 0.0, 0.5),
+        stereo={
+            "part": "test",
+            "baseline_m": 0.05,
+            "focal_px": 400.0,
+            "disparity_std_px": 0.2,
+            "min_range_m": 0.3,
+            "max_range_m": 10.0,
+        },
+    )
+    config = rover_config.model_copy(update={"camera": camera})
+    loc = Localizer(LocalizationParams.for_rover(config), here, (0.2, 0.2, 1e-4))
+    emap = ElevationMap(GridSpec((0.0, 0.0), 0.1, (101, 101)))
+    nav = Navigator(config, loc, NavigatorParams.for_rover(config, 20.0), emap, markers=markers)
+    # The fix ahead pins the bearing (y) to centimetres, the range (x) far less well.
+    var_r, var_t = 0.075**2, 0.02**2
+    assert loc.update_landmark(LandmarkFix((10.0, 5.0), (5.0, 0.0), ((var_r, 0), (0, var_t)), 0))
+    std_x, std_y = loc.pose_std[:2]
+    assert std_x > 3.0 * std_y
+    # Another marker ahead would pin x no better than its range does; the one to the
+    # left pins x by its bearing, so it is worth the quarter turn.
+    second = nav.marker_to_face(here)
+    assert second is not None and second.marker_id == 3
+    # Facing no other way, the rover takes what it has ahead.
+    assert nav.marker_to_face(here, 0.5) is not None
+    assert nav.marker_to_face(here, 0.5).marker_id in (2, 5)  # type: ignore[union-attr]
 
 
 def test_an_estimate_off_the_map_plans_from_its_edge(rover_config: RoverConfig) -> None:

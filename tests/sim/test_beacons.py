@@ -9,13 +9,8 @@ import pybullet as pb
 import pytest
 
 from lunarsite.robot.config import RoverConfig
-from lunarsite.robot.perception.fiducials import (
-    CameraMount,
-    FiducialDetector,
-    SurveyedMarker,
-    landmark_fix,
-    pose_fix,
-)
+from lunarsite.robot.perception.fiducials import CameraMount, FiducialDetector, SurveyedMarker
+from lunarsite.robot.perception.marker_fixes import landmark_fix, pose_fix
 from lunarsite.robot.types import CameraFrame, Pose2, RoverCommand, wrap_angle
 from lunarsite.sim.beacons import add_beacons
 from lunarsite.sim.world import LunarWorld, SimError
