@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
     from .world import LunarWorld
 
-__all__ = ["CAMERA_LIGHTING", "RoverCamera"]
+__all__ = ["CAMERA_LIGHTING", "RoverCamera", "pinhole_projection"]
 
 CAMERA_LIGHTING: dict[str, Any] = {
     "lightDirection": [-50.0, 30.0, 100.0],
@@ -50,6 +50,31 @@ call because PyBullet keeps whatever lighting the last ``getCameraImage`` of the
 asked for (a video's low sun would otherwise light what the rover sees)."""
 
 ChassisFrame = Callable[[], "tuple[NDArray[np.float64], NDArray[np.float64]]"]
+
+
+def pinhole_projection(client: Any, cam: CameraConfig) -> list[float]:
+    """PyBullet's projection matrix (column-major) for the camera, shifted so that the
+    picture TinyRenderer draws is the pinhole the controller assumes: principal point at
+    the image centre, ``((w - 1) / 2, (h - 1) / 2)`` with pixel centres on integers
+    (:func:`~lunarsite.robot.perception.fiducials.camera_matrix`).
+
+    TinyRenderer samples at pixel corners, not centres: unshifted, a marker on the
+    optical axis is found at (160, 119) in a 320 × 240 picture, half a pixel right of
+    and above the centre (159.5, 119.5), which put a constant 1.7 mrad on every bearing
+    at 320 × 240 (measured; ``tests/sim/test_beacons.py``). Half a pixel is ``1 / w``
+    of normalised device coordinates across and ``1 / h`` up.
+    """
+    proj = list(
+        client.computeProjectionMatrixFOV(
+            fov=math.degrees(cam.vertical_fov_rad),
+            aspect=cam.width_px / cam.height_px,
+            nearVal=cam.near_m,
+            farVal=cam.far_m,
+        )
+    )
+    proj[8] += 1.0 / cam.width_px  # column 2, row 0: x_ndc shifts by this per unit depth
+    proj[9] += 1.0 / cam.height_px  # column 2, row 1
+    return proj
 
 
 class RoverCamera:
@@ -120,12 +145,7 @@ class RoverCamera:
         forward = rot @ np.array([math.cos(p), 0.0, -math.sin(p)])
         up = rot @ np.array([math.sin(p), 0.0, math.cos(p)])
         view = c.computeViewMatrix(eye.tolist(), (eye + forward).tolist(), up.tolist())
-        proj = c.computeProjectionMatrixFOV(
-            fov=math.degrees(cam.vertical_fov_rad),
-            aspect=cam.width_px / cam.height_px,
-            nearVal=cam.near_m,
-            farVal=cam.far_m,
-        )
+        proj = pinhole_projection(c, cam)
         tiles = self.world.render_tiles()
         with nullcontext() if tiles is None else tiles.culled(view, proj, (eye[0], eye[1])):
             _, _, rgba, depth_buf, _ = c.getCameraImage(

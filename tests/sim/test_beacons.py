@@ -9,7 +9,13 @@ import pybullet as pb
 import pytest
 
 from lunarsite.robot.config import RoverConfig
-from lunarsite.robot.perception.fiducials import CameraMount, FiducialDetector, SurveyedMarker
+from lunarsite.robot.perception.fiducials import (
+    CameraMount,
+    FiducialDetector,
+    SurveyedMarker,
+    camera_matrix,
+    marker_rotation_in_site,
+)
 from lunarsite.robot.perception.marker_fixes import landmark_fix, pose_fix
 from lunarsite.robot.types import CameraFrame, Pose2, RoverCommand, wrap_angle
 from lunarsite.sim.beacons import add_beacons
@@ -110,6 +116,38 @@ def test_rover_camera_fixes_the_rover_on_its_start(excavator: RoverConfig) -> No
         # 320 × 240 px: the 20 cm marker spans ~30 px at 2 m, so ~2% in range.
         assert fix.offset_xy_m[0] == pytest.approx(c * dx + s * dy, rel=0.03)
         assert fix.offset_xy_m[1] == pytest.approx(-s * dx + c * dy, abs=0.03)
+
+
+def test_the_rover_camera_draws_the_pinhole_the_controller_assumes(excavator: RoverConfig) -> None:
+    """The marker's surveyed corners, put through the rover file's pinhole
+    (``camera_matrix``) from where the camera truly is, land where the detector finds
+    them: TinyRenderer's half-pixel offset is taken out (it was (+0.5, -0.5) px)."""
+    assert excavator.camera is not None
+    cam = excavator.camera
+    world = LunarWorld(flat_terrain(10.0, 0.1))
+    with world:
+        add_beacons(world, [MARKER])
+        rover = world.add_rover(excavator, Pose2(3.6, 5.2, -0.05), rng=np.random.default_rng(0))
+        rover.configure()
+        rover.activate()
+        rover.write(RoverCommand(tool_targets_rad={"boom_lift": -0.6}))
+        world.clock.sleep_s(3.0)
+        frame = rover.read_camera()
+        (det,) = FiducialDetector({MARKER.marker_id: MARKER.size_m}).detect(frame.rgb)
+        pos, rot = rover.chassis_frame()
+    mount = CameraMount.from_config(cam)
+    eye = pos + rot @ np.asarray(mount.xyz_m)
+    site_from_camera = rot @ mount.rotation_chassis_camera()
+    h = 0.5 * MARKER.size_m
+    corners_marker = np.array([[-h, h, 0.0], [h, h, 0.0], [h, -h, 0.0], [-h, -h, 0.0]])
+    centre = np.array([MARKER.x_m, MARKER.y_m, MARKER.z_m])
+    corners_site = centre + corners_marker @ marker_rotation_in_site(MARKER).T
+    in_camera = (corners_site - eye) @ site_from_camera  # rows: camera-frame points
+    K = camera_matrix(cam.width_px, cam.height_px, cam.vertical_fov_rad)
+    projected = (in_camera / in_camera[:, 2:3]) @ K.T
+    offset = det.corners_px - projected[:, :2]
+    # Corner noise averages out over the four; a half-pixel offset would not.
+    assert np.all(np.abs(offset.mean(axis=0)) < 0.2), offset
 
 
 def test_bad_beacons_are_refused() -> None:
