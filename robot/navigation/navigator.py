@@ -340,11 +340,19 @@ class Navigator:
         one whose fix would leave the estimate surest of its position (the larger std of
         the position ellipse after the fix, by :meth:`Localizer.position_cov_after` with
         the fix noise :func:`expected_fix_std` predicts at that range), the quickest to
-        face among those within ``MARKER_CHOICE_SLACK`` of the best. A marker in line with
+        face among those within ``MARKER_CHOICE_SLACK`` of the best; on a slope steeper than
+        ``face_max_tilt_rad``, none but those already about ahead. A marker in line with
         the one just fixed adds little; one across it pins the other axis. With
         ``apart_from``, only markers whose direction differs from that one's by at least
         ``confirm_separation_rad``.
         """
+        roll, pitch = self.localizer.tilt_rad
+        if max_turn_rad > 0.0 and math.hypot(roll, pitch) > self.params.face_max_tilt_rad:
+            log.debug(
+                "tilted %.3f rad: facing no marker beyond the camera's view",
+                math.hypot(roll, pitch),
+            )
+            max_turn_rad = 0.0
         cam = self.config.camera
         focal_px = (
             None if cam is None else 0.5 * cam.height_px / math.tan(0.5 * cam.vertical_fov_rad)

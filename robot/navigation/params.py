@@ -167,6 +167,13 @@ class NavigatorParams:
     max_face_turn_rad: float = 1.6
     """On the way (not at arrival), only markers within this turn of the heading are
     faced, in rad: turning round for a marker behind costs more than the fix gains."""
+    face_max_tilt_rad: float = 0.07
+    """Tilted more than this (the IMU's roll and pitch together, in rad), the rover turns
+    for no marker beyond ``face_tolerance_rad``: a skid-steer turning in place on a slope
+    slides downhill. Measured with the excavator on traverse (D435 runs, 1,668 turns in
+    place): the chassis moved a median 8 cm per rad turned on ground under 3°, 19 cm at
+    6–9° and 26 cm at 9–12° (p90 about 50 cm); three arrival checks on a crater's 7–11°
+    rim slid the rover 1.4–3 m down into it (seeds 41, 42). Design value at 4°."""
     face_wait_s: float = 4.0
     """Facing a marker, wait at most this long for ``relocalize_fixes`` once it is in
     view, in s."""

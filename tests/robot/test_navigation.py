@@ -20,7 +20,7 @@ from lunarsite.robot.planning.costmap import CostmapParams
 from lunarsite.robot.site.grid import GridSpec
 from lunarsite.robot.site.zones import KeepOutCircle
 from lunarsite.robot.tasks.navigate import NavigateGoals, NavigationResult
-from lunarsite.robot.types import Pose2
+from lunarsite.robot.types import Pose2, SensedState
 
 
 @dataclasses.dataclass(frozen=True)
@@ -246,6 +246,29 @@ def test_after_a_fix_the_next_marker_crosses_its_line_of_sight(rover_config: Rov
     # Facing no other way, the rover takes what it has ahead.
     assert nav.marker_to_face(here, 0.5) is not None
     assert nav.marker_to_face(here, 0.5).marker_id in (2, 5)  # type: ignore[union-attr]
+
+
+def test_on_a_slope_the_rover_turns_for_no_marker_out_of_view(rover_config: RoverConfig) -> None:
+    here = Pose2(5.0, 5.0, 0.0)
+    markers = [
+        SurveyedMarker(2, 14.0, 5.2, 0.3, math.pi, 0.2),  # 9 m ahead
+        SurveyedMarker(3, 5.0, 6.5, 0.3, -math.pi / 2, 0.2),  # 1.5 m to the left
+    ]
+    nav = _nav_with_markers(rover_config, markers)
+    nav.localizer = Localizer(LocalizationParams.for_rover(rover_config), here)
+    level = nav.marker_to_face(here)
+    assert level is not None and level.marker_id == 3  # the nearer, worth a quarter turn
+    still = SensedState(0.0, 0, 0, (0.0, 0.0, 0.0), (0.0, 0.0, 1.62), {}, 12.0)
+    roll = 0.12  # on a crater's side, about 7°
+    side = (0.0, 1.62 * math.sin(roll), 1.62 * math.cos(roll))
+    for k in range(40):
+        nav.localizer.predict(dataclasses.replace(still, stamp_s=0.05 * k, accel_mps2=side))
+    assert nav.localizer.tilt_rad[0] == pytest.approx(roll, abs=0.01)
+    tilted = nav.marker_to_face(here)
+    assert tilted is not None and tilted.marker_id == 2  # no turn off the camera's view
+    only_left = _nav_with_markers(rover_config, [markers[1]])
+    only_left.localizer = nav.localizer
+    assert only_left.marker_to_face(here) is None
 
 
 def test_an_estimate_off_the_map_plans_from_its_edge(rover_config: RoverConfig) -> None:
