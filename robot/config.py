@@ -126,6 +126,15 @@ class ImuConfig(StrictModel):
     """Standard deviation of the constant per-run gyro bias, in rad/s."""
     accel_noise_std_mps2: NonNegative = 0.0
     accel_bias_std_mps2: NonNegative = 0.0
+    """Standard deviation of the constant per-run accelerometer bias, per axis, m/s²."""
+    gyro_bias_instability_radps: NonNegative = 0.0
+    """In-run bias stability of the gyro (the floor of its Allan deviation), rad/s: the
+    bias wanders with this std over ``bias_correlation_time_s``."""
+    accel_bias_instability_mps2: NonNegative = 0.0
+    """In-run bias stability of the accelerometer, per axis, m/s²."""
+    bias_correlation_time_s: Positive = 100.0
+    """Correlation time of the in-run bias wander (a first-order Gauss–Markov process),
+    s."""
 
 
 class StereoDepthConfig(StrictModel):

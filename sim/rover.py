@@ -25,6 +25,7 @@ from lunarsite.robot.types import STOP, CameraFrame, Pose2, RoverCommand, Sensed
 
 from .body import BodyBuilder, ServoJoint
 from .clamp import GraspLatch, add_clamp, set_pad_friction
+from .imu_errors import ImuErrors
 from .rover_camera import RoverCamera
 
 if TYPE_CHECKING:
@@ -88,13 +89,7 @@ class SimRover(RoverInterface):
         self._wheels = self._left_wheels + self._right_wheels
         # Every motor that draws on the battery: the wheels and the tools' servos.
         self._motors = self._wheels + [j for sv in self._servos.values() for j, _ in sv.joints]
-        imu = config.imu
-        self._gyro_bias = (
-            rng.normal(0.0, imu.gyro_bias_std_radps, 3) if imu.gyro_bias_std_radps else np.zeros(3)
-        )
-        self._accel_bias = (
-            rng.normal(0.0, imu.accel_bias_std_mps2, 3) if imu.accel_bias_std_mps2 else np.zeros(3)
-        )
+        self.imu_errors = ImuErrors(config.imu, rng)
         self._last_velocity = np.zeros(3)
         self._last_read_s: float | None = None
         self.energy_used_j = 0.0
@@ -519,10 +514,8 @@ class SimRover(RoverInterface):
         lin, ang = c.getBaseVelocity(self.body)
         rot = np.asarray(c.getMatrixFromQuaternion(orn), dtype=np.float64).reshape(3, 3)
         velocity = np.asarray(lin, dtype=np.float64)
-        if self._last_read_s is not None and now > self._last_read_s:
-            accel_world = (velocity - self._last_velocity) / (now - self._last_read_s)
-        else:
-            accel_world = np.zeros(3)
+        read_dt = 0.0 if self._last_read_s is None else now - self._last_read_s
+        accel_world = (velocity - self._last_velocity) / read_dt if read_dt > 0.0 else np.zeros(3)
         self._last_velocity = velocity
         self._last_read_s = now
         specific_force = accel_world + np.array([0.0, 0.0, self.world.config.gravity_mps2])
@@ -535,12 +528,7 @@ class SimRover(RoverInterface):
         rate = rot.T @ np.asarray(mean, dtype=np.float64)
         self._rate_sum = [0.0, 0.0, 0.0]
         self._rate_steps = 0
-        gyro = rate + self._gyro_bias
-        accel = rot.T @ specific_force + self._accel_bias
-        if cfg.imu.gyro_noise_std_radps > 0.0:
-            gyro = gyro + rng.normal(0.0, cfg.imu.gyro_noise_std_radps, 3)
-        if cfg.imu.accel_noise_std_mps2 > 0.0:
-            accel = accel + rng.normal(0.0, cfg.imu.accel_noise_std_mps2, 3)
+        gyro, accel = self.imu_errors.read(rate, rot.T @ specific_force, read_dt)
         imu = (
             (float(gyro[0]), float(gyro[1]), float(gyro[2])),
             (float(accel[0]), float(accel[1]), float(accel[2])),

@@ -93,7 +93,7 @@ def test_each_gyro_reading_is_the_mean_rate_since_the_last(excavator: RoverConfi
     world = LunarWorld(flat_terrain(), SimConfig())
     with world:
         rover = world.add_rover(quiet, Pose2(5.0, 5.0, 0.0), rng=np.random.default_rng(0))
-        rover._gyro_bias = np.zeros(3)  # the per-run bias drawn from the file: none here
+        rover.imu_errors.gyro_turn_on_radps = np.zeros(3)  # the per-run bias: none here
         rover.configure()
         rover.activate()
         world.clock.sleep_s(0.5)
