@@ -68,6 +68,7 @@ class NavigateToGoal(Skill):
         self._last_faced_s = -math.inf
         self._checks = 0
         self._nudges = 0
+        self._slope_backouts = 0
         self._tick = 0
         self._last_speed = 0.0
         self._last_plan_ok_s = 0.0
@@ -221,6 +222,7 @@ class NavigateToGoal(Skill):
                     p.follow, self._replanner.path, initial_speed_mps=abs(self._last_speed)
                 )
                 events.append(f"plan: {self._replanner.last_reason}")
+                self._maybe_back_out(pose, self._replanner.path, now_s, events)
             self._last_plan_ok_s = now_s
         except PlanningError as exc:
             self._follower = None
@@ -347,12 +349,43 @@ class NavigateToGoal(Skill):
             return self._follower.update(pose, self.dt_s, pitch_rad=pitch, roll_rad=roll), None
         return STOP, None
 
+    def _maybe_back_out(self, pose: Pose2, path: Path, now_s: float, events: list[str]) -> None:
+        """On a slope, a new path that begins with a turn in place begins instead with
+        backing straight out the way the rover came (``slope_backout_m``): a skid-steer
+        turning on a slope slides downhill (``NavigatorParams.face_max_tilt_rad``)."""
+        nav, p = self.nav, self.nav.params
+        roll, pitch = nav.localizer.tilt_rad
+        if (
+            p.slope_backout_m <= 0.0
+            or self._backoff is not None
+            or self._slope_backouts >= p.max_slope_backouts
+            or math.hypot(roll, pitch) <= p.face_max_tilt_rad
+            or path.reverse[0]
+        ):
+            return
+        (x0, y0), (x1, y1) = path.points_xy_m[0], path.points_xy_m[1]
+        turn = wrap_angle(math.atan2(y1 - y0, x1 - x0) - pose.yaw_rad)
+        if abs(turn) <= p.slope_turn_rad or not nav.clear_behind(pose, 1.0, p.slope_backout_m):
+            return
+        self._slope_backouts += 1
+        self._backoff = Backoff((pose.x_m, pose.y_m), now_s, p.slope_backout_m)
+        log.info(
+            "tilted %.2f rad with a %.1f rad turn ahead at (%.2f, %.2f): backing out %.1f m",
+            math.hypot(roll, pitch),
+            turn,
+            pose.x_m,
+            pose.y_m,
+            p.slope_backout_m,
+        )
+        events.append("on a slope: backing out before turning")
+
     def _back_off(self, pose: Pose2, now_s: float) -> DriveCommand:
-        """Back straight up ``backoff_m`` at a crawl, then brake and hand back."""
+        """Back straight up ``backoff_m`` (or the back-off's own distance) at a crawl, then
+        brake and hand back."""
         b = self._backoff
         assert b is not None
         f = self.nav.params.follow
-        backoff_m = self.nav.params.backoff_m
+        backoff_m = b.distance_m or self.nav.params.backoff_m
         moved = pose.distance_to(*b.from_xy_m)
         if moved >= backoff_m or now_s - b.since_s > 3.0 * backoff_m / max(
             f.cruise_speed_mps * 0.5, 1e-3

@@ -280,11 +280,12 @@ class Navigator:
             return None
         return wrap_angle(p1.yaw_rad - p0.yaw_rad) / (t1 - t0)
 
-    def clear_behind(self, pose: Pose2, direction: float) -> bool:
-        """Whether backing ``backoff_m`` (plus half the chassis) from ``pose`` against
-        ``direction`` (+1: the rover was going forward) stays on the map and off lethal
-        cells: near the site edge or a crater, a blind back-off can end in a fall."""
-        reach = self.params.backoff_m + 0.5 * self.config.chassis.length_m
+    def clear_behind(self, pose: Pose2, direction: float, distance_m: float = 0.0) -> bool:
+        """Whether backing ``distance_m`` (0: ``backoff_m``; plus half the chassis) from
+        ``pose`` against ``direction`` (+1: the rover was going forward) stays on the map
+        and off lethal cells: near the site edge or a crater, a blind back-off can end in
+        a fall."""
+        reach = (distance_m or self.params.backoff_m) + 0.5 * self.config.chassis.length_m
         cost = self.costmap.cost
         grid = self.elevation.grid
         for frac in (0.5, 1.0):

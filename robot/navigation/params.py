@@ -174,6 +174,13 @@ class NavigatorParams:
     place): the chassis moved a median 8 cm per rad turned on ground under 3°, 19 cm at
     6–9° and 26 cm at 9–12° (p90 about 50 cm); three arrival checks on a crater's 7–11°
     rim slid the rover 1.4–3 m down into it (seeds 41, 42). Design value at 4°."""
+    slope_backout_m: float = 1.0
+    """Tilted more than ``face_max_tilt_rad`` with a new path that starts with a turn in
+    place (more than ``slope_turn_rad``), the rover first backs straight out this far the
+    way it came (ground it has driven), at most ``max_slope_backouts`` times a goal, in m;
+    0 turns this off."""
+    slope_turn_rad: float = 0.5
+    max_slope_backouts: int = 2
     face_wait_s: float = 4.0
     """Facing a marker, wait at most this long for ``relocalize_fixes`` once it is in
     view, in s."""

@@ -122,6 +122,49 @@ def test_navigator_finds_its_way_round_an_unseen_wall(rover_config: RoverConfig)
     assert any("map" in t.events for t in ticks)
 
 
+def _first_moves(
+    rover_config: RoverConfig, roll_rad: float
+) -> tuple[list[Pose2], NavigationResult]:
+    """The mock rover at (4, 3) facing +x, sent to (4, 5) on known level ground, its
+    accelerometer reading the body rolled by ``roll_rad``; its true poses and result."""
+    clock = ManualClock()
+    start = Pose2(4.0, 3.0, 0.0)
+    rover = MockRover(rover_config, clock, start)
+    g = 1.62
+    rover._accel_bias = np.array([0.0, g * math.sin(roll_rad), g * (math.cos(roll_rad) - 1.0)])
+    rover.configure()
+    rover.activate()
+    emap = ElevationMap(GridSpec((0.0, 0.0), 0.1, (81, 81)))
+    emap.set_known(np.zeros((81, 81)), 0.01)
+    loc = Localizer(LocalizationParams.for_rover(rover_config), start)
+    params = NavigatorParams.for_rover(rover_config, 20.0, goal_time_limit_s=60.0)
+    trail: list[Pose2] = []
+    result = _run(
+        rover,
+        Navigator(rover_config, loc, params, emap),
+        [(4.0, 5.0)],
+        lambda _: trail.append(rover.true_pose),
+    )
+    return trail, result
+
+
+def test_on_a_slope_a_turn_in_place_waits_till_the_rover_backed_out(
+    rover_config: RoverConfig,
+) -> None:
+    level, level_result = _first_moves(rover_config, 0.0)
+    assert level_result.result.status is ActionStatus.SUCCEEDED
+    # Level: it turns where it stands.
+    turned = next(p for p in level if abs(p.yaw_rad) > 0.3)
+    assert turned.distance_to(4.0, 3.0) < 0.1
+    tilted, tilted_result = _first_moves(rover_config, 0.12)
+    assert tilted_result.result.status is ActionStatus.SUCCEEDED
+    # Rolled 7°, it first backs straight out the way it faces (at most two 1 m back-outs)
+    # and turns only then.
+    turned = next(p for p in tilted if abs(p.yaw_rad) > 0.3)
+    assert 0.9 < 4.0 - turned.x_m < 2.3
+    assert abs(turned.y_m - 3.0) < 0.1
+
+
 def test_navigator_reports_an_unreachable_goal(rover_config: RoverConfig) -> None:
     clock = ManualClock()
     rover = MockRover(rover_config, clock, Pose2(1.0, 1.0, 0.0))
