@@ -351,8 +351,8 @@ class NavigateToGoal(Skill):
 
     def _maybe_back_out(self, pose: Pose2, path: Path, now_s: float, events: list[str]) -> None:
         """On a slope, a new path that begins with a turn in place begins instead with
-        backing straight out the way the rover came (``slope_backout_m``): a skid-steer
-        turning on a slope slides downhill (``NavigatorParams.face_max_tilt_rad``)."""
+        backing straight out (``slope_backout_m``) onto ground the map has flatter: a
+        skid-steer turning on a slope slides downhill (``face_max_tilt_rad``)."""
         nav, p = self.nav, self.nav.params
         roll, pitch = nav.localizer.tilt_rad
         if (
@@ -366,6 +366,12 @@ class NavigateToGoal(Skill):
         (x0, y0), (x1, y1) = path.points_xy_m[0], path.points_xy_m[1]
         turn = wrap_angle(math.atan2(y1 - y0, x1 - x0) - pose.yaw_rad)
         if abs(turn) <= p.slope_turn_rad or not nav.clear_behind(pose, 1.0, p.slope_backout_m):
+            return
+        # Only onto ground the map has flatter (the rover may have turned since it came).
+        back_x = pose.x_m - p.slope_backout_m * math.cos(pose.yaw_rad)
+        back_y = pose.y_m - p.slope_backout_m * math.sin(pose.yaw_rad)
+        here, there = nav.slope_at(pose.x_m, pose.y_m), nav.slope_at(back_x, back_y)
+        if not there < min(here, math.hypot(roll, pitch)) - 0.02:
             return
         self._slope_backouts += 1
         self._backoff = Backoff((pose.x_m, pose.y_m), now_s, p.slope_backout_m)

@@ -299,6 +299,24 @@ class Navigator:
                 return False
         return True
 
+    def slope_at(self, x_m: float, y_m: float, radius_m: float = 0.5) -> float:
+        """The ground's slope round (x, y) on the rover's own map: the tilt of the plane
+        fitted to the known heights within ``radius_m``, in rad; NaN with too few."""
+        grid = self.elevation.grid
+        j, i = grid.cell_of(x_m, y_m)
+        r = max(1, round(radius_m / grid.cell_size_m))
+        rows = slice(max(j - r, 0), min(j + r + 1, grid.shape[0]))
+        cols = slice(max(i - r, 0), min(i + r + 1, grid.shape[1]))
+        h = self.elevation.heights_in(rows, cols)
+        jj, ii = np.mgrid[rows, cols]
+        dx, dy = (ii - i) * grid.cell_size_m, (jj - j) * grid.cell_size_m
+        ok = np.isfinite(h) & (dx * dx + dy * dy <= radius_m * radius_m)
+        if int(ok.sum()) < 6:
+            return math.nan
+        a = np.column_stack([dx[ok], dy[ok], np.ones(int(ok.sum()))])
+        (gx, gy, _), *_ = np.linalg.lstsq(a, h[ok], rcond=None)
+        return math.atan(math.hypot(float(gx), float(gy)))
+
     def mark_blocked(self, pose: Pose2, direction: float) -> None:
         """Keep out of a ``blocked_radius_m`` disc just beyond the chassis end the rover
         was pushing with (``direction`` +1 forward, -1 backward)."""

@@ -125,8 +125,9 @@ def test_navigator_finds_its_way_round_an_unseen_wall(rover_config: RoverConfig)
 def _first_moves(
     rover_config: RoverConfig, roll_rad: float
 ) -> tuple[list[Pose2], NavigationResult]:
-    """The mock rover at (4, 3) facing +x, sent to (4, 5) on known level ground, its
-    accelerometer reading the body rolled by ``roll_rad``; its true poses and result."""
+    """The mock rover at (4, 3) facing +x, sent to (4, 5), its accelerometer reading the
+    body rolled by ``roll_rad``; its true poses and result. Its map has the ground rising
+    to the north at 0.12 rad from x = 4 m on, level west of x = 3 m."""
     clock = ManualClock()
     start = Pose2(4.0, 3.0, 0.0)
     rover = MockRover(rover_config, clock, start)
@@ -135,7 +136,8 @@ def _first_moves(
     rover.configure()
     rover.activate()
     emap = ElevationMap(GridSpec((0.0, 0.0), 0.1, (81, 81)))
-    emap.set_known(np.zeros((81, 81)), 0.01)
+    xs, ys = np.meshgrid(emap.grid.x_coords_m, emap.grid.y_coords_m)
+    emap.set_known(0.12 * (ys - 3.0) * np.clip(xs - 3.0, 0.0, 1.0), 0.01)
     loc = Localizer(LocalizationParams.for_rover(rover_config), start)
     params = NavigatorParams.for_rover(rover_config, 20.0, goal_time_limit_s=60.0)
     trail: list[Pose2] = []
@@ -158,10 +160,9 @@ def test_on_a_slope_a_turn_in_place_waits_till_the_rover_backed_out(
     assert turned.distance_to(4.0, 3.0) < 0.1
     tilted, tilted_result = _first_moves(rover_config, 0.12)
     assert tilted_result.result.status is ActionStatus.SUCCEEDED
-    # Rolled 7°, it first backs straight out the way it faces (at most two 1 m back-outs)
-    # and turns only then.
+    # Rolled 7°, it first backs straight out 1 m onto the level ground and turns there.
     turned = next(p for p in tilted if abs(p.yaw_rad) > 0.3)
-    assert 0.9 < 4.0 - turned.x_m < 2.3
+    assert 0.9 < 4.0 - turned.x_m < 1.3
     assert abs(turned.y_m - 3.0) < 0.1
 
 
