@@ -450,6 +450,25 @@ class NavigateToGoal(Skill):
                         + ("backward" if nudge.reverse[0] else "forward")
                     )
             return STOP, None
+        roll, pitch = nav.localizer.tilt_rad
+        if (
+            math.hypot(roll, pitch) > p.face_max_tilt_rad
+            and abs(pose.bearing_to(facing.marker.x_m, facing.marker.y_m)) > p.face_tolerance_rad
+        ):
+            # The turn has brought the rover onto a slope (or it slid there): turning on
+            # would slide it further; the estimate decides without this marker.
+            log.info(
+                "tilted %.2f rad at (%.2f, %.2f): not turning on to face marker %d",
+                math.hypot(roll, pitch),
+                pose.x_m,
+                pose.y_m,
+                facing.marker.marker_id,
+            )
+            events.append("facing given up: on a slope")
+            self._facing = None
+            self._follower = None
+            self._replanner.path = None
+            return STOP, None
         command = nav.face(pose, facing.marker, self._last_speed, self.dt_s)
         if command.angular_radps == 0.0 and command.linear_mps == 0.0:
             facing.faced_since_s = min(facing.faced_since_s, now_s)

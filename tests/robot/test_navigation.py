@@ -166,6 +166,41 @@ def test_on_a_slope_a_turn_in_place_waits_till_the_rover_backed_out(
     assert abs(turned.y_m - 3.0) < 0.1
 
 
+def test_a_facing_turn_that_meets_a_slope_is_given_up(rover_config: RoverConfig) -> None:
+    clock = ManualClock()
+    start = Pose2(4.0, 3.0, 0.0)
+    rover = MockRover(rover_config, clock, start)
+    rover.configure()
+    rover.activate()
+    emap = ElevationMap(GridSpec((0.0, 0.0), 0.1, (81, 81)))
+    emap.set_known(np.zeros((81, 81)), 0.01)
+    loc = Localizer(LocalizationParams.for_rover(rover_config), start, (0.3, 0.3, 0.02))
+    params = NavigatorParams.for_rover(rover_config, 20.0, goal_time_limit_s=20.0)
+    # Unsure of itself (0.3 m), the rover turns to the one marker, 1.8 rad to its left.
+    marker = SurveyedMarker(1, 4.0 + 3.0 * math.cos(1.8), 3.0 + 3.0 * math.sin(1.8), 0.3, -1.3, 0.2)
+    nav = Navigator(rover_config, loc, params, emap, markers=[marker])
+    seen: list[tuple[str, ...]] = []
+    yaws: list[float] = []
+
+    def watch(t: NavTick) -> None:
+        seen.append(t.events)
+        yaws.append(rover.true_pose.yaw_rad)
+        if any("facing marker" in e for e in t.events):  # the turn begins: onto a slope
+            rover._gyro_bias = np.array([0.1, 0.0, 0.0])  # the body rolls at 0.1 rad/s
+            rolling.append(len(seen))
+        if rolling and len(seen) == rolling[0] + 24:  # for 1.2 s: 0.12 rad, then stays
+            roll = 0.12
+            rover._gyro_bias = np.zeros(3)
+            rover._accel_bias = np.array([0.0, 1.62 * math.sin(roll), 1.62 * (math.cos(roll) - 1)])
+
+    rolling: list[int] = []
+    _run(rover, nav, [(7.0, 3.0)], watch)
+    started = next(k for k, ev in enumerate(seen) if any("facing marker" in e for e in ev))
+    gave_up = next(k for k, ev in enumerate(seen) if "facing given up: on a slope" in ev)
+    assert started < gave_up
+    assert max(yaws[started : gave_up + 1]) < 1.0  # stopped well short of the marker
+
+
 def test_navigator_reports_an_unreachable_goal(rover_config: RoverConfig) -> None:
     clock = ManualClock()
     rover = MockRover(rover_config, clock, Pose2(1.0, 1.0, 0.0))
