@@ -357,8 +357,9 @@ class Navigator:
         ``max_marker_range_m``, in front of whose face the rover is (within 60° of its
         normal), within ``max_turn_rad`` of a turn and not already fixed from here, the
         one whose fix would leave the estimate surest of its position (the larger std of
-        the position ellipse after the fix, by :meth:`Localizer.position_cov_after` with
-        the fix noise :func:`expected_fix_std` predicts at that range), the quickest to
+        the position ellipse after the turn to it and its fix, by
+        :meth:`Localizer.position_cov_after` with the fix noise :func:`expected_fix_std`
+        predicts at that range: a turn in place slides the body), the quickest to
         face among those within ``MARKER_CHOICE_SLACK`` of the best; on a slope steeper than
         ``face_max_tilt_rad``, none but those already about ahead. A marker in line with
         the one just fixed adds little; one across it pins the other axis. With
@@ -395,7 +396,7 @@ class Navigator:
             offset = self.localizer.expected_offset((m.x_m, m.y_m))
             std_r, std_b = expected_fix_std(dist, m.size_m, focal_px, depth_std)
             cov = np.array(range_bearing_covariance(offset, std_r, std_b))
-            after = self.localizer.position_cov_after((m.x_m, m.y_m), cov)
+            after = self.localizer.position_cov_after((m.x_m, m.y_m), cov, turn_rad=turn)
             scored.append((math.sqrt(float(np.linalg.eigvalsh(after)[-1])), turn, m))
         if not scored:
             return None

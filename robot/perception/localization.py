@@ -432,12 +432,7 @@ class Localizer:
         self._turn_scrub_m = before + scrub_m if scrub_m > abs(ground) else 0.0
         # Variance of a shift f·S that grows with the turn's scrub S so far (one way; the
         # encoder-gyro slip flag says nothing more here: every pivot turn scrubs).
-        # On a slope the body also slides downhill while the wheels skid.
-        tilt = math.hypot(self._roll, self._pitch)
-        slope_factor = 1.0 + p.turn_slide_per_rad_tilt * max(tilt - TURN_SLIDE_FLAT_RAD, 0.0)
-        slide_var = (p.turn_slide_frac * slope_factor) ** 2 * max(
-            self._turn_scrub_m**2 - before**2, scrub_m**2
-        )
+        slide_var = self._slide_frac() ** 2 * max(self._turn_scrub_m**2 - before**2, scrub_m**2)
         var_along = (slip * p.distance_noise_frac) ** 2 * abs(ground) + slide_var
         var_side = (slip * p.lateral_noise_frac) ** 2 * abs(ground) + slide_var
         G = np.array([[c, -s], [s, c]])
@@ -498,16 +493,39 @@ class Localizer:
         h, _ = self._landmark_model(landmark_xy_m)
         return float(h[0]), float(h[1])
 
+    def _slide_frac(self) -> float:
+        """The body's unseen shift per m of wheel scrub in a turn in place, std: on a
+        slope it also slides downhill while the wheels skid."""
+        p = self.params
+        tilt = math.hypot(self._roll, self._pitch)
+        return p.turn_slide_frac * (
+            1.0 + p.turn_slide_per_rad_tilt * max(tilt - TURN_SLIDE_FLAT_RAD, 0.0)
+        )
+
+    def turn_slide_var(self, turn_rad: float) -> float:
+        """The position variance (m², each axis) a turn in place of ``turn_rad`` from
+        here would add: the wheels scrub ``|turn| · track / 2`` each."""
+        scrub_m = 0.5 * abs(turn_rad) * self.params.track_m
+        return (self._slide_frac() * scrub_m) ** 2
+
     def position_cov_after(
-        self, landmark_xy_m: tuple[float, float], covariance_m2: Matrix
+        self,
+        landmark_xy_m: tuple[float, float],
+        covariance_m2: Matrix,
+        *,
+        turn_rad: float = 0.0,
     ) -> Matrix:
         """The position covariance (2 × 2, m²) a sighting of the landmark with this
-        covariance (rover's level frame) would leave, were it accepted; the state is not
+        covariance (rover's level frame) would leave, were it accepted, after a turn in
+        place of ``turn_rad`` to see it (:meth:`turn_slide_var`); the state is not
         touched. For choosing which landmark to look at."""
         _, H = self._landmark_model(landmark_xy_m)
-        S = H @ self.P @ H.T + np.asarray(covariance_m2, dtype=np.float64)
-        PH = self.P @ H.T
-        after: Matrix = self.P - PH @ np.linalg.solve(S, PH.T)
+        P = self.P.copy()
+        P[X, X] += self.turn_slide_var(turn_rad)
+        P[Y, Y] += self.turn_slide_var(turn_rad)
+        S = H @ P @ H.T + np.asarray(covariance_m2, dtype=np.float64)
+        PH = P @ H.T
+        after: Matrix = P - PH @ np.linalg.solve(S, PH.T)
         return after[:2, :2]
 
     def update_landmark(self, fix: LandmarkFix) -> bool:

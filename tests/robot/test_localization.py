@@ -334,3 +334,16 @@ def test_a_turn_in_place_on_a_slope_is_doubted_as_the_excavator_slid() -> None:
     ratio = _turn_doubt(0.15) / _turn_doubt(0.0)
     assert 2.3 < ratio < 3.2
     assert _turn_doubt(0.02) == pytest.approx(_turn_doubt(0.0), rel=1e-6)  # level enough
+
+
+def test_the_slide_a_turn_is_expected_to_add_is_the_one_turning_adds() -> None:
+    # Predicted before the turn against the filter's own growth through it, step by step.
+    truth = Truth(np.random.default_rng(4), gyro_bias=0.0, gyro_noise=0.0)
+    loc = Localizer(_params(), truth.pose, (1e-4, 1e-4, 1e-4))
+    loc.predict(truth.step(0.0, 0.0))
+    predicted = loc.turn_slide_var(0.5 * math.pi)
+    before = loc.P[:2, :2].copy()
+    for _ in range(round(0.5 * math.pi / 0.5 / DT)):
+        loc.predict(truth.step(0.0, 0.5))
+    grown = np.linalg.eigvalsh(loc.P[:2, :2] - before)
+    assert grown == pytest.approx([predicted, predicted], rel=0.05)

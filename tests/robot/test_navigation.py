@@ -334,7 +334,7 @@ def test_on_a_slope_the_rover_turns_for_no_marker_out_of_view(rover_config: Rove
         SurveyedMarker(3, 5.0, 6.5, 0.3, -math.pi / 2, 0.2),  # 1.5 m to the left
     ]
     nav = _nav_with_markers(rover_config, markers)
-    nav.localizer = Localizer(LocalizationParams.for_rover(rover_config), here)
+    nav.localizer = Localizer(LocalizationParams.for_rover(rover_config), here, (0.1, 0.1, 0.005))
     level = nav.marker_to_face(here)
     assert level is not None and level.marker_id == 3  # the nearer, worth a quarter turn
     still = SensedState(0.0, 0, 0, (0.0, 0.0, 0.0), (0.0, 0.0, 1.62), {}, 12.0)
