@@ -122,20 +122,31 @@ def test_navigator_finds_its_way_round_an_unseen_wall(rover_config: RoverConfig)
     assert any("map" in t.events for t in ticks)
 
 
+def _on_known_ground(rover_config: RoverConfig, start: Pose2) -> tuple[MockRover, ElevationMap]:
+    """An active mock rover at ``start`` and an 8 × 8 m map known level (to 1 cm)."""
+    rover = MockRover(rover_config, ManualClock(), start)
+    rover.configure()
+    rover.activate()
+    emap = ElevationMap(GridSpec((0.0, 0.0), 0.1, (81, 81)))
+    emap.set_known(np.zeros((81, 81)), 0.01)
+    return rover, emap
+
+
+def _rolled(roll_rad: float) -> np.ndarray:
+    """The mock accelerometer's bias that makes it read the body rolled by ``roll_rad``."""
+    g = 1.62
+    return np.array([0.0, g * math.sin(roll_rad), g * (math.cos(roll_rad) - 1.0)])
+
+
 def _first_moves(
     rover_config: RoverConfig, roll_rad: float
 ) -> tuple[list[Pose2], NavigationResult]:
     """The mock rover at (4, 3) facing +x, sent to (4, 5), its accelerometer reading the
     body rolled by ``roll_rad``; its true poses and result. Its map has the ground rising
     to the north at 0.12 rad from x = 4 m on, level west of x = 3 m."""
-    clock = ManualClock()
     start = Pose2(4.0, 3.0, 0.0)
-    rover = MockRover(rover_config, clock, start)
-    g = 1.62
-    rover._accel_bias = np.array([0.0, g * math.sin(roll_rad), g * (math.cos(roll_rad) - 1.0)])
-    rover.configure()
-    rover.activate()
-    emap = ElevationMap(GridSpec((0.0, 0.0), 0.1, (81, 81)))
+    rover, emap = _on_known_ground(rover_config, start)
+    rover._accel_bias = _rolled(roll_rad)
     xs, ys = np.meshgrid(emap.grid.x_coords_m, emap.grid.y_coords_m)
     emap.set_known(0.12 * (ys - 3.0) * np.clip(xs - 3.0, 0.0, 1.0), 0.01)
     loc = Localizer(LocalizationParams.for_rover(rover_config), start)
@@ -167,13 +178,8 @@ def test_on_a_slope_a_turn_in_place_waits_till_the_rover_backed_out(
 
 
 def test_a_facing_turn_that_meets_a_slope_is_given_up(rover_config: RoverConfig) -> None:
-    clock = ManualClock()
     start = Pose2(4.0, 3.0, 0.0)
-    rover = MockRover(rover_config, clock, start)
-    rover.configure()
-    rover.activate()
-    emap = ElevationMap(GridSpec((0.0, 0.0), 0.1, (81, 81)))
-    emap.set_known(np.zeros((81, 81)), 0.01)
+    rover, emap = _on_known_ground(rover_config, start)
     loc = Localizer(LocalizationParams.for_rover(rover_config), start, (0.3, 0.3, 0.02))
     params = NavigatorParams.for_rover(rover_config, 20.0, goal_time_limit_s=20.0)
     # Unsure of itself (0.3 m), the rover turns to the one marker, 1.8 rad to its left.
@@ -189,9 +195,8 @@ def test_a_facing_turn_that_meets_a_slope_is_given_up(rover_config: RoverConfig)
             rover._gyro_bias = np.array([0.1, 0.0, 0.0])  # the body rolls at 0.1 rad/s
             rolling.append(len(seen))
         if rolling and len(seen) == rolling[0] + 24:  # for 1.2 s: 0.12 rad, then stays
-            roll = 0.12
             rover._gyro_bias = np.zeros(3)
-            rover._accel_bias = np.array([0.0, 1.62 * math.sin(roll), 1.62 * (math.cos(roll) - 1)])
+            rover._accel_bias = _rolled(0.12)
 
     rolling: list[int] = []
     _run(rover, nav, [(7.0, 3.0)], watch)

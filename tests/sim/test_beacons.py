@@ -19,6 +19,7 @@ from lunarsite.robot.perception.fiducials import (
 from lunarsite.robot.perception.marker_fixes import landmark_fix, pose_fix
 from lunarsite.robot.types import CameraFrame, Pose2, RoverCommand, wrap_angle
 from lunarsite.sim.beacons import add_beacons
+from lunarsite.sim.truth import TruePose
 from lunarsite.sim.world import LunarWorld, SimError
 from tests.sim.conftest import flat_terrain
 
@@ -93,29 +94,36 @@ def test_unsurveyed_marker_is_ignored(world: LunarWorld) -> None:
     assert [d.marker_id for d in FiducialDetector({99: 0.2}).detect(frame.rgb)] == [7]
 
 
-def test_rover_camera_fixes_the_rover_on_its_start(excavator: RoverConfig) -> None:
-    """End to end: the excavator's own camera sees the start beacon; the fix matches truth."""
+def _excavator_view(
+    excavator: RoverConfig, start: Pose2
+) -> tuple[CameraFrame, TruePose, tuple[np.ndarray, np.ndarray]]:
+    """The excavator's camera frame on flat ground with the beacon, boom lowered (at its
+    home pose the raised bucket hides the view ahead), and where the rover truly is: its
+    pose and its chassis frame (centre, rotation) as the camera is mounted on it."""
     world = LunarWorld(flat_terrain(10.0, 0.1))
     with world:
         add_beacons(world, [MARKER])
-        rover = world.add_rover(excavator, Pose2(4.0, 5.15, -0.1), rng=np.random.default_rng(0))
+        rover = world.add_rover(excavator, start, rng=np.random.default_rng(0))
         rover.configure()
         rover.activate()
-        # At its home pose the raised bucket hides the view ahead: lower the boom first.
         rover.write(RoverCommand(tool_targets_rad={"boom_lift": -0.6}))
         world.clock.sleep_s(3.0)
-        frame = rover.read_camera()
-        assert excavator.camera is not None
-        (obs,) = FiducialDetector({MARKER.marker_id: MARKER.size_m}).observe(frame)
-        truth = world.truth.rover_pose(rover)
-        fix = landmark_fix(
-            obs, MARKER, CameraMount.from_config(excavator.camera), truth.roll_rad, truth.pitch_rad
-        )
-        dx, dy = MARKER.x_m - truth.x_m, MARKER.y_m - truth.y_m
-        c, s = math.cos(truth.yaw_rad), math.sin(truth.yaw_rad)
-        # 320 × 240 px: the 20 cm marker spans ~30 px at 2 m, so ~2% in range.
-        assert fix.offset_xy_m[0] == pytest.approx(c * dx + s * dy, rel=0.03)
-        assert fix.offset_xy_m[1] == pytest.approx(-s * dx + c * dy, abs=0.03)
+        return rover.read_camera(), world.truth.rover_pose(rover), rover.chassis_frame()
+
+
+def test_rover_camera_fixes_the_rover_on_its_start(excavator: RoverConfig) -> None:
+    """End to end: the excavator's own camera sees the start beacon; the fix matches truth."""
+    frame, truth, _ = _excavator_view(excavator, Pose2(4.0, 5.15, -0.1))
+    assert excavator.camera is not None
+    (obs,) = FiducialDetector({MARKER.marker_id: MARKER.size_m}).observe(frame)
+    fix = landmark_fix(
+        obs, MARKER, CameraMount.from_config(excavator.camera), truth.roll_rad, truth.pitch_rad
+    )
+    dx, dy = MARKER.x_m - truth.x_m, MARKER.y_m - truth.y_m
+    c, s = math.cos(truth.yaw_rad), math.sin(truth.yaw_rad)
+    # 320 × 240 px: the 20 cm marker spans ~30 px at 2 m, so ~2% in range.
+    assert fix.offset_xy_m[0] == pytest.approx(c * dx + s * dy, rel=0.03)
+    assert fix.offset_xy_m[1] == pytest.approx(-s * dx + c * dy, abs=0.03)
 
 
 def test_the_rover_camera_draws_the_pinhole_the_controller_assumes(excavator: RoverConfig) -> None:
@@ -124,17 +132,8 @@ def test_the_rover_camera_draws_the_pinhole_the_controller_assumes(excavator: Ro
     them: TinyRenderer's half-pixel offset is taken out (it was (+0.5, -0.5) px)."""
     assert excavator.camera is not None
     cam = excavator.camera
-    world = LunarWorld(flat_terrain(10.0, 0.1))
-    with world:
-        add_beacons(world, [MARKER])
-        rover = world.add_rover(excavator, Pose2(3.6, 5.2, -0.05), rng=np.random.default_rng(0))
-        rover.configure()
-        rover.activate()
-        rover.write(RoverCommand(tool_targets_rad={"boom_lift": -0.6}))
-        world.clock.sleep_s(3.0)
-        frame = rover.read_camera()
-        (det,) = FiducialDetector({MARKER.marker_id: MARKER.size_m}).detect(frame.rgb)
-        pos, rot = rover.chassis_frame()
+    frame, _, (pos, rot) = _excavator_view(excavator, Pose2(3.6, 5.2, -0.05))
+    (det,) = FiducialDetector({MARKER.marker_id: MARKER.size_m}).detect(frame.rgb)
     mount = CameraMount.from_config(cam)
     eye = pos + rot @ np.asarray(mount.xyz_m)
     site_from_camera = rot @ mount.rotation_chassis_camera()
