@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import replace
 
 from ..control.pathfollow import PathFollower
 from ..executive.skill import ActionResult, ActionStatus
@@ -26,6 +27,10 @@ from .phases import Backoff, Facing, FacingPurpose
 __all__ = ["FacingPhases"]
 
 log = logging.getLogger(__name__)
+
+CLOSER_RESIDUAL_M = 0.05
+"""How near the goal a last straight nudge to confirm it ends, by the estimate: its
+follower's arrival tolerance, in m (design value; the follower brakes to stop there)."""
 
 
 class FacingPhases:
@@ -45,6 +50,7 @@ class FacingPhases:
     _checks: int
     _nudges: int
     _slope_backouts: int
+    _closer_tried: bool
     _last_speed: float
     _turn_ref: tuple[float, float]
 
@@ -253,11 +259,18 @@ class FacingPhases:
                 or nav.close_enough(pose, self.goal)
             ):
                 return STOP, ActionResult(ActionStatus.SUCCEEDED, "goal reached")
+            std = max(loc.pose_std[:2])
+            if within and self._closer_would_confirm(dist, std):
+                nudge = nav.nudge_path(pose, self.goal)
+                if nudge is not None:
+                    self._closer_tried = True
+                    self._start_nudge(nudge, CLOSER_RESIDUAL_M)
+                    events.append(f"nudge: {dist:.2f} m, closer to confirm at a {std:.2f} m std")
+                    return STOP, None
             if within:
                 # Within the tolerance by the estimate, but the checks are spent and the
                 # estimate is not sure enough to say so (called reached at 0.23 m off
                 # with a 0.21 m std, it would have been a goal reached falsely).
-                std = max(loc.pose_std[:2])
                 return STOP, ActionResult(
                     ActionStatus.EXECUTION_FAILED,
                     f"not confirmed: the estimate is {dist:.2f} m from the goal with a "
@@ -282,14 +295,29 @@ class FacingPhases:
         events.append(f"confirm: facing marker {target.marker_id}")
         return STOP, None
 
+    def _closer_would_confirm(self, dist_m: float, std_m: float) -> bool:
+        """Once a goal: the estimate is within the tolerance but too unsure to say so
+        from ``dist_m``, and would be from ``CLOSER_RESIDUAL_M`` (a straight nudge to the
+        goal ends about that near it): seven of fifteen "not confirmed" on traverse with
+        the D435 stood 0.11-0.21 m from the goal with a 0.08-0.12 m std."""
+        p = self.nav.params
+        return (
+            not self._closer_tried
+            and dist_m > CLOSER_RESIDUAL_M
+            and CLOSER_RESIDUAL_M + p.check_sigmas * std_m <= p.goal_tolerance_m
+        )
+
     def _start_facing(
         self, marker: SurveyedMarker, purpose: FacingPurpose, pose: Pose2, now_s: float
     ) -> None:
         self._facing = Facing(marker, purpose, now_s, self.nav.fixes)
         self._turn_ref = (now_s, pose.yaw_rad)
 
-    def _start_nudge(self, nudge: Path) -> None:
+    def _start_nudge(self, nudge: Path, arrival_tolerance_m: float | None = None) -> None:
         self._nudges += 1
         self._nudging = True
-        self._follower = PathFollower(self.nav.params.follow, nudge)
+        follow = self.nav.params.follow
+        if arrival_tolerance_m is not None:
+            follow = replace(follow, arrival_tolerance_m=arrival_tolerance_m)
+        self._follower = PathFollower(follow, nudge)
         self._replanner.path = nudge

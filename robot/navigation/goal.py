@@ -71,6 +71,7 @@ class NavigateToGoal(FacingPhases, Skill):
         self._checks = 0
         self._nudges = 0
         self._slope_backouts = 0
+        self._closer_tried = False
         self._tick = 0
         self._last_speed = 0.0
         self._last_plan_ok_s = 0.0

@@ -206,6 +206,32 @@ def test_a_facing_turn_that_meets_a_slope_is_given_up(rover_config: RoverConfig)
     assert max(yaws[started : gave_up + 1]) < 1.0  # stopped well short of the marker
 
 
+def test_a_goal_too_unsure_to_confirm_from_where_the_path_ended_is_nudged_closer(
+    rover_config: RoverConfig,
+) -> None:
+    start = Pose2(2.0, 3.0, 0.0)
+    rover, emap = _on_known_ground(rover_config, start)
+    # No marker to check on and a 0.1 m std: from 0.1 m or more (the follower is told
+    # to stop within 0.4 m here) the goal is not 0.3 m away by two stds; from 5 cm it is.
+    loc = Localizer(
+        LocalizationParams.for_rover(
+            rover_config, distance_noise_frac=0.01, lateral_noise_frac=0.01, scale_std=0.001
+        ),
+        start,
+        (0.1, 0.1, 0.001),
+    )
+    params = NavigatorParams.for_rover(rover_config, 20.0, goal_tolerance_m=0.3)
+    params = dataclasses.replace(
+        params, follow=dataclasses.replace(params.follow, arrival_tolerance_m=0.4)
+    )
+    ticks: list[NavTick] = []
+    result = _run(rover, Navigator(rover_config, loc, params, emap), [(4.0, 3.0)], ticks.append)
+    (goal,) = result.goals
+    assert goal.result.status is ActionStatus.SUCCEEDED, goal.result
+    assert any(e.startswith("nudge:") and "closer to confirm" in e for t in ticks for e in t.events)
+    assert rover.true_pose.distance_to(4.0, 3.0) < 0.08
+
+
 def test_navigator_reports_an_unreachable_goal(rover_config: RoverConfig) -> None:
     clock = ManualClock()
     rover = MockRover(rover_config, clock, Pose2(1.0, 1.0, 0.0))
