@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from lunarsite.robot.config import ImuConfig
 from lunarsite.sim.imu_errors import ImuErrors
@@ -45,3 +46,10 @@ def test_turn_on_bias_stays_put_and_noise_does_not() -> None:
     reads = np.array([imu.read(still, still, 0.05)[1] for _ in range(4000)])
     assert reads.mean(axis=0) == pytest.approx(imu.accel_turn_on_mps2, abs=0.0005)
     assert np.std(reads, axis=0) == pytest.approx(np.full(3, 0.005), rel=0.1)
+
+
+def test_a_rover_file_s_imu_figures_are_checked() -> None:
+    with pytest.raises(ValidationError, match="bias_correlation_time_s"):
+        ImuConfig(bias_correlation_time_s=0.0)
+    with pytest.raises(ValidationError, match="gyro_bias_instability_radps"):
+        ImuConfig(gyro_bias_instability_radps=-1e-5)
