@@ -48,6 +48,9 @@ class FacingPhases:
     _relocalized: bool
     _last_faced_s: float
     _checks: int
+    """Arrivals at the end of a path (each may start a check)."""
+    _checks_faced: int
+    """Markers faced to check an arrival."""
     _nudges: int
     _slope_backouts: int
     _closer_tried: bool
@@ -274,7 +277,7 @@ class FacingPhases:
                 return STOP, ActionResult(
                     ActionStatus.EXECUTION_FAILED,
                     f"not confirmed: the estimate is {dist:.2f} m from the goal with a "
-                    f"{std:.2f} m std after {self._checks - 1} checks (tolerance "
+                    f"{std:.2f} m std after {self._checks_faced} checks (tolerance "
                     f"{p.goal_tolerance_m:g} m at {p.check_sigmas:g} std)",
                 )
             nudge = nav.nudge_path(pose, self.goal) if self._nudges < p.max_arrival_checks else None
@@ -288,6 +291,7 @@ class FacingPhases:
             events.append(f"nudge: {dist:.2f} m to a goal the path stopped short of")
             return STOP, None
         self._start_facing(target, FacingPurpose.ARRIVAL_CHECK, pose, now_s)
+        self._checks_faced += 1
         if p.confirm_separation_rad > 0.0 and self._facing is not None:
             self._facing.then = nav.marker_to_face(pose, apart_from=target)
         self._last_faced_s = now_s

@@ -69,6 +69,7 @@ class NavigateToGoal(FacingPhases, Skill):
         self._relocalized = False
         self._last_faced_s = -math.inf
         self._checks = 0
+        self._checks_faced = 0
         self._nudges = 0
         self._slope_backouts = 0
         self._closer_tried = False
