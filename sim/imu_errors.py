@@ -35,22 +35,12 @@ class ImuErrors:
     def __init__(self, config: ImuConfig, rng: np.random.Generator) -> None:
         self.config = config
         self._rng = rng
-        self.gyro_turn_on_radps: Vector = (
-            rng.normal(0.0, config.gyro_bias_std_radps, 3)
-            if config.gyro_bias_std_radps
-            else np.zeros(3)
-        )
-        self.accel_turn_on_mps2: Vector = (
-            rng.normal(0.0, config.accel_bias_std_mps2, 3)
-            if config.accel_bias_std_mps2
-            else np.zeros(3)
-        )
-        self.gyro_wander_radps: Vector = np.zeros(3)
-        self.accel_wander_mps2: Vector = np.zeros(3)
-        if config.gyro_bias_instability_radps:  # the wander starts in its steady state
-            self.gyro_wander_radps = rng.normal(0.0, config.gyro_bias_instability_radps, 3)
-        if config.accel_bias_instability_mps2:
-            self.accel_wander_mps2 = rng.normal(0.0, config.accel_bias_instability_mps2, 3)
+        # In this order, each only when the rover file sets it (the module docstring).
+        self.gyro_turn_on_radps = _draw(rng, config.gyro_bias_std_radps)
+        self.accel_turn_on_mps2 = _draw(rng, config.accel_bias_std_mps2)
+        # The wander starts in its steady state.
+        self.gyro_wander_radps = _draw(rng, config.gyro_bias_instability_radps)
+        self.accel_wander_mps2 = _draw(rng, config.accel_bias_instability_mps2)
 
     @property
     def gyro_bias_radps(self) -> Vector:
@@ -88,3 +78,9 @@ class ImuErrors:
         if cfg.accel_noise_std_mps2 > 0.0:
             accel = accel + rng.normal(0.0, cfg.accel_noise_std_mps2, 3)
         return gyro, accel
+
+
+def _draw(rng: np.random.Generator, std: float) -> Vector:
+    """Three axes' values of std ``std``; zeros, and no draw, for a std of 0."""
+    out: Vector = rng.normal(0.0, std, 3) if std else np.zeros(3)
+    return out

@@ -28,6 +28,9 @@ __all__ = ["FacingPhases"]
 
 log = logging.getLogger(__name__)
 
+FLATTER_BY_RAD = 0.02
+"""A slope back-out goes only onto ground this much flatter on the map than here and
+than the rover's own tilt, in rad (design value)."""
 CLOSER_RESIDUAL_M = 0.05
 """How near the goal a last straight nudge to confirm it ends, by the estimate: its
 follower's arrival tolerance, in m (design value; the follower brakes to stop there)."""
@@ -90,12 +93,11 @@ class FacingPhases:
         backing straight out (``slope_backout_m``) onto ground the map has flatter: a
         skid-steer turning on a slope slides downhill (``face_max_tilt_rad``)."""
         nav, p = self.nav, self.nav.params
-        roll, pitch = nav.localizer.tilt_rad
         if (
             p.slope_backout_m <= 0.0
             or self._backoff is not None
             or self._slope_backouts >= p.max_slope_backouts
-            or math.hypot(roll, pitch) <= p.face_max_tilt_rad
+            or not nav.tilted
             or path.reverse[0]
         ):
             return
@@ -106,14 +108,15 @@ class FacingPhases:
         # Only onto ground the map has flatter (the rover may have turned since it came).
         back_x = pose.x_m - p.slope_backout_m * math.cos(pose.yaw_rad)
         back_y = pose.y_m - p.slope_backout_m * math.sin(pose.yaw_rad)
+        tilt = nav.localizer.tilt_magnitude_rad
         here, there = nav.slope_at(pose.x_m, pose.y_m), nav.slope_at(back_x, back_y)
-        if not there < min(here, math.hypot(roll, pitch)) - 0.02:
+        if not there < min(here, tilt) - FLATTER_BY_RAD:
             return
         self._slope_backouts += 1
         self._backoff = Backoff((pose.x_m, pose.y_m), now_s, p.slope_backout_m)
         log.info(
             "tilted %.2f rad with a %.1f rad turn ahead at (%.2f, %.2f): backing out %.1f m",
-            math.hypot(roll, pitch),
+            tilt,
             turn,
             pose.x_m,
             pose.y_m,
@@ -122,12 +125,12 @@ class FacingPhases:
         events.append("on a slope: backing out before turning")
 
     def _back_off(self, pose: Pose2, now_s: float) -> DriveCommand:
-        """Back straight up ``backoff_m`` (or the back-off's own distance) at a crawl, then
-        brake and hand back."""
+        """Back straight up the back-off's distance at a crawl, then brake and hand
+        back."""
         b = self._backoff
         assert b is not None
         f = self.nav.params.follow
-        backoff_m = b.distance_m or self.nav.params.backoff_m
+        backoff_m = b.distance_m
         moved = pose.distance_to(*b.from_xy_m)
         if moved >= backoff_m or now_s - b.since_s > 3.0 * backoff_m / max(
             f.cruise_speed_mps * 0.5, 1e-3
@@ -186,16 +189,15 @@ class FacingPhases:
                         + ("backward" if nudge.reverse[0] else "forward")
                     )
             return STOP, None
-        roll, pitch = nav.localizer.tilt_rad
         if (
-            math.hypot(roll, pitch) > p.face_max_tilt_rad
+            nav.tilted
             and abs(pose.bearing_to(facing.marker.x_m, facing.marker.y_m)) > p.face_tolerance_rad
         ):
             # The turn has brought the rover onto a slope (or it slid there): turning on
             # would slide it further; the estimate decides without this marker.
             log.info(
                 "tilted %.2f rad at (%.2f, %.2f): not turning on to face marker %d",
-                math.hypot(roll, pitch),
+                nav.localizer.tilt_magnitude_rad,
                 pose.x_m,
                 pose.y_m,
                 facing.marker.marker_id,
@@ -221,7 +223,7 @@ class FacingPhases:
             )
             events.append("face stalled: backing off")
             if nav.clear_behind(pose, 1.0):
-                self._backoff = Backoff((pose.x_m, pose.y_m), now_s)
+                self._backoff = Backoff((pose.x_m, pose.y_m), now_s, p.backoff_m)
             else:  # nowhere safe to back into: give this marker up
                 self._facing = None
                 self._follower = None

@@ -307,7 +307,7 @@ class NavigateToGoal(FacingPhases, Skill):
             direction = -1.0 if self._last_speed < 0.0 else 1.0
             nav.mark_blocked(pose, direction)
             if nav.clear_behind(pose, direction):
-                self._backoff = Backoff((pose.x_m, pose.y_m), now_s)
+                self._backoff = Backoff((pose.x_m, pose.y_m), now_s, p.backoff_m)
             self._progress = ProgressWatch(dist_goal, now_s, (pose.x_m, pose.y_m))
             self._follower = None
 

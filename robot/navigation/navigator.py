@@ -20,7 +20,13 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from ..config import RoverConfig
-from ..perception.fiducials import CameraMount, FiducialDetector, SurveyedMarker, markers_by_id
+from ..perception.fiducials import (
+    CameraMount,
+    FiducialDetector,
+    SurveyedMarker,
+    camera_matrix,
+    markers_by_id,
+)
 from ..perception.localization import Localizer, shift_fix
 from ..perception.mapping import BodyBox, ElevationMap, RangeScan
 from ..perception.marker_fixes import (
@@ -34,6 +40,7 @@ from ..perception.marker_fixes import (
 )
 from ..planning.costmap import Costmap, build_costmap
 from ..planning.planner import Path, Planner
+from ..site.design import DesignError, fit_plane
 from ..site.zones import KeepOut, KeepOutCircle
 from ..types import STOP, CameraFrame, DriveCommand, Pose2, wrap_angle
 from .params import NavigatorParams
@@ -88,10 +95,17 @@ class Navigator:
         self.map_source = map_source
         self.markers = markers_by_id(markers)
         stereo = config.camera.stereo if config.camera is not None else None
+        self._depth_std_m = None if stereo is None else stereo.depth_std_m
+        """The camera's depth std at a range (a stereo model), or None (idealised)."""
+        cam = config.camera
+        self._focal_px = (
+            None
+            if cam is None
+            else float(camera_matrix(cam.width_px, cam.height_px, cam.vertical_fov_rad)[0, 0])
+        )
         self.detector = (
             FiducialDetector(
-                {m.marker_id: m.size_m for m in markers},
-                depth_std_m=None if stereo is None else stereo.depth_std_m,
+                {m.marker_id: m.size_m for m in markers}, depth_std_m=self._depth_std_m
             )
             if markers
             else None
@@ -280,12 +294,13 @@ class Navigator:
             return None
         return wrap_angle(p1.yaw_rad - p0.yaw_rad) / (t1 - t0)
 
-    def clear_behind(self, pose: Pose2, direction: float, distance_m: float = 0.0) -> bool:
-        """Whether backing ``distance_m`` (0: ``backoff_m``; plus half the chassis) from
-        ``pose`` against ``direction`` (+1: the rover was going forward) stays on the map
-        and off lethal cells: near the site edge or a crater, a blind back-off can end in
-        a fall."""
-        reach = (distance_m or self.params.backoff_m) + 0.5 * self.config.chassis.length_m
+    def clear_behind(self, pose: Pose2, direction: float, distance_m: float | None = None) -> bool:
+        """Whether backing ``distance_m`` (by default ``backoff_m``; plus half the
+        chassis) from ``pose`` against ``direction`` (+1: the rover was going forward)
+        stays on the map and off lethal cells: near the site edge or a crater, a blind
+        back-off can end in a fall."""
+        distance = self.params.backoff_m if distance_m is None else distance_m
+        reach = distance + 0.5 * self.config.chassis.length_m
         cost = self.costmap.cost
         grid = self.elevation.grid
         for frac in (0.5, 1.0):
@@ -299,23 +314,31 @@ class Navigator:
                 return False
         return True
 
+    @property
+    def tilted(self) -> bool:
+        """Leaning more than ``face_max_tilt_rad``: on a slope where a turn in place would
+        slide the rover downhill."""
+        return self.localizer.tilt_magnitude_rad > self.params.face_max_tilt_rad
+
     def slope_at(self, x_m: float, y_m: float, radius_m: float = 0.5) -> float:
         """The ground's slope round (x, y) on the rover's own map: the tilt of the plane
-        fitted to the known heights within ``radius_m``, in rad; NaN with too few."""
+        fitted (:func:`~lunarsite.robot.site.design.fit_plane`) to the known heights
+        within ``radius_m`` of its cell, in rad; NaN off the map or with fewer than 6."""
         grid = self.elevation.grid
         j, i = grid.cell_of(x_m, y_m)
-        r = max(1, round(radius_m / grid.cell_size_m))
-        rows = slice(max(j - r, 0), min(j + r + 1, grid.shape[0]))
-        cols = slice(max(i - r, 0), min(i + r + 1, grid.shape[1]))
-        h = self.elevation.heights_in(rows, cols)
-        jj, ii = np.mgrid[rows, cols]
-        dx, dy = (ii - i) * grid.cell_size_m, (jj - j) * grid.cell_size_m
-        ok = np.isfinite(h) & (dx * dx + dy * dy <= radius_m * radius_m)
-        if int(ok.sum()) < 6:
+        if not grid.in_bounds(j, i):
             return math.nan
-        a = np.column_stack([dx[ok], dy[ok], np.ones(int(ok.sum()))])
-        (gx, gy, _), *_ = np.linalg.lstsq(a, h[ok], rcond=None)
-        return math.atan(math.hypot(float(gx), float(gy)))
+        jj, ii = np.indices(grid.shape)
+        dx, dy = (ii - i) * grid.cell_size_m, (jj - j) * grid.cell_size_m
+        near = dx * dx + dy * dy <= radius_m * radius_m
+        heights = self.elevation.heights_m
+        if int((near & np.isfinite(heights)).sum()) < 6:
+            return math.nan
+        try:
+            _, gx, gy = fit_plane(grid, heights, near)
+        except DesignError:  # the known cells lie on one line
+            return math.nan
+        return math.atan(math.hypot(gx, gy))
 
     def mark_blocked(self, pose: Pose2, direction: float) -> None:
         """Keep out of a ``blocked_radius_m`` disc just beyond the chassis end the rover
@@ -366,18 +389,12 @@ class Navigator:
         ``apart_from``, only markers whose direction differs from that one's by at least
         ``confirm_separation_rad``.
         """
-        roll, pitch = self.localizer.tilt_rad
-        if max_turn_rad > 0.0 and math.hypot(roll, pitch) > self.params.face_max_tilt_rad:
+        if max_turn_rad > 0.0 and self.tilted:
             log.debug(
                 "tilted %.3f rad: facing no marker beyond the camera's view",
-                math.hypot(roll, pitch),
+                self.localizer.tilt_magnitude_rad,
             )
             max_turn_rad = 0.0
-        cam = self.config.camera
-        focal_px = (
-            None if cam is None else 0.5 * cam.height_px / math.tan(0.5 * cam.vertical_fov_rad)
-        )
-        depth_std = None if cam is None or cam.stereo is None else cam.stereo.depth_std_m
         scored: list[tuple[float, float, SurveyedMarker]] = []
         for m in self.markers.values():
             if apart_from is not None:
@@ -394,7 +411,7 @@ class Navigator:
             if facing < 0.5 or turn > max_turn_rad or self._fixed_here(m.marker_id, pose):
                 continue
             offset = self.localizer.expected_offset((m.x_m, m.y_m))
-            std_r, std_b = expected_fix_std(dist, m.size_m, focal_px, depth_std)
+            std_r, std_b = expected_fix_std(dist, m.size_m, self._focal_px, self._depth_std_m)
             cov = np.array(range_bearing_covariance(offset, std_r, std_b))
             after = self.localizer.position_cov_after((m.x_m, m.y_m), cov, turn_rad=turn)
             scored.append((math.sqrt(float(np.linalg.eigvalsh(after)[-1])), turn, m))

@@ -177,8 +177,8 @@ class NavigatorParams:
     slope_backout_m: float = 1.0
     """Tilted more than ``face_max_tilt_rad`` with a new path that starts with a turn in
     place (more than ``slope_turn_rad``), the rover first backs straight out this far,
-    where the ground there is flatter on its map (by 0.02 rad) than here and than its own
-    tilt, at most ``max_slope_backouts`` times a goal, in m; 0 turns this off."""
+    where the ground there is flatter on its map (by ``facing.FLATTER_BY_RAD``) than here
+    and than its own tilt, at most ``max_slope_backouts`` times a goal, in m; 0 turns this off."""
     slope_turn_rad: float = 0.5
     max_slope_backouts: int = 2
     face_wait_s: float = 4.0

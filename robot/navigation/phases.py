@@ -77,12 +77,11 @@ class Facing:
 
 @dataclass
 class Backoff:
-    """Backing straight up from ``from_xy_m`` (since ``since_s``) for ``distance_m``; 0
-    is the navigator's ``backoff_m``."""
+    """Backing straight up from ``from_xy_m`` (since ``since_s``) for ``distance_m``."""
 
     from_xy_m: tuple[float, float]
     since_s: float
-    distance_m: float = 0.0
+    distance_m: float
 
 
 @dataclass

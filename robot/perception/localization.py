@@ -144,6 +144,11 @@ class Localizer:
         return (self._roll, self._pitch)
 
     @property
+    def tilt_magnitude_rad(self) -> float:
+        """How far the body leans from level, roll and pitch together, in rad."""
+        return math.hypot(self._roll, self._pitch)
+
+    @property
     def slip(self) -> SlipStatus:
         scale = float(self.x[SCALE])
         return SlipStatus(
@@ -350,10 +355,8 @@ class Localizer:
         """The body's unseen shift per m of wheel scrub in a turn in place, std: on a
         slope it also slides downhill while the wheels skid."""
         p = self.params
-        tilt = math.hypot(self._roll, self._pitch)
-        return p.turn_slide_frac * (
-            1.0 + p.turn_slide_per_rad_tilt * max(tilt - TURN_SLIDE_FLAT_RAD, 0.0)
-        )
+        beyond = max(self.tilt_magnitude_rad - TURN_SLIDE_FLAT_RAD, 0.0)
+        return p.turn_slide_frac * (1.0 + p.turn_slide_per_rad_tilt * beyond)
 
     def turn_slide_var(self, turn_rad: float) -> float:
         """The position variance (m², each axis) a turn in place of ``turn_rad`` from
@@ -374,8 +377,9 @@ class Localizer:
         touched. For choosing which landmark to look at."""
         _, H = self._landmark_model(landmark_xy_m)
         P = self.P.copy()
-        P[X, X] += self.turn_slide_var(turn_rad)
-        P[Y, Y] += self.turn_slide_var(turn_rad)
+        slide_var = self.turn_slide_var(turn_rad)
+        P[X, X] += slide_var
+        P[Y, Y] += slide_var
         S = H @ P @ H.T + np.asarray(covariance_m2, dtype=np.float64)
         PH = P @ H.T
         after: Matrix = P - PH @ np.linalg.solve(S, PH.T)
