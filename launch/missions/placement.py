@@ -39,6 +39,7 @@ from lunarsite.robot.site.modules import (
 )
 from lunarsite.robot.site.unit_markers import MarkerLayoutError, UnitMarker, unit_markers
 from lunarsite.robot.tasks.placement import JAW_MARGIN_M, PlacementTask, PlacementTaskParams
+from lunarsite.robot.tasks.placement_checks import RESET_MARGIN_M, RESET_MARGIN_RAD
 
 from ..fields import CommonAcceptance, speed_problem
 from ..files import Finite, Problem, ScenarioError, load_catalog
@@ -84,6 +85,12 @@ class PlaceModulesMission(StrictModel):
     carry_height_m: Positive = 0.15
     clearance_m: Annotated[float, Field(ge=0.0)] = 0.05
     run_in_m: Positive = 0.3
+    tolerance_m: Annotated[float, Field(gt=RESET_MARGIN_M)] = 0.02
+    """How far off its design a unit may lie, by the rover's own camera, for the rover to
+    call the design met (m); it sets a unit down again seen beyond this less its camera's
+    error (``RESET_MARGIN_M``)."""
+    tolerance_yaw_rad: Annotated[float, Field(gt=RESET_MARGIN_RAD)] = 0.0175
+    """... and how far turned, in rad."""
     wall_height_m: Positive | None = 1.0
     """The site is walled this high (m); the rover fixes its position on the walls."""
     scanner_mount_xyz_m: tuple[Finite, Finite, Finite] = (0.0, 0.0, 0.35)
@@ -289,6 +296,8 @@ class PlaceModulesKind(MissionKind):
             cruise_speed_mps=mission.cruise_speed_mps,
             approach_speed_mps=mission.approach_speed_mps,
             carry_height_m=mission.carry_height_m,
+            tolerance_m=mission.tolerance_m,
+            tolerance_yaw_rad=mission.tolerance_yaw_rad,
             markers={
                 m.marker_id: m for m in depot_markers(mission, catalog, _beacon_ids(scenario))
             },

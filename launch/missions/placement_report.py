@@ -112,11 +112,15 @@ def judge_placement(run: RunRecord) -> Judgement:
             "reason": st.failed.get(q.id),
         }
         seen = seen_off.get(q.id)
-        if seen is not None:  # what the rover's own camera made of it at its last check
+        if seen is not None:  # what the rover's own camera made of it when it last looked
+            at = st.seen_at[q.id]
             row["seen_position_error_m"] = round(seen[0], 4)
             row["seen_yaw_error_rad"] = round(seen[1], 4)
+            row["seen_pose"] = _pose_row(at.x_m, at.y_m, at.yaw_rad)
+            row["seen_at_s"] = round(st.seen_stamp_s[q.id], 2)
         pose = poses.get(step.slot.id)
         if pose is not None:
+            row["pose"] = _pose_row(pose[0], pose[1], pose[3])
             err = math.hypot(pose[0] - q.x_m, pose[1] - q.y_m)
             row["position_error_m"] = round(err, 4)
             row["yaw_error_rad"] = round(yaw_error_rad(pose[3], q.yaw_rad), 4)
@@ -174,6 +178,10 @@ def judge_placement(run: RunRecord) -> Judgement:
     lines.append(f"collisions with units not being handled: {n_collisions}")
     points = np.asarray([(s.placement.x_m, s.placement.y_m) for s in plan.steps])
     return Judgement(checks, data, tuple(lines), points_xy_m=points, tolerance_m=PLACED_WITHIN_M)
+
+
+def _pose_row(x_m: float, y_m: float, yaw_rad: float) -> dict[str, float]:
+    return {"x_m": round(x_m, 4), "y_m": round(y_m, 4), "yaw_rad": round(yaw_rad, 5)}
 
 
 def _stats(values: np.ndarray) -> dict[str, float] | None:

@@ -57,8 +57,6 @@ from ..types import CameraFrame, Pose2
 from .clamp_moves import PRE_TOLERANCE_M, ClampMoves, Point, stand_for
 from .piloted import PilotedScript
 from .placement_checks import (
-    CHECK_POSITION_M,
-    CHECK_YAW_RAD,
     JAW_MARGIN_M,
     WEIGHT_SHARE,
     jaws_open_rad,
@@ -104,6 +102,11 @@ class PlacementTaskParams:
     """Carriage height above its lowest while carrying, in m."""
     markers: Mapping[int, UnitMarker] = field(default_factory=dict)
     """The depot units' markers by id (none: the rover grasps and sets down blind)."""
+    tolerance_m: float = 0.02
+    """How far from its design a unit may lie, by the rover's own camera, for the task to
+    call the design met, in m."""
+    tolerance_yaw_rad: float = math.radians(1.0)
+    """... and how far turned from it, in rad."""
     empty_pivot_ahead_m: float = -0.18
     """Where a turn in place with empty jaws pivots, ahead of the chassis centre, in m: a
     skid-steer pivots about its more heavily loaded axle, here the rear one under the
@@ -118,6 +121,10 @@ class PlacementTaskParams:
     +0.34); with a 4 kg panel, 56 turns at +0.04 m (this rule says −0.02)."""
     max_pivot_ahead_m: float = 0.3
     """The pivot goes no farther ahead than the front axle (half the wheelbase), in m."""
+
+    def within_tolerance(self, off_m: float, off_rad: float) -> bool:
+        """Whether a unit seen ``off_m`` and ``off_rad`` off its design meets it."""
+        return off_m <= self.tolerance_m and off_rad <= self.tolerance_yaw_rad
 
     def pivot_ahead_m(self, held_kg: float) -> float:
         """Where a turn in place pivots with ``held_kg`` in the jaws, in m."""
@@ -141,6 +148,8 @@ class PlacementProgress:
     seen_at: dict[str, Placement] = field(default_factory=dict)
     """Per unit, where the rover's camera saw it last (how far off its design:
     :func:`~lunarsite.robot.tasks.placement_checks.seen_errors`)."""
+    seen_stamp_s: dict[str, float] = field(default_factory=dict)
+    """Per unit, when (the rover's clock, s) the camera saw it last."""
     resets: dict[str, int] = field(default_factory=dict)
     """Per unit, how often the check sent it back to be set down again."""
     handled: list[tuple[float, float, str]] = field(default_factory=list)
@@ -341,7 +350,7 @@ class PlacementTask(PilotedScript):
         off = [
             f"{k} ({m * 100:.1f} cm, {math.degrees(r):.1f}°)"
             for k, (m, r) in seen_errors(self).items()
-            if m > CHECK_POSITION_M or r > CHECK_YAW_RAD
+            if not self.params.within_tolerance(m, r)
         ]
         if off:
             return ActionResult(

@@ -67,6 +67,8 @@ def test_the_shipped_solar_array_is_a_row_the_rover_approaches_along_the_panels(
             "planning failed",
         ),
         ({"mission.catalog": "no_such_catalog"}, "mission.catalog", "no shipped module catalog"),
+        # Tighter than the camera can check: every unit would be set down again.
+        ({"mission.tolerance_m": 0.004}, "mission.tolerance_m", "greater than 0.005"),
     ],
 )
 def test_a_design_that_cannot_be_built_is_refused_naming_the_field(
