@@ -111,7 +111,9 @@ class ClampMoves:
         self.site_size_m = site_size_m
         self.camera = camera
         self.scale = ClampScale(tool)
-        self._detector = FiducialDetector({k: m.size_m for k, m in params.markers.items()})
+        self._detector = FiducialDetector(
+            {k: m.size_m for k, m in params.markers.items()}, corner_refinement="contour"
+        )
 
     def lift_rad(self, height_m: float) -> float:
         assert self.tool.pinion_radius_m is not None

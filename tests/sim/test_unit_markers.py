@@ -10,6 +10,7 @@ it, so the sighting's error is the camera's alone.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -19,7 +20,8 @@ from lunarsite.robot.constants import LUNAR_GRAVITY_MPS2
 from lunarsite.robot.control.pilot import Pilot
 from lunarsite.robot.control.sighting import SightUnit
 from lunarsite.robot.executive.skill import ActionResult
-from lunarsite.robot.perception.fiducials import FiducialDetector
+from lunarsite.robot.perception.fiducials import CameraMount, FiducialDetector
+from lunarsite.robot.perception.unit_sighting import UnitSighting, sight_units
 from lunarsite.robot.site.modules import ModuleType
 from lunarsite.robot.site.unit_markers import MarkerLayoutError, unit_markers
 from lunarsite.robot.types import Pose2, wrap_angle
@@ -45,8 +47,20 @@ def catalog_types() -> dict[str, ModuleType]:
 
 
 def _sight(
-    placer: RoverConfig, module: ModuleType, ahead_m: float, beside_m: float, yaw_rad: float
-) -> tuple[ActionResult, SightUnit, tuple[float, float, float, float]]:
+    placer: RoverConfig,
+    module: ModuleType,
+    ahead_m: float,
+    beside_m: float,
+    yaw_rad: float,
+    *,
+    refinements: tuple[str, ...] = (),
+) -> tuple[
+    ActionResult, SightUnit, tuple[float, float, float, float], dict[str, UnitSighting | None]
+]:
+    """Stand a unit ``ahead_m`` and ``beside_m`` of the rover turned ``yaw_rad`` on the
+    site, and look for it with the placer's detector; with ``refinements``, the frame it
+    was seen in is also read by a detector with each of those corner refinements (the
+    last item: refinement → sighting, from the true pose)."""
     world = LunarWorld(
         flat_terrain(6.0, 0.05), SimConfig(gravity_mps2=LUNAR_GRAVITY_MPS2, physics_hz=240)
     )
@@ -63,19 +77,33 @@ def _sight(
         rover.activate()
         world.clock.sleep_s(1.0)  # the rover and the unit settle on the ground
         pilot = Pilot(placer, START, control_hz=20.0)
-        look = SightUnit(
-            pilot,
-            rover.read_camera,
-            FiducialDetector({m.marker_id: m.size_m for m in markers}),
-            {m.marker_id: m for m in markers},
-            "u",
-        )
+        sizes = {m.marker_id: m.size_m for m in markers}
+        by_id = {m.marker_id: m for m in markers}
+        frames = []
+
+        def camera() -> Any:
+            frames.append(rover.read_camera())
+            return frames[-1]
+
+        detector = FiducialDetector(sizes, corner_refinement="contour")
+        look = SightUnit(pilot, camera, detector, by_id, "u")
         for _ in range(200):
             sensed = rover.read()
             pilot.sense(sensed)
             step = look.tick(sensed, world.sim_time_s)
             if isinstance(step, ActionResult):
-                return step, look, unit_pose(world, unit)
+                assert placer.camera is not None
+                mount = CameraMount.from_config(placer.camera)
+                also = {
+                    r: sight_units(
+                        FiducialDetector(sizes, corner_refinement=r).observe(frames[-1]),
+                        by_id,
+                        mount,
+                        START,
+                    ).get("u")
+                    for r in refinements
+                }
+                return step, look, unit_pose(world, unit), also
             rover.write(step.command)
             world.clock.sleep_s(0.05)
     raise AssertionError("the look never finished")
@@ -91,7 +119,7 @@ def test_a_paver_is_sighted_by_its_top_marker(
     beside_m: float,
     yaw_rad: float,
 ) -> None:
-    result, look, truth = _sight(placer, catalog_types["paver_tile"], ahead_m, beside_m, yaw_rad)
+    result, look, truth, _ = _sight(placer, catalog_types["paver_tile"], ahead_m, beside_m, yaw_rad)
     assert result.succeeded, result.reason
     seen = look.seen
     assert seen is not None and seen.unit_id == "u"
@@ -100,12 +128,32 @@ def test_a_paver_is_sighted_by_its_top_marker(
     assert seen.range_m == pytest.approx(math.hypot(ahead_m, beside_m), abs=0.1)
 
 
+def test_the_placers_corner_refinement_reads_a_pavers_turn_better_than_subpixel(
+    placer: RoverConfig, catalog_types: dict[str, ModuleType]
+) -> None:
+    # From where the placer checks a paver it set down (1.75 m ahead, the paver nearly
+    # square to it), the same frames read by both refinements. Measured over 36 such
+    # views: contour 0.08-0.11° rms (max 0.25°), subpixel 0.36° rms (max 0.66°).
+    errors: dict[str, list[float]] = {"contour": [], "subpix": []}
+    for ahead, beside, turn in [(1.70, 0.02, 0.01), (1.76, -0.01, -0.02), (1.80, 0.01, 0.02)]:
+        *_, truth, also = _sight(
+            placer, catalog_types["paver_tile"], ahead, beside, START.yaw_rad + turn,
+            refinements=("contour", "subpix"),
+        )  # fmt: skip
+        for r, seen in also.items():
+            assert seen is not None
+            errors[r].append(abs(wrap_angle(seen.yaw_rad - truth[3])))
+    assert max(errors["contour"]) < math.radians(0.3)
+    rms = {r: math.sqrt(float(np.mean(np.square(e)))) for r, e in errors.items()}
+    assert rms["contour"] < 0.7 * rms["subpix"]
+
+
 def test_a_habitat_is_sighted_by_the_marker_on_its_front(
     placer: RoverConfig, catalog_types: dict[str, ModuleType]
 ) -> None:
     # Turned half a turn round, the habitat shows the rover its +x face ("front"); the
     # top marker is seen too, edge-on from 2.5 m, and the nearer one is kept.
-    result, look, truth = _sight(
+    result, look, truth, _ = _sight(
         placer, catalog_types["habitat_module"], 2.6, 0.0, START.yaw_rad + math.pi
     )
     assert result.succeeded, result.reason
@@ -118,7 +166,7 @@ def test_a_habitat_is_sighted_by_the_marker_on_its_front(
 def test_a_unit_out_of_the_frame_is_not_seen(
     placer: RoverConfig, catalog_types: dict[str, ModuleType]
 ) -> None:
-    result, look, _ = _sight(placer, catalog_types["paver_tile"], 0.3, 1.5, 0.0)  # beside it
+    result, look, *_ = _sight(placer, catalog_types["paver_tile"], 0.3, 1.5, 0.0)  # beside it
     assert not result.succeeded
     assert "not seen" in result.reason
     assert look.seen is None
