@@ -30,6 +30,7 @@ __all__ = [
     "NonNegative",
     "Positive",
     "RoverConfig",
+    "ScannerConfig",
     "StereoDepthConfig",
     "StrictModel",
     "ToolConfig",
@@ -135,6 +136,36 @@ class ImuConfig(StrictModel):
     bias_correlation_time_s: Positive = 100.0
     """Correlation time of the in-run bias wander (a first-order Gauss–Markov process),
     s."""
+
+
+class ScannerConfig(StrictModel):
+    """A range scanner (lidar) as its datasheet gives it. The fan of rays it casts for
+    mapping (azimuths, elevations, the mapping range) is the mission's; these are the
+    part's own errors: range noise, beam-pointing noise, a blind zone, returns lost
+    when too little light comes back, and false returns."""
+
+    part: Annotated[str, Field(min_length=1)]
+    """The scanner the figures come from, with its datasheet."""
+    range_std_m: NonNegative
+    """Random range error of one return (1σ), m."""
+    angle_std_rad: NonNegative = 0.0
+    """Random pointing error of one beam (1σ, each axis), rad."""
+    min_range_m: NonNegative = 0.0
+    """The blind zone: nothing nearer returns, m."""
+    vertical_fov_rad: Annotated[float, Field(gt=0.0, le=math.pi)] | None = None
+    """Vertical field of view; the fan's lowest rays are dropped beyond it (the mount
+    looks down from its highest ray), rad. None: the mission's fan as it is."""
+    rated_range_m: Positive = math.inf
+    """Detection range on a target of ``rated_reflectivity`` seen square on, m. A return
+    comes back while reflectivity × cos(incidence) / range² is at least what the rated
+    target gives at the rated range (a lidar's link budget), else it is lost."""
+    rated_reflectivity: Annotated[float, Field(gt=0.0, le=1.0)] = 0.1
+    surface_reflectivity: Annotated[float, Field(gt=0.0, le=1.0)] = 0.1
+    """Reflectivity assumed for what the scanner sees (dark regolith, an assumed figure:
+    the datasheet's own rated 10%)."""
+    false_return_share: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    """Share of beams that report a return at a random range (a datasheet's false alarm
+    ratio)."""
 
 
 class StereoDepthConfig(StrictModel):
@@ -354,6 +385,8 @@ class RoverConfig(StrictModel):
     encoders: EncoderConfig
     imu: ImuConfig
     camera: CameraConfig | None = None
+    scanner: ScannerConfig | None = None
+    """The range scanner's datasheet errors; None: an idealised scanner (5 mm noise)."""
     tools: tuple[ToolConfig, ...] = ()
     limits: LimitsConfig
     battery: BatteryConfig

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from lunarsite.robot.config import ScannerConfig
 from lunarsite.robot.perception.mapping import RangeScan
 
 from .rover import SimRover
@@ -48,7 +49,30 @@ class RangefinderConfig:
     elevation_max_rad: float = math.radians(-3.0)
     elevation_count: int = 32
     max_range_m: float = 8.0
+    """How far the rays are cast (the mapping range), in m."""
     range_std_m: float = 0.005
+    part: ScannerConfig | None = None
+    """The scanner's datasheet errors (they replace ``range_std_m``); see
+    :meth:`with_part`."""
+
+    def with_part(self, part: ScannerConfig | None) -> RangefinderConfig:
+        """This fan on the scanner ``part``: its range noise, and only the rays its
+        vertical field of view holds (the highest kept, at the same spacing)."""
+        if part is None:
+            return self
+        lo, hi, n = self.elevation_min_rad, self.elevation_max_rad, self.elevation_count
+        vfov = part.vertical_fov_rad
+        if vfov is not None and n > 1 and hi - lo > vfov:
+            step = (hi - lo) / (n - 1)
+            n = math.floor(vfov / step + 1e-9) + 1
+            lo = hi - (n - 1) * step
+        return replace(
+            self,
+            elevation_min_rad=lo,
+            elevation_count=n,
+            range_std_m=part.range_std_m,
+            part=part,
+        )
 
     def __post_init__(self) -> None:
         n = self.azimuth_count * self.elevation_count
@@ -100,12 +124,19 @@ class Rangefinder:
         cfg = self.config
         centre, rot = self.rover.chassis_frame()
         origin = centre + rot @ np.asarray(cfg.mount_xyz_m)
-        dirs_world = self._dirs @ rot.T
+        part = cfg.part
+        dirs = self._dirs
+        if part is not None and part.angle_std_rad > 0.0:
+            # Each beam leaves a little off its nominal direction; the scan reports the
+            # nominal one (what the scanner believes).
+            dirs = _jittered(dirs, part.angle_std_rad, self._rng)
+        dirs_world = dirs @ rot.T
         ends = origin + dirs_world * cfg.max_range_m
         start = origin.tolist()
         c = self.world.client
         fractions = np.empty(len(ends))
         hit = np.empty(len(ends), dtype=bool)
+        normals = np.zeros((len(ends), 3))
         for k in range(0, len(ends), MAX_RAYS_PER_BATCH):
             batch = ends[k : k + MAX_RAYS_PER_BATCH]
             # PyBullet reads a numpy array as it reads a list, without ``tolist``'s
@@ -114,11 +145,15 @@ class Rangefinder:
             n = len(results)
             hit[k : k + n] = np.fromiter((r[0] >= 0 for r in results), dtype=bool, count=n)
             fractions[k : k + n] = np.fromiter((r[2] for r in results), dtype=float, count=n)
+            if part is not None:
+                normals[k : k + n] = [r[4] for r in results]
         ranges = np.where(hit, fractions * cfg.max_range_m, np.inf)
         if cfg.range_std_m > 0.0:
             ranges = ranges + np.where(
                 hit, self._rng.normal(0.0, cfg.range_std_m, len(ranges)), 0.0
             )
+        if part is not None:
+            ranges = _datasheet_returns(ranges, dirs_world, normals, part, cfg, self._rng)
         return RangeScan(
             stamp_s=self.world.sim_time_s,
             origin_xyz_m=cfg.mount_xyz_m,
@@ -126,4 +161,41 @@ class Rangefinder:
             ranges_m=ranges,
             max_range_m=cfg.max_range_m,
             range_std_m=cfg.range_std_m,
+            angle_std_rad=0.0 if part is None else part.angle_std_rad,
         )
+
+
+def _jittered(dirs: np.ndarray, std_rad: float, rng: np.random.Generator) -> np.ndarray:
+    """Unit directions each turned by a random small angle (``std_rad`` on each of the
+    two axes across the beam)."""
+    a = np.cross(dirs, np.array([0.0, 0.0, 1.0]))
+    flat = np.linalg.norm(a, axis=1) < 1e-9
+    a[flat] = np.cross(dirs[flat], np.array([1.0, 0.0, 0.0]))
+    a /= np.linalg.norm(a, axis=1, keepdims=True)
+    b = np.cross(dirs, a)
+    e = rng.normal(0.0, std_rad, (len(dirs), 2))
+    out = dirs + e[:, :1] * a + e[:, 1:] * b
+    return np.asarray(out / np.linalg.norm(out, axis=1, keepdims=True))
+
+
+def _datasheet_returns(
+    ranges: np.ndarray,
+    dirs_world: np.ndarray,
+    normals: np.ndarray,
+    part: ScannerConfig,
+    cfg: RangefinderConfig,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """``ranges`` as the part reports them: nothing inside its blind zone; a return lost
+    where too little light comes back (reflectivity × cos(incidence) / range² below the
+    rated target's at the rated range); a false return at a uniform range on a share of
+    beams. The random draws are made whatever the figures, one per beam each."""
+    out = ranges.copy()
+    hit = np.isfinite(out)
+    cos_inc = np.abs(np.sum(dirs_world * normals, axis=1))
+    budget = part.surface_reflectivity * cos_inc * part.rated_range_m**2
+    lost = hit & (budget < part.rated_reflectivity * np.square(np.where(hit, out, 0.0)))
+    out[lost | (out < part.min_range_m)] = np.inf
+    false = rng.random(len(out)) < part.false_return_share
+    out[false] = rng.uniform(part.min_range_m, cfg.max_range_m, int(false.sum()))
+    return out

@@ -192,7 +192,7 @@ def prepare_walls(
             elevation_max_rad=0.0,
             elevation_count=1,
             max_range_m=10.0,
-        ),
+        ).with_part(setup.scenario.rover.scanner),
         rng=setup.streams.sensors,
     )
 

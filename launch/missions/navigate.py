@@ -230,7 +230,8 @@ class Navigate(MissionKind):
         assert setup.streams is not None
         terrain = backend.terrain  # type: ignore[attr-defined]
         scanner = backend.range_scanner(
-            RangefinderConfig(mission.scanner_mount_xyz_m), rng=setup.streams.scanner
+            RangefinderConfig(mission.scanner_mount_xyz_m).with_part(rover_cfg.scanner),
+            rng=setup.streams.scanner,
         )
         markers = setup.extra["markers"]
         params = NavigatorParams.for_rover(

@@ -83,6 +83,10 @@ class RangeScan:
     ranges_m: FloatArray
     max_range_m: float
     range_std_m: float = 0.0
+    """Random error of one range (1σ), m."""
+    angle_std_rad: float = 0.0
+    """Random pointing error of one beam (1σ), rad: a return at range r lies about
+    r·σ off its reported ray."""
 
     def __post_init__(self) -> None:
         d = np.asarray(self.directions, dtype=np.float64)
@@ -422,8 +426,10 @@ class ElevationMap:
     ) -> int:
         """Fuse a :class:`RangeScan` taken with the chassis at the given pose.
 
-        A point's random std is ``range_std_m``; ``angle_std_rad`` times its range is the
-        error the estimated tilt and heading put on the whole scan (systematic). Returns
+        A point's random std is the scan's ``range_std_m`` and its beam's pointing error
+        at its range (``scan.angle_std_rad`` × range) together; ``angle_std_rad`` times
+        its range is the error the estimated tilt and heading put on the whole scan
+        (systematic). Returns
         inside ``body`` or beyond ``max_range_m`` are dropped. Returns the cells updated.
         """
         pts, ranges = scan_points(scan)
@@ -436,7 +442,7 @@ class ElevationMap:
         site = points_to_site(pts, pose, z_m, roll_rad, pitch_rad)
         return self.integrate(
             site,
-            scan.range_std_m + 1e-3,
+            np.hypot(scan.range_std_m, scan.angle_std_rad * ranges) + 1e-3,
             systematic_std_m=angle_std_rad * ranges,
             rover_xy_m=(pose.x_m, pose.y_m),
         )

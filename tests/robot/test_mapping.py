@@ -135,3 +135,19 @@ def test_a_rock_across_four_cells_keeps_its_height_in_the_tops() -> None:
         emap.integrate(np.array([[2.01 + 0.001 * k, 2.01, 0.0]] * 2), 0.002)
     assert emap.top_m[20, 20] == top_before
     assert emap.heights_m[20, 20] < mean_before - 0.02
+
+
+def test_a_beams_pointing_noise_weighs_its_return_by_its_range() -> None:
+    # Four beams straight down onto one cell 5 m below the mount, then the same with a
+    # scanner whose beams wander 4 mrad: at 5 m that is 2 cm on each return, so the
+    # cell's variance is (hypot(5 mm, 2 cm) + 1 mm)² / 4 instead of (5 mm + 1 mm)² / 4.
+    dirs = np.tile([0.0, 0.0, -1.0], (4, 1))
+    ranges = np.full(4, 5.0)
+    got = []
+    for angle_std in (0.0, 0.004):
+        emap = ElevationMap(GridSpec((-1.0, -1.0), 0.1, (20, 20)), min_var_m2=1e-9)
+        scan = RangeScan(0.0, (0.0, 0.0, 5.0), dirs, ranges, 8.0, 0.005, angle_std)
+        emap.integrate_scan(scan, Pose2(0.05, 0.05, 0.0), 0.0, 0.0, 0.0)
+        got.append(emap.variance_at(0.05, 0.05))
+    assert got[0] == pytest.approx(0.006**2 / 4, rel=1e-6)
+    assert got[1] == pytest.approx((math.hypot(0.005, 0.02) + 0.001) ** 2 / 4, rel=1e-6)

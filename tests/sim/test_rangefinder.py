@@ -8,13 +8,14 @@ import numpy as np
 import pybullet as pb
 import pytest
 
-from lunarsite.robot.config import RoverConfig
+from lunarsite.robot.config import RoverConfig, ScannerConfig
 from lunarsite.robot.perception.mapping import BodyBox, ElevationMap, points_to_site, scan_points
 from lunarsite.robot.planning.costmap import CostmapParams, build_costmap
 from lunarsite.robot.site.grid import GridSpec
 from lunarsite.robot.types import Pose2
 from lunarsite.sim.rangefinder import Rangefinder, RangefinderConfig, ray_directions
 from lunarsite.sim.world import LunarWorld
+from tests.conftest import shipped_rover
 from tests.sim.conftest import flat_terrain
 
 MOUNT = (0.0, 0.0, 0.6)
@@ -98,3 +99,88 @@ def test_points_in_site_frame_lie_on_the_ground(scene: tuple[LunarWorld, Rangefi
     site = points_to_site(pts, truth.pose2, truth.z_m, truth.roll_rad, truth.pitch_rad)
     off_rock = np.hypot(site[:, 0] - 6.0, site[:, 1] - 3.0) > 0.6
     assert np.median(np.abs(site[off_rock, 2])) < 0.01
+
+
+def _hap(**changes: object) -> ScannerConfig:
+    """The shipped D435 rover's Livox HAP figures, with ``changes``."""
+    part = shipped_rover("excavator_66kg_d435").scanner
+    assert part is not None
+    return part.model_copy(update=changes)
+
+
+def _ground_scan(
+    scene: tuple[LunarWorld, Rangefinder], part: ScannerConfig, seed: int = 2
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A scan of the scene by ``part`` on the default fan; (ranges, the ranges flat
+    ground at the mount's height puts along each nominal ray, whether that ray lands on
+    open ground clear of the boulder, the rover's own bucket and the site's edge)."""
+    _, rf = scene
+    cfg = RangefinderConfig(MOUNT, max_range_m=6.0).with_part(part)
+    scan = Rangefinder(rf.world, rf.rover, cfg, rng=np.random.default_rng(seed)).scan()
+    centre, rot = rf.rover.chassis_frame()
+    origin_z = float((centre + rot @ np.asarray(MOUNT))[2])
+    world_dirs = scan.directions @ rot.T
+    expected = origin_z / -world_dirs[:, 2]
+    reach = expected * np.hypot(world_dirs[:, 0], world_dirs[:, 1])
+    # To the left: the site ends 3 m to the rover's right.
+    ground = (scan.directions[:, 1] > 0.5) & (reach > 1.2) & (expected < 5.5)
+    return scan.ranges_m, expected, ground
+
+
+def test_a_datasheet_fan_keeps_the_rays_its_vertical_field_holds() -> None:
+    fan = RangefinderConfig(MOUNT)  # -50° to -3° in 32 rows: 1.52° apart
+    hap = fan.with_part(_hap())
+    spacing = (fan.elevation_max_rad - fan.elevation_min_rad) / (fan.elevation_count - 1)
+    assert hap.elevation_max_rad == fan.elevation_max_rad
+    assert hap.elevation_count == 17  # 16 steps of 1.52° fit in 25°, 17 do not
+    assert hap.elevation_min_rad == pytest.approx(fan.elevation_max_rad - 16 * spacing)
+    assert hap.range_std_m == 0.02
+    assert fan.with_part(None) is fan
+
+
+def test_range_noise_and_blind_zone_are_the_datasheets(
+    scene: tuple[LunarWorld, Rangefinder],
+) -> None:
+    ranges, expected, ground = _ground_scan(scene, _hap(angle_std_rad=0.0, min_range_m=1.2))
+    ok = ground & (expected > 1.3)
+    err = ranges[ok] - expected[ok]
+    assert np.isfinite(err).all()
+    assert np.std(err) == pytest.approx(0.02, rel=0.2)
+    assert abs(float(np.mean(err))) < 0.005
+    # Nothing returns from nearer than the blind zone, however near the ground is.
+    assert np.all(~np.isfinite(ranges[ground & (expected < 1.15)]))
+    assert np.all(ranges[np.isfinite(ranges)] >= 1.2)
+
+
+def test_returns_are_lost_where_too_little_light_comes_back(
+    scene: tuple[LunarWorld, Rangefinder],
+) -> None:
+    # A scanner rated to 3 m on the surface's own reflectivity: flat ground seen at an
+    # elevation e from a height h is at range h / sin e and incidence cos = sin e, so it
+    # returns while sin e · 3² ≥ range².
+    ranges, expected, ground = _ground_scan(
+        scene, _hap(range_std_m=0.0, angle_std_rad=0.0, rated_range_m=3.0, surface_reflectivity=0.1)
+    )
+    _, rf = scene
+    centre, rot = rf.rover.chassis_frame()
+    origin_z = float((centre + rot @ np.asarray(MOUNT))[2])
+    sin_e = origin_z / expected
+    margin = np.abs(sin_e * 9.0 - expected**2) > 0.05  # clear of the edge
+    kept = np.isfinite(ranges)
+    sel = ground & margin
+    assert np.array_equal(kept[sel], (sin_e * 9.0 >= expected**2)[sel])
+    assert kept[sel].any() and (~kept[sel]).any()
+
+
+def test_a_share_of_beams_return_falsely_anywhere_in_range(
+    scene: tuple[LunarWorld, Rangefinder],
+) -> None:
+    clean = _hap(range_std_m=0.0, angle_std_rad=0.0)
+    truth, expected, ground = _ground_scan(scene, clean)
+    ranges, *_ = _ground_scan(scene, clean.model_copy(update={"false_return_share": 0.2}))
+    assert np.isfinite(truth[ground]).all()
+    off = np.abs(ranges[ground] - expected[ground]) > 0.05
+    n = int(ground.sum())
+    # A false return lands near the true range by chance 0.1 m / 5.5 m of the time.
+    assert off.mean() == pytest.approx(0.2 * (1 - 0.1 / 5.5), abs=3 * math.sqrt(0.2 * 0.8 / n))
+    assert np.all((ranges[np.isfinite(ranges)] >= 0.5) & (ranges[np.isfinite(ranges)] <= 6.0))
