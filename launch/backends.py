@@ -67,12 +67,9 @@ class SeedStreams:
 
 def build_terrain(scenario: LoadedScenario, rng: np.random.Generator) -> Terrain:
     """The scenario's site: its DEM, or procedural terrain drawn from ``rng``."""
-    from lunarsite.sim.terrain import (
-        DemTerrainConfig,
-        ProceduralTerrainConfig,
-        generate_terrain,
-        load_dem,
-    )
+    from lunarsite.sim.dem import load_dem
+    from lunarsite.sim.terrain_config import DemTerrainConfig, ProceduralTerrainConfig
+    from lunarsite.sim.terrain_generation import generate_terrain
 
     site = scenario.config.site
     if isinstance(site.terrain, DemTerrainConfig):

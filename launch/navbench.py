@@ -31,12 +31,8 @@ from lunarsite.robot.planning.costmap import CostmapParams, build_costmap
 from lunarsite.robot.planning.planner import Planner, PlanningError
 from lunarsite.robot.site.grid import GridSpec
 from lunarsite.robot.types import Pose2
-from lunarsite.sim.terrain import (
-    CraterConfig,
-    ProceduralTerrainConfig,
-    RockConfig,
-    generate_terrain,
-)
+from lunarsite.sim.terrain_config import CraterConfig, ProceduralTerrainConfig, RockConfig
+from lunarsite.sim.terrain_generation import generate_terrain
 
 from .missions.navigate import NavigateMission, rock_stamped_heights
 from .schema import load_scenario

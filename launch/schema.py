@@ -25,7 +25,7 @@ from lunarsite.robot.config import Positive, RoverConfig, StrictModel
 from lunarsite.robot.types import Pose2
 from lunarsite.sim.config import SimConfig
 from lunarsite.sim.soil import SoilConfig
-from lunarsite.sim.terrain import DemTerrainConfig, ProceduralTerrainConfig, TerrainConfig
+from lunarsite.sim.terrain_config import DemTerrainConfig, ProceduralTerrainConfig, TerrainConfig
 
 from .fields import inside
 from .files import (
@@ -248,7 +248,8 @@ def _site_checks(
         if site.cell_size_m is None:
             problem(("site", "cell_size_m"), "a procedural site needs cell_size_m")
     elif isinstance(terrain, DemTerrainConfig):
-        from lunarsite.sim.terrain import TerrainError, load_dem
+        from lunarsite.sim.dem import load_dem
+        from lunarsite.sim.terrain import TerrainError
 
         try:
             dem = load_dem(terrain, path.parent)

@@ -15,7 +15,8 @@ from lunarsite.robot.types import DriveCommand, Pose2, RoverCommand
 from lunarsite.sim.rover import SimRover
 from lunarsite.sim.soil import Box, SoilConfig
 from lunarsite.sim.soil_coupling import cutting_share, resample_terrain
-from lunarsite.sim.terrain import ProceduralTerrainConfig, generate_terrain
+from lunarsite.sim.terrain_config import ProceduralTerrainConfig
+from lunarsite.sim.terrain_generation import generate_terrain
 from lunarsite.sim.world import LunarWorld, SimConfig
 from tests.sim.conftest import flat_terrain
 

@@ -1,4 +1,6 @@
-"""Tests for lunarsite.sim.terrain: statistics, crater shape, generation, DEM files."""
+"""Tests for the terrain (lunarsite.sim.terrain and its siblings: terrain_config,
+terrain_statistics, rock_shapes, terrain_generation, dem): statistics, crater shape,
+generation, DEM files."""
 
 from __future__ import annotations
 
@@ -13,24 +15,24 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 from scipy.spatial import ConvexHull
 
-from lunarsite.sim import terrain as tm
-from lunarsite.sim.terrain import (
-    MAX_HEIGHTFIELD_SAMPLES,
+from lunarsite.sim.dem import load_dem
+from lunarsite.sim.rock_shapes import _rock_vertices
+from lunarsite.sim.terrain import MAX_HEIGHTFIELD_SAMPLES, Crater, Terrain, TerrainError
+from lunarsite.sim.terrain_config import (
     ClearZone,
-    Crater,
     CraterConfig,
     DemTerrainConfig,
     ProceduralTerrainConfig,
     RockConfig,
     RoughnessConfig,
-    Terrain,
     TerrainConfig,
-    TerrainError,
+)
+from lunarsite.sim.terrain_generation import _stamp_crater, generate_terrain
+from lunarsite.sim.terrain_statistics import (
+    _crater_diameter_for_density,
     crater_cumulative_density_per_m2,
     crater_profile,
     fresh_depth_ratio,
-    generate_terrain,
-    load_dem,
     rock_cumulative_density_per_m2,
 )
 
@@ -78,7 +80,7 @@ def test_crater_density_branches_at_80_m() -> None:
 @pytest.mark.parametrize("diameter_m", [0.3, 1.0, 7.0, 79.0, 80.5, 150.0, 900.0])
 def test_crater_density_inverse_round_trips(diameter_m: float) -> None:
     n = np.array([crater_cumulative_density_per_m2(diameter_m)])
-    assert tm._crater_diameter_for_density(n)[0] == pytest.approx(diameter_m, rel=1e-9)
+    assert _crater_diameter_for_density(n)[0] == pytest.approx(diameter_m, rel=1e-9)
 
 
 @pytest.mark.parametrize(
@@ -160,7 +162,7 @@ def test_profile_rises_from_floor_to_rim_and_falls_outside() -> None:
 def test_stamped_crater_has_its_depth(diameter_m: float, depth_m: float) -> None:
     cell = 0.05
     heights = np.zeros((161, 161))
-    tm._stamp_crater(heights, Crater(4.0, 4.0, diameter_m, depth_m), cell)
+    _stamp_crater(heights, Crater(4.0, 4.0, diameter_m, depth_m), cell)
     assert heights.max() - heights.min() == pytest.approx(depth_m, rel=0.01)
     assert heights.min() == pytest.approx(-0.181 / 0.2178 * depth_m)
 
@@ -344,7 +346,7 @@ def test_rigid_rock_shapes() -> None:
 
 
 def test_rigid_rock_vertices_are_centred_on_solid_centroid() -> None:
-    v = tm._rock_vertices(0.5, np.random.default_rng(2))
+    v = _rock_vertices(0.5, np.random.default_rng(2))
     hull = ConvexHull(v)
     # Centroid by Monte Carlo over the bounding box (independent of the implementation).
     rng = np.random.default_rng(0)

@@ -10,7 +10,8 @@ from pydantic import ValidationError
 from lunarsite.robot.constants import LUNAR_GRAVITY_MPS2
 from lunarsite.robot.executive import Agent, ControlLoop, Do
 from lunarsite.robot.types import Pose2
-from lunarsite.sim.terrain import ProceduralTerrainConfig, generate_terrain
+from lunarsite.sim.terrain_config import ProceduralTerrainConfig
+from lunarsite.sim.terrain_generation import generate_terrain
 from lunarsite.sim.world import LunarWorld, SimConfig
 from tests.conftest import shipped_rover
 from tests.sim.conftest import flat_terrain
