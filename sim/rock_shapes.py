@@ -14,7 +14,7 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
-__all__: list[str] = []  # private helpers of .terrain_generation
+__all__ = ["rock_vertices"]
 
 FloatArray = NDArray[np.float64]
 
@@ -82,7 +82,7 @@ def _hull_centroid(points: FloatArray) -> tuple[FloatArray, FloatArray]:
     return points[np.sort(hull.vertices)], centroid
 
 
-def _rock_vertices(diameter_m: float, rng: np.random.Generator) -> FloatArray:
+def rock_vertices(diameter_m: float, rng: np.random.Generator) -> FloatArray:
     """Points of an irregular convex rock of largest horizontal extent ``diameter_m``,
     centred on its centroid."""
     unit = _unit_icosphere()

@@ -27,7 +27,7 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
-from .rock_shapes import _rock_vertices
+from .rock_shapes import rock_vertices
 from .terrain import MAX_HEIGHTFIELD_SAMPLES, Crater, Rock, Terrain, TerrainError
 from .terrain_config import (
     ClearPath,
@@ -38,12 +38,12 @@ from .terrain_config import (
     RoughnessConfig,
 )
 from .terrain_statistics import (
-    _DEGRADED_DEPTH_RATIO,
-    _PROFILE_OUTER_R,
-    _PROFILE_RIM_TO_FLOOR,
-    _ROCK_SFD,
-    _crater_diameter_for_density,
+    DEGRADED_DEPTH_RATIO,
+    PROFILE_OUTER_R,
+    PROFILE_RIM_TO_FLOOR,
+    ROCK_SFD,
     crater_cumulative_density_per_m2,
+    crater_diameter_for_density,
     crater_profile,
     fresh_depth_ratio,
     rock_cumulative_density_per_m2,
@@ -112,23 +112,23 @@ def _draw_craters(
     craters centred outside cut into the edges at the right rate.
     """
     w, h = size_xy_m
-    margin = _PROFILE_OUTER_R * cfg.max_diameter_m / 2.0
+    margin = PROFILE_OUTER_R * cfg.max_diameter_m / 2.0
     n_lo = crater_cumulative_density_per_m2(cfg.min_diameter_m)
     n_hi = crater_cumulative_density_per_m2(cfg.max_diameter_m)
     mean = (w + 2 * margin) * (h + 2 * margin) * cfg.density_scale * (n_lo - n_hi)
     count = int(rng.poisson(mean))
     u = rng.random(count)
     d = np.clip(
-        _crater_diameter_for_density(n_lo - u * (n_lo - n_hi)),
+        crater_diameter_for_density(n_lo - u * (n_lo - n_hi)),
         cfg.min_diameter_m,
         cfg.max_diameter_m,
     )
     x = rng.uniform(-margin, w + margin, count)
     y = rng.uniform(-margin, h + margin, count)
     fresh = fresh_depth_ratio(d)
-    ratio = _DEGRADED_DEPTH_RATIO + (fresh - _DEGRADED_DEPTH_RATIO) * rng.random(count)
+    ratio = DEGRADED_DEPTH_RATIO + (fresh - DEGRADED_DEPTH_RATIO) * rng.random(count)
 
-    reach = _PROFILE_OUTER_R * d / 2.0
+    reach = PROFILE_OUTER_R * d / 2.0
     dx = np.maximum(np.maximum(-x, x - w), 0.0)
     dy = np.maximum(np.maximum(-y, y - h), 0.0)
     keep = (np.hypot(dx, dy) < reach) & ~_touches_clear_zone(x, y, reach, zones)
@@ -142,7 +142,7 @@ def _stamp_crater(heights: FloatArray, crater: Crater, cell_m: float) -> None:
     """Add one crater to ``heights`` (origin (0, 0)) over its bounding window."""
     ny, nx = heights.shape
     radius = crater.diameter_m / 2.0
-    reach = _PROFILE_OUTER_R * radius
+    reach = PROFILE_OUTER_R * radius
     i0 = max(0, math.ceil((crater.x_m - reach) / cell_m))
     i1 = min(nx - 1, math.floor((crater.x_m + reach) / cell_m))
     j0 = max(0, math.ceil((crater.y_m - reach) / cell_m))
@@ -153,9 +153,7 @@ def _stamp_crater(heights: FloatArray, crater: Crater, cell_m: float) -> None:
     ys = np.arange(j0, j1 + 1) * cell_m - crater.y_m
     r = np.hypot(xs[None, :], ys[:, None]) / radius
     # The profile is in units of D with rim - floor = 0.2178; scale it so rim - floor = depth.
-    heights[j0 : j1 + 1, i0 : i1 + 1] += crater_profile(r) * (
-        crater.depth_m / _PROFILE_RIM_TO_FLOOR
-    )
+    heights[j0 : j1 + 1, i0 : i1 + 1] += crater_profile(r) * (crater.depth_m / PROFILE_RIM_TO_FLOOR)
 
 
 def _stamp_small_rocks(
@@ -212,7 +210,7 @@ def _draw_rocks(
     w, h = size_xy_m
     n_lo = rock_cumulative_density_per_m2(cfg.min_diameter_m, cfg.distribution)
     n_hi = rock_cumulative_density_per_m2(cfg.max_diameter_m, cfg.distribution)
-    coeff, exponent = _ROCK_SFD[cfg.distribution]
+    coeff, exponent = ROCK_SFD[cfg.distribution]
     count = int(rng.poisson(w * h * cfg.density_scale * (n_lo - n_hi)))
     u = rng.random(count)
     d = np.clip(
@@ -231,7 +229,7 @@ def _draw_rocks(
     _stamp_small_rocks(heights, x[small], y[small], d[small], embed[small], cell_m)
     rocks = []
     for xi, yi, di, fi in zip(x[rigid], y[rigid], d[rigid], embed[rigid], strict=True):
-        verts = _rock_vertices(float(di), rng)
+        verts = rock_vertices(float(di), rng)
         height = float(verts[:, 2].max() - verts[:, 2].min())
         rocks.append(Rock(float(xi), float(yi), float(di), float(fi) * height, verts))
     return rocks

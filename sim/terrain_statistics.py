@@ -20,7 +20,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 __all__ = [
+    "DEGRADED_DEPTH_RATIO",
+    "PROFILE_OUTER_R",
+    "PROFILE_RIM_TO_FLOOR",
+    "ROCK_SFD",
     "crater_cumulative_density_per_m2",
+    "crater_diameter_for_density",
     "crater_profile",
     "fresh_depth_ratio",
     "rock_cumulative_density_per_m2",
@@ -39,7 +44,7 @@ _M2_PER_KM2 = 1.0e6
 
 # Rock cumulative size-frequency distribution, N(>D) per m² with D in m: VIPER
 # environmental specification (reference/LUNAR.md). "blocky" is the field near fresh craters.
-_ROCK_SFD: dict[str, tuple[float, float]] = {
+ROCK_SFD: dict[str, tuple[float, float]] = {
     "typical": (0.0003, -2.482),  # VIPER spec, typical rock field
     "blocky": (0.002, -2.6607),  # VIPER spec, blocky field near fresh craters
 }
@@ -49,7 +54,7 @@ _ROCK_SFD: dict[str, tuple[float, float]] = {
 _FRESH_DD_UPPER_EDGES_M = (10.0, 40.0)  # Stopar et al. 2017 classes: <10, 10-40, 40-100 m
 _FRESH_DD_RATIOS = (0.10, 0.11, 0.13)  # Stopar et al. 2017
 # Depth/diameter below which a crater has degraded away (reference/LUNAR.md).
-_DEGRADED_DEPTH_RATIO = 0.04
+DEGRADED_DEPTH_RATIO = 0.04
 
 # Crater profile, Fassett & Thomson (2014, doi:10.1002/2014JE004698) eq. 4 with the flat
 # rim of Fassett's 2022 revision as coded in synthterrain (FTmod_Crater). Heights in units
@@ -61,8 +66,8 @@ _PROFILE_RIM_INNER_R = 0.98  # Fassett 2022 (synthterrain FTmod_Crater): flat ri
 _PROFILE_RIM_OUTER_R = 1.02  # ... to here
 _PROFILE_RIM_H = 0.0368  # Fassett 2022 (synthterrain FTmod_Crater): rim height / D
 _PROFILE_EXTERIOR_POLY = (0.1883, -0.1871, 0.0184, 0.0151)  # Fassett & Thomson 2014
-_PROFILE_OUTER_R = 1.5  # Fassett & Thomson 2014: ejecta profile ends at 1.5 radii
-_PROFILE_RIM_TO_FLOOR = _PROFILE_RIM_H - _PROFILE_FLOOR_H  # 0.2178 D
+PROFILE_OUTER_R = 1.5  # Fassett & Thomson 2014: ejecta profile ends at 1.5 radii
+PROFILE_RIM_TO_FLOOR = _PROFILE_RIM_H - _PROFILE_FLOOR_H  # 0.2178 D
 
 
 def _positive_diameters(diameter_m: float | FloatArray, name: str = "diameter_m") -> FloatArray:
@@ -95,7 +100,7 @@ def crater_cumulative_density_per_m2(diameter_m: float | FloatArray) -> float | 
     return _like_input(out, diameter_m)
 
 
-def _crater_diameter_for_density(n_per_m2: FloatArray) -> FloatArray:
+def crater_diameter_for_density(n_per_m2: FloatArray) -> FloatArray:
     """Inverse of :func:`crater_cumulative_density_per_m2` (D with N(>D) = n).
 
     Where n falls in the step at 80 m, the answer is 80 m.
@@ -127,9 +132,9 @@ def rock_cumulative_density_per_m2(
 
     ``typical``: 0.0003·D^-2.482; ``blocky`` (near fresh craters): 0.002·D^-2.6607 (D in m).
     """
-    if distribution not in _ROCK_SFD:
+    if distribution not in ROCK_SFD:
         raise ValueError(f"distribution must be 'typical' or 'blocky', got {distribution!r}")
-    coeff, exponent = _ROCK_SFD[distribution]
+    coeff, exponent = ROCK_SFD[distribution]
     d = _positive_diameters(diameter_m)
     return _like_input(coeff * d**exponent, diameter_m)
 
@@ -168,7 +173,7 @@ def crater_profile(r: FloatArray) -> FloatArray:
             rr <= _PROFILE_FLOOR_R,
             rr <= _PROFILE_RIM_INNER_R,
             rr <= _PROFILE_RIM_OUTER_R,
-            rr <= _PROFILE_OUTER_R,
+            rr <= PROFILE_OUTER_R,
         ],
         [
             np.full_like(rr, _PROFILE_FLOOR_H),

@@ -16,7 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 from scipy.spatial import ConvexHull
 
 from lunarsite.sim.dem import load_dem
-from lunarsite.sim.rock_shapes import _rock_vertices
+from lunarsite.sim.rock_shapes import rock_vertices
 from lunarsite.sim.terrain import MAX_HEIGHTFIELD_SAMPLES, Crater, Terrain, TerrainError
 from lunarsite.sim.terrain_config import (
     ClearZone,
@@ -29,8 +29,8 @@ from lunarsite.sim.terrain_config import (
 )
 from lunarsite.sim.terrain_generation import _stamp_crater, generate_terrain
 from lunarsite.sim.terrain_statistics import (
-    _crater_diameter_for_density,
     crater_cumulative_density_per_m2,
+    crater_diameter_for_density,
     crater_profile,
     fresh_depth_ratio,
     rock_cumulative_density_per_m2,
@@ -80,7 +80,7 @@ def test_crater_density_branches_at_80_m() -> None:
 @pytest.mark.parametrize("diameter_m", [0.3, 1.0, 7.0, 79.0, 80.5, 150.0, 900.0])
 def test_crater_density_inverse_round_trips(diameter_m: float) -> None:
     n = np.array([crater_cumulative_density_per_m2(diameter_m)])
-    assert _crater_diameter_for_density(n)[0] == pytest.approx(diameter_m, rel=1e-9)
+    assert crater_diameter_for_density(n)[0] == pytest.approx(diameter_m, rel=1e-9)
 
 
 @pytest.mark.parametrize(
@@ -346,7 +346,7 @@ def test_rigid_rock_shapes() -> None:
 
 
 def test_rigid_rock_vertices_are_centred_on_solid_centroid() -> None:
-    v = _rock_vertices(0.5, np.random.default_rng(2))
+    v = rock_vertices(0.5, np.random.default_rng(2))
     hull = ConvexHull(v)
     # Centroid by Monte Carlo over the bounding box (independent of the implementation).
     rng = np.random.default_rng(0)
