@@ -52,7 +52,7 @@ from .backends import SimBackend
 from .consistency import nees_summary, run_nees
 from .html_report import write_run_report
 from .missions.base import Judgement, RunRecord
-from .pictures import write_terrain_map
+from .terrain_maps import write_terrain_map
 
 __all__ = [
     "default_out_dir",

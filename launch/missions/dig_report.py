@@ -140,7 +140,7 @@ def judge_dig(run: RunRecord) -> Judgement:
 
 def write_soil_pictures(run: RunRecord, out_dir: Path, judgement: Judgement) -> None:
     """``terrain_before.png``, ``terrain_after.png`` and ``difference.png``."""
-    from ..pictures import write_difference_map, write_terrain_map  # matplotlib: when drawing
+    from ..terrain_maps import write_difference_map, write_terrain_map  # matplotlib: when drawing
 
     truth = run.setup.backend.truth
     before, after = run.terrain_before_m, run.terrain_after_m

@@ -259,7 +259,7 @@ def write_earthwork_files(run: RunRecord, out_dir: Path, judgement: Judgement) -
         design = combine_designs(designs, grid)
         np.save(out_dir / "design.npy", design)
         if run.terrain_after_m is not None:
-            from ..pictures import write_terrain_map
+            from ..terrain_maps import write_terrain_map
 
             err = np.where(np.isfinite(design), run.terrain_after_m - design, np.nan)
             write_terrain_map(

@@ -1,4 +1,4 @@
-"""Tests for lunarsite.launch.pictures: maps (north up)."""
+"""Tests for lunarsite.launch.pictures and .terrain_maps: hill shading and maps (north up)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,8 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from lunarsite.launch.pictures import (
-    PictureError,
-    figure_to_rgb,
-    hillshade_rgb,
+from lunarsite.launch.pictures import PictureError, figure_to_rgb, hillshade_rgb
+from lunarsite.launch.terrain_maps import (
     terrain_map_figure,
     write_difference_map,
     write_terrain_map,
