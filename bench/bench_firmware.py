@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lunarsite.firmware_bridge import protocol as p
 from lunarsite.firmware_bridge.avr_build import BOARDS, build_avr_firmware
 from lunarsite.firmware_bridge.avr_rover import AvrRover
+from lunarsite.firmware_bridge.enums import Mode
 from lunarsite.firmware_bridge.link import LinkConfig, SerialLink
 
 
@@ -31,7 +31,7 @@ def board_figures(board: str, seconds: float, folder: Path) -> dict[str, Any]:
         SerialLink(LinkConfig(port=rover.port, seed=1)) as link,
     ):
         link.wait_connected(5.0)
-        link.set_mode(p.Mode.ARMED)
+        link.set_mode(Mode.ARMED)
         t_end = time.monotonic() + seconds
         next_s = time.monotonic()
         while time.monotonic() < t_end:

@@ -36,6 +36,8 @@ from lunarsite.robot.hardware import HardwareError
 
 from . import protocol as p
 from .cobs import FrameSplitter
+from .enums import AckStatus, HelloStatus, Mode, Param, ResetCause
+from .framing import CrcError, Frame, FrameError, encode_frame, parse_frame
 
 __all__ = [
     "CommandFailed",
@@ -462,7 +464,7 @@ class SerialLink:
         return counter
 
     # ------------------------------------------------------------------- commands
-    def command(self, build: Callable[[int, int], p.Message]) -> p.AckStatus:
+    def command(self, build: Callable[[int, int], p.Message]) -> AckStatus:
         """Send a discrete command built by ``build(session, cmd_id)`` until acknowledged.
 
         Returns the rover's status (OK, or why it refused). Raises
@@ -503,9 +505,9 @@ class SerialLink:
                     status = self._acks.pop(key, None)
                 if status is not None:
                     return (
-                        p.AckStatus(status)
-                        if status in p.AckStatus._value2member_map_
-                        else p.AckStatus.BAD_ARGUMENT
+                        AckStatus(status)
+                        if status in AckStatus._value2member_map_
+                        else AckStatus.BAD_ARGUMENT
                     )
             with self._lock:
                 self._counts.command_failures += 1
@@ -516,13 +518,13 @@ class SerialLink:
 
     def _command_ok(self, build: Callable[[int, int], p.Message], what: str) -> None:
         status = self.command(build)
-        if status is not p.AckStatus.OK:
+        if status is not AckStatus.OK:
             raise CommandFailed(f"rover refused {what}: {status.name}")
 
-    def set_mode(self, mode: p.Mode) -> None:
+    def set_mode(self, mode: Mode) -> None:
         self._command_ok(lambda s, i: p.CmdMode(s, i, int(mode)), f"mode {mode.name}")
 
-    def set_servo(self, channel: int, target_rad: float) -> p.AckStatus:
+    def set_servo(self, channel: int, target_rad: float) -> AckStatus:
         """Servo target (channel 0 tool, 1 gripper), in rad; returns the rover's status."""
         if not math.isfinite(target_rad):
             raise ValueError(f"servo target is not finite: {target_rad}")
@@ -536,13 +538,13 @@ class SerialLink:
     def stop_reset(self) -> None:
         self._command_ok(lambda s, i: p.CmdStopReset(s, i), "stop reset")
 
-    def set_param(self, param: p.Param, value: float) -> None:
+    def set_param(self, param: Param, value: float) -> None:
         self._command_ok(
             lambda s, i: p.CmdParamSet(s, i, int(param), float(value)),
             f"{param.name} = {value:g}",
         )
 
-    def get_param(self, param: p.Param, timeout_s: float = 0.5) -> float:
+    def get_param(self, param: Param, timeout_s: float = 0.5) -> float:
         """Read a parameter (resent every ``command_timeout_s`` until answered)."""
         deadline = time.monotonic() + timeout_s
         with self._lock:
@@ -555,7 +557,7 @@ class SerialLink:
                     self._cond.wait(until - time.monotonic())
                 if int(param) in self._params:
                     value, status = self._params.pop(int(param))
-                    if status != p.AckStatus.OK:
+                    if status != AckStatus.OK:
                         raise CommandFailed(f"rover has no parameter {param.name}")
                     return value
         raise CommandFailed(f"no answer to PARAM_GET {param.name} within {timeout_s:g} s")
@@ -591,7 +593,7 @@ class SerialLink:
         with self._write_lock:
             if self._port is not port:
                 return False  # closed (and maybe reopened) meanwhile
-            wire = p.encode_frame(msg, self._tx_seq)
+            wire = encode_frame(msg, self._tx_seq)
             if not self._take_tokens(len(wire), droppable):
                 return False
             self._tx_seq = (self._tx_seq + 1) & 0xFF
@@ -698,7 +700,7 @@ class SerialLink:
         self._write_failed = False
         self._port = port
 
-    def _read_frames(self) -> list[p.Frame]:
+    def _read_frames(self) -> list[Frame]:
         port = self._port
         if port is None:
             raise _LinkLost("port closed")
@@ -714,11 +716,11 @@ class SerialLink:
             self._counts.rx_bytes += len(data)
         for raw in self._splitter.feed(data):
             try:
-                frames.append(p.parse_frame(raw))
-            except p.CrcError:
+                frames.append(parse_frame(raw))
+            except CrcError:
                 with self._lock:
                     self._counts.crc_errors += 1
-            except p.FrameError:
+            except FrameError:
                 with self._lock:
                     self._counts.framing_errors += 1
         return frames
@@ -751,13 +753,13 @@ class SerialLink:
                 msg = frame.message
                 if not isinstance(msg, p.Hello) or msg.session != session:
                     continue
-                if msg.status == p.HelloStatus.ACCEPTED and (
+                if msg.status == HelloStatus.ACCEPTED and (
                     msg.protocol != p.PROTOCOL_VERSION or msg.schema_hash != p.SCHEMA_HASH
                 ):
                     raise HandshakeError(self._mismatch_text(msg))
-                if msg.status in (p.HelloStatus.PROTOCOL_MISMATCH, p.HelloStatus.SCHEMA_MISMATCH):
+                if msg.status in (HelloStatus.PROTOCOL_MISMATCH, HelloStatus.SCHEMA_MISMATCH):
                     raise HandshakeError(self._mismatch_text(msg))
-                if msg.status != p.HelloStatus.ACCEPTED:
+                if msg.status != HelloStatus.ACCEPTED:
                     continue
                 with self._lock:
                     self._session = session
@@ -814,7 +816,7 @@ class SerialLink:
             if time.monotonic() - self._last_rx_s > cfg.silence_timeout_s:
                 raise _LinkLost(f"rover silent for {cfg.silence_timeout_s:g} s")
 
-    def _dispatch(self, frame: p.Frame) -> None:
+    def _dispatch(self, frame: Frame) -> None:
         msg = frame.message
         now = time.monotonic()
         with self._lock:
@@ -836,7 +838,7 @@ class SerialLink:
             elif isinstance(msg, p.Ack):
                 self._last_rx_s = now
                 if msg.session == self._session:
-                    if msg.status == p.AckStatus.NO_SESSION:
+                    if msg.status == AckStatus.NO_SESSION:
                         # The rover no longer has our session (a stale HELLO_REQ from
                         # before a reconnect reopened an old one): start over.
                         raise _LinkLost(f"rover has no session {msg.session}: session lost")
@@ -865,7 +867,7 @@ class SerialLink:
                 self._cond.notify_all()
                 self._last_rx_s = now
             elif isinstance(msg, p.Hello) and (
-                msg.status == p.HelloStatus.ANNOUNCE
+                msg.status == HelloStatus.ANNOUNCE
                 or (self._hello is not None and msg.boot_id != self._hello.boot_id)
             ):
                 # The rover rebooted or dropped our session: start over.
@@ -888,6 +890,6 @@ def _clamp_i16(value: float) -> int:
 
 def _reset_name(cause: int) -> str:
     try:
-        return p.ResetCause(cause).name
+        return ResetCause(cause).name
     except ValueError:
         return f"code {cause}"

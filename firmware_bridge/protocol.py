@@ -1,11 +1,12 @@
-"""The wire protocol: message table, frame layout, encoder and parser (PROTOCOL.md).
+"""The wire protocol's messages: version, frame sizes, message table, schema hash.
 
-A frame on the wire is ``COBS(header | payload | crc) 0x00`` where the header is four
-bytes (protocol version, sequence number, message type, payload length), the payload is
-the message's fields packed little-endian, and the CRC is CRC-16/CCITT-FALSE over header
-and payload, little-endian. Messages carry wire units (integers scaled as the field
-names say: ``linear_mmps`` is mm/s); :mod:`lunarsite.firmware_bridge.serial_rover`
-converts to SI.
+Each message (PROTOCOL.md §3) is a frozen dataclass whose fields are packed
+little-endian into a frame's payload, which must fit :data:`MAX_PAYLOAD_BYTES`. The
+frame itself (header, CRC, COBS, encoder and parser) is
+:mod:`lunarsite.firmware_bridge.framing`; the values of enumerated fields (modes,
+statuses, fault bits, parameter ids) are :mod:`lunarsite.firmware_bridge.enums`.
+Messages carry wire units (integers scaled as the field names say: ``linear_mmps`` is
+mm/s); :mod:`lunarsite.firmware_bridge.serial_rover` converts to SI.
 
 The message table is the single source of the schema hash: :func:`schema_text` renders
 it canonically and :data:`SCHEMA_HASH` is its FNV-1a 32-bit hash. The firmware carries
@@ -14,13 +15,9 @@ the same text (``firmware/ls_protocol.c``); a test checks the two are identical.
 
 from __future__ import annotations
 
-import enum
 import struct
 from dataclasses import astuple, dataclass, fields
 from typing import ClassVar, Final, TypeAlias
-
-from .cobs import CobsError, cobs_encode
-from .crc import crc16_ccitt_false
 
 __all__ = [
     "ACCEL_MPS2_PER_LSB",
@@ -34,39 +31,25 @@ __all__ = [
     "PROTOCOL_VERSION",
     "SCHEMA_HASH",
     "Ack",
-    "AckStatus",
     "CmdMode",
     "CmdParamSet",
     "CmdServo",
     "CmdStop",
     "CmdStopReset",
-    "CrcError",
-    "Fault",
-    "Frame",
-    "FrameError",
-    "HeaderError",
     "Heartbeat",
     "HeartbeatHost",
     "Hello",
     "HelloRequest",
-    "HelloStatus",
     "LinkStatus",
     "Message",
-    "Mode",
     "Odometry",
-    "Param",
     "ParamGet",
     "ParamValue",
-    "PayloadError",
     "Ping",
     "Pong",
-    "ResetCause",
     "Setpoint",
     "Telemetry",
-    "UnknownMessageError",
-    "encode_frame",
     "fnv1a32",
-    "parse_frame",
     "schema_text",
 ]
 
@@ -86,90 +69,6 @@ ACCEL_MPS2_PER_LSB: Final = 1e-3
 """Telemetry accelerometer scale: 1 mm/s² per count, range ±32.7 m/s²."""
 YAW_RAD_PER_LSB: Final = 1e-4
 """Odometry heading scale: 0.1 mrad per count, wrapped to [-π, π)."""
-
-
-class FrameError(ValueError):
-    """A received frame that must not be delivered."""
-
-
-class CrcError(FrameError):
-    """The frame's CRC does not match its contents."""
-
-
-class HeaderError(FrameError):
-    """Wrong protocol version, or a length field that disagrees with the frame."""
-
-
-class UnknownMessageError(FrameError):
-    """A message type that is not in the table."""
-
-
-class PayloadError(FrameError):
-    """A payload whose size does not match its message type."""
-
-
-class Mode(enum.IntEnum):
-    IDLE = 0
-    """Boot state: motors braked, setpoints ignored."""
-    ARMED = 1
-    """Setpoints drive the wheels (until the watchdog or a stop)."""
-
-
-class AckStatus(enum.IntEnum):
-    OK = 0
-    DUPLICATE = 1
-    """Already applied (a retry); acknowledged again, not applied again."""
-    BAD_ARGUMENT = 2
-    WRONG_STATE = 3
-    NO_SESSION = 4
-
-
-class HelloStatus(enum.IntEnum):
-    ANNOUNCE = 0
-    """Unsolicited, sent while no session is open (after boot)."""
-    ACCEPTED = 1
-    PROTOCOL_MISMATCH = 2
-    SCHEMA_MISMATCH = 3
-
-
-class ResetCause(enum.IntEnum):
-    UNKNOWN = 0
-    POWER_ON = 1
-    EXTERNAL = 2
-    BROWN_OUT = 3
-    WATCHDOG = 4
-    SOFTWARE = 5
-
-
-class Fault(enum.IntFlag):
-    WATCHDOG = 1 << 0
-    """Armed, but no valid setpoint for the watchdog period: the wheels were stopped."""
-    ESTOP = 1 << 1
-    """A STOP command latched; only STOP_RESET clears it."""
-    NO_SESSION = 1 << 2
-    DISARMED = 1 << 3
-    LOW_BATTERY = 1 << 4
-    IMU_FAULT = 1 << 5
-
-
-class Param(enum.IntEnum):
-    """Parameter ids for PARAM_GET / CMD_PARAM_SET (values are float32, SI)."""
-
-    WHEEL_RADIUS_M = 0
-    TRACK_M = 1
-    TRACK_FACTOR = 2
-    TICKS_PER_REV = 3
-    MAX_WHEEL_SPEED_RADPS = 4
-    MAX_WHEEL_ACCEL_RADPS2 = 5
-    SPEED_KP = 6
-    SPEED_KI = 7
-    SERVO0_MIN_RAD = 8
-    SERVO0_MAX_RAD = 9
-    SERVO0_SPEED_RADPS = 10
-    SERVO1_MIN_RAD = 11
-    SERVO1_MAX_RAD = 12
-    SERVO1_SPEED_RADPS = 13
-    TELEMETRY_HZ = 14
 
 
 _CODES: Final = {"B": "u8", "b": "i8", "H": "u16", "h": "i16", "I": "u32", "i": "i32", "f": "f32"}
@@ -474,48 +373,3 @@ def fnv1a32(data: bytes) -> int:
 
 
 SCHEMA_HASH: Final = fnv1a32(schema_text().encode("ascii"))
-
-
-@dataclass(frozen=True, slots=True)
-class Frame:
-    """A parsed frame: its sequence number and message."""
-
-    seq: int
-    message: Message
-
-
-def encode_frame(message: Message, seq: int) -> bytes:
-    """The bytes on the wire for ``message``: COBS-encoded, with the 0x00 delimiter."""
-    payload = message.pack()
-    header = bytes((PROTOCOL_VERSION, seq & 0xFF, message.TYPE, len(payload)))
-    body = header + payload
-    crc = crc16_ccitt_false(body)
-    return cobs_encode(body + crc.to_bytes(2, "little")) + b"\x00"
-
-
-def parse_frame(decoded: bytes) -> Frame:
-    """Parse a COBS-decoded frame (header, payload, CRC); raise a :class:`FrameError`."""
-    n = len(decoded)
-    if n < HEADER_BYTES + CRC_BYTES:
-        raise HeaderError(f"frame of {n} B is shorter than header and CRC")
-    if n > MAX_DECODED_BYTES:
-        raise HeaderError(f"frame of {n} B exceeds {MAX_DECODED_BYTES} B")
-    crc = crc16_ccitt_false(decoded[:-CRC_BYTES])
-    got = int.from_bytes(decoded[-CRC_BYTES:], "little")
-    if crc != got:
-        raise CrcError(f"CRC 0x{got:04X} does not match contents (0x{crc:04X})")
-    version, seq, type_id, length = decoded[0], decoded[1], decoded[2], decoded[3]
-    if version != PROTOCOL_VERSION:
-        raise HeaderError(f"protocol version {version}, expected {PROTOCOL_VERSION}")
-    if length != n - HEADER_BYTES - CRC_BYTES:
-        raise HeaderError(f"length field {length} but {n - HEADER_BYTES - CRC_BYTES} B payload")
-    cls = MESSAGES.get(type_id)
-    if cls is None:
-        raise UnknownMessageError(f"unknown message type 0x{type_id:02X}")
-    if length != cls._STRUCT.size:
-        raise PayloadError(f"{cls.NAME} payload is {length} B, expected {cls._STRUCT.size}")
-    values = cls._STRUCT.unpack_from(decoded, HEADER_BYTES)
-    return Frame(seq=seq, message=cls(*values))
-
-
-__all__ += ["CobsError"]

@@ -26,6 +26,7 @@ from lunarsite.robot.hardware import Clock, CommandError, HardwareError, RoverIn
 from lunarsite.robot.types import RoverCommand, SensedState
 
 from . import protocol as p
+from .enums import AckStatus, Fault, Mode, Param
 from .link import LinkError, LinkState, SerialLink
 
 __all__ = ["SERVO_CHANNELS", "SerialRover", "default_servo_channels"]
@@ -36,10 +37,10 @@ SERVO_CHANNELS = 2
 """The reference firmware drives two servos: channel 0 the tool, channel 1 the gripper."""
 
 _FAULT_NAMES = {
-    p.Fault.WATCHDOG: "watchdog",
-    p.Fault.ESTOP: "estop",
-    p.Fault.LOW_BATTERY: "low_battery",
-    p.Fault.IMU_FAULT: "imu_fault",
+    Fault.WATCHDOG: "watchdog",
+    Fault.ESTOP: "estop",
+    Fault.LOW_BATTERY: "low_battery",
+    Fault.IMU_FAULT: "imu_fault",
 }
 _HEADROOM = 0.9
 """The firmware's wheel speed cap as a fraction of the no-load speed (room for the PI loop)."""
@@ -186,7 +187,7 @@ class SerialRover(RoverInterface):
     def _on_activate(self) -> None:
         self._last_target.clear()
         try:
-            self.link.set_mode(p.Mode.ARMED)
+            self.link.set_mode(Mode.ARMED)
         except LinkError as exc:
             raise HardwareError(f"cannot arm the rover on {self.link.config.port}: {exc}") from None
 
@@ -197,7 +198,7 @@ class SerialRover(RoverInterface):
             return  # the rover's watchdog has stopped it
         self.link.send_setpoint(0.0, 0.0)
         try:
-            self.link.set_mode(p.Mode.IDLE)
+            self.link.set_mode(Mode.IDLE)
         except LinkError as exc:
             log.warning("could not disarm the rover (its watchdog stops it): %s", exc)
 
@@ -256,18 +257,18 @@ class SerialRover(RoverInterface):
     def _load_params(self) -> None:
         cfg = self.config
         w = cfg.wheels
-        values: list[tuple[p.Param, float]] = [
-            (p.Param.WHEEL_RADIUS_M, w.radius_m),
-            (p.Param.TRACK_M, w.track_m),
-            (p.Param.TRACK_FACTOR, cfg.drive.effective_track_factor),
-            (p.Param.TICKS_PER_REV, float(cfg.encoders.ticks_per_rev)),
-            (p.Param.MAX_WHEEL_SPEED_RADPS, _HEADROOM * cfg.drive.max_wheel_speed_radps),
-            (p.Param.MAX_WHEEL_ACCEL_RADPS2, cfg.drive.max_accel_mps2 / w.radius_m),
-            (p.Param.TELEMETRY_HZ, self._telemetry_hz),
+        values: list[tuple[Param, float]] = [
+            (Param.WHEEL_RADIUS_M, w.radius_m),
+            (Param.TRACK_M, w.track_m),
+            (Param.TRACK_FACTOR, cfg.drive.effective_track_factor),
+            (Param.TICKS_PER_REV, float(cfg.encoders.ticks_per_rev)),
+            (Param.MAX_WHEEL_SPEED_RADPS, _HEADROOM * cfg.drive.max_wheel_speed_radps),
+            (Param.MAX_WHEEL_ACCEL_RADPS2, cfg.drive.max_accel_mps2 / w.radius_m),
+            (Param.TELEMETRY_HZ, self._telemetry_hz),
         ]
         limits = (
-            (p.Param.SERVO0_MIN_RAD, p.Param.SERVO0_MAX_RAD, p.Param.SERVO0_SPEED_RADPS),
-            (p.Param.SERVO1_MIN_RAD, p.Param.SERVO1_MAX_RAD, p.Param.SERVO1_SPEED_RADPS),
+            (Param.SERVO0_MIN_RAD, Param.SERVO0_MAX_RAD, Param.SERVO0_SPEED_RADPS),
+            (Param.SERVO1_MIN_RAD, Param.SERVO1_MAX_RAD, Param.SERVO1_SPEED_RADPS),
         )
         for name, ch in self._channels.items():
             j = cfg.joint(name)
@@ -309,12 +310,12 @@ class SerialRover(RoverInterface):
                     session = self.link.session
                     self._load_params()
                     if self.lifecycle_state.value == "active":
-                        self.link.set_mode(p.Mode.ARMED)
+                        self.link.set_mode(Mode.ARMED)
                     self._configured_session = session
                     log.info("rover on %s configured again after reconnect", self.link.config.port)
                 for ch, target in pending.items():
                     status = self.link.set_servo(ch, target)
-                    if status is not p.AckStatus.OK:
+                    if status is not AckStatus.OK:
                         line = (
                             f"servo {self._joint_of[ch]} -> {target:.3f} rad refused: {status.name}"
                         )

@@ -28,7 +28,7 @@ def bench_link(
     ``rate_hz`` for ``seconds``. A proxy holds each direction to baud / 10 bytes per
     second (a pty alone has no baud rate). Link use is bytes per second over baud / 10.
     """
-    from lunarsite.firmware_bridge import protocol as p
+    from lunarsite.firmware_bridge.enums import Mode
     from lunarsite.firmware_bridge.link import LinkConfig, SerialLink
     from lunarsite.firmware_bridge.proxy import FaultConfig, FaultProxy
     from lunarsite.firmware_bridge.virtual_rover import VirtualRover
@@ -44,7 +44,7 @@ def bench_link(
             ) as link,
         ):
             link.wait_connected(5.0)
-            link.set_mode(p.Mode.ARMED)
+            link.set_mode(Mode.ARMED)
             time.sleep(0.6)
             c0 = link.counters()
             r0 = c0.rover

@@ -237,7 +237,7 @@ def _cmd_rover(args: argparse.Namespace, out: Console, console: Console) -> int:
 
 
 def _cmd_link_check(args: argparse.Namespace, out: Console, console: Console) -> int:
-    from lunarsite.firmware_bridge import protocol as p
+    from lunarsite.firmware_bridge.enums import ResetCause
     from lunarsite.firmware_bridge.link import LinkError
 
     bad = _check_port(args, console)
@@ -267,8 +267,8 @@ def _cmd_link_check(args: argparse.Namespace, out: Console, console: Console) ->
         "protocol": hello.protocol,
         "schema_hash": f"0x{hello.schema_hash:08X}",
         "boot_id": f"0x{hello.boot_id:08X}",
-        "reset_cause": p.ResetCause(hello.reset_cause).name.lower()
-        if hello.reset_cause in p.ResetCause._value2member_map_
+        "reset_cause": ResetCause(hello.reset_cause).name.lower()
+        if hello.reset_cause in ResetCause._value2member_map_
         else hello.reset_cause,
         "pings": args.pings,
         "pings_lost": lost,
@@ -361,7 +361,7 @@ def _cmd_teleop(args: argparse.Namespace, out: Console, console: Console) -> int
     import termios
     import tty
 
-    from lunarsite.firmware_bridge import protocol as p
+    from lunarsite.firmware_bridge.enums import Mode
     from lunarsite.firmware_bridge.serial_rover import SerialRover
 
     fd = sys.stdin.fileno()
@@ -383,7 +383,7 @@ def _cmd_teleop(args: argparse.Namespace, out: Console, console: Console) -> int
                         rover.link.emergency_stop()
                     elif was_stopped and not state.estop:
                         rover.link.stop_reset()
-                        rover.link.set_mode(p.Mode.ARMED)
+                        rover.link.set_mode(Mode.ARMED)
                 targets = {}
                 for tool in rover_cfg.tools:
                     value = state.gripper_rad if tool.kind == "gripper" else state.tool_rad

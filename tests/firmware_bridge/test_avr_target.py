@@ -13,6 +13,7 @@ import pytest
 
 from lunarsite.firmware_bridge import protocol as p
 from lunarsite.firmware_bridge.avr_rover import AvrRover
+from lunarsite.firmware_bridge.enums import AckStatus, Mode, ResetCause
 from lunarsite.firmware_bridge.link import LinkConfig, LinkError, LinkState, SerialLink
 from lunarsite.firmware_bridge.proxy import FaultConfig, FaultProxy
 
@@ -35,7 +36,7 @@ def test_hello_carries_power_on_and_a_boot_id_from_eeprom(board: str) -> None:
             SerialLink(LinkConfig(port=rover.port, seed=1)) as link,
         ):
             hello = link.wait_connected(5.0)
-        assert hello.reset_cause == p.ResetCause.POWER_ON
+        assert hello.reset_cause == ResetCause.POWER_ON
         assert hello.schema_hash == p.SCHEMA_HASH
         ids.append(hello.boot_id)
     # The firmware adds one to the stored count and scrambles it (lunarsite_rover.ino).
@@ -55,7 +56,7 @@ def test_one_percent_corruption_applies_nothing_corrupted_stale_or_twice(tmp_pat
         SerialLink(LinkConfig(port=proxy.port, seed=3, silence_timeout_s=1.0)) as link,
     ):
         link.wait_connected(5.0)
-        link.set_mode(p.Mode.ARMED)
+        link.set_mode(Mode.ARMED)
         i = 0
         while i < 800:  # 8 s at 100 Hz
             linear, angular = (i * 37) % 601 - 300, (i * 53) % 1001 - 500
@@ -65,14 +66,14 @@ def test_one_percent_corruption_applies_nothing_corrupted_stale_or_twice(tmp_pat
             if counter is None or link.session != session:
                 if link.state is not LinkState.CONNECTED:
                     link.wait_connected(5.0)
-                    link.set_mode(p.Mode.ARMED)
+                    link.set_mode(Mode.ARMED)
                 continue
             sent[(session, counter)] = (linear, angular)
             i += 1
             if i % 80 == 0:
                 target = 100 + i // 80
                 try:
-                    assert link.set_servo(0, target / 1000.0) is p.AckStatus.OK
+                    assert link.set_servo(0, target / 1000.0) is AckStatus.OK
                     acked.append(target)
                 except LinkError:
                     unanswered.append(target)
@@ -108,7 +109,7 @@ def test_host_reports_cycles_sleep_and_the_worst_loop(tmp_path: Path) -> None:
         SerialLink(LinkConfig(port=rover.port, seed=2)) as link,
     ):
         link.wait_connected(5.0)
-        link.set_mode(p.Mode.ARMED)
+        link.set_mode(Mode.ARMED)
         for _ in range(30):
             link.send_setpoint(0.1, 0.0)
             time.sleep(0.01)

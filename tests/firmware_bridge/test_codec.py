@@ -14,6 +14,16 @@ from hypothesis import strategies as st
 from lunarsite.firmware_bridge import protocol as p
 from lunarsite.firmware_bridge.cobs import CobsError, FrameSplitter, cobs_decode, cobs_encode
 from lunarsite.firmware_bridge.crc import CRC16_CHECK, crc16_ccitt_false
+from lunarsite.firmware_bridge.framing import (
+    CrcError,
+    Frame,
+    FrameError,
+    HeaderError,
+    PayloadError,
+    UnknownMessageError,
+    encode_frame,
+    parse_frame,
+)
 
 PROPS = settings(
     max_examples=150,
@@ -106,7 +116,7 @@ def _message_strategy() -> st.SearchStrategy[p.Message]:
 MESSAGE = _message_strategy()
 
 
-def _decode_all(stream: bytes, chunks: list[int]) -> list[p.Frame]:
+def _decode_all(stream: bytes, chunks: list[int]) -> list[Frame]:
     """Feed ``stream`` in pieces of the given sizes; return every frame that parses."""
     splitter = FrameSplitter(p.MAX_ENCODED_BYTES)
     out = []
@@ -117,8 +127,8 @@ def _decode_all(stream: bytes, chunks: list[int]) -> list[p.Frame]:
         size = max(1, sizes[k % len(sizes)])
         for raw in splitter.feed(stream[i : i + size]):
             assert len(raw) <= p.MAX_DECODED_BYTES
-            with contextlib.suppress(p.FrameError):
-                out.append(p.parse_frame(raw))
+            with contextlib.suppress(FrameError):
+                out.append(parse_frame(raw))
         i += size
         k += 1
     return out
@@ -127,48 +137,48 @@ def _decode_all(stream: bytes, chunks: list[int]) -> list[p.Frame]:
 def test_every_message_round_trips_within_64_bytes() -> None:
     for type_id, cls in p.MESSAGES.items():
         msg = cls(*([0] * len(cls.WIRE)))
-        wire = p.encode_frame(msg, 200)
+        wire = encode_frame(msg, 200)
         assert len(wire) <= p.MAX_WIRE_BYTES == 64
         assert wire.count(0) == 1 and wire.endswith(b"\x00")
-        frame = p.parse_frame(cobs_decode(wire[:-1]))
-        assert frame == p.Frame(seq=200, message=msg)
+        frame = parse_frame(cobs_decode(wire[:-1]))
+        assert frame == Frame(seq=200, message=msg)
         assert type_id == frame.message.TYPE
 
 
 def test_parse_frame_errors_are_typed() -> None:
-    wire = p.encode_frame(p.Ping(host_us=5), 1)
+    wire = encode_frame(p.Ping(host_us=5), 1)
     raw = bytearray(cobs_decode(wire[:-1]))
     bad_crc = bytes(raw[:-1]) + bytes([raw[-1] ^ 0x01])
-    with pytest.raises(p.CrcError):
-        p.parse_frame(bad_crc)
+    with pytest.raises(CrcError):
+        parse_frame(bad_crc)
 
     def with_crc(body: bytes) -> bytes:
         return body + crc16_ccitt_false(body).to_bytes(2, "little")
 
-    with pytest.raises(p.HeaderError, match="protocol version 2"):
-        p.parse_frame(with_crc(bytes([2, 0, 0x03, 4, 0, 0, 0, 0])))
-    with pytest.raises(p.HeaderError, match="length field 5"):
-        p.parse_frame(with_crc(bytes([1, 0, 0x03, 5, 0, 0, 0, 0])))
-    with pytest.raises(p.UnknownMessageError, match="0x7F"):
-        p.parse_frame(with_crc(bytes([1, 0, 0x7F, 0])))
-    with pytest.raises(p.PayloadError, match="PING payload is 2 B, expected 4"):
-        p.parse_frame(with_crc(bytes([1, 0, 0x03, 2, 0, 0])))
-    with pytest.raises(p.HeaderError, match="shorter"):
-        p.parse_frame(b"\x01\x02")
+    with pytest.raises(HeaderError, match="protocol version 2"):
+        parse_frame(with_crc(bytes([2, 0, 0x03, 4, 0, 0, 0, 0])))
+    with pytest.raises(HeaderError, match="length field 5"):
+        parse_frame(with_crc(bytes([1, 0, 0x03, 5, 0, 0, 0, 0])))
+    with pytest.raises(UnknownMessageError, match="0x7F"):
+        parse_frame(with_crc(bytes([1, 0, 0x7F, 0])))
+    with pytest.raises(PayloadError, match="PING payload is 2 B, expected 4"):
+        parse_frame(with_crc(bytes([1, 0, 0x03, 2, 0, 0])))
+    with pytest.raises(HeaderError, match="shorter"):
+        parse_frame(b"\x01\x02")
 
 
 def test_pack_refuses_out_of_range_values_naming_the_field() -> None:
     with pytest.raises(ValueError, match=r"SETPOINT\.linear_mmps = 40000 does not fit i16"):
-        p.encode_frame(p.Setpoint(session=1, counter=1, linear_mmps=40000, angular_mradps=0), 0)
+        encode_frame(p.Setpoint(session=1, counter=1, linear_mmps=40000, angular_mradps=0), 0)
 
 
 def test_splitter_discards_overlong_frames_and_resyncs() -> None:
     splitter = FrameSplitter(p.MAX_ENCODED_BYTES)
-    good = p.encode_frame(p.Ping(host_us=7), 3)
+    good = encode_frame(p.Ping(host_us=7), 3)
     assert splitter.feed(b"\x55" * 500) == []
     assert splitter.feed(b"\x00" + good[:5]) == []
     (raw,) = splitter.feed(good[5:])
-    assert p.parse_frame(raw).message == p.Ping(host_us=7)
+    assert parse_frame(raw).message == p.Ping(host_us=7)
     assert splitter.overflows == 1
 
 
@@ -211,8 +221,8 @@ def mutate(stream: bytes, mutations: list[tuple[str, int, int]]) -> bytes:
 def test_corrupted_stream_yields_only_frames_that_were_sent(
     messages: list[p.Message], mutations: list[tuple[str, int, int]], chunks: list[int]
 ) -> None:
-    frames = [p.Frame(seq=i & 0xFF, message=m) for i, m in enumerate(messages)]
-    stream = b"".join(p.encode_frame(f.message, f.seq) for f in frames)
+    frames = [Frame(seq=i & 0xFF, message=m) for i, m in enumerate(messages)]
+    stream = b"".join(encode_frame(f.message, f.seq) for f in frames)
     got = _decode_all(mutate(stream, mutations), chunks)
     sent = {(f.seq, f.message.TYPE, f.message.pack()) for f in frames}
     for frame in got:

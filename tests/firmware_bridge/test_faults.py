@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 
 from lunarsite.firmware_bridge import protocol as p
+from lunarsite.firmware_bridge.enums import AckStatus, Mode
+from lunarsite.firmware_bridge.framing import encode_frame, parse_frame
 from lunarsite.firmware_bridge.link import LinkConfig, LinkError, LinkState, SerialLink
 from lunarsite.firmware_bridge.proxy import FaultConfig, FaultProxy
 from lunarsite.firmware_bridge.serial_rover import SerialRover
@@ -65,7 +67,7 @@ def test_frame_faults_replay_and_swap_whole_intact_frames() -> None:
     from lunarsite.firmware_bridge.proxy import _Direction
 
     faults = FaultConfig(frame_replay_prob=0.2, frame_reorder_prob=0.1)
-    frames = [p.encode_frame(p.Setpoint(1, k, k, 0), k & 0xFF) for k in range(1, 301)]
+    frames = [encode_frame(p.Setpoint(1, k, k, 0), k & 0xFF) for k in range(1, 301)]
     stream = b"".join(frames)
     outs = []
     for chunk in (7, 1000):  # chunking must not matter
@@ -75,7 +77,7 @@ def test_frame_faults_replay_and_swap_whole_intact_frames() -> None:
         outs.append(bytes(d.queue))
     assert outs[0] == outs[1]
     splitter = FrameSplitter(p.MAX_ENCODED_BYTES)
-    counters = [p.parse_frame(raw).message.counter for raw in splitter.feed(outs[0])]  # type: ignore[union-attr]
+    counters = [parse_frame(raw).message.counter for raw in splitter.feed(outs[0])]  # type: ignore[union-attr]
     assert splitter.framing_errors == 0  # every frame intact
     assert sorted(set(counters)) == list(range(1, 301))  # none lost
     assert d.stats.frames_replayed > 30 and d.stats.frames_reordered > 15
@@ -113,7 +115,7 @@ def test_ten_thousand_setpoints_through_corruption_and_drops(
         ) as link,
     ):
         link.wait_connected(5.0)
-        link.set_mode(p.Mode.ARMED)
+        link.set_mode(Mode.ARMED)
         sent: dict[tuple[int, int], tuple[int, int]] = {}
         acked: list[tuple[int, int]] = []  # (channel, target_mrad) acknowledged OK
         unanswered: list[tuple[int, int]] = []  # no acknowledgement: applied at most once
@@ -126,7 +128,7 @@ def test_ten_thousand_setpoints_through_corruption_and_drops(
             if counter is None or link.session != session:
                 if link.state is not LinkState.CONNECTED:
                     link.wait_connected(5.0)
-                    link.set_mode(p.Mode.ARMED)
+                    link.set_mode(Mode.ARMED)
                 time.sleep(0.0005)
                 continue  # rate-limited or reconnected meanwhile: not counted
             sent[(session, counter)] = (linear_mmps, angular_mradps)
@@ -138,7 +140,7 @@ def test_ten_thousand_setpoints_through_corruption_and_drops(
                 except LinkError:  # CommandFailed, or the link was lost meanwhile
                     unanswered.append((channel, target))
                 else:
-                    assert status is p.AckStatus.OK
+                    assert status is AckStatus.OK
                     acked.append((channel, target))
         stats = proxy.stats()
         counters = link.counters()

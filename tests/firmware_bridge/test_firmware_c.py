@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from lunarsite.firmware_bridge import protocol as p
 from lunarsite.firmware_bridge.build import FIRMWARE_DIR, build_c_tests, build_harness
 from lunarsite.firmware_bridge.cobs import FrameSplitter
+from lunarsite.firmware_bridge.framing import FrameError, encode_frame, parse_frame
 from tests.firmware_bridge.test_codec import _MUTATION, _WIKI, MESSAGE, mutate
 
 PROPS = settings(
@@ -75,8 +76,8 @@ def py_feed(data: bytes) -> list[bytes]:
     out = []
     for raw in splitter.feed(data):
         try:
-            p.parse_frame(raw)
-        except p.FrameError:
+            parse_frame(raw)
+        except FrameError:
             continue
         out.append(raw)
     return out
@@ -120,7 +121,7 @@ def test_c_decoder_random_bytes_yield_nothing(data: bytes) -> None:
 def test_c_decoder_yields_only_sent_frames_and_agrees_with_python(
     messages: list[p.Message], mutations: list[tuple[str, int, int]]
 ) -> None:
-    wires = [p.encode_frame(m, i & 0xFF) for i, m in enumerate(messages)]
+    wires = [encode_frame(m, i & 0xFF) for i, m in enumerate(messages)]
     sent = {w[:-1] for w in wires}
     from lunarsite.firmware_bridge.cobs import cobs_encode
 

@@ -19,6 +19,7 @@ import serial
 
 from lunarsite.firmware_bridge import protocol as p
 from lunarsite.firmware_bridge.cobs import FrameSplitter
+from lunarsite.firmware_bridge.framing import encode_frame, parse_frame
 from lunarsite.firmware_bridge.link import LinkConfig, LinkState, SerialLink
 
 
@@ -28,16 +29,16 @@ def _telemetry(stamp_ms: int) -> p.Telemetry:
 
 def test_splitter_after_reset_discards_up_to_the_first_delimiter() -> None:
     splitter = FrameSplitter(p.MAX_ENCODED_BYTES)
-    whole = p.encode_frame(p.Ping(host_us=11), 4)
+    whole = encode_frame(p.Ping(host_us=11), 4)
     splitter.reset()
     # The tail of a frame (no 0x00 inside until its end), then a whole frame.
-    tail = p.encode_frame(_telemetry(1234), 9)[-12:]
+    tail = encode_frame(_telemetry(1234), 9)[-12:]
     frames = splitter.feed(tail + whole)
-    assert [p.parse_frame(raw).message for raw in frames] == [p.Ping(host_us=11)]
+    assert [parse_frame(raw).message for raw in frames] == [p.Ping(host_us=11)]
     assert splitter.framing_errors == 0 and splitter.overflows == 0
     # Once in sync, a frame is whole from its first byte on.
     (raw,) = splitter.feed(whole)
-    assert p.parse_frame(raw).message == p.Ping(host_us=11)
+    assert parse_frame(raw).message == p.Ping(host_us=11)
 
 
 class _ByteRover:
@@ -53,7 +54,7 @@ class _ByteRover:
 
     def frame(self, msg: p.Message) -> bytes:
         with self.lock:
-            out = p.encode_frame(msg, self.seq)
+            out = encode_frame(msg, self.seq)
             self.seq = (self.seq + 1) & 0xFF
         return out
 
@@ -70,7 +71,7 @@ class _ByteRover:
                 return
             out = b""
             for raw in splitter.feed(data):
-                msg = p.parse_frame(raw).message
+                msg = parse_frame(raw).message
                 if isinstance(msg, p.HelloRequest):
                     self.session = msg.session
                     out += self.frame(p.Hello(1, 1, 0, 0, p.SCHEMA_HASH, 7, 1, msg.session, 1))

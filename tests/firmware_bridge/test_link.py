@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from lunarsite.firmware_bridge import protocol as p
+from lunarsite.firmware_bridge.enums import AckStatus, HelloStatus, Mode, Param, ResetCause
+from lunarsite.firmware_bridge.framing import encode_frame
 from lunarsite.firmware_bridge.link import (
     HandshakeError,
     LinkConfig,
@@ -37,15 +39,15 @@ def _wait(cond, timeout_s: float = 3.0) -> bool:  # type: ignore[no-untyped-def]
 def test_handshake_commands_params_and_ping(vrover: VirtualRover) -> None:
     with SerialLink(LinkConfig(port=vrover.port, seed=3)) as link:
         hello = link.wait_connected(3.0)
-        assert hello.status == p.HelloStatus.ACCEPTED
+        assert hello.status == HelloStatus.ACCEPTED
         assert hello.schema_hash == p.SCHEMA_HASH and hello.protocol == p.PROTOCOL_VERSION
-        assert hello.reset_cause == p.ResetCause.POWER_ON
+        assert hello.reset_cause == ResetCause.POWER_ON
         assert hello.firmware_version == "1.0.0"
-        link.set_param(p.Param.TRACK_M, 0.2)
-        assert link.get_param(p.Param.TRACK_M) == pytest.approx(0.2, abs=1e-6)
-        assert link.set_servo(0, 0.5) is p.AckStatus.WRONG_STATE  # not armed yet
-        link.set_mode(p.Mode.ARMED)
-        assert link.set_servo(0, 0.5) is p.AckStatus.OK
+        link.set_param(Param.TRACK_M, 0.2)
+        assert link.get_param(Param.TRACK_M) == pytest.approx(0.2, abs=1e-6)
+        assert link.set_servo(0, 0.5) is AckStatus.WRONG_STATE  # not armed yet
+        link.set_mode(Mode.ARMED)
+        assert link.set_servo(0, 0.5) is AckStatus.OK
         assert link.ping() < 0.5
         assert _wait(lambda: link.telemetry is not None)
         c = link.counters()
@@ -54,7 +56,7 @@ def test_handshake_commands_params_and_ping(vrover: VirtualRover) -> None:
     commands = [e for e in events if e["event"] == "command"]
     assert [(e["type"], e["status"]) for e in commands] == [
         ("param_set", 0),
-        ("servo", p.AckStatus.WRONG_STATE),
+        ("servo", AckStatus.WRONG_STATE),
         ("mode", 0),
         ("servo", 0),
     ]
@@ -91,8 +93,8 @@ def test_serial_rover_drives_reads_and_stops(vrover: VirtualRover, lab_rover: Ro
         with pytest.raises(LifecycleError, match="unconfigured, not active"):
             rover.write(cmd)
         rover.configure()
-        assert link.get_param(p.Param.WHEEL_RADIUS_M) == pytest.approx(0.033, abs=1e-6)
-        assert link.get_param(p.Param.SERVO1_MAX_RAD) == pytest.approx(0.8, abs=1e-6)
+        assert link.get_param(Param.WHEEL_RADIUS_M) == pytest.approx(0.033, abs=1e-6)
+        assert link.get_param(Param.SERVO1_MAX_RAD) == pytest.approx(0.8, abs=1e-6)
         with pytest.raises(LifecycleError, match="inactive, not active"):
             rover.write(cmd)
         assert not [e for e in vrover.read_log() if e["event"] in ("setpoint", "wheels_moving")]
@@ -137,14 +139,12 @@ def test_a_stale_hello_request_that_steals_the_session_is_recovered_from(
         stale = (first + 1) & 0xFFFF or 1
         fd = os.open(vrover.port, os.O_WRONLY | os.O_NOCTTY)
         try:
-            os.write(
-                fd, p.encode_frame(p.HelloRequest(p.PROTOCOL_VERSION, p.SCHEMA_HASH, stale), 0)
-            )
+            os.write(fd, encode_frame(p.HelloRequest(p.PROTOCOL_VERSION, p.SCHEMA_HASH, stale), 0))
         finally:
             os.close(fd)
         assert _wait(lambda: link.counters().handshakes >= 2 and link.state is LinkState.CONNECTED)
         assert link.session not in (first, stale)
-        link.set_mode(p.Mode.ARMED)
+        link.set_mode(Mode.ARMED)
         for _ in range(5):
             link.send_setpoint(0.1, 0.0)
             time.sleep(0.02)

@@ -15,6 +15,8 @@ import serial
 
 from lunarsite.firmware_bridge import protocol as p
 from lunarsite.firmware_bridge.cobs import FrameSplitter
+from lunarsite.firmware_bridge.enums import AckStatus, HelloStatus
+from lunarsite.firmware_bridge.framing import encode_frame, parse_frame
 from lunarsite.firmware_bridge.link import (
     LinkConfig,
     LinkError,
@@ -42,7 +44,7 @@ class FakeRover:
         self.fail_read = False
         self.fail_write = False
         self.silent = False
-        self.ack_status = p.AckStatus.OK
+        self.ack_status = AckStatus.OK
 
     def factory(self, **kwargs: Any) -> FakePort:
         with self.lock:
@@ -51,13 +53,13 @@ class FakeRover:
 
     def send(self, msg: p.Message) -> None:
         with self.lock:
-            self.outbox += p.encode_frame(msg, self.seq)
+            self.outbox += encode_frame(msg, self.seq)
             self.seq = (self.seq + 1) & 0xFF
 
     def telemetry(self, stamp_ms: int, left_ticks: int = 0) -> p.Telemetry:
         return p.Telemetry(stamp_ms, left_ticks, 0, 0, 0, 0, 0, 0, 0, 0, 9807, 0, 0, 7800, 0)
 
-    def hello(self, session: int, status: p.HelloStatus = p.HelloStatus.ACCEPTED) -> p.Hello:
+    def hello(self, session: int, status: HelloStatus = HelloStatus.ACCEPTED) -> p.Hello:
         return p.Hello(p.PROTOCOL_VERSION, 1, 0, 0, p.SCHEMA_HASH, BOOT_ID, 1, session, status)
 
     def on_frame(self, msg: p.Message) -> None:
@@ -107,7 +109,7 @@ class FakePort:
         if self.rover.fail_write:
             raise serial.SerialTimeoutException("Write timeout")
         for raw in self.splitter.feed(data):
-            self.rover.on_frame(p.parse_frame(raw).message)
+            self.rover.on_frame(parse_frame(raw).message)
         return len(data)
 
     def close(self) -> None:
@@ -217,12 +219,12 @@ def test_a_rover_that_lost_our_session_makes_the_host_handshake_again(how: str) 
                 # A HELLO_REQ delayed from an earlier session reopened that one.
                 rover.send(rover.hello((session + 1) & 0xFFFF or 1))
             elif how == "ack_no_session":
-                rover.ack_status = p.AckStatus.NO_SESSION
+                rover.ack_status = AckStatus.NO_SESSION
                 with pytest.raises(LinkError):
                     link.set_servo(0, 0.2)
-                rover.ack_status = p.AckStatus.OK
+                rover.ack_status = AckStatus.OK
             else:
-                rover.send(rover.hello(0, p.HelloStatus.ANNOUNCE))
+                rover.send(rover.hello(0, HelloStatus.ANNOUNCE))
             assert _wait(lambda: link.counters().handshakes == 2)
             link.wait_connected(2.0)
             assert link.session != session
