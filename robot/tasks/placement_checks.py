@@ -5,12 +5,12 @@ check fails (the cycle itself: :mod:`~lunarsite.robot.tasks.placement`).
   from the jaws on the way. The rover looks for it by camera, ahead (backed off) and
   then from the set-down stand facing back, and grasps it where it lies; not found,
   the unit fails with that reason (it is no longer in the depot to fetch again).
-- After a set-down the rover looks at the unit from the pre-approach pose. Seen off its
-  design by more than the design's tolerance less the camera's own error
-  (:data:`RESET_MARGIN_M`, :data:`RESET_MARGIN_RAD`), it is grasped where it lies and set
-  down again, :data:`MAX_RESETS` times at most, unless it is seen touching a unit already
-  placed (closer than :data:`CLEAR_TO_RESET_M`): grasped again, it would drag that one
-  along.
+- After a set-down the rover fixes its position on the walls and looks at the unit from
+  the pre-approach pose. Seen off its design by more than the design's tolerance less the
+  camera's own error (:data:`RESET_MARGIN_M`, :data:`RESET_MARGIN_RAD`), it is grasped
+  where it lies and set down again, :data:`MAX_RESETS` times at most, unless it is seen
+  touching a unit already placed (closer than :data:`CLEAR_TO_RESET_M`): grasped again,
+  it would drag that one along.
 - Then the placed units laid against it are looked at again from there (handling it
   may have knocked them): the task's verdict is what the camera saw last of each.
 """
@@ -154,6 +154,10 @@ def check(
     heading, pre); None when it lies well, or the rover cannot see it."""
     q = step.placement
     task.progress.phase = f"{q.id}: checking it by camera"
+    if task.moves.scanner is not None:
+        # Fixed on the walls at the stand, then backed out by odometry: fix again, so the
+        # unit is put on the site from where the rover is, not where it counted itself.
+        yield from task.moves.fix(step.place_pre_xy_m)
     place, heading = (step.place.x_m, step.place.y_m), step.place.yaw_rad
     stand, heading, pre, seen = yield from task.moves.sighted(
         step.slot.id, module, place, heading, step.place_pre_xy_m

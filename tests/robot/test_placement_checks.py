@@ -50,7 +50,9 @@ def _task_seeing(dx_m: float, dy_m: float, dyaw_rad: float) -> Any:
         tolerance_yaw_rad=math.radians(1.0),
     )
     return SimpleNamespace(
-        moves=SimpleNamespace(sighted=sighted), progress=PlacementProgress(), params=params
+        moves=SimpleNamespace(sighted=sighted, scanner=None),
+        progress=PlacementProgress(),
+        params=params,
     )
 
 
@@ -91,3 +93,23 @@ def test_the_verdict_is_the_designs_own_tolerance() -> None:
     assert p.within_tolerance(0.017, math.radians(0.9))
     assert not p.within_tolerance(0.021, 0.0)
     assert not p.within_tolerance(0.0, math.radians(1.05))
+
+
+def test_the_rover_fixes_on_the_walls_before_it_looks() -> None:
+    # It backed out from the stand by odometry since its last fix.
+    task = _task_seeing(0.0, 0.0, 0.0)
+    calls: list[str] = []
+    sighted = task.moves.sighted
+
+    def fix(where: Any) -> Generator[Any, Any, bool]:
+        calls.append(f"fix at {where}")
+        return True
+        yield
+
+    def look(*args: Any) -> Generator[Any, Any, Any]:
+        calls.append("look")
+        return (yield from sighted(*args))
+
+    task.moves = SimpleNamespace(sighted=look, fix=fix, scanner=object())
+    assert _check(task) is None
+    assert calls == [f"fix at {STEP.place_pre_xy_m}", "look"]
