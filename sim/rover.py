@@ -1,8 +1,8 @@
 """A rover in the lunar world, built from its configuration, behind the hardware interface.
 
-The body is a PyBullet multibody: a chassis box, four wheels on revolute joints (driven
-per side, as a two-channel motor board drives a skid-steer chassis), and the tools of the
-rover file on servo joints. :class:`SimRover` implements
+The body is a PyBullet multibody built by :mod:`.rover_body`: a chassis box, four wheels
+on revolute joints (driven per side, as a two-channel motor board drives a skid-steer
+chassis), and the tools of the rover file on servo joints. :class:`SimRover` implements
 :class:`lunarsite.robot.hardware.RoverInterface` and reports only what the real board
 reports: encoder counts, IMU rates and specific force, servo positions, battery voltage.
 """
@@ -11,59 +11,34 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pybullet as pb
-from numpy.typing import NDArray
 
-from lunarsite.robot.config import RoverConfig, ToolConfig
+from lunarsite.robot.config import RoverConfig
 from lunarsite.robot.hardware import Clock, RoverInterface
 from lunarsite.robot.hardware.skid_steer import mix_skid_steer
 from lunarsite.robot.types import STOP, CameraFrame, Pose2, RoverCommand, SensedState
 
-from .body import BodyBuilder, ServoJoint
-from .clamp import GraspLatch, add_clamp, set_pad_friction
+from .body import ServoJoint
+from .clamp import GraspLatch
 from .imu_errors import ImuErrors
+from .rover_body import build_rover_body
 from .rover_camera import RoverCamera
+from .rover_tools import ToolLink
 
 if TYPE_CHECKING:
     from .world import LunarWorld
 
-__all__ = ["SimRover", "ToolLink"]
+__all__ = ["SimRover"]
 
 log = logging.getLogger(__name__)
 
-CHASSIS_RGBA = (0.85, 0.78, 0.35, 1.0)
-WHEEL_RGBA = (0.15, 0.15, 0.15, 1.0)
-TOOL_RGBA = (0.7, 0.7, 0.75, 1.0)
 SETTLE_S = 1.0
 """Simulated time a new rover is left to settle on the ground during configure, in s."""
 MOTOR_EFFICIENCY = 0.7
 """Battery energy per unit of mechanical work delivered (brushed DC motor with gearbox)."""
-
-
-SUSPENSION_STRUT_MASS_KG = 0.3
-"""Mass of a suspension strut (hub and arm), taken from the wheel's mass, in kg."""
-
-
-@dataclass(frozen=True, slots=True)
-class ToolLink:
-    """Where a scoop or bucket is in the multibody, for the soil model.
-
-    ``link`` carries the open box; ``edge_local_m`` holds the two ends of its cutting edge
-    (the front of the floor) and ``forward_local`` the direction its opening faces, both in
-    that link's frame (PyBullet's link frame, ``getLinkState(...)[4:6]``).
-    """
-
-    name: str
-    kind: str
-    link: int
-    edge_local_m: tuple[tuple[float, float, float], tuple[float, float, float]]
-    forward_local: tuple[float, float, float]
-    link_mass_kg: float
-    capacity_m3: float
 
 
 class SimRover(RoverInterface):
@@ -77,15 +52,20 @@ class SimRover(RoverInterface):
         self.config = config
         self._rng = rng
         self._command = RoverCommand()
-        self._servos: dict[str, ServoJoint] = {}
-        self.tool_links: dict[str, ToolLink] = {}
+        built = build_rover_body(world, config, start)
+        self.body = built.body
+        self._servos: dict[str, ServoJoint] = built.servos
+        self.tool_links: dict[str, ToolLink] = built.tool_links
         """Scoops and buckets by tool name (the soil model reads their cutting edges)."""
-        self._struts: list[int] = []
-        self._clamps: list[tuple[ToolConfig, int, tuple[int, int]]] = []
+        self._struts = built.struts
+        self._clamps = built.clamps
         """Clamps: the tool, its carriage link, its two pad links."""
-        self._left_wheels: list[int] = []
-        self._right_wheels: list[int] = []
-        self.body = self._build(start)
+        self._left_wheels = built.left_wheels
+        self._right_wheels = built.right_wheels
+        self.strut_preloads_n = built.strut_preloads_n
+        """Spring preload of each strut at rest, in N (front-left, front-right, rear-left,
+        rear-right; empty without a suspension)."""
+        self._hold_stop()
         self._wheels = self._left_wheels + self._right_wheels
         # Every motor that draws on the battery: the wheels and the tools' servos.
         self._motors = self._wheels + [j for sv in self._servos.values() for j, _ in sv.joints]
@@ -134,316 +114,10 @@ class SimRover(RoverInterface):
         if self._effort_joints:
             world.add_step_hook(self._sense_efforts)
 
-    # ---------------------------------------------------------------- building
-    def _build(self, start: Pose2) -> int:
-        cfg = self.config
-        c = self.world.client
-        ch, wh = cfg.chassis, cfg.wheels
-        b = BodyBuilder(c)
-        chassis = b.boxes(
-            [((ch.length_m / 2, ch.width_m / 2, ch.height_m / 2), (0.0, 0.0, 0.0))], CHASSIS_RGBA
-        )
-        wheel_col = c.createCollisionShape(
-            pb.GEOM_CYLINDER,
-            radius=wh.radius_m,
-            height=wh.width_m,
-            collisionFrameOrientation=pb.getQuaternionFromEuler([math.pi / 2, 0.0, 0.0]),
-        )
-        wheel_vis = c.createVisualShape(
-            pb.GEOM_CYLINDER,
-            radius=wh.radius_m,
-            length=wh.width_m,
-            rgbaColor=list(WHEEL_RGBA),
-            visualFrameOrientation=pb.getQuaternionFromEuler([math.pi / 2, 0.0, 0.0]),
-        )
-        for sx in (1.0, -1.0):
-            for sy in (1.0, -1.0):
-                hub = (sx * wh.wheelbase_m / 2, sy * wh.track_m / 2, -ch.axle_drop_m)
-                parent, wheel_mass_kg = 0, wh.mass_kg
-                if wh.suspension_stiffness_npm is not None:
-                    # The strut's mass comes out of the wheel's, so the rover weighs
-                    # what its file says.
-                    wheel_mass_kg = max(wh.mass_kg - SUSPENSION_STRUT_MASS_KG, 0.5 * wh.mass_kg)
-                    strut = b.add(
-                        mass=wh.mass_kg - wheel_mass_kg,
-                        shapes=(-1, -1),
-                        parent=0,
-                        position=hub,
-                        joint=pb.JOINT_PRISMATIC,
-                        axis=(0.0, 0.0, 1.0),
-                    )
-                    self._struts.append(strut)
-                    parent, hub = strut + 1, (0.0, 0.0, 0.0)  # parents count the base as 0
-                idx = b.add(
-                    mass=wheel_mass_kg,
-                    shapes=(wheel_col, wheel_vis),
-                    parent=parent,
-                    position=hub,
-                    joint=pb.JOINT_REVOLUTE,
-                    axis=(0.0, 1.0, 0.0),
-                )
-                (self._left_wheels if sy > 0 else self._right_wheels).append(idx)
-        for tool in cfg.tools:
-            self._add_tool(b, tool)
-
-        ground = self._ground_under_footprint(start)
-        z0 = ground + ch.axle_drop_m + wh.radius_m + 0.01
-        body = int(
-            c.createMultiBody(
-                baseMass=ch.mass_kg,
-                baseCollisionShapeIndex=chassis[0],
-                baseVisualShapeIndex=chassis[1],
-                basePosition=[start.x_m, start.y_m, z0],
-                baseOrientation=pb.getQuaternionFromEuler([0.0, 0.0, start.yaw_rad]),
-                baseInertialFramePosition=list(ch.com_offset_xyz_m),
-                linkMasses=b.masses,
-                linkCollisionShapeIndices=b.cols,
-                linkVisualShapeIndices=b.viss,
-                linkPositions=b.pos,
-                linkOrientations=b.orn,
-                linkInertialFramePositions=b.inertial_pos,
-                linkInertialFrameOrientations=[[0.0, 0.0, 0.0, 1.0]] * len(b.masses),
-                linkParentIndices=b.parents,
-                linkJointTypes=b.types,
-                linkJointAxis=b.axes,
-            )
-        )
-        # Vacuum: no air drag. PyBullet damps every body by default (linear 0.04).
-        for link in range(-1, len(b.masses)):
-            c.changeDynamics(body, link, linearDamping=0.0, angularDamping=0.0)
-        for w in self._left_wheels + self._right_wheels:
-            c.changeDynamics(
-                body,
-                w,
-                lateralFriction=wh.friction,
-                rollingFriction=0.0,
-                spinningFriction=0.0,
-                # The link frame turns about the axle (link y) as the wheel rolls, so
-                # scaling y scales the sideways friction whatever the wheel's angle.
-                anisotropicFriction=[1.0, wh.lateral_friction_ratio, 1.0],
-            )
-            c.setJointMotorControl2(body, w, pb.VELOCITY_CONTROL, targetVelocity=0.0, force=0.0)
-        for tool, _, pads in self._clamps:
-            set_pad_friction(c, body, tool, pads)
-        self.body = body
-        for servo in self._servos.values():
-            home = cfg.joint(servo.name).home_rad
-            for joint, scale in servo.joints:
-                c.resetJointState(body, joint, servo.joint_position(scale, home))
-        if self._struts:
-            self._add_suspension()
-        self._hold_stop()
-        return body
-
-    def _add_suspension(self) -> None:
-        """Spring-damper struts: free prismatic joints pushed by F = -(F₀ + k·q + c·q̇).
-
-        q is the wheel's rise against the chassis (the joint axis is the chassis z), so the
-        strut pushes the wheel down and the chassis up by F₀ at q = 0. PyBullet has no joint
-        springs; the force is applied after every physics step for the next one. The
-        travel limits stop a strut at ±``suspension_travel_m``. Each strut's preload F₀ is
-        its share of the sprung weight with the tools at home (the statics of a level body
-        on four equal springs), so the chassis rides level at its design height
-        (``axle_drop_m``) at rest instead of pitching towards a heavy boom.
-        """
-        wh = self.config.wheels
-        assert wh.suspension_stiffness_npm is not None
-        c, body = self.world.client, self.body
-        k, damping = wh.suspension_stiffness_npm, wh.suspension_damping_nspm
-        struts = list(self._struts)
-        for strut in struts:
-            c.setJointMotorControl2(body, strut, pb.VELOCITY_CONTROL, force=0.0)
-            c.changeDynamics(
-                body,
-                strut,
-                jointLowerLimit=-wh.suspension_travel_m,
-                jointUpperLimit=wh.suspension_travel_m,
-                linearDamping=0.0,
-                angularDamping=0.0,
-            )
-        preloads = self._strut_preloads_n()
-        self.strut_preloads_n = tuple(preloads)
-        """Spring preload of each strut at rest, in N (front-left, front-right, rear-left,
-        rear-right)."""
-
-        def push() -> None:
-            states = c.getJointStates(body, struts)
-            forces = [
-                -(f0 + k * s[0] + damping * s[1]) for f0, s in zip(preloads, states, strict=True)
-            ]
-            c.setJointMotorControlArray(body, struts, pb.TORQUE_CONTROL, forces=forces)
-
-        push()
-        self.world.add_step_hook(push)
-
-    def _strut_preloads_n(self) -> list[float]:
-        """Each strut's share of the weight above the struts, from the body's pose now.
-
-        Forces F on four equal springs under a level body carry the weight W and its
-        moments: ΣF = W, ΣF·x = W·x_cm, ΣF·y = W·y_cm (chassis frame). The level
-        (plane-compatible) solution of these three equations in four unknowns is the
-        minimum-norm one, since the fourth mode, a twist, is orthogonal to every plane.
-        """
-        c, body = self.world.client, self.body
-        unsprung = set(self._struts) | set(self._left_wheels) | set(self._right_wheels)
-        base_pos, base_orn = c.getBasePositionAndOrientation(body)
-        rot = np.asarray(c.getMatrixFromQuaternion(base_orn), dtype=np.float64).reshape(3, 3)
-        origin = np.asarray(base_pos, dtype=np.float64)
-
-        def local(p: Any) -> NDArray[np.float64]:
-            return rot.T @ (np.asarray(p, dtype=np.float64) - origin)
-
-        mass = float(c.getDynamicsInfo(body, -1)[0])
-        moment = mass * local(base_pos)
-        for link in range(c.getNumJoints(body)):
-            if link in unsprung:
-                continue
-            m = float(c.getDynamicsInfo(body, link)[0])
-            mass += m
-            moment += m * local(c.getLinkState(body, link, computeForwardKinematics=1)[0])
-        com = moment / mass
-        hubs = np.array(
-            [local(c.getLinkState(body, s, computeForwardKinematics=1)[4]) for s in self._struts]
-        )
-        a = np.vstack([np.ones(len(hubs)), hubs[:, 0], hubs[:, 1]])
-        weight = mass * self.world.config.gravity_mps2
-        forces = np.linalg.lstsq(a, weight * np.array([1.0, com[0], com[1]]), rcond=None)[0]
-        return [max(0.0, float(f)) for f in forces]
-
-    def _add_tool(self, b: BodyBuilder, tool: ToolConfig) -> None:
-        mx, my, mz = tool.mount_xyz_m
-        yaw = tool.mount_yaw_rad
-        L, w, d, h = tool.arm_length_m, tool.width_m, tool.depth_m, tool.height_m
-        bar = max(0.01, 0.12 * w)
-        if tool.kind == "clamp":
-            servos, pads = add_clamp(b, tool, TOOL_RGBA)
-            self._servos.update((sv.name, sv) for sv in servos)
-            self._clamps.append((tool, servos[0].joints[0][0], (pads[0], pads[1])))
-            return
-        if tool.kind == "gripper":
-            jaw = tool.joints[0]
-            finger = b.boxes([((L / 2, bar / 2, h / 2), (L / 2, 0.0, 0.0))], TOOL_RGBA)
-            joints = []
-            for side in (1.0, -1.0):
-                off_x, off_y = -math.sin(yaw) * side * w / 2, math.cos(yaw) * side * w / 2
-                idx = b.add(
-                    mass=tool.mass_kg / 2,
-                    shapes=finger,
-                    parent=0,
-                    position=(mx + off_x, my + off_y, mz),
-                    yaw=yaw,
-                    joint=pb.JOINT_REVOLUTE,
-                    axis=(0.0, 0.0, 1.0),
-                    com=(L / 2, 0.0, 0.0),
-                )
-                joints.append((idx, side))
-            self._servos[jaw.name] = ServoJoint(
-                jaw.name,
-                tuple(joints),
-                jaw.lower_rad,
-                jaw.upper_rad,
-                jaw.max_speed_radps,
-                jaw.max_torque_nm,
-            )
-            return
-        # Scoop or bucket: an open box (floor, back wall, two sides) at the end of an arm.
-        t = max(0.004, 0.05 * d)
-        box = [
-            ((d / 2, w / 2, t / 2), (d / 2, 0.0, -h / 2 + t / 2)),  # floor, cutting edge at +x
-            ((t / 2, w / 2, h / 2), (t / 2, 0.0, 0.0)),  # back wall
-            ((d / 2, t / 2, h / 2), (d / 2, w / 2 - t / 2, 0.0)),  # sides
-            ((d / 2, t / 2, h / 2), (d / 2, -w / 2 + t / 2, 0.0)),
-        ]
-        lift = tool.joints[0]
-        arm_mass = tool.mass_kg * (0.6 if len(tool.joints) == 2 else 1.0)
-        if len(tool.joints) == 1:
-            # A scoop fixed at the end of its arm: one link carries both.
-            parts = [((L / 2, bar / 2, bar / 2), (L / 2, 0.0, 0.0))]
-            parts += [(he, (cx + L, cy, cz)) for he, (cx, cy, cz) in box]
-            arm = b.add(
-                mass=arm_mass,
-                shapes=b.boxes(parts, TOOL_RGBA),
-                parent=0,
-                position=(mx, my, mz),
-                yaw=yaw,
-                joint=pb.JOINT_REVOLUTE,
-                axis=(0.0, -1.0, 0.0),
-                com=(L + d / 2, 0.0, -h / 4),
-            )
-            self._servos[lift.name] = ServoJoint(
-                lift.name,
-                ((arm, 1.0),),
-                lift.lower_rad,
-                lift.upper_rad,
-                lift.max_speed_radps,
-                lift.max_torque_nm,
-            )
-            self._add_tool_link(tool, arm, L + d, arm_mass)
-            return
-        curl = tool.joints[1]
-        arm = b.add(
-            mass=arm_mass,
-            shapes=b.boxes([((L / 2, bar / 2, bar / 2), (L / 2, 0.0, 0.0))], TOOL_RGBA),
-            parent=0,
-            position=(mx, my, mz),
-            yaw=yaw,
-            joint=pb.JOINT_REVOLUTE,
-            axis=(0.0, -1.0, 0.0),
-            com=(L / 2, 0.0, 0.0),
-        )
-        bucket = b.add(
-            mass=tool.mass_kg - arm_mass,
-            shapes=b.boxes(box, TOOL_RGBA),
-            parent=arm + 1,
-            position=(L, 0.0, 0.0),
-            joint=pb.JOINT_REVOLUTE,
-            axis=(0.0, -1.0, 0.0),
-            com=(d / 2, 0.0, -h / 4),
-        )
-        self._add_tool_link(tool, bucket, d, tool.mass_kg - arm_mass)
-        for joint_cfg, idx in ((lift, arm), (curl, bucket)):
-            self._servos[joint_cfg.name] = ServoJoint(
-                joint_cfg.name,
-                ((idx, 1.0),),
-                joint_cfg.lower_rad,
-                joint_cfg.upper_rad,
-                joint_cfg.max_speed_radps,
-                joint_cfg.max_torque_nm,
-            )
-
-    def _add_tool_link(self, tool: ToolConfig, link: int, edge_x_m: float, mass_kg: float) -> None:
-        """Record a scoop or bucket's cutting edge: the front of its floor, ``edge_x_m``
-        ahead of the link origin, ``height_m / 2`` below it."""
-        z = -tool.height_m / 2
-        half = tool.width_m / 2
-        self.tool_links[tool.name] = ToolLink(
-            name=tool.name,
-            kind=tool.kind,
-            link=link,
-            edge_local_m=((edge_x_m, half, z), (edge_x_m, -half, z)),
-            forward_local=(1.0, 0.0, 0.0),
-            link_mass_kg=mass_kg,
-            capacity_m3=tool.capacity_m3,
-        )
-
     @property
     def wheel_links(self) -> tuple[int, ...]:
         """PyBullet link indices of the four wheels (left pair first)."""
         return tuple(self._left_wheels + self._right_wheels)
-
-    def _ground_under_footprint(self, start: Pose2) -> float:
-        t = self.world.terrain
-        wh = self.config.wheels
-        cy, sy = math.cos(start.yaw_rad), math.sin(start.yaw_rad)
-        heights = []
-        for fx in (wh.wheelbase_m / 2, -wh.wheelbase_m / 2):
-            for fy in (wh.track_m / 2, -wh.track_m / 2):
-                x = start.x_m + cy * fx - sy * fy
-                y = start.y_m + sy * fx + cy * fy
-                heights.append(
-                    t.height_at(x, y) if t.contains(x, y) else t.height_at(start.x_m, start.y_m)
-                )
-        return max(heights)
 
     def chassis_frame(self) -> tuple[np.ndarray, np.ndarray]:
         """Position of the chassis centre (m) and its rotation matrix, in the world.

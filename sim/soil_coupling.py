@@ -55,7 +55,8 @@ from .terramechanics import bekker_static_sinkage_m, contact_length_m, fee_force
 if TYPE_CHECKING:
     from pybullet_utils.bullet_client import BulletClient
 
-    from .rover import SimRover, ToolLink
+    from .rover import SimRover
+    from .rover_tools import ToolLink
     from .terrain import Terrain
     from .world import LunarWorld
 
