@@ -302,7 +302,7 @@ class SimBackend(Backend):
 def _rigid_terrain(terrain: Terrain, soil: Any) -> Terrain:
     """The site on the collision cell the soil run would use (same stepping cost per
     contact), for the rigid-terrain comparison of ``bench soil``."""
-    from lunarsite.sim.soil_coupling import resample_terrain
+    from lunarsite.sim.soil_heightfield import resample_terrain
     from lunarsite.sim.terrain import Terrain
 
     cell = soil.cell_size_m or terrain.cell_size_m

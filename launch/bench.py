@@ -133,8 +133,9 @@ def bench_soil(*, sim_seconds: float = 120.0, seed: int = 0) -> dict[str, Any]:
     from lunarsite.robot.constants import LUNAR_GRAVITY_MPS2
     from lunarsite.sim.earthmoving import CuttingEdge, ToolLoad, edge_cells, scoop
     from lunarsite.sim.quiet import c_stdout_silenced
-    from lunarsite.sim.soil import SoilConfig, SoilGrid
-    from lunarsite.sim.soil_coupling import TiledHeightfield
+    from lunarsite.sim.soil import SoilGrid
+    from lunarsite.sim.soil_config import SoilConfig
+    from lunarsite.sim.soil_heightfield import TiledHeightfield
 
     cfg = SoilConfig(material="bp1")
     arena = np.zeros((251, 345))  # the 6.88 × 5 m KSC arena at 2 cm

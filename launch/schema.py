@@ -24,7 +24,7 @@ from pydantic import Field
 from lunarsite.robot.config import Positive, RoverConfig, StrictModel
 from lunarsite.robot.types import Pose2
 from lunarsite.sim.config import SimConfig
-from lunarsite.sim.soil import SoilConfig
+from lunarsite.sim.soil_config import SoilConfig
 from lunarsite.sim.terrain_config import DemTerrainConfig, ProceduralTerrainConfig, TerrainConfig
 
 from .fields import inside

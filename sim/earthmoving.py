@@ -24,7 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from .soil import SoilError, SoilGrid
+from .soil import SoilGrid
+from .soil_config import SoilError
 
 __all__ = [
     "CutResult",

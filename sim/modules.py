@@ -32,7 +32,9 @@ import numpy as np
 import pybullet as pb
 from numpy.typing import NDArray
 
-from .soil import Box, SoilError, SoilGrid
+from .soil import SoilGrid
+from .soil_boxes import Box
+from .soil_config import SoilError
 
 if TYPE_CHECKING:
     from pybullet_utils.bullet_client import BulletClient

@@ -42,7 +42,7 @@ from .heightfield import heightfield_body
 if TYPE_CHECKING:
     from pybullet_utils.bullet_client import BulletClient
 
-    from .soil_coupling import TiledHeightfield
+    from .soil_heightfield import TiledHeightfield
 
 __all__ = ["RenderTiles"]
 

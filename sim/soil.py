@@ -1,4 +1,8 @@
-"""Regolith on a height grid: soil parameters, exact mass bookkeeping, slumping.
+"""Regolith on a height grid: exact mass bookkeeping, slumping.
+
+The soil parameters (:class:`~lunarsite.sim.soil_config.SoilConfig`) are in
+:mod:`lunarsite.sim.soil_config`, the regions of recent edits (:class:`Box`) in
+:mod:`lunarsite.sim.soil_boxes`.
 
 Layout: the same as :class:`lunarsite.sim.terrain.Terrain`. ``heights_m[j, i]`` is the
 soil surface at ``x = origin_x + i·cell``, ``y = origin_y + j·cell`` (row 0 south); each
@@ -31,215 +35,20 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
-from typing import Annotated, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import Field, model_validator
 
-from lunarsite.robot.config import NonNegative, Positive, StrictModel
-
+from .soil_boxes import Box, merge, pair_slices
+from .soil_config import SoilConfig, SoilError
 from .terramechanics import vertical_cut_height_m
 
-__all__ = [
-    "MATERIAL_DEFAULTS",
-    "Box",
-    "SoilConfig",
-    "SoilError",
-    "SoilGrid",
-]
+__all__ = ["SoilGrid"]
 
 log = logging.getLogger(__name__)
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
-
-# --------------------------------------------------------------------------------------
-# Material defaults, each with its source (reference/LUNAR.md, "Gravity and soil")
-# --------------------------------------------------------------------------------------
-
-MATERIAL_DEFAULTS: dict[str, dict[str, float]] = {
-    "lunar_regolith": {
-        # ~1.3 g/cm³ loose; 1.50 ± 0.05 g/cm³ at 0-15 cm (Lunar Sourcebook ch. 9,
-        # Carrier et al. 1991, secondary).
-        "loose_density_kgpm3": 1300.0,
-        "compacted_density_kgpm3": 1500.0,
-        # Rover terramechanics models use c = 170 Pa, φ = 33-35° (Lunar Sourcebook;
-        # LRV models).
-        "cohesion_pa": 170.0,
-        "friction_angle_rad": math.radians(35.0),
-        # Soil-tool friction 20°: the FEE reference case of reference/SIM.md.
-        "tool_friction_angle_rad": math.radians(20.0),
-        # Angle of repose: simulants 30-45° in air (LUNAR.md literature range); lunarsite
-        # takes the loose friction angle, 35°.
-        "repose_angle_rad": math.radians(35.0),
-        # Bekker n = 1, k_c = 1400 N/m², k_φ = 820,000 N/m³ (Lunar Sourcebook table 9.28).
-        "bekker_n": 1.0,
-        "bekker_kc": 1400.0,
-        "bekker_kphi": 820_000.0,
-        # Janosi-Hanamoto K ≈ 0.0178 m (Lunar Sourcebook).
-        "shear_modulus_m": 0.0178,
-        # Loose surface layer: ~1.1 g/cm³ at the surface, ~1.6 at 5 cm (Surveyor, Science
-        # 1969): lunarsite models the top 5 cm as loose.
-        "initial_loose_depth_m": 0.05,
-    },
-    "bp1": {
-        # BP-1 (KSC Lunabotics arena): density 1.43-1.86 g/cm³, peak friction 39-51°,
-        # cohesion 0-2 kPa (UCF CLASS simulant database). Loose = the lowest density;
-        # compacted 1.70 g/cm³ and cohesion 300 Pa are lunarsite choices inside the ranges
-        # for a raked arena trafficked by rovers.
-        "loose_density_kgpm3": 1430.0,
-        "compacted_density_kgpm3": 1700.0,
-        "cohesion_pa": 300.0,
-        "friction_angle_rad": math.radians(39.0),
-        # δ = 2φ/3, the usual soil-steel estimate (lunarsite choice).
-        "tool_friction_angle_rad": math.radians(26.0),
-        # Repose 38°: inside the 30-45° simulant range (LUNAR.md), below the peak φ.
-        "repose_angle_rad": math.radians(38.0),
-        # No Bekker values for BP-1 in the reference: the lunar ones (Lunar Sourcebook
-        # table 9.28) stand in.
-        "bekker_n": 1.0,
-        "bekker_kc": 1400.0,
-        "bekker_kphi": 820_000.0,
-        "shear_modulus_m": 0.0178,
-        # The arena is raked loose before a run (lunarsite choice).
-        "initial_loose_depth_m": 0.05,
-    },
-}
-
-_Angle = Annotated[float, Field(gt=0.0, lt=math.pi / 2)]
-
-
-class SoilError(ValueError):
-    """A soil grid or soil operation that cannot be used as asked."""
-
-
-class SoilConfig(StrictModel):
-    """Soil parameters of a scenario (strict; every unit in the name).
-
-    ``material`` picks the defaults (``lunar_regolith`` or ``bp1``, sources in
-    :data:`MATERIAL_DEFAULTS`); any field given explicitly overrides its default.
-    """
-
-    material: Literal["lunar_regolith", "bp1"] = "lunar_regolith"
-    loose_density_kgpm3: Positive = MATERIAL_DEFAULTS["lunar_regolith"]["loose_density_kgpm3"]
-    compacted_density_kgpm3: Positive = MATERIAL_DEFAULTS["lunar_regolith"][
-        "compacted_density_kgpm3"
-    ]
-    cohesion_pa: NonNegative = MATERIAL_DEFAULTS["lunar_regolith"]["cohesion_pa"]
-    friction_angle_rad: _Angle = MATERIAL_DEFAULTS["lunar_regolith"]["friction_angle_rad"]
-    tool_friction_angle_rad: Annotated[float, Field(ge=0.0, lt=math.pi / 2)] = MATERIAL_DEFAULTS[
-        "lunar_regolith"
-    ]["tool_friction_angle_rad"]
-    repose_angle_rad: _Angle = MATERIAL_DEFAULTS["lunar_regolith"]["repose_angle_rad"]
-    bekker_n: Annotated[float, Field(ge=0.0, lt=3.0)] = 1.0
-    bekker_kc: NonNegative = MATERIAL_DEFAULTS["lunar_regolith"]["bekker_kc"]
-    """Cohesive modulus of deformation k_c, in N/m^(n+1)."""
-    bekker_kphi: Positive = MATERIAL_DEFAULTS["lunar_regolith"]["bekker_kphi"]
-    """Frictional modulus of deformation k_φ, in N/m^(n+2)."""
-    shear_modulus_m: Positive = 0.0178
-    initial_loose_depth_m: NonNegative = MATERIAL_DEFAULTS["lunar_regolith"][
-        "initial_loose_depth_m"
-    ]
-    depth_m: Positive | None = None
-    """Soil thickness above bedrock at the start, in m: nothing is cut, pressed or slumps
-    below the initial surface minus this. ``None``: no bedrock within reach. The KSC
-    Lunabotics arena holds ~0.45 m of BP-1 (reference/LUNAR.md, "NASA Lunabotics")."""
-
-    cell_size_m: Positive | None = None
-    """Soil grid cell; ``None`` keeps the terrain's. 2 cm for a sand box or the arena."""
-    collision_cell_size_m: Positive = 0.05
-    """Target cell of the PyBullet collision heightfield (a whole multiple of the soil
-    cell); stepping cost grows with finer cells under the wheels (reference/SIM.md)."""
-    tile_cells: Annotated[int, Field(ge=4, le=512)] = 32
-    """Collision tile size, in collision cells; tiles share their border samples."""
-    height_margin_m: Positive = 1.0
-    """Pinned height range of the collision tiles: the initial range ± this, in m."""
-    update_hz: Annotated[int, Field(gt=0, le=1000)] = 10
-    """Soil updates (tool sweep, ruts, slumping, collision refresh) per simulated second."""
-    relax_iterations: Annotated[int, Field(ge=1, le=10_000)] = 30
-    """Slumping iterations per update at most (the rest continues next update)."""
-    wheel_sinkage: bool = True
-    """Bekker sinkage and ruts under the wheels."""
-    cutting_resistance: bool = True
-    """Apply the FEE resistance to the tool link."""
-    dump_angle_rad: Annotated[float, Field(gt=0.0, lt=math.pi)] = math.radians(45.0)
-    """A tool pours when its floor points this far below horizontal, or further, in rad."""
-    pour_time_constant_s: Positive = 0.4
-    """Time constant of a pour: the load leaves as ``exp(-t/τ)`` once tilted, in s."""
-    min_rake_rad: Annotated[float, Field(gt=0.0, lt=math.pi / 2)] = math.radians(20.0)
-    """Lowest blade angle used in the FEE (a floor skimming flat is treated as this)."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _fill_material(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        material = data.get("material", "lunar_regolith")
-        defaults = MATERIAL_DEFAULTS.get(material)
-        if defaults is None:
-            return data  # the Literal check reports it
-        return {**defaults, **data}
-
-    @model_validator(mode="after")
-    def _consistent(self) -> SoilConfig:
-        if self.depth_m is not None and self.depth_m < self.initial_loose_depth_m:
-            raise ValueError(
-                f"depth_m ({self.depth_m}) must not be below initial_loose_depth_m "
-                f"({self.initial_loose_depth_m}): the loose layer lies on the soil"
-            )
-        if self.compacted_density_kgpm3 < self.loose_density_kgpm3:
-            raise ValueError(
-                f"compacted_density_kgpm3 ({self.compacted_density_kgpm3}) must not be below "
-                f"loose_density_kgpm3 ({self.loose_density_kgpm3})"
-            )
-        return self
-
-
-@dataclass(frozen=True, slots=True)
-class Box:
-    """A block of grid samples ``[j0, j1) × [i0, i1)`` (rows, columns)."""
-
-    j0: int
-    j1: int
-    i0: int
-    i1: int
-
-    def union(self, other: Box | None) -> Box:
-        if other is None:
-            return self
-        return Box(
-            min(self.j0, other.j0),
-            max(self.j1, other.j1),
-            min(self.i0, other.i0),
-            max(self.i1, other.i1),
-        )
-
-    def grown(self, cells: int, shape: tuple[int, int]) -> Box:
-        return Box(
-            max(0, self.j0 - cells),
-            min(shape[0], self.j1 + cells),
-            max(0, self.i0 - cells),
-            min(shape[1], self.i1 + cells),
-        )
-
-    @property
-    def slices(self) -> tuple[slice, slice]:
-        return (slice(self.j0, self.j1), slice(self.i0, self.i1))
-
-    @property
-    def empty(self) -> bool:
-        return self.j1 <= self.j0 or self.i1 <= self.i0
-
-    @staticmethod
-    def of_flat(flat: IntArray, nx: int) -> Box | None:
-        """Bounding box of flat sample indices (None when there are none)."""
-        if flat.size == 0:
-            return None
-        j, i = np.divmod(flat, nx)
-        return Box(int(j.min()), int(j.max()) + 1, int(i.min()), int(i.max()) + 1)
-
 
 # The eight neighbour directions as four orientations (dj, di); each unordered pair of
 # neighbours is visited once, flow goes whichever way is downhill.
@@ -251,50 +60,6 @@ _OCTAGONAL_NORM_MEAN = (
 """Mean over directions of the 8-neighbour (octagonal) distance over the Euclidean one,
 ≈ 1.055. Step limits of ``tan θ × step length`` let a pile stand up to 8% steeper between
 the axes and the diagonals; dividing by this mean makes the pile's average slope θ."""
-
-
-def _pair_slices(dj: int, di: int, ny: int, nx: int) -> tuple[tuple[slice, slice], ...]:
-    """Slices (a, b) such that b = a + (dj, di) for every pair inside an ny × nx window."""
-    ja = slice(0, ny - dj)
-    jb = slice(dj, ny)
-    if di >= 0:
-        ia, ib = slice(0, nx - di), slice(di, nx)
-    else:
-        ia, ib = slice(-di, nx), slice(0, nx + di)
-    return ((ja, ia), (jb, ib))
-
-
-def _overlap(a: Box, b: Box) -> bool:
-    return a.j0 < b.j1 and b.j0 < a.j1 and a.i0 < b.i1 and b.i0 < a.i1
-
-
-_MERGE_SLACK_SAMPLES = 2500
-"""Two relaxation regions are merged when their bounding box holds at most this many
-samples more than the two: a numpy pass over a few thousand samples costs about as much as
-the fixed overhead of a separate pass (four wheel ruts under a rover relax as one)."""
-
-
-def _area(b: Box) -> int:
-    return (b.j1 - b.j0) * (b.i1 - b.i0)
-
-
-def _merge(boxes: list[Box], box: Box, shape: tuple[int, int]) -> list[Box]:
-    """Add ``box`` to disjoint ``boxes``, merging any that come within 4 samples of it or
-    whose union wastes at most ``_MERGE_SLACK_SAMPLES``."""
-    out: list[Box] = []
-    for other in boxes:
-        if (
-            _overlap(other.grown(4, shape), box)
-            or _area(box.union(other)) - _area(box) - _area(other) <= _MERGE_SLACK_SAMPLES
-        ):
-            box = box.union(other)
-        else:
-            out.append(other)
-    # A merge can grow the box into others it did not touch before.
-    if len(out) < len(boxes):
-        return _merge(out, box, shape)
-    out.append(box)
-    return out
 
 
 class SoilGrid:
@@ -443,7 +208,7 @@ class SoilGrid:
         if box is None or box.empty:
             return
         self._dirty = box.union(self._dirty)
-        self._active = _merge(self._active, box, self.shape)
+        self._active = merge(self._active, box, self.shape)
 
     def mark_changed(self, box: Box) -> None:
         """Heights in ``box`` were edited from outside: refresh and relax them."""
@@ -587,7 +352,7 @@ class SoilGrid:
             for region in regions:
                 moved = self._relax_once(region.grown(2, shape))
                 if moved is not None:
-                    self._active = _merge(self._active, moved, shape)
+                    self._active = merge(self._active, moved, shape)
             done += 1
         return done
 
@@ -618,7 +383,7 @@ class SoilGrid:
         for dj, di in _ORIENTATIONS:
             if (dj and ny < 2) or (di and nx < 2):
                 continue
-            a, b = _pair_slices(dj, di, ny, nx)
+            a, b = pair_slices(dj, di, ny, nx)
             limit = self._step_slope * cell * math.hypot(dj, di)
             diff = h[a] - h[b]
             if float(np.abs(diff).max()) <= limit + tol:

@@ -27,7 +27,7 @@ from .config import SimConfig
 from .heightfield import heightfield_body
 from .quiet import c_stdout_silenced
 from .render_tiles import RenderTiles
-from .soil import SoilConfig
+from .soil_config import SoilConfig
 from .terrain import MAX_HEIGHTFIELD_SAMPLES, Terrain
 from .truth import GroundTruth
 

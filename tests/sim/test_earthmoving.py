@@ -16,7 +16,8 @@ from lunarsite.sim.earthmoving import (
     scoop,
     wheel_rut,
 )
-from lunarsite.sim.soil import SoilConfig, SoilError, SoilGrid
+from lunarsite.sim.soil import SoilGrid
+from lunarsite.sim.soil_config import SoilConfig, SoilError
 
 CELL_M = 0.02
 FORWARD = (1.0, 0.0, 0.0)

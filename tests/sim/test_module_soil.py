@@ -12,7 +12,8 @@ import pytest
 
 from lunarsite.robot.constants import LUNAR_GRAVITY_MPS2
 from lunarsite.sim.modules import add_module_visual
-from lunarsite.sim.soil import Box, SoilConfig, SoilError
+from lunarsite.sim.soil_boxes import Box
+from lunarsite.sim.soil_config import SoilConfig, SoilError
 from lunarsite.sim.soil_coupling import SoilSim
 from lunarsite.sim.world import LunarWorld, SimConfig
 from tests.sim.conftest import flat_terrain

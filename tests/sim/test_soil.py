@@ -9,7 +9,9 @@ import pytest
 from pydantic import ValidationError
 
 from lunarsite.robot.constants import LUNAR_GRAVITY_MPS2
-from lunarsite.sim.soil import MATERIAL_DEFAULTS, Box, SoilConfig, SoilError, SoilGrid
+from lunarsite.sim.soil import SoilGrid
+from lunarsite.sim.soil_boxes import Box
+from lunarsite.sim.soil_config import MATERIAL_DEFAULTS, SoilConfig, SoilError
 
 CELL_M = 0.02
 

@@ -11,7 +11,7 @@ SCRIPT = """
 import json
 print(json.dumps({"before": True}), flush=True)
 from lunarsite.sim.world import LunarWorld
-from lunarsite.sim.soil import SoilConfig
+from lunarsite.sim.soil_config import SoilConfig
 from lunarsite.sim.terrain import Terrain
 import numpy as np
 with LunarWorld(Terrain(np.zeros((11, 11)), 0.1), soil=SoilConfig()) as w:
