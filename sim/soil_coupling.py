@@ -9,7 +9,8 @@
   update only the tiles whose samples changed are replaced;
 - scoops and buckets do not collide with the terrain: the soil model decides what they
   cut (:func:`scoop`), their load is added to the mass of their link, and the FEE
-  cutting resistance at the world's gravity pushes back on the link at the cutting edge;
+  cutting resistance at the world's gravity pushes back on the link at the cutting edge
+  (:mod:`lunarsite.sim.soil_tools`);
 - tilted past ``dump_angle_rad``, a tool pours its load under its lip;
 - wheels sink by Bekker–Wong static sinkage under the load PyBullet reports, leaving ruts;
 - a rigid module (:meth:`SoilSim.place_module`) is part of the surface and of the floor,
@@ -23,16 +24,13 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pybullet as pb
 from numpy.typing import NDArray
 from scipy.ndimage import uniform_filter
 
 from .earthmoving import (
-    CuttingEdge,
     ToolLoad,
     ahead_of,
     blade,
@@ -46,23 +44,25 @@ from .modules import PlacedModule, add_module_visual, place_module
 from .soil import SoilGrid
 from .soil_config import SoilConfig, SoilError
 from .soil_heightfield import TiledHeightfield, resample_terrain
-from .terramechanics import bekker_static_sinkage_m, contact_length_m, fee_force
+from .soil_tools import (
+    ToolTrack,
+    apply_cutting_forces,
+    edge_now,
+    set_cutting_force,
+    set_tool_mass,
+)
+from .terramechanics import bekker_static_sinkage_m, contact_length_m
 
 if TYPE_CHECKING:
     from .rover import SimRover
-    from .rover_tools import ToolLink
     from .world import LunarWorld
 
-__all__ = ["SoilSim", "cutting_share"]
+__all__ = ["SoilSim"]
 
 log = logging.getLogger(__name__)
 
 FloatArray = NDArray[np.float64]
 
-_MASS_UPDATE_KG = 0.02
-"""Change of a tool's load that triggers a new link mass, in kg."""
-_FORCE_SPEED_FLOOR_MPS = 1e-4
-"""Edge speed below which no cutting force is applied, in m/s."""
 _COLLISION_TOLERANCE_M = 1e-3
 """Soil changes smaller than this (m) do not make a collision tile be replaced. Bullet's
 contact slop is of the order of a millimetre, and every replacement drops the tile's
@@ -76,39 +76,6 @@ _RUT_MAX_SWEEP_M = 0.5
 """A wheel further than this from its last rut was moved, not rolled: no sweep, m."""
 _WHEEL_LOAD_TAU_S = 0.25
 """Time constant of the low-pass on a wheel's contact load before it sets the sinkage, s."""
-_STOP_FRACTION = 0.5
-"""The cutting force never exceeds this fraction of what would stop the rover in one step
-(an explicit force larger than that would reverse the motion and chatter)."""
-
-
-def cutting_share(velocity_mps: FloatArray, forward: FloatArray) -> float:
-    """Share (0–1) of an edge's motion that cuts: its speed the way the tool faces, across
-    the ground, over its whole speed.
-
-    The FEE is the passive failure of a soil wedge ahead of an edge pushed forward through
-    it. An edge lowered into the soil or lifted out of it, or dragged backwards, shears no
-    wedge ahead of it, so the cutting force scales with this share.
-    """
-    speed = math.sqrt(float(np.dot(velocity_mps, velocity_mps)))
-    reach = math.hypot(float(forward[0]), float(forward[1]))
-    if speed <= 0.0 or reach <= 0.0:
-        return 0.0
-    ahead = float(velocity_mps[0] * forward[0] + velocity_mps[1] * forward[1]) / reach
-    return max(ahead, 0.0) / speed
-
-
-@dataclass
-class _ToolTrack:
-    rover: SimRover
-    spec: ToolLink
-    load: ToolLoad
-    edge: CuttingEdge | None = None
-    pitch_down_rad: float = 0.0
-    applied_mass_kg: float = 0.0
-    force_h_n: float = 0.0
-    force_v_n: float = 0.0
-    cut_kg: float = 0.0
-    poured_kg: float = 0.0
 
 
 class SoilSim:
@@ -160,7 +127,7 @@ class SoilSim:
             rgba=REGOLITH_COLOR_RGBA,
             friction=1.0,
         )
-        self._tools: list[_ToolTrack] = []
+        self._tools: list[ToolTrack] = []
         self._wheels: list[tuple[SimRover, int]] = []
         self._wheel_load: dict[tuple[int, int], float] = {}
         self._rut_at: dict[tuple[int, int], tuple[float, float]] = {}
@@ -265,9 +232,9 @@ class SoilSim:
                 continue
             for body in self.field.bodies:
                 c.setCollisionFilterPair(body, rover.body, -1, spec.link, 0)
-            track = _ToolTrack(rover, spec, ToolLoad(spec.capacity_m3, self.grid.rho_loose))
+            track = ToolTrack(rover, spec, ToolLoad(spec.capacity_m3, self.grid.rho_loose))
             track.applied_mass_kg = spec.link_mass_kg
-            track.edge = self._edge_now(track)
+            track.edge = edge_now(c, track)
             self._tools.append(track)
         if self.config.wheel_sinkage:
             self._wheels.extend((rover, w) for w in rover.wheel_links)
@@ -279,23 +246,13 @@ class SoilSim:
                 return t.load.load_kg
         raise KeyError(f"rover {rover.config.name!r} has no soil tool {tool!r}")
 
-    def _edge_now(self, t: _ToolTrack) -> CuttingEdge:
-        c = self.world.client
-        st = c.getLinkState(t.rover.body, t.spec.link, computeForwardKinematics=1)
-        pos = np.asarray(st[4], dtype=np.float64)
-        rot = np.asarray(c.getMatrixFromQuaternion(st[5]), dtype=np.float64).reshape(3, 3)
-        a, b = (pos + rot @ np.asarray(p, dtype=np.float64) for p in t.spec.edge_local_m)
-        fwd = rot @ np.asarray(t.spec.forward_local, dtype=np.float64)
-        t.pitch_down_rad = math.asin(max(-1.0, min(1.0, -float(fwd[2]))))
-        return CuttingEdge(a, b, fwd)
-
     # ------------------------------------------------------------------ stepping
     def _on_step(self) -> None:
         self._tick += 1
         if self._tick % self.steps_per_update == 0:
             self.update()
         if self.config.cutting_resistance:
-            self._apply_forces()
+            apply_cutting_forces(self.world.client, self.world.physics_dt_s, self._tools)
 
     def update(self) -> None:
         """One soil update: tools cut and pour, wheels sink, slopes slump, tiles refresh."""
@@ -303,7 +260,7 @@ class SoilSim:
         obstacles = []
         for t in self._tools:
             prev = t.edge
-            curr = self._edge_now(t)
+            curr = edge_now(self.world.client, t)
             t.edge = curr
             # Depth of cut: the soil standing at the edge before this sweep removes it.
             width, depth = edge_engagement(grid, curr, ahead_of(grid, prev, curr))
@@ -318,70 +275,14 @@ class SoilSim:
                 t.poured_kg += pour(grid, t.load, curr, kg)
             if depth > 0.0:
                 obstacles.append(edge_cells(grid, curr))
-            self._set_cutting_force(t, width, depth)
-            self._set_tool_mass(t)
+            set_cutting_force(t, width, depth, self.config, grid)
+            set_tool_mass(self.world.client, t)
         for rover, wheel in self._wheels:
             self._rut(rover, wheel)
         grid.set_obstacles(np.concatenate(obstacles) if obstacles else None)
         grid.relax()
         self._refresh()
         self.updates += 1
-
-    def _set_cutting_force(self, t: _ToolTrack, width_m: float, depth_m: float) -> None:
-        if width_m <= 0.0 or depth_m <= 0.0 or not self.config.cutting_resistance:
-            t.force_h_n = t.force_v_n = 0.0
-            return
-        cfg = self.config
-        rake = min(max(t.pitch_down_rad, cfg.min_rake_rad), math.pi / 2)
-        f = fee_force(
-            width_m,
-            depth_m,
-            density_kgpm3=self.grid.rho_compact,
-            gravity_mps2=self.grid.gravity_mps2,
-            cohesion_pa=cfg.cohesion_pa,
-            phi_rad=cfg.friction_angle_rad,
-            rake_rad=rake,
-            delta_rad=cfg.tool_friction_angle_rad,
-        )
-        t.force_h_n, t.force_v_n = f.horizontal_n, f.vertical_n
-
-    def _apply_forces(self) -> None:
-        c = self.world.client
-        dt = self.world.physics_dt_s
-        for t in self._tools:
-            if t.force_h_n <= 0.0 or t.edge is None:
-                continue
-            st = c.getLinkState(t.rover.body, t.spec.link, computeLinkVelocity=1)
-            com = np.asarray(st[0], dtype=np.float64)
-            v = np.asarray(st[6], dtype=np.float64)
-            w = np.asarray(st[7], dtype=np.float64)
-            at = t.edge.centre_m
-            v_edge = v + np.cross(w, at - com)
-            speed = math.hypot(float(v_edge[0]), float(v_edge[1]))
-            if speed < _FORCE_SPEED_FLOOR_MPS:
-                continue
-            cutting = cutting_share(v_edge, t.edge.forward)
-            if cutting <= 0.0:
-                continue
-            cap = _STOP_FRACTION * t.rover.config.total_mass_kg * speed / dt
-            h = min(cutting * t.force_h_n, cap)
-            scale = h / t.force_h_n
-            force = [
-                -h * float(v_edge[0]) / speed,
-                -h * float(v_edge[1]) / speed,
-                -t.force_v_n * scale,
-            ]
-            c.applyExternalForce(
-                t.rover.body, t.spec.link, force, at.tolist(), flags=pb.WORLD_FRAME
-            )
-
-    def _set_tool_mass(self, t: _ToolTrack) -> None:
-        want = t.spec.link_mass_kg + t.load.load_kg
-        if abs(want - t.applied_mass_kg) >= _MASS_UPDATE_KG or (
-            t.load.load_kg == 0.0 and want != t.applied_mass_kg
-        ):
-            self.world.client.changeDynamics(t.rover.body, t.spec.link, mass=want)
-            t.applied_mass_kg = want
 
     def _rut(self, rover: SimRover, wheel: int) -> None:
         """Sink the soil under a wheel by the Bekker static sinkage of its load.

@@ -1,6 +1,6 @@
 """The simulated boom senses its torque, and the controller's scale weighs real soil by it.
 
-The soil a bucket holds is added to its link's mass (:mod:`lunarsite.sim.soil_coupling`);
+The soil a bucket holds is added to its link's mass (:mod:`lunarsite.sim.soil_tools`);
 the boom's servo then holds more. Truth here is the soil ledger's own count of what the
 bucket holds, and PyBullet's own kinematics of where the bucket's centre of mass is.
 """

@@ -15,8 +15,8 @@ from lunarsite.robot.types import DriveCommand, Pose2, RoverCommand
 from lunarsite.sim.rover import SimRover
 from lunarsite.sim.soil_boxes import Box
 from lunarsite.sim.soil_config import SoilConfig
-from lunarsite.sim.soil_coupling import cutting_share
 from lunarsite.sim.soil_heightfield import resample_terrain
+from lunarsite.sim.soil_tools import cutting_share
 from lunarsite.sim.terrain_config import ProceduralTerrainConfig
 from lunarsite.sim.terrain_generation import generate_terrain
 from lunarsite.sim.world import LunarWorld, SimConfig
