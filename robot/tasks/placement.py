@@ -46,7 +46,7 @@ from ..control.motions import ToolsTo
 from ..control.payload import Weigh
 from ..control.pilot import Pilot, load_pivot_ahead_m
 from ..executive.compose import ScriptBody
-from ..executive.skill import ActionResult, ActionStatus, Skill
+from ..executive.skill import ActionResult, Skill
 from ..perception.mapping import RangeScan
 from ..planning.assembly import AssemblyParams, AssemblyPlan, AssemblyStep, unit_rect
 from ..planning.assembly_access import AccessMap
@@ -62,9 +62,9 @@ from .placement_checks import (
     jaws_open_rad,
     laid_units,
     recheck_neighbours,
-    seen_errors,
     settle,
     still_held,
+    verdict,
 )
 
 __all__ = [
@@ -342,19 +342,4 @@ class PlacementTask(PilotedScript):
                 log.warning("unit %s not placed: %s", q.id, st.failed[q.id])
         st.current = None
         st.phase = "done"
-        if st.failed:
-            names = ", ".join(f"{k} ({v})" for k, v in st.failed.items())
-            return ActionResult(ActionStatus.EXECUTION_FAILED, f"units not placed: {names}")
-        # The rover's own verdict: a unit its camera last saw off the design was placed,
-        # but the design is not met.
-        off = [
-            f"{k} ({m * 100:.1f} cm, {math.degrees(r):.1f}°)"
-            for k, (m, r) in seen_errors(self).items()
-            if not self.params.within_tolerance(m, r)
-        ]
-        if off:
-            return ActionResult(
-                ActionStatus.EXECUTION_FAILED,
-                f"{len(st.placed)} units placed; seen off the design: {', '.join(off)}",
-            )
-        return ActionResult(ActionStatus.SUCCEEDED, f"{len(st.placed)} units placed")
+        return verdict(self, sighted=self.moves.camera is not None and bool(self.params.markers))

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from ..control.motions import Straight, ToolsTo
 from ..executive.compose import ScriptBody
-from ..executive.skill import ActionResult, Skill
+from ..executive.skill import ActionResult, ActionStatus, Skill
 from ..perception.unit_sighting import UnitSighting
 from ..planning.assembly import AssemblyStep, gap_m
 from ..planning.joints import LaidUnit, touching
@@ -52,6 +52,7 @@ __all__ = [
     "seen_errors",
     "settle",
     "still_held",
+    "verdict",
 ]
 
 log = logging.getLogger(__name__)
@@ -275,3 +276,31 @@ def laid_units(task: PlacementTask) -> list[LaidUnit]:
             assert m is not None
             out.append(LaidUnit(d, task.progress.seen_at.get(d.id, d), m))
     return out
+
+
+def verdict(task: PlacementTask, *, sighted: bool) -> ActionResult:
+    """The rover's own word on the design once every step is done: failed with the units
+    not placed; else failed with the units its camera last saw off the design (beyond the
+    tolerance) and, when it can look (``sighted``), those it never saw at a check: it
+    cannot vouch for them. Succeeded otherwise."""
+    st = task.progress
+    if st.failed:
+        names = ", ".join(f"{k} ({v})" for k, v in st.failed.items())
+        return ActionResult(ActionStatus.EXECUTION_FAILED, f"units not placed: {names}")
+    seen = seen_errors(task)
+    why = []
+    off = [
+        f"{k} ({m * 100:.1f} cm, {math.degrees(r):.1f}°)"
+        for k, (m, r) in seen.items()
+        if not task.params.within_tolerance(m, r)
+    ]
+    if off:
+        why.append(f"seen off the design: {', '.join(off)}")
+    unseen = [k for k in st.placed if k not in seen] if sighted else []
+    if unseen:
+        why.append(f"not seen at a check: {', '.join(unseen)}")
+    if why:
+        return ActionResult(
+            ActionStatus.EXECUTION_FAILED, f"{len(st.placed)} units placed; {'; '.join(why)}"
+        )
+    return ActionResult(ActionStatus.SUCCEEDED, f"{len(st.placed)} units placed")

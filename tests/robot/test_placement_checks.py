@@ -14,7 +14,7 @@ from lunarsite.robot.perception.unit_sighting import UnitSighting
 from lunarsite.robot.planning.assembly import AssemblyPlan, AssemblyStep, DepotSlot
 from lunarsite.robot.site.modules import Placement
 from lunarsite.robot.tasks.placement import PlacementProgress
-from lunarsite.robot.tasks.placement_checks import check, seen_errors
+from lunarsite.robot.tasks.placement_checks import check, seen_errors, verdict
 from lunarsite.robot.types import Pose2
 from tests.robot.test_assembly import PAVER
 from tests.robot.test_clamp_moves import _params
@@ -86,13 +86,26 @@ def test_a_unit_is_set_down_again_unless_seen_inside_the_tolerance_by_the_camera
     assert task.progress.phase == "r0: checking it by camera"
 
 
-def test_the_verdict_is_the_designs_own_tolerance() -> None:
-    # A unit seen 1.7 cm and 0.9° off is set down again (if it can be), but left so it
-    # meets the design; 2.1 cm does not.
-    p = _task_seeing(0.0, 0.0, 0.0).params
-    assert p.within_tolerance(0.017, math.radians(0.9))
-    assert not p.within_tolerance(0.021, 0.0)
-    assert not p.within_tolerance(0.0, math.radians(1.05))
+@pytest.mark.parametrize(
+    ("dx_m", "dyaw_deg", "looked", "sighted", "succeeded", "words"),
+    [
+        (0.017, 0.9, True, True, True, "1 units placed"),  # set down again if it could be
+        (0.021, 0.0, True, True, False, "seen off the design: r0 (2.1 cm, 0.0°)"),
+        (0.0, -1.05, True, True, False, "seen off the design: r0 (0.0 cm, 1.1°)"),
+        (0.0, 0.0, False, True, False, "not seen at a check: r0"),  # cannot vouch for it
+        (0.0, 0.0, False, False, True, "1 units placed"),  # a blind rover: no checks at all
+    ],
+)
+def test_the_verdict_is_the_designs_own_tolerance_on_what_was_seen(
+    dx_m: float, dyaw_deg: float, looked: bool, sighted: bool, succeeded: bool, words: str
+) -> None:
+    task = _task_seeing(dx_m, 0.0, math.radians(dyaw_deg))
+    if looked:
+        _check(task)
+    task.progress.placed.append("r0")
+    result = verdict(task, sighted=sighted)
+    assert result.succeeded == succeeded
+    assert words in result.reason
 
 
 def test_the_rover_fixes_on_the_walls_before_it_looks() -> None:
