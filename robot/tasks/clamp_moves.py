@@ -115,6 +115,11 @@ class ClampMoves:
             {k: m.size_m for k, m in params.markers.items()}, corner_refinement="contour"
         )
 
+    @property
+    def can_look(self) -> bool:
+        """Whether the rover can sight units: a camera, and markers on them."""
+        return self.camera is not None and bool(self.params.markers)
+
     def lift_rad(self, height_m: float) -> float:
         assert self.tool.pinion_radius_m is not None
         j = self.tool.joints[0]
@@ -264,7 +269,7 @@ class ClampMoves:
         """Look for the unit and move the grasp to where it stands: (stand, heading, pre)
         for a unit seen there, the rover still facing along the same side of it; those
         given, and None, when it is not seen (no camera, no markers, out of the frame)."""
-        if self.camera is None or not self.params.markers:
+        if not self.can_look:
             return stand, heading, pre, None
         look = SightUnit(self.pilot, self.camera, self._detector, self.params.markers, unit_id)
         yield look
@@ -316,7 +321,7 @@ class ClampMoves:
         centre ahead of and left of the rover's centre and its turn from the rover's
         heading (m, m, rad; the turn as the grasp axis lies, within a quarter turn), or
         None when the rover cannot see it or it sits implausibly far off."""
-        if self.camera is None or not self.params.markers:
+        if not self.can_look:
             return None
         seen = None
         for height in VIEW_LIFTS_M:

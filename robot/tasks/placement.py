@@ -342,4 +342,4 @@ class PlacementTask(PilotedScript):
                 log.warning("unit %s not placed: %s", q.id, st.failed[q.id])
         st.current = None
         st.phase = "done"
-        return verdict(self, sighted=self.moves.camera is not None and bool(self.params.markers))
+        return verdict(self, sighted=self.moves.can_look)
