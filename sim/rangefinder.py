@@ -114,6 +114,7 @@ class Rangefinder:
         self.config = config
         self._rng = rng
         self._dirs = ray_directions(config)
+        self._across = _across_beams(self._dirs)
 
     def read(self) -> RangeScan | None:
         """The scanner's stream: a scan taken now, or None once the scenario's fault
@@ -129,7 +130,7 @@ class Rangefinder:
         if part is not None and part.angle_std_rad > 0.0:
             # Each beam leaves a little off its nominal direction; the scan reports the
             # nominal one (what the scanner believes).
-            dirs = _jittered(dirs, part.angle_std_rad, self._rng)
+            dirs = _jittered(dirs, self._across, part.angle_std_rad, self._rng)
         dirs_world = dirs @ rot.T
         ends = origin + dirs_world * cfg.max_range_m
         start = origin.tolist()
@@ -165,14 +166,24 @@ class Rangefinder:
         )
 
 
-def _jittered(dirs: np.ndarray, std_rad: float, rng: np.random.Generator) -> np.ndarray:
-    """Unit directions each turned by a random small angle (``std_rad`` on each of the
-    two axes across the beam)."""
+def _across_beams(dirs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two unit axes across each unit direction (the fan is fixed: worked out once)."""
     a = np.cross(dirs, np.array([0.0, 0.0, 1.0]))
     flat = np.linalg.norm(a, axis=1) < 1e-9
     a[flat] = np.cross(dirs[flat], np.array([1.0, 0.0, 0.0]))
     a /= np.linalg.norm(a, axis=1, keepdims=True)
-    b = np.cross(dirs, a)
+    return a, np.cross(dirs, a)
+
+
+def _jittered(
+    dirs: np.ndarray,
+    across: tuple[np.ndarray, np.ndarray],
+    std_rad: float,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Unit directions each turned by a random small angle (``std_rad`` on each of the
+    two ``across`` axes)."""
+    a, b = across
     e = rng.normal(0.0, std_rad, (len(dirs), 2))
     out = dirs + e[:, :1] * a + e[:, 1:] * b
     return np.asarray(out / np.linalg.norm(out, axis=1, keepdims=True))
