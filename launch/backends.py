@@ -26,7 +26,7 @@ import numpy as np
 from lunarsite.robot.executive import SensorWatch
 from lunarsite.robot.hardware import Clock, HardwareError, RoverInterface
 from lunarsite.robot.navigation import CameraSource, MapSource
-from lunarsite.robot.perception.mapping import RangeScan
+from lunarsite.robot.perception.points import RangeScan
 from lunarsite.robot.types import CameraFrame, Pose2
 
 from .schema import LoadedScenario

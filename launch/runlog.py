@@ -70,7 +70,7 @@ from foxglove.messages import (
     PosesInFrame,
 )
 
-from lunarsite.robot.perception.mapping import RangeScan
+from lunarsite.robot.perception.points import RangeScan
 from lunarsite.robot.site.grid import GridSpec
 from lunarsite.robot.types import CameraFrame, Pose2
 

@@ -3,7 +3,7 @@
 reference/SIM.md ("Cameras"): range scans by ``rayTestBatch`` are a cheaper source for
 mapping than rendered depth. :class:`Rangefinder` casts a fixed fan of rays (azimuths ×
 elevations, in the chassis frame) from a mount point and reports what a real scanner
-would: a :class:`lunarsite.robot.perception.mapping.RangeScan` in the sensor's own terms (ray
+would: a :class:`lunarsite.robot.perception.points.RangeScan` in the sensor's own terms (ray
 directions in the chassis frame, ranges with Gaussian noise, ``inf`` for no return). The
 rover's own links are seen like anything else; the mapper drops points on its body.
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from lunarsite.robot.config import ScannerConfig
-from lunarsite.robot.perception.mapping import RangeScan
+from lunarsite.robot.perception.points import RangeScan
 
 from .rover import SimRover
 from .world import LunarWorld

@@ -28,7 +28,7 @@ from collections.abc import Callable
 
 from ..executive.compose import Do, Sequence
 from ..executive.skill import ActionResult, ActionStatus, Running, Skill, Step
-from ..perception.mapping import RangeScan
+from ..perception.points import RangeScan
 from ..perception.walls import fit_walls
 from ..types import STOP, DriveCommand, SensedState, wrap_angle
 from .pilot import Pilot

@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable
 
 from ..executive.compose import ScriptBody
-from ..perception.mapping import RangeScan
+from ..perception.points import RangeScan
 from ..types import wrap_angle
 from .motions import STRAIGHT_TIMEOUT_S, Straight, TurnTo, WallFix
 from .pilot import Pilot

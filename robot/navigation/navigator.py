@@ -28,7 +28,7 @@ from ..perception.fiducials import (
     markers_by_id,
 )
 from ..perception.localization import Localizer, shift_fix
-from ..perception.mapping import BodyBox, ElevationMap, RangeScan
+from ..perception.mapping import ElevationMap
 from ..perception.marker_fixes import (
     NORMAL_YAW_STD_RAD,
     chassis_height_fix,
@@ -38,6 +38,7 @@ from ..perception.marker_fixes import (
     pose_fix,
     range_bearing_covariance,
 )
+from ..perception.points import BodyBox, RangeScan
 from ..planning.costmap import Costmap, build_costmap
 from ..planning.planner import Path, Planner
 from ..site.design import DesignError, fit_plane

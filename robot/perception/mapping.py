@@ -9,6 +9,10 @@ their spread, and is fused by inverse-variance weighting. Every integration firs
 ``drift_var_m2_per_update`` to the known cells' variance, so the map follows changes
 (soil moved, a rock found to be elsewhere) instead of freezing.
 
+Before any of that, returns nothing vouches for are held back
+(:class:`~lunarsite.robot.perception.return_gate.ReturnGate`): a scanner's false return,
+in mid-air above the ground or under it, would otherwise stand in the map as a step.
+
 Beside the mean, each cell keeps its *top*: the highest point a scan put in the cell,
 fused over scans with that point's own variance (random and systematic: one point does
 not average down). A rock narrower than two cells puts a few points on its crown and
@@ -20,13 +24,7 @@ evidence that it is not there. Cells no scan sampled that densely have no top (N
 costmap measures steps up to the tops (:func:`~lunarsite.robot.planning.costmap.build_costmap`,
 ``top_m``), slopes and roughness on the means.
 
-Sensor data comes in the sensor's own frame, as a real sensor gives it:
-
-- :class:`RangeScan` (a mast lidar or a simulated ``rayTestBatch``): unit ray directions
-  in the chassis frame from a mount point, and ranges;
-- a depth image (:class:`~lunarsite.robot.types.CameraFrame`) through
-  :func:`depth_to_points` and the camera mount.
-
+Scans and depth images reach the map as points (:mod:`~lunarsite.robot.perception.points`).
 :func:`points_to_site` places them with the estimated 3-D pose of the chassis (planar pose
 from localization, roll and pitch from the IMU, height from the mapped ground under the
 rover or the localizer's height channel; see
@@ -39,167 +37,18 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from ..config import RoverConfig
 from ..site.grid import FloatArray, GridSpec
-from ..types import CameraFrame, Pose2
-from .fiducials import CameraMount
+from ..types import Pose2
+from .points import BodyBox, RangeScan, points_to_site, scan_points
+from .return_gate import ReturnGate
 
-__all__ = [
-    "BodyBox",
-    "ElevationMap",
-    "MappingError",
-    "RangeScan",
-    "camera_points",
-    "chassis_rotation",
-    "depth_to_points",
-    "points_to_site",
-    "scan_points",
-]
+__all__ = ["ElevationMap"]
 
 log = logging.getLogger(__name__)
-
-
-class MappingError(ValueError):
-    """Sensor data that does not fit (shapes, non-finite poses)."""
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class RangeScan:
-    """One scan of a range sensor on the chassis.
-
-    ``directions`` (N, 3): unit ray directions in the chassis frame (x forward, y left,
-    z up); ``ranges_m`` (N,): distance to the first return, ``inf`` for none within
-    ``max_range_m``; ``origin_xyz_m``: where the rays start, in the chassis frame, m.
-    """
-
-    stamp_s: float
-    origin_xyz_m: tuple[float, float, float]
-    directions: FloatArray
-    ranges_m: FloatArray
-    max_range_m: float
-    range_std_m: float = 0.0
-    """Random error of one range (1σ), m."""
-    angle_std_rad: float = 0.0
-    """Random pointing error of one beam (1σ), rad: a return at range r lies about
-    r·σ off its reported ray."""
-
-    def __post_init__(self) -> None:
-        d = np.asarray(self.directions, dtype=np.float64)
-        r = np.asarray(self.ranges_m, dtype=np.float64)
-        if d.ndim != 2 or d.shape[1] != 3 or r.shape != (d.shape[0],):
-            raise MappingError(
-                f"RangeScan needs directions (N, 3) and ranges (N,), got {d.shape} and {r.shape}"
-            )
-
-
-@dataclass(frozen=True, slots=True)
-class BodyBox:
-    """A box in the chassis frame that holds the rover's own body and tools, in m.
-
-    Returns inside it are the rover seeing itself and are dropped before mapping.
-    """
-
-    x_range_m: tuple[float, float]
-    y_range_m: tuple[float, float]
-    z_range_m: tuple[float, float]
-
-    @classmethod
-    def for_rover(cls, config: RoverConfig, margin_m: float = 0.05) -> BodyBox:
-        """Chassis, wheels and every tool at full reach (arm plus tool depth)."""
-        ch, wh = config.chassis, config.wheels
-        x_lo = -0.5 * max(ch.length_m, wh.wheelbase_m + 2.0 * wh.radius_m)
-        x_hi = -x_lo
-        y_hi = 0.5 * max(ch.width_m, wh.track_m + wh.width_m)
-        z_hi = 0.5 * ch.height_m
-        for tool in config.tools:
-            reach = tool.arm_length_m + tool.depth_m
-            mx, my, mz = tool.mount_xyz_m
-            c, s = math.cos(tool.mount_yaw_rad), math.sin(tool.mount_yaw_rad)
-            x_lo = min(x_lo, mx + min(0.0, c * reach))
-            x_hi = max(x_hi, mx + max(0.0, c * reach))
-            y_hi = max(y_hi, abs(my) + abs(s) * reach + 0.5 * tool.width_m)
-            z_hi = max(z_hi, mz + reach)
-        z_lo = -(ch.axle_drop_m + wh.radius_m) - margin_m
-        return cls(
-            (x_lo - margin_m, x_hi + margin_m),
-            (-y_hi - margin_m, y_hi + margin_m),
-            (z_lo, z_hi + margin_m),
-        )
-
-    def contains(self, points_chassis: FloatArray) -> npt.NDArray[np.bool_]:
-        p = np.asarray(points_chassis, dtype=np.float64).reshape(-1, 3)
-        out = np.ones(len(p), dtype=bool)
-        for axis, (lo, hi) in enumerate((self.x_range_m, self.y_range_m, self.z_range_m)):
-            out &= (p[:, axis] >= lo) & (p[:, axis] <= hi)
-        return out
-
-
-def chassis_rotation(yaw_rad: float, pitch_rad: float, roll_rad: float) -> FloatArray:
-    """Rz(yaw)·Ry(pitch)·Rx(roll): chassis vectors in the site frame (ZYX Euler)."""
-    cy, sy = math.cos(yaw_rad), math.sin(yaw_rad)
-    cp, sp = math.cos(pitch_rad), math.sin(pitch_rad)
-    cr, sr = math.cos(roll_rad), math.sin(roll_rad)
-    return np.array(
-        [
-            [cy * cp, cy * sp * sr - sy * cr, cy * sp * cr + sy * sr],
-            [sy * cp, sy * sp * sr + cy * cr, sy * sp * cr - cy * sr],
-            [-sp, cp * sr, cp * cr],
-        ]
-    )
-
-
-def scan_points(scan: RangeScan) -> tuple[FloatArray, FloatArray]:
-    """The returns of a scan as chassis-frame points (M, 3) and their ranges (M,)."""
-    r = np.asarray(scan.ranges_m, dtype=np.float64)
-    hit = np.isfinite(r) & (r > 0.0) & (r < scan.max_range_m)
-    pts = np.asarray(scan.origin_xyz_m) + scan.directions[hit] * r[hit, None]
-    return pts, r[hit]
-
-
-def depth_to_points(
-    depth_m: npt.NDArray[np.floating],
-    vertical_fov_rad: float,
-    *,
-    max_depth_m: float,
-    stride: int = 1,
-) -> FloatArray:
-    """Camera-frame points (OpenCV: x right, y down, z forward) of a depth image whose
-    values are metres along the optical axis; pixels beyond ``max_depth_m`` are dropped;
-    every ``stride``-th pixel in each direction."""
-    d = np.asarray(depth_m, dtype=np.float64)[::stride, ::stride]
-    h_full, w_full = np.asarray(depth_m).shape
-    f = 0.5 * h_full / math.tan(0.5 * vertical_fov_rad)
-    v, u = np.mgrid[0:h_full:stride, 0:w_full:stride]
-    ok = np.isfinite(d) & (d > 0.0) & (d < max_depth_m)
-    z = d[ok]
-    x = (u[ok] - 0.5 * (w_full - 1)) / f * z
-    y = (v[ok] - 0.5 * (h_full - 1)) / f * z
-    return np.column_stack([x, y, z])
-
-
-def camera_points(
-    frame: CameraFrame, mount: CameraMount, *, max_depth_m: float, stride: int = 2
-) -> FloatArray:
-    """Chassis-frame points (N, 3) from a camera frame's depth image."""
-    cam = depth_to_points(
-        frame.depth_m, frame.vertical_fov_rad, max_depth_m=max_depth_m, stride=stride
-    )
-    out: FloatArray = cam @ mount.rotation_chassis_camera().T + np.asarray(mount.xyz_m)
-    return out
-
-
-def points_to_site(
-    points_chassis: FloatArray, pose: Pose2, z_m: float, roll_rad: float, pitch_rad: float
-) -> FloatArray:
-    """Chassis-frame points (N, 3) to the site frame, given the chassis pose."""
-    rot = chassis_rotation(pose.yaw_rad, pitch_rad, roll_rad)
-    out: FloatArray = np.asarray(points_chassis) @ rot.T + np.array([pose.x_m, pose.y_m, z_m])
-    return out
 
 
 def _fuse(
@@ -228,6 +77,9 @@ class ElevationMap:
         drift_var_m2_per_update: variance added to known cells at each integration.
         top_min_points: least points of one scan in a cell for it to update the cell's
             top (see the module docstring).
+        gate_sigmas: hold back returns nothing vouches for (false returns,
+            :class:`~lunarsite.robot.perception.return_gate.ReturnGate`) at this many
+            sigmas; None fuses every return.
     """
 
     def __init__(
@@ -238,6 +90,7 @@ class ElevationMap:
         drift_var_m2_per_update: float = 1e-7,
         self_radius_m: float = 0.0,
         top_min_points: int = 3,
+        gate_sigmas: float | None = 4.0,
     ) -> None:
         self.grid = grid
         self.min_var_m2 = min_var_m2
@@ -249,6 +102,7 @@ class ElevationMap:
         self._top = np.full(grid.shape, np.nan)
         self._top_var = np.full(grid.shape, np.inf)
         self._count = np.zeros(grid.shape, dtype=np.int64)
+        self.gate = None if gate_sigmas is None else ReturnGate(self._var.size, sigmas=gate_sigmas)
         self.version = 0
 
     @property
@@ -312,6 +166,8 @@ class ElevationMap:
         the rover in is rescanned rather than believed); returns the cells forgotten."""
         xs, ys = np.meshgrid(self.grid.x_coords_m, self.grid.y_coords_m)
         disc = (xs - x_m) ** 2 + (ys - y_m) ** 2 <= radius_m**2
+        if self.gate is not None:
+            self.gate.forget(disc.reshape(-1))
         disc &= np.isfinite(self._var)
         self._height[disc] = np.nan
         self._var[disc] = np.inf
@@ -365,7 +221,14 @@ class ElevationMap:
             return 0
         flat = j[inside] * nx + i[inside]
         z = pts[inside, 2]
-        w = 1.0 / np.maximum(std[inside] ** 2, self.min_var_m2)
+        std, sys_std = std[inside], sys_std[inside]
+        if self.gate is not None:
+            var = std**2 + sys_std**2
+            keep = self.gate.believed(flat, z, var, self._height.reshape(-1), self._var.reshape(-1))
+            flat, z, std, sys_std = flat[keep], z[keep], std[keep], sys_std[keep]
+            if len(z) == 0:
+                return 0
+        w = 1.0 / np.maximum(std**2, self.min_var_m2)
         size = ny * nx
         n = np.bincount(flat, minlength=size)
         sw = np.bincount(flat, weights=w, minlength=size)
@@ -374,7 +237,7 @@ class ElevationMap:
         cells = np.nonzero(n)[0]
         mean = swz[cells] / sw[cells]
         spread = np.maximum(swz2[cells] / sw[cells] - mean * mean, 0.0)
-        sys_var = np.bincount(flat, weights=sys_std[inside] ** 2, minlength=size)[cells]
+        sys_var = np.bincount(flat, weights=sys_std**2, minlength=size)[cells]
         meas_var = 1.0 / sw[cells] + spread / np.maximum(n[cells], 1) + sys_var / n[cells]
         meas_var = np.maximum(meas_var, self.min_var_m2)
 
@@ -382,7 +245,7 @@ class ElevationMap:
         vf = self._var.reshape(-1)
         known = np.isfinite(vf)
         vf[known] += self.drift_var_m2_per_update
-        self._update_tops(flat, z, std[inside] ** 2 + sys_std[inside] ** 2, n)
+        self._update_tops(flat, z, std**2 + sys_std**2, n)
         _fuse(hf, vf, cells, mean, meas_var)
         self._count.reshape(-1)[cells] += n[cells]
         self.version += 1

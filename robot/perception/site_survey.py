@@ -128,7 +128,11 @@ class SiteSurvey:
         self._frames = []
 
     def _fresh_map(self) -> ElevationMap:
-        return ElevationMap(self.grid, min_var_m2=1e-6, drift_var_m2_per_update=0.0)
+        # No false-return gate: a stereo camera's bad pixels come back invalid, not as
+        # lone points, and each frame puts tens of points in every 5 cm cell it sees.
+        return ElevationMap(
+            self.grid, min_var_m2=1e-6, drift_var_m2_per_update=0.0, gate_sigmas=None
+        )
 
     @property
     def in_round(self) -> bool:

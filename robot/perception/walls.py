@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from ..types import Pose2, wrap_angle
-from .mapping import RangeScan
+from .points import RangeScan
 
 __all__ = ["fit_walls"]
 

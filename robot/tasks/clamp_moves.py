@@ -25,7 +25,7 @@ from ..control.travel import travel_direct
 from ..executive.compose import ScriptBody
 from ..executive.skill import ActionResult, Skill
 from ..perception.fiducials import FiducialDetector
-from ..perception.mapping import RangeScan
+from ..perception.points import RangeScan
 from ..perception.unit_sighting import UnitSighting
 from ..planning.assembly import grasp_heading, grasp_headings
 from ..site.modules import ModuleType, Placement

@@ -29,7 +29,7 @@ from ..control.pilot import Pilot
 from ..control.travel import travel
 from ..executive.compose import ScriptBody
 from ..executive.skill import ActionResult, ActionStatus
-from ..perception.mapping import RangeScan
+from ..perception.points import RangeScan
 from ..planning.dig_dump import DigDumpParams, DigDumpPlan
 from ..types import Pose2
 from .piloted import PilotedScript

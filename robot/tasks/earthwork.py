@@ -47,7 +47,7 @@ from ..executive.compose import ScriptBody
 from ..executive.skill import ActionResult, ActionStatus
 from ..perception.estimation import tilt_from_gravity
 from ..perception.fiducials import CameraMount
-from ..perception.mapping import BodyBox, RangeScan
+from ..perception.points import BodyBox, RangeScan
 from ..perception.site_survey import SiteSurvey
 from ..planning.earthwork import (
     PlanningError,

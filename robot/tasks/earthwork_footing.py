@@ -22,7 +22,7 @@ import numpy.typing as npt
 from scipy import ndimage
 
 from ..config import RoverConfig, ToolConfig
-from ..perception.mapping import BodyBox
+from ..perception.points import BodyBox
 from ..planning.costmap import Costmap
 from ..planning.planner import Path, Planner, PlannerParams, PlanningError
 from ..site.grid import GridSpec

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..control.motions import Hold, ToolsTo
 from ..executive.compose import ScriptBody
-from ..perception.mapping import camera_points, points_to_site
+from ..perception.points import camera_points, points_to_site
 from ..perception.site_survey import (
     clear_of_edges,
     end_on_poses,

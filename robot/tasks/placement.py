@@ -47,7 +47,7 @@ from ..control.payload import Weigh
 from ..control.pilot import Pilot, load_pivot_ahead_m
 from ..executive.compose import ScriptBody
 from ..executive.skill import ActionResult, Skill
-from ..perception.mapping import RangeScan
+from ..perception.points import RangeScan
 from ..planning.assembly import AssemblyParams, AssemblyPlan, AssemblyStep, unit_rect
 from ..planning.assembly_access import AccessMap
 from ..planning.joints import aim_clear_of

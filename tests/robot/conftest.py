@@ -14,7 +14,7 @@ from lunarsite.robot.config import RoverConfig
 from lunarsite.robot.control.pilot import Pilot
 from lunarsite.robot.executive import Skill
 from lunarsite.robot.hardware.mock import ManualClock, MockRover
-from lunarsite.robot.perception.mapping import RangeScan
+from lunarsite.robot.perception.points import RangeScan
 from lunarsite.robot.types import Pose2, SensedState
 
 RoverFactory = Callable[..., RoverConfig]

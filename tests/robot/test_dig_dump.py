@@ -25,7 +25,7 @@ from lunarsite.robot.control.travel import travel_direct
 from lunarsite.robot.executive import Agent, ControlLoop, Sequence, Skill
 from lunarsite.robot.executive.compose import Script
 from lunarsite.robot.hardware.mock import ManualClock, MockRover
-from lunarsite.robot.perception.mapping import RangeScan
+from lunarsite.robot.perception.points import RangeScan
 from lunarsite.robot.perception.walls import fit_walls
 from lunarsite.robot.planning.dig_dump import DigDumpParams, DigDumpPlan
 from lunarsite.robot.site.zones import Box

@@ -18,7 +18,7 @@ from lunarsite.robot.executive import Agent, ControlLoop
 from lunarsite.robot.executive.compose import Script
 from lunarsite.robot.hardware.mock import ManualClock, MockRover
 from lunarsite.robot.perception.fiducials import CameraMount
-from lunarsite.robot.perception.mapping import chassis_rotation
+from lunarsite.robot.perception.points import chassis_rotation
 from lunarsite.robot.planning.earthwork import EarthworkParams
 from lunarsite.robot.site.design import LevelPad
 from lunarsite.robot.site.grid import GridSpec

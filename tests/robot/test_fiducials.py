@@ -23,7 +23,6 @@ from lunarsite.robot.perception.fiducials import (
     markers_by_id,
     solve_marker,
 )
-from lunarsite.robot.perception.mapping import chassis_rotation
 from lunarsite.robot.perception.marker_fixes import (
     CORNER_STD_PX,
     chassis_height_fix,
@@ -31,6 +30,7 @@ from lunarsite.robot.perception.marker_fixes import (
     landmark_fix,
     pose_fix,
 )
+from lunarsite.robot.perception.points import chassis_rotation
 from lunarsite.robot.types import CameraFrame, Pose2, wrap_angle
 
 W, H, FOV = 640, 480, 0.8

@@ -15,7 +15,8 @@ from lunarsite.robot.hardware.mock import ManualClock, MockRover
 from lunarsite.robot.navigation import Navigator, NavigatorParams
 from lunarsite.robot.perception.fiducials import SurveyedMarker
 from lunarsite.robot.perception.localization import LandmarkFix, LocalizationParams, Localizer
-from lunarsite.robot.perception.mapping import ElevationMap, RangeScan
+from lunarsite.robot.perception.mapping import ElevationMap
+from lunarsite.robot.perception.points import RangeScan
 from lunarsite.robot.planning.costmap import CostmapParams
 from lunarsite.robot.site.grid import GridSpec
 from lunarsite.robot.site.zones import KeepOutCircle

@@ -23,7 +23,7 @@ from lunarsite.robot.executive import (
     Step,
 )
 from lunarsite.robot.hardware.mock import ManualClock, MockRover
-from lunarsite.robot.perception.mapping import RangeScan
+from lunarsite.robot.perception.points import RangeScan
 from lunarsite.robot.types import CameraFrame, DriveCommand, RoverCommand, SensedState
 
 from .conftest import RoverFactory

@@ -15,7 +15,7 @@ from lunarsite.robot.perception.fiducials import (
     camera_matrix,
     solve_marker,
 )
-from lunarsite.robot.perception.mapping import chassis_rotation
+from lunarsite.robot.perception.points import chassis_rotation
 from lunarsite.robot.perception.unit_sighting import sight_units
 from lunarsite.robot.site.modules import Face, ModuleType
 from lunarsite.robot.site.unit_markers import unit_markers

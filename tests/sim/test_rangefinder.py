@@ -9,7 +9,8 @@ import pybullet as pb
 import pytest
 
 from lunarsite.robot.config import RoverConfig, ScannerConfig
-from lunarsite.robot.perception.mapping import BodyBox, ElevationMap, points_to_site, scan_points
+from lunarsite.robot.perception.mapping import ElevationMap
+from lunarsite.robot.perception.points import BodyBox, points_to_site, scan_points
 from lunarsite.robot.planning.costmap import CostmapParams, build_costmap
 from lunarsite.robot.site.grid import GridSpec
 from lunarsite.robot.types import Pose2
