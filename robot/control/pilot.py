@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from ..config import RoverConfig
 from ..executive.skill import Running
+from ..perception.estimation import tilt_from_gravity
 from ..perception.gyro_bias import ZuptDeadReckoning
 from ..types import STOP, DriveCommand, Pose2, RoverCommand, SensedState, wrap_angle
 
@@ -68,6 +69,11 @@ class Pilot:
         self.keep_out: Callable[[float, float], bool] | None = None
         """Where the chassis centre must not go, if the task knows (a trench, fresh fill);
         the turn in place's moves off a stalled spot ask it."""
+        self.accel_bias_mps2: tuple[float, float, float] | None = None
+        """The accelerometer's bias once a task has found it
+        (:func:`~lunarsite.robot.control.level.calibrate_accel_bias`); until then None, and
+        the tilt at rest is not known well enough to level a wall fix's scan by (at lunar
+        gravity a 0.01 m/s² bias is 6 mrad of tilt)."""
         self.slips = 0
         """Fixes that found the rover less than :data:`SLIP_SHARE` of the way dead
         reckoning had it move (at least :data:`SLIP_MIN_TRAVEL_M`) from the last fix."""
@@ -91,6 +97,17 @@ class Pilot:
         last = self.odometry.last
         assert last is not None, "Pilot.sense has not been called yet"
         return last
+
+    def tilt_at_rest_rad(
+        self, accel_mps2: tuple[float, float, float]
+    ) -> tuple[float, float] | None:
+        """(roll, pitch) of the chassis standing still, from a (mean) accelerometer
+        reading less its calibrated bias; None while the bias is unknown."""
+        if self.accel_bias_mps2 is None:
+            return None
+        bx, by, bz = self.accel_bias_mps2
+        ax, ay, az = accel_mps2
+        return tilt_from_gravity((ax - bx, ay - by, az - bz))
 
     @property
     def gyro_bias_radps(self) -> tuple[float, float, float]:

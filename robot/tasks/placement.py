@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 
 from ..config import RoverConfig, ToolConfig
 from ..control.clamp import CloseOn
+from ..control.level import calibrate_accel_bias
 from ..control.motions import ToolsTo
 from ..control.payload import Weigh
 from ..control.pilot import Pilot, load_pivot_ahead_m
@@ -294,6 +295,26 @@ class PlacementTask(PilotedScript):
         st.failed.pop(q.id, None)
         return True
 
+    def _level(self) -> ScriptBody:
+        """Find the accelerometer's bias by a half-turn where the rover starts, so its
+        wall fixes can level their scans (a paver in the jaws noses the chassis down; see
+        :mod:`~lunarsite.robot.perception.walls`). Only a rover that fixes on walls needs
+        it, and only where the turn sweeps nothing."""
+        if self.moves.scanner is None:
+            return None
+        here = self.pilot.pose
+        xy = (here.x_m, here.y_m)
+        if not self.params.access.line_clear(xy, xy, self.params.geometry.body_radius_m):
+            log.info("no room to turn where the rover starts: wall fixes taken as level")
+            return None
+        self.progress.phase = "finding the accelerometer's bias (a half-turn)"
+        bias: list[tuple[float, float, float]] = []
+        yield from calibrate_accel_bias(self.pilot, bias)
+        if bias:
+            self.pilot.accel_bias_mps2 = bias[0]
+            log.info("accelerometer bias %.4f, %.4f m/s²", bias[0][0], bias[0][1])
+        return None
+
     # -- the work ------------------------------------------------------------------
     def _work(self) -> ScriptBody:
         st = self.progress
@@ -307,6 +328,7 @@ class PlacementTask(PilotedScript):
         w = Weigh(self.pilot, self.moves.lift, self.moves.jaws)
         yield w
         self.moves.scale.tare(w.reading)
+        yield from self._level()
         for step in self.params.plan.steps:
             q = step.placement
             module = self.params.catalog.get(q.type)

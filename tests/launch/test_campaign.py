@@ -226,6 +226,8 @@ def test_the_same_command_runs_on_a_ray_cluster(tmp_path: Path) -> None:
             "2",
             "--address",
             f"127.0.0.1:{port}",
+            "--time-limit",  # what is tested is where the runs ran, not how they ended
+            "5",
             "--out",
             str(folder),
         )
