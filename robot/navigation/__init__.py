@@ -40,9 +40,10 @@ Several goals in turn: :class:`lunarsite.robot.tasks.navigate.NavigateGoals`.
 """
 
 from .goal import NavigateToGoal
-from .navigator import CameraSource, MapSource, Navigator
+from .navigator import Navigator
 from .params import NavigatorParams
 from .phases import FacingPurpose, GoalResult, NavPhase
+from .sensing import CameraSource, MapSource
 
 __all__ = [
     "CameraSource",
