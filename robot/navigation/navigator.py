@@ -8,8 +8,7 @@ estimate (to place camera frames in time). It senses (:meth:`Navigator.update_ma
 face, whether backing off is safe, a straight nudge to a goal). What it holds, the sensing
 and the choice of marker are its base :class:`~.sensing.NavigatorSensing`; this module
 adds the costmap and the questions of planning and driving. Driving to a goal is the
-skill :class:`~lunarsite.robot.navigation.goal.NavigateToGoal`, which
-:meth:`Navigator.goal` builds.
+skill :class:`~lunarsite.robot.navigation.goal.NavigateToGoal`, given the navigator.
 """
 
 from __future__ import annotations
