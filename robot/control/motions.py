@@ -1,5 +1,4 @@
-"""Motion skills of scripted work: hold, move the tools, drive straight, turn in place,
-cut, fix on the walls.
+"""Motion skills of scripted work: hold, move the tools, drive straight, turn in place.
 
 (A dig pass, a straight run with a pitch guard on the bucket, is :class:`~.dig_cut.DigCut`.)
 Each is a :class:`~lunarsite.robot.executive.skill.Skill` over a shared
@@ -14,7 +13,8 @@ place, closed-loop on the estimate:
   the heading, then stands a moment;
 - :class:`TurnTo` turns in place to a heading, backing up and trying again when a turn
   stalls;
-- :class:`WallFix` stands still, scans the walls of the arena and corrects the estimate.
+
+Fixing the estimate on the arena's walls is :class:`~.wall_fix.WallFix`.
 
 Motions that time out end ``execution_failed`` (and count in :attr:`Pilot.timeouts`);
 a task may carry on regardless, as a human operator would.
@@ -28,12 +28,10 @@ from collections.abc import Callable
 
 from ..executive.compose import Do, Sequence
 from ..executive.skill import ActionResult, ActionStatus, Running, Skill, Step
-from ..perception.points import RangeScan
-from ..perception.walls import fit_walls
 from ..types import STOP, DriveCommand, SensedState, wrap_angle
 from .pilot import Pilot
 
-__all__ = ["Hold", "Straight", "ToolsTo", "TurnTo", "WallFix"]
+__all__ = ["Hold", "Straight", "ToolsTo", "TurnTo"]
 
 log = logging.getLogger(__name__)
 
@@ -369,70 +367,3 @@ class TurnTo(Skill):
         if self._child is not None:
             self._child.cancel(reason)
         return reason
-
-
-class WallFix(Skill):
-    """Stand still a moment, scan the walls of the site ``[0, size_x] × [0, size_y]`` and
-    correct the estimate (:func:`~lunarsite.robot.perception.walls.fit_walls`; with
-    ``search``, over the whole site when the estimate is far off). Refused without a
-    scanner; fails when the scan does not pin the pose.
-
-    With ``level`` and the accelerometer's bias known (:attr:`Pilot.accel_bias_mps2`), the
-    rover stands :data:`LEVEL_SETTLE_S` longer and levels the scan by the tilt the
-    accelerometer reads, averaged over :data:`LEVEL_MEAN_S`; otherwise the scan is taken
-    as level. A loaded chassis rocks on its springs after a stop (about 2 Hz): read
-    0.2 s after it, the tilt was off by as much as the load's own 1° and the fix swung
-    as far the other way."""
-
-    STAND_S = 0.2
-    LEVEL_SETTLE_S = 0.5
-    LEVEL_MEAN_S = 0.5
-
-    def __init__(
-        self,
-        pilot: Pilot,
-        scanner: Callable[[], RangeScan] | None,
-        site_size_m: tuple[float, float] | None,
-        *,
-        search: bool = False,
-        level: bool = False,
-    ) -> None:
-        super().__init__("wall fix")
-        self.pilot = pilot
-        self.scanner = scanner
-        self.site_size_m = site_size_m
-        self.search = search
-        self.level = level and pilot.accel_bias_mps2 is not None
-        stand = self.STAND_S + (self.LEVEL_SETTLE_S + self.LEVEL_MEAN_S if self.level else 0.0)
-        self._hold = Hold(pilot, stand)
-        self._mean_ticks = _ticks(pilot, self.LEVEL_MEAN_S)
-        self._accel: list[tuple[float, float, float]] = []
-
-    def _on_start(self, sensed: SensedState, now_s: float) -> ActionResult | None:
-        if self.scanner is None or self.site_size_m is None:
-            return ActionResult(ActionStatus.PRECONDITION_FAILED, "no scanner or no walls")
-        return None
-
-    def _on_tick(self, sensed: SensedState, now_s: float) -> Step:
-        step = self._hold.tick(sensed, now_s)
-        if isinstance(step, Running):
-            self._accel.append(sensed.accel_mps2)
-            return step
-        assert self.scanner is not None and self.site_size_m is not None
-        tilt = None
-        if self.level:
-            last = self._accel[-self._mean_ticks :]
-            mean = [sum(a[k] for a in last) / len(last) for k in range(3)]
-            tilt = self.pilot.tilt_at_rest_rad((mean[0], mean[1], mean[2]))
-        fixed = fit_walls(
-            self.pilot.pose,
-            self.scanner(),
-            self.site_size_m,
-            search=self.search,
-            tilt_rad=tilt or (0.0, 0.0),
-        )
-        if fixed is None:
-            log.info("wall fix failed at %s", self.pilot.pose)
-            return ActionResult(ActionStatus.EXECUTION_FAILED, "the scan does not pin the pose")
-        self.pilot.apply_fix(fixed)
-        return _OK

@@ -15,8 +15,9 @@ from collections.abc import Callable
 from ..executive.compose import ScriptBody
 from ..perception.points import RangeScan
 from ..types import wrap_angle
-from .motions import STRAIGHT_TIMEOUT_S, Straight, TurnTo, WallFix
+from .motions import STRAIGHT_TIMEOUT_S, Straight, TurnTo
 from .pilot import Pilot
+from .wall_fix import WallFix
 
 __all__ = ["LATERAL_TOLERANCE_M", "travel", "travel_direct"]
 

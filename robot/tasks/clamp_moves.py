@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING
 
 from ..config import RoverConfig, ToolConfig
 from ..control.clamp import ClampScale
-from ..control.motions import Straight, ToolsTo, TurnTo, WallFix
+from ..control.motions import Straight, ToolsTo, TurnTo
 from ..control.payload import Weigh
 from ..control.pilot import Pilot
 from ..control.sighting import SightUnit
 from ..control.travel import travel_direct
+from ..control.wall_fix import WallFix
 from ..executive.compose import ScriptBody
 from ..executive.skill import ActionResult, Skill
 from ..perception.fiducials import FiducialDetector

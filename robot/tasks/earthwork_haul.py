@@ -19,8 +19,9 @@ import numpy as np
 
 from ..control.bucket import edge_hold_gain
 from ..control.dig_cut import DigCut
-from ..control.motions import Hold, Straight, ToolsTo, WallFix
+from ..control.motions import Hold, Straight, ToolsTo
 from ..control.travel import travel_direct
+from ..control.wall_fix import WallFix
 from ..executive.compose import ScriptBody
 from ..executive.skill import ActionResult, Skill
 from ..planning.earthwork import CutFill

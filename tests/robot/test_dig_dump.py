@@ -19,9 +19,10 @@ from lunarsite.robot.control.bucket import (
     max_dig_depth_m,
 )
 from lunarsite.robot.control.dig_cut import DigCut
-from lunarsite.robot.control.motions import Straight, ToolsTo, TurnTo, WallFix
+from lunarsite.robot.control.motions import Straight, ToolsTo, TurnTo
 from lunarsite.robot.control.pilot import Pilot
 from lunarsite.robot.control.travel import travel_direct
+from lunarsite.robot.control.wall_fix import WallFix
 from lunarsite.robot.executive import Agent, ControlLoop, Sequence, Skill
 from lunarsite.robot.executive.compose import Script
 from lunarsite.robot.hardware.mock import ManualClock, MockRover
