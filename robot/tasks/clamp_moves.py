@@ -71,11 +71,11 @@ HELD_TURN_RAD = 0.2
 HELD_TRUST_M = 0.015
 """A unit seen in the jaws less than this off their middle (ahead or aside) is taken to
 sit in their middle, in m. The grasp is aimed at the unit as the camera saw it on the
-ground, and drives in on a wall fix: the units of paver_road and solar_array sat within
-3 mm of the jaws' middle by the truth (13 grasps, two runs). The camera's reading of a
-unit held close in front of it is worse: 2-6 mm short on every look, and once 11 mm
-long (a paver read at the second lift, 0.36 m), which put that paver 1.8 cm off. A
-reading beyond this is a unit that slid in the jaws, and the rover stands for it."""
+ground, and drives in on a wall fix: by the truth, pavers sat within 3 mm of the jaws'
+middle (12 grasps, paver_road) and solar panels within 3-8 mm (4 grasps). The camera's
+reading of a unit held close in front of it is worse: 1-6 mm short, and on 6 of the 12
+paver looks 11-13 mm long, which put one paver 1.8 cm off. A reading beyond this is a
+unit that slid in the jaws, and the rover stands for it."""
 """A unit seen farther off the jaws' middle than these (m, rad) is a misreading."""
 SEEN_MOVES = 2
 """Times the rover moves to a pre-approach pose the camera put elsewhere and looks again."""
