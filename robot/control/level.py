@@ -10,6 +10,7 @@ into 2 cm of error 3 m away.
 
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
@@ -20,7 +21,9 @@ from ..types import STOP, SensedState, wrap_angle
 from .motions import TurnTo
 from .pilot import Pilot
 
-__all__ = ["MeanAccel", "calibrate_accel_bias"]
+__all__ = ["MeanAccel", "calibrate_accel_bias", "level_pilot"]
+
+log = logging.getLogger(__name__)
 
 _OK = ActionResult(ActionStatus.SUCCEEDED)
 
@@ -64,4 +67,15 @@ def calibrate_accel_bias(pilot: Pilot, out: list[tuple[float, float, float]]) ->
     if a is None or b is None or not (turned.succeeded and back.succeeded):
         return None
     out.append((0.5 * (a[0] + b[0]), 0.5 * (a[1] + b[1]), 0.0))
+    return None
+
+
+def level_pilot(pilot: Pilot) -> ScriptBody:
+    """:func:`calibrate_accel_bias`, the bias kept where every skill reads it
+    (:attr:`Pilot.accel_bias_mps2`); left unknown when a turn fails."""
+    out: list[tuple[float, float, float]] = []
+    yield from calibrate_accel_bias(pilot, out)
+    if out:
+        pilot.accel_bias_mps2 = out[0]
+        log.info("accelerometer bias %.4f, %.4f m/s²", out[0][0], out[0][1])
     return None

@@ -71,7 +71,7 @@ class Pilot:
         the turn in place's moves off a stalled spot ask it."""
         self.accel_bias_mps2: tuple[float, float, float] | None = None
         """The accelerometer's bias once a task has found it
-        (:func:`~lunarsite.robot.control.level.calibrate_accel_bias`); until then None, and
+        (:func:`~lunarsite.robot.control.level.level_pilot`); until then None, and
         the tilt at rest is not known well enough to level a wall fix's scan by (at lunar
         gravity a 0.01 m/s² bias is 6 mrad of tilt)."""
         self.slips = 0

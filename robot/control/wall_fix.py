@@ -10,6 +10,7 @@ from ..executive.skill import ActionResult, ActionStatus, Running, Skill, Step
 from ..perception.points import RangeScan
 from ..perception.walls import fit_walls
 from ..types import SensedState
+from .level import MeanAccel
 from .motions import Hold
 from .pilot import Pilot
 
@@ -52,10 +53,13 @@ class WallFix(Skill):
         self.site_size_m = site_size_m
         self.search = search
         self.level = level and pilot.accel_bias_mps2 is not None
-        stand = self.STAND_S + (self.LEVEL_SETTLE_S + self.LEVEL_MEAN_S if self.level else 0.0)
-        self._hold = Hold(pilot, stand)
-        self._mean_ticks = max(1, round(self.LEVEL_MEAN_S / pilot.dt_s))
-        self._accel: list[tuple[float, float, float]] = []
+        # Levelling: stand and average the accelerometer, then scan on the next tick.
+        self._mean = (
+            MeanAccel(pilot, self.LEVEL_MEAN_S, settle_s=self.STAND_S + self.LEVEL_SETTLE_S)
+            if self.level
+            else None
+        )
+        self._hold = Hold(pilot, pilot.dt_s if self.level else self.STAND_S)
 
     def _on_start(self, sensed: SensedState, now_s: float) -> ActionResult | None:
         if self.scanner is None or self.site_size_m is None:
@@ -63,16 +67,16 @@ class WallFix(Skill):
         return None
 
     def _on_tick(self, sensed: SensedState, now_s: float) -> Step:
+        if self._mean is not None and self._mean.mean_mps2 is None:
+            step = self._mean.tick(sensed, now_s)
+            if isinstance(step, Running):
+                return step
         step = self._hold.tick(sensed, now_s)
         if isinstance(step, Running):
-            self._accel.append(sensed.accel_mps2)
             return step
         assert self.scanner is not None and self.site_size_m is not None
-        tilt = None
-        if self.level:
-            last = self._accel[-self._mean_ticks :]
-            mean = [sum(a[k] for a in last) / len(last) for k in range(3)]
-            tilt = self.pilot.tilt_at_rest_rad((mean[0], mean[1], mean[2]))
+        mean = None if self._mean is None else self._mean.mean_mps2
+        tilt = None if mean is None else self.pilot.tilt_at_rest_rad(mean)
         fixed = fit_walls(
             self.pilot.pose,
             self.scanner(),

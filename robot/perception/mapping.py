@@ -222,10 +222,12 @@ class ElevationMap:
         flat = j[inside] * nx + i[inside]
         z = pts[inside, 2]
         std, sys_std = std[inside], sys_std[inside]
+        point_var = std**2 + sys_std**2
+        hf, vf = self._height.reshape(-1), self._var.reshape(-1)
         if self.gate is not None:
-            var = std**2 + sys_std**2
-            keep = self.gate.believed(flat, z, var, self._height.reshape(-1), self._var.reshape(-1))
-            flat, z, std, sys_std = flat[keep], z[keep], std[keep], sys_std[keep]
+            keep = self.gate.believed(flat, z, point_var, hf, vf)
+            flat, z, std, point_var = flat[keep], z[keep], std[keep], point_var[keep]
+            sys_std = sys_std[keep]
             if len(z) == 0:
                 return 0
         w = 1.0 / np.maximum(std**2, self.min_var_m2)
@@ -241,11 +243,9 @@ class ElevationMap:
         meas_var = 1.0 / sw[cells] + spread / np.maximum(n[cells], 1) + sys_var / n[cells]
         meas_var = np.maximum(meas_var, self.min_var_m2)
 
-        hf = self._height.reshape(-1)
-        vf = self._var.reshape(-1)
         known = np.isfinite(vf)
         vf[known] += self.drift_var_m2_per_update
-        self._update_tops(flat, z, std**2 + sys_std**2, n)
+        self._update_tops(flat, z, point_var, n)
         _fuse(hf, vf, cells, mean, meas_var)
         self._count.reshape(-1)[cells] += n[cells]
         self.version += 1

@@ -5,7 +5,7 @@
 comes from a plan and its end from its own survey:
 
 1. **Level** the accelerometer by a half-turn on the spot
-   (:func:`~lunarsite.robot.control.level.calibrate_accel_bias`).
+   (:func:`~lunarsite.robot.control.level.level_pilot`).
 2. **Survey** (:mod:`.earthwork_survey`) from poses round the work area, end-on to each
    trench, and over the borrow and spoil the last plan used: at each, stand, lower
    the bucket out of the camera's view, take a depth frame, place it with the estimate
@@ -38,7 +38,7 @@ import numpy.typing as npt
 
 from ..config import RoverConfig
 from ..control.bucket import BucketPoses, dig_angles_rad, dig_bucket
-from ..control.level import calibrate_accel_bias
+from ..control.level import level_pilot
 from ..control.motions import ToolsTo
 from ..control.payload import BucketScale, Weigh
 from ..control.pilot import Pilot
@@ -152,7 +152,6 @@ class Earthwork(PilotedScript):
                 reference &= ~mask
         self.survey = SiteSurvey(params.grid, reference, params.survey)
         self.ride_m = config.chassis.axle_drop_m + config.wheels.radius_m
-        self._accel_bias: tuple[float, float, float] = (0.0, 0.0, 0.0)
         self.pilot.pivot_ahead_m = self.poses.empty_pivot_ahead_m
         self.scale = BucketScale(config, tool)
         """The bucket's payload scale (by the boom's effort), tared at the start."""
@@ -207,11 +206,7 @@ class Earthwork(PilotedScript):
         yield tare
         self.scale.tare(tare.reading)
         st.phase = "levelling the accelerometer"
-        bias: list[tuple[float, float, float]] = []
-        yield from calibrate_accel_bias(self.pilot, bias)
-        if bias:
-            self._accel_bias = bias[0]
-            log.info("accelerometer bias %.4f, %.4f m/s²", bias[0][0], bias[0][1])
+        yield from level_pilot(self.pilot)
         yield from survey_round(self)
         assert st.survey_m is not None
         if self.pilot.stuck:
@@ -337,13 +332,14 @@ class Earthwork(PilotedScript):
     def weigh(self) -> Weigh:
         """A still weighing of the bucket at its present pose (the scale reads it)."""
         boom, curl = self.tool.joints[0].name, self.tool.joints[1].name
-        return Weigh(self.pilot, boom, curl, accel_bias_mps2=self._accel_bias)
+        bias = self.pilot.accel_bias_mps2 or (0.0, 0.0, 0.0)
+        return Weigh(self.pilot, boom, curl, accel_bias_mps2=bias)
 
     def tilt(self) -> tuple[float, float]:
-        """Roll and pitch at rest from the accelerometer, its calibrated bias taken off."""
+        """Roll and pitch at rest from the accelerometer, its calibrated bias taken off
+        (before the calibration, as read)."""
         a = self.pilot.sensed.accel_mps2
-        b = self._accel_bias
-        return tilt_from_gravity((a[0] - b[0], a[1] - b[1], a[2] - b[2]))
+        return self.pilot.tilt_at_rest_rad(a) or tilt_from_gravity(a)
 
     def ground_under(self, x_m: float, y_m: float) -> float:
         """The surveyed ground under the chassis (0 before anything is known), in m: the

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 
 from ..config import RoverConfig, ToolConfig
 from ..control.clamp import CloseOn
-from ..control.level import calibrate_accel_bias
+from ..control.level import level_pilot
 from ..control.motions import ToolsTo
 from ..control.payload import Weigh
 from ..control.pilot import Pilot, load_pivot_ahead_m
@@ -308,11 +308,7 @@ class PlacementTask(PilotedScript):
             log.info("no room to turn where the rover starts: wall fixes taken as level")
             return None
         self.progress.phase = "finding the accelerometer's bias (a half-turn)"
-        bias: list[tuple[float, float, float]] = []
-        yield from calibrate_accel_bias(self.pilot, bias)
-        if bias:
-            self.pilot.accel_bias_mps2 = bias[0]
-            log.info("accelerometer bias %.4f, %.4f m/s²", bias[0][0], bias[0][1])
+        yield from level_pilot(self.pilot)
         return None
 
     # -- the work ------------------------------------------------------------------
