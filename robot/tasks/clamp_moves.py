@@ -68,6 +68,7 @@ chassis pitched up on its springs under the load ahead; seen close and steeply, 
 marker that does not decode at one height may at another."""
 HELD_OFF_M = 0.1
 HELD_TURN_RAD = 0.2
+"""A unit seen farther off the jaws' middle than these (m, rad) is a misreading."""
 HELD_TRUST_M = 0.015
 """A unit seen in the jaws less than this off their middle (ahead or aside) is taken to
 sit in their middle, in m. The grasp is aimed at the unit as the camera saw it on the
@@ -76,7 +77,6 @@ middle (12 grasps, paver_road) and solar panels within 3-8 mm (4 grasps). The ca
 reading of a unit held close in front of it is worse: 1-6 mm short, and on 6 of the 12
 paver looks 11-13 mm long, which put one paver 1.8 cm off. A reading beyond this is a
 unit that slid in the jaws, and the rover stands for it."""
-"""A unit seen farther off the jaws' middle than these (m, rad) is a misreading."""
 SEEN_MOVES = 2
 """Times the rover moves to a pre-approach pose the camera put elsewhere and looks again."""
 ALIGN_TRIES = 3
