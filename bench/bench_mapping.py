@@ -25,7 +25,7 @@ from lunarsite.robot.perception.mapping import ElevationMap
 from lunarsite.robot.perception.points import RangeScan
 from lunarsite.robot.site.grid import GridSpec
 from lunarsite.robot.types import Pose2
-from lunarsite.sim.rangefinder import RangefinderConfig, ray_directions
+from lunarsite.sim.rangefinder import RangefinderConfig, datasheet_returns, ray_directions
 
 MOUNT = (0.0, 0.0, 0.8)
 HAP = ScannerConfig(
@@ -44,11 +44,11 @@ def scans(n: int, rng: np.random.Generator) -> list[RangeScan]:
     with np.errstate(divide="ignore"):
         r = np.where(d[:, 2] < 0.0, MOUNT[2] / -d[:, 2], np.inf)
     out = []
+    up = np.broadcast_to([0.0, 0.0, 1.0], d.shape)
     for k in range(n):
-        ranges = r + rng.normal(0.0, HAP.range_std_m, len(r))
-        false = rng.random(len(r)) < HAP.false_return_share
-        ranges[false] = rng.uniform(HAP.min_range_m, cfg.max_range_m, int(false.sum()))
-        ranges[(ranges > cfg.max_range_m) | (ranges < HAP.min_range_m)] = np.inf
+        noisy = r + rng.normal(0.0, HAP.range_std_m, len(r))
+        ranges = datasheet_returns(noisy, d, up, HAP, cfg, rng)  # the simulator's own model
+        ranges[ranges > cfg.max_range_m] = np.inf
         std, angle = HAP.range_std_m, HAP.angle_std_rad
         out.append(RangeScan(0.05 * k, MOUNT, d, ranges, cfg.max_range_m, std, angle))
     return out

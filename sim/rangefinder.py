@@ -24,7 +24,7 @@ from lunarsite.robot.perception.points import RangeScan
 from .rover import SimRover
 from .world import LunarWorld
 
-__all__ = ["Rangefinder", "RangefinderConfig", "ray_directions"]
+__all__ = ["Rangefinder", "RangefinderConfig", "datasheet_returns", "ray_directions"]
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ class Rangefinder:
                 hit, self._rng.normal(0.0, cfg.range_std_m, len(ranges)), 0.0
             )
         if part is not None:
-            ranges = _datasheet_returns(ranges, dirs_world, normals, part, cfg, self._rng)
+            ranges = datasheet_returns(ranges, dirs_world, normals, part, cfg, self._rng)
         return RangeScan(
             stamp_s=self.world.sim_time_s,
             origin_xyz_m=cfg.mount_xyz_m,
@@ -189,7 +189,7 @@ def _jittered(
     return np.asarray(out / np.linalg.norm(out, axis=1, keepdims=True))
 
 
-def _datasheet_returns(
+def datasheet_returns(
     ranges: np.ndarray,
     dirs_world: np.ndarray,
     normals: np.ndarray,
