@@ -35,6 +35,13 @@ since the last fix has slipped (wheels spinning, chassis held: high-centred on a
 edge, sunk in loose fill)."""
 STUCK_FIXES = 3
 """Slipped legs in a row that make a rover stuck (:attr:`Pilot.stuck`)."""
+FIX_SLACK_M = 0.5
+"""How far from where it was last fixed a rover that has not driven may be, in m (the
+fix's own error, a slide at rest; :meth:`Pilot.fix_bound`)."""
+TURN_REACH_M_PER_RAD = 0.3
+"""How far a turn in place may carry the chassis centre per radian turned, in m: it
+swings round a pivot the load moves (a paver held 1 m ahead moved the placer 0.7 m in a
+2.3 rad turn), and a turn on a crater's wall slides it downhill."""
 
 
 class Pilot:
@@ -79,6 +86,8 @@ class Pilot:
         reckoning had it move (at least :data:`SLIP_MIN_TRAVEL_M`) from the last fix."""
         self.slips_in_a_row = 0
         self._last_fix: Pose2 | None = None
+        self._anchor = start
+        self._reach_m = 0.0
 
     @property
     def stuck(self) -> bool:
@@ -120,7 +129,22 @@ class Pilot:
 
     def sense(self, sensed: SensedState) -> None:
         """Fold in this tick's reading (once per tick, before the motions decide)."""
+        before = self.odometry.pose
         self.odometry.update(sensed, stopped=self.drive == STOP)
+        self._reach(before, self.odometry.pose)
+
+    def fix_bound(self) -> tuple[float, float, float]:
+        """Where the rover can be at all: (x, y, radius in m) round where it was last fixed
+        (or started). The wheels cannot carry it further than they turned, so the radius
+        is the estimate's path since that fix, turns in place counted at
+        :data:`TURN_REACH_M_PER_RAD`, plus :data:`FIX_SLACK_M`; slip only shortens the
+        true path. A wall search looks for the rover there and nowhere else."""
+        return self._anchor.x_m, self._anchor.y_m, FIX_SLACK_M + self._reach_m
+
+    def _reach(self, before: Pose2, after: Pose2) -> None:
+        self._reach_m += math.hypot(
+            after.x_m - before.x_m, after.y_m - before.y_m
+        ) + TURN_REACH_M_PER_RAD * abs(wrap_angle(after.yaw_rad - before.yaw_rad))
 
     def command(self, drive: DriveCommand) -> Running:
         """This tick's command: ``drive`` with the held tool targets."""
@@ -153,7 +177,8 @@ class Pilot:
                     )
                 else:
                     self.slips_in_a_row = 0
-        self._last_fix = fixed
+        self._last_fix = self._anchor = fixed
+        self._reach_m = 0.0
         self.odometry.reset(fixed)
 
     def pivot_shift(self, start: Pose2) -> None:
@@ -167,7 +192,9 @@ class Pilot:
         hx, hy = -d * math.cos(start.yaw_rad), -d * math.sin(start.yaw_rad)
         c, s = math.cos(turned), math.sin(turned)
         dx, dy = c * hx - s * hy - hx, s * hx + c * hy - hy
-        self.odometry.reset(Pose2(p.x_m + dx, p.y_m + dy, p.yaw_rad))
+        shifted = Pose2(p.x_m + dx, p.y_m + dy, p.yaw_rad)
+        self._reach(p, shifted)
+        self.odometry.reset(shifted)
 
 
 def load_pivot_ahead_m(empty_m: float, per_kg_m: float, max_m: float, load_kg: float) -> float:

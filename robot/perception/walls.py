@@ -31,14 +31,23 @@ SEARCH_INLIER_M = 0.1
 
 
 def _search(
-    local: np.ndarray, yaw: float, size_xy_m: tuple[float, float], margin_m: float
+    local: np.ndarray,
+    yaw: float,
+    size_xy_m: tuple[float, float],
+    margin_m: float,
+    within: tuple[float, float, float] | None = None,
 ) -> tuple[float, float, float] | None:
-    """The candidate (x, y, yaw) over the whole site that puts most returns on the walls,
-    or None when the best puts under half of them there."""
+    """The candidate (x, y, yaw) over the whole site (or the disc ``within``) that puts
+    most returns on the walls, or None when the best puts under half of them there."""
     sx, sy = size_xy_m
     xs = np.arange(margin_m, sx - margin_m + 1e-9, SEARCH_STEP_M)
     ys = np.arange(margin_m, sy - margin_m + 1e-9, SEARCH_STEP_M)
     cx, cy = (a.ravel() for a in np.meshgrid(xs, ys))
+    if within is not None:
+        inside = np.hypot(cx - within[0], cy - within[1]) <= within[2]
+        cx, cy = cx[inside], cy[inside]
+        if cx.size == 0:
+            return None
     best: tuple[int, float, float, float] | None = None
     for dyaw in SEARCH_YAWS_RAD:
         c, s = math.cos(yaw + dyaw), math.sin(yaw + dyaw)
@@ -66,6 +75,7 @@ def fit_walls(
     min_points: int = 15,
     search: bool = False,
     tilt_rad: tuple[float, float] = (0.0, 0.0),
+    within: tuple[float, float, float] | None = None,
 ) -> Pose2 | None:
     """The pose that puts a range scan's returns on the walls of a rectangular site
     ``[0, size_x] × [0, size_y]``, starting from ``pose``; None without enough returns on
@@ -81,7 +91,13 @@ def fit_walls(
     With ``search``, when the returns do not fit the walls near ``pose`` (wheel slip has
     moved the estimate further than the first gate), the whole site is searched on a
     grid of positions and a few headings about the estimate's for the pose that puts most
-    returns on a wall, and the fit starts again from there.
+    returns on a wall, and the fit starts again from there. ``within`` (x, y, radius in
+    m) is where the rover can be at all (:meth:`~lunarsite.robot.control.pilot.Pilot.
+    fix_bound`): the search looks only there, and a pose it fits outside is refused. A
+    rectangle seen through piles and a berm can put most returns on walls from the
+    wrong side of the site: a search from a rover turning in place at (2.6, 2.7) once
+    fitted it at (11.4, 2.7), and the rover drove into the west wall on its way "west"
+    (landing_pad seed 0).
     """
     level = chassis_rotation(0.0, tilt_rad[1], tilt_rad[0])
     d = np.asarray(scan.directions, dtype=np.float64) @ level.T
@@ -94,10 +110,15 @@ def fit_walls(
     fixed = _fit(pose.x_m, pose.y_m, pose.yaw_rad, local, size_xy_m, min_points)
     if fixed is not None or not search:
         return fixed
-    start = _search(local, pose.yaw_rad, size_xy_m, margin_m=0.3)
+    start = _search(local, pose.yaw_rad, size_xy_m, margin_m=0.3, within=within)
     if start is None:
         return None
-    return _fit(*start, local, size_xy_m, min_points)
+    found = _fit(*start, local, size_xy_m, min_points)
+    if found is not None and within is not None:
+        wx, wy, radius = within
+        if math.hypot(found.x_m - wx, found.y_m - wy) > radius:
+            return None
+    return found
 
 
 def _fit(

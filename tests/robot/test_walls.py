@@ -8,10 +8,14 @@ import numpy as np
 import pytest
 
 from lunarsite.robot.config import RoverConfig
+from lunarsite.robot.control.motions import Straight, TurnTo
 from lunarsite.robot.control.pilot import Pilot
+from lunarsite.robot.executive import Agent, ControlLoop, Sequence
+from lunarsite.robot.hardware.mock import ManualClock, MockRover
 from lunarsite.robot.perception.points import RangeScan
 from lunarsite.robot.perception.walls import fit_walls
 from lunarsite.robot.types import Pose2
+from tests.robot.conftest import Sensing
 
 SITE = (10.0, 7.0)
 MAST = (0.0, 0.0, 0.8)
@@ -73,3 +77,57 @@ def test_the_tilt_at_rest_needs_the_accelerometer_bias(excavator: RoverConfig) -
     tilt = pilot.tilt_at_rest_rad(reading)
     assert tilt is not None
     assert tilt[1] == pytest.approx(pitch, abs=1e-6) and tilt[0] == pytest.approx(0.0, abs=1e-9)
+
+
+# ------------------------------------------------------------ where a search may look
+BIG_SITE = (12.0, 10.0)
+BERM_X_M = 8.4
+
+
+def _scan_with_a_berm(x: float, y: float) -> RangeScan:
+    """A level fan of 200 rays ±1.2 rad about east from (x, y) facing east, in a
+    ``BIG_SITE`` with a north-south berm standing across the view at ``BERM_X_M`` (returns
+    off its face where the ray would reach the east wall), and the west wall behind out of
+    view: the berm's face is the most wall-like thing in the scan."""
+    az = np.linspace(-1.2, 1.2, 200)
+    dirs = np.column_stack([np.cos(az), np.sin(az), np.zeros_like(az)])
+    with np.errstate(divide="ignore"):
+        tx = (BERM_X_M - x) / np.cos(az)
+        ty = np.where(az > 0, (BIG_SITE[1] - y) / np.sin(az), -y / np.sin(az))
+    return RangeScan(0.0, (0.0, 0.0, 0.4), dirs, np.minimum(np.abs(tx), np.abs(ty)), 20.0)
+
+
+def test_a_site_search_takes_a_berm_for_a_wall_unless_told_where_the_rover_can_be() -> None:
+    truth = (2.6, 2.7)
+    guess = Pose2(3.6, 2.7, 0.0)  # a metre of slip: beyond the local fit's first gate
+    scan = _scan_with_a_berm(*truth)
+    assert fit_walls(guess, scan, BIG_SITE) is None
+    # Unbounded, the berm's face is fitted as the east wall: the rover "is" where the
+    # berm stands as far from the east wall as it stands from the berm.
+    lost = fit_walls(guess, scan, BIG_SITE, search=True)
+    assert lost is not None
+    assert lost.x_m == pytest.approx(BIG_SITE[0] - (BERM_X_M - truth[0]), abs=0.05)
+    # Bounded by where the wheels could have carried it (1.5 m round its last fix at
+    # x 2.3), that pose is out of reach: the search refuses rather than jump 3.6 m.
+    assert fit_walls(guess, scan, BIG_SITE, search=True, within=(2.3, 2.7, 1.5)) is None
+
+
+def test_the_pilot_bounds_where_it_can_be_by_how_far_its_wheels_took_it(
+    excavator: RoverConfig,
+) -> None:
+    start = Pose2(2.0, 2.0, 0.0)
+    rover = MockRover(excavator, ManualClock(), start)
+    rover.configure()
+    rover.activate()
+    pilot = Pilot(excavator, start, control_hz=20.0)
+    x0, y0, slack = pilot.fix_bound()
+    assert (x0, y0) == (2.0, 2.0) and 0.0 < slack < 1.0
+    legs = Sequence([Straight(pilot, 1.0, 0.25, 0.0), TurnTo(pilot, math.pi / 2)])
+    ControlLoop([Agent(rover, Sensing(pilot, legs))], rate_hz=20.0, time_limit_s=60.0).run()
+    x, y, radius = pilot.fix_bound()
+    assert (x, y) == (2.0, 2.0)
+    # A metre driven and a quarter turn: the bound grows by the metre and by something
+    # for the turn (a turn in place can swing the chassis), but not by metres more.
+    assert slack + 0.95 + 0.2 < radius < slack + 1.05 + 0.5 * math.pi / 2
+    pilot.apply_fix(Pose2(3.0, 2.0, math.pi / 2))
+    assert pilot.fix_bound() == (3.0, 2.0, slack)
