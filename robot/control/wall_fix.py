@@ -24,8 +24,8 @@ _OK = ActionResult(ActionStatus.SUCCEEDED)
 class WallFix(Skill):
     """Stand still a moment, scan the walls of the site ``[0, size_x] × [0, size_y]`` and
     correct the estimate (:func:`~lunarsite.robot.perception.walls.fit_walls`; with
-    ``search``, wherever the wheels could have carried it since the last fix
-    (:meth:`Pilot.fix_bound`) when the estimate is far off). Refused without a
+    ``search``, anywhere when the estimate is far off), never to where the wheels could
+    not have carried it since the last fix (:meth:`Pilot.fix_bound`). Refused without a
     scanner; fails when the scan does not pin the pose.
 
     With ``level`` and the accelerometer's bias known (:attr:`Pilot.accel_bias_mps2`), the
@@ -84,7 +84,7 @@ class WallFix(Skill):
             self.site_size_m,
             search=self.search,
             tilt_rad=tilt or (0.0, 0.0),
-            within=self.pilot.fix_bound() if self.search else None,
+            within=self.pilot.fix_bound(),
         )
         if fixed is None:
             log.info("wall fix failed at %s", self.pilot.pose)

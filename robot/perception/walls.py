@@ -28,6 +28,14 @@ SEARCH_YAWS_RAD = (-0.1, -0.05, 0.0, 0.05, 0.1)
 heading within a few degrees where wheel slip has lost the position by metres)."""
 SEARCH_INLIER_M = 0.1
 """A return within this of a wall counts for a candidate, in m."""
+LOCAL_MAX_MOVE_M = 1.0
+"""Most a fit from the estimate may move it, in m: its returns are matched to walls
+within 0.6 m of where the estimate puts them, so a solution further off is the least
+squares of a few returns on a pile, not the walls (a rover standing at (4.7, 5.2) was
+fitted at (0.7, 5.6): landing_pad seed 0, 508 s)."""
+LOCAL_MAX_TURN_RAD = 0.2
+"""Most a fit from the estimate may turn it, in rad (the gyro holds the heading within a
+few degrees between fixes)."""
 
 
 def _search(
@@ -91,9 +99,11 @@ def fit_walls(
     With ``search``, when the returns do not fit the walls near ``pose`` (wheel slip has
     moved the estimate further than the first gate), the whole site is searched on a
     grid of positions and a few headings about the estimate's for the pose that puts most
-    returns on a wall, and the fit starts again from there. ``within`` (x, y, radius in
-    m) is where the rover can be at all (:meth:`~lunarsite.robot.control.pilot.Pilot.
-    fix_bound`): the search looks only there, and a pose it fits outside is refused. A
+    returns on a wall, and the fit starts again from there. A fit from ``pose`` that
+    moves it more than :data:`LOCAL_MAX_MOVE_M` or turns it more than
+    :data:`LOCAL_MAX_TURN_RAD` is no fit. ``within`` (x, y, radius in m) is where the
+    rover can be at all (:meth:`~lunarsite.robot.control.pilot.Pilot.fix_bound`): the
+    search looks only there, and a pose fitted outside it is refused. A
     rectangle seen through piles and a berm can put most returns on walls from the
     wrong side of the site: a search from a rover turning in place at (2.6, 2.7) once
     fitted it at (11.4, 2.7), and the rover drove into the west wall on its way "west"
@@ -108,17 +118,19 @@ def fit_walls(
     origin = level @ np.asarray(scan.origin_xyz_m, dtype=np.float64)
     local = origin[:2] + r[ok, None] * d[ok, :2]
     fixed = _fit(pose.x_m, pose.y_m, pose.yaw_rad, local, size_xy_m, min_points)
-    if fixed is not None or not search:
-        return fixed
-    start = _search(local, pose.yaw_rad, size_xy_m, margin_m=0.3, within=within)
-    if start is None:
-        return None
-    found = _fit(*start, local, size_xy_m, min_points)
-    if found is not None and within is not None:
+    if fixed is not None and (
+        math.hypot(fixed.x_m - pose.x_m, fixed.y_m - pose.y_m) > LOCAL_MAX_MOVE_M
+        or abs(wrap_angle(fixed.yaw_rad - pose.yaw_rad)) > LOCAL_MAX_TURN_RAD
+    ):
+        fixed = None
+    if fixed is None and search:
+        start = _search(local, pose.yaw_rad, size_xy_m, margin_m=0.3, within=within)
+        fixed = None if start is None else _fit(*start, local, size_xy_m, min_points)
+    if fixed is not None and within is not None:
         wx, wy, radius = within
-        if math.hypot(found.x_m - wx, found.y_m - wy) > radius:
+        if math.hypot(fixed.x_m - wx, fixed.y_m - wy) > radius:
             return None
-    return found
+    return fixed
 
 
 def _fit(
