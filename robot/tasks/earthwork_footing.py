@@ -92,6 +92,7 @@ class Footing:
         body = BodyBox.for_rover(config)
         xs, ys = body.x_range_m, body.y_range_m
         self.clearance_m = STATION_MARGIN_M + max(math.hypot(x, y) for x in xs for y in ys)
+        self._corners = np.array([(x, y) for x in xs for y in ys], dtype=np.float64)
         self._deep_cut: BoolArray | None = None
         self._channel: BoolArray | None = None
         self.fresh_fill: BoolArray | None = None
@@ -166,6 +167,16 @@ class Footing:
         c = self.clearance_m
         sx, sy = self.site_size_m
         return all(c <= x <= sx - c and c <= y <= sy - c for x, y in points)
+
+    def clear_facing(self, point: tuple[float, float], heading: float) -> bool:
+        """Whether the rover standing at ``point`` facing ``heading``, not turning, keeps
+        its body :data:`STATION_MARGIN_M` inside the site's edges."""
+        if self.site_size_m is None:
+            return True
+        px, py = on_site(self._corners, point[0], point[1], heading)
+        m = STATION_MARGIN_M
+        sx, sy = self.site_size_m
+        return bool(np.all((px >= m) & (px <= sx - m) & (py >= m) & (py <= sy - m)))
 
     def standable(self, x_m: float, y_m: float, *, on_fill: bool = False) -> bool:
         """Whether the wheels may stand at (x, y) facing any way: not where the designs

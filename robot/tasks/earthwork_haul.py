@@ -86,7 +86,12 @@ def haul(task: Earthwork, load: Load, cf: CutFill) -> ScriptBody:
     if task.expected is None:
         task.expected = st.survey_m.copy() if st.survey_m is not None else np.zeros(p.grid.shape)
     dig = task.stations.dig(load, cf, task.expected, pilot.pose.yaw_rad)
-    dump = task.stations.dump(load, pilot.pose.yaw_rad)
+    # Out of a trench the rover backs to where it ran in, and heads for the dump from there.
+    leaves = None
+    if dig is not None and task.stations.narrow_axis(*load.dig_xy_m) is not None:
+        c, s = math.cos(dig.heading_rad), math.sin(dig.heading_rad)
+        leaves = (dig.stand_xy_m[0] - dig.turn_m * c, dig.stand_xy_m[1] - dig.turn_m * s)
+    dump = task.stations.dump(load, pilot.pose.yaw_rad, leaves)
     if dig is None or dump is None:
         log.warning(
             "load %s: no dig or dump station the rover can reach (or this round's passes took "
@@ -132,11 +137,14 @@ def _dig_pass(
     boom, curl = task.tool.joints[0].name, task.tool.joints[1].name
     carry = task.carry()
     heading, length, stand, run_in = dig.heading_rad, dig.length_m, dig.stand_xy_m, dig.run_in_m
+    turn = dig.turn_m
     c, s = math.cos(heading), math.sin(heading)
     st.haul_phase = 1
     yield ToolsTo(pilot, carry)
-    yield from task.go(stand[0] - run_in * c, stand[1] - run_in * s, heading)
+    yield from task.go(stand[0] - turn * c, stand[1] - turn * s, heading)
     speed = min(0.15, p.cruise_speed_mps)
+    if run_in > turn:  # turned nearer the stand, clear of the site's edge: back to the start
+        yield Straight(pilot, -(run_in - turn), speed, heading, line_through_m=stand)
     # On the pass's line: straddling a trench, each wheel has 6.5 cm to its edge.
     yield Straight(
         pilot, run_in, speed, heading, timeout_s=_timeout_s(run_in, speed), line_through_m=stand
@@ -219,12 +227,12 @@ def _dig_pass(
     # is: a turn to drive there forwards, from over the trench, drops a wheel in it (trench
     # seed 1 at 1751 s: held on a ridge 1.9 m short of the entry, it turned round
     # mid-trench and never came out).
-    out = max(got, 0.0) + run_in - back
+    out = max(got, 0.0) + turn - back
     yield Straight(
         pilot, -out, speed, heading, timeout_s=_timeout_s(out, speed), line_through_m=stand
     )
-    if run_in > p.approach_m:
-        entry = (stand[0] - run_in * c, stand[1] - run_in * s)
+    if turn > p.approach_m:
+        entry = (stand[0] - turn * c, stand[1] - turn * s)
         yield from travel_direct(
             pilot,
             entry,

@@ -30,6 +30,7 @@ from ..planning.earthwork import CutFill
 from ..planning.hauls import Load
 from ..site.grid import FloatArray
 from ..types import wrap_angle
+from .earthwork_exits import entry_heading
 from .earthwork_footing import Footing, cut_width_m, on_site
 from .earthwork_passes import cut_at, cut_axes, pass_through, swept_score
 
@@ -68,6 +69,10 @@ side (a linear share of that for headings in between)."""
 PILE_RADIUS_M = 0.35
 """Radius of the ground a poured bucketful covers, in m (15 L at the 35° repose of loose
 regolith is a cone of about 0.3 m radius)."""
+DUMP_HEADINGS = 16
+"""Headings tried for a dump stand, evenly round, the nearest the way the rover comes
+first. With four (straight on, either side, back), a heap's end crowded by its own
+earlier pours left none: seven loads of a trench's west end skipped in a row."""
 MAX_RUN_IN_M = 4.0
 """Longest run in over a trench to a straddling dig stand, in m."""
 RUN_IN_SHARE_PER_M = 0.1
@@ -95,6 +100,10 @@ class DigStation:
     usual approach, or longer to run in over a trench it straddles), in m."""
     ground_m: float
     """The surveyed ground under the wheels at the stand, in m."""
+    turn_m: float
+    """How far back from the stand the rover turns onto the pass's line and off it again,
+    in m: the run-in's start, or nearer the stand where turning there would sweep the
+    bucket over the site's edge (it then backs along the line to the run-in's start)."""
 
 
 class Stations(Footing):
@@ -152,6 +161,24 @@ class Stations(Footing):
             if d >= a and free and self.routable(x, y):
                 return d
             d += step
+        return None
+
+    def turn_point(self, stand: tuple[float, float], heading: float, run_in: float) -> float | None:
+        """Where on a pass's line (m back from ``stand``) the rover turns onto it: the
+        run-in's start where a turn there keeps clear of the site's edges, else the
+        farthest point back towards the stand that does, the run-in's start still inside
+        the site for a rover backing to it; None where neither. A trench 3 m from a wall
+        could not be entered from that end at all (its end cells were dug from the far
+        end, the rover driving round and backing out along the whole trench each load)."""
+        c, s = math.cos(heading), math.sin(heading)
+        start = (stand[0] - run_in * c, stand[1] - run_in * s)
+        if not (self.clear(stand) and self.clear_facing(start, heading)):
+            return None
+        d = run_in
+        while d >= 0.0:
+            if self.clear((stand[0] - d * c, stand[1] - d * s)):
+                return d
+            d -= self.params.grid.cell_size_m
         return None
 
     def ground_at(self, stand: tuple[float, float], heading: float) -> float:
@@ -230,6 +257,8 @@ class Stations(Footing):
             channel = self.channel()
             assert channel is not None
             headings, shifts, scored = [axis, axis + math.pi], (0.0,), cut | channel
+            # The rover leaves a trench by the end it ran in from: the end nearer the dump.
+            base = entry_heading(self, axis, (dx, dy), (ux, uy))
         headings.sort(key=lambda h: abs(wrap_angle(h - base)))
         step = g.cell_size_m
         best: DigStation | None = None
@@ -257,7 +286,8 @@ class Stations(Footing):
             run_in = self.run_in(stand, heading)
             if run_in is None:
                 continue
-            if not self.clear(stand, (stand[0] - run_in * c, stand[1] - run_in * s)):
+            turn = self.turn_point(stand, heading, run_in)
+            if turn is None:
                 continue
             favour *= 1.0 - RUN_IN_SHARE_PER_M * max(run_in - p.approach_m, 0.0)
             # The chassis drives the pass's length too: where the pass would carry the
@@ -274,7 +304,7 @@ class Stations(Footing):
             if score <= best_score:
                 continue
             best_score = score
-            best = DigStation(heading, length, b, cu, z_cut, stand, run_in, ground)
+            best = DigStation(heading, length, b, cu, z_cut, stand, run_in, ground, turn)
         return best
 
     def footing(self, stand: tuple[float, float], heading: float, ahead_m: float) -> bool:
@@ -291,16 +321,19 @@ class Stations(Footing):
             out = out | self.params.borrow_mask
         return out
 
-    def dump(self, load: Load, yaw_now_rad: float) -> tuple[float, tuple[float, float]] | None:
-        """Heading and stand for a load's dump, facing away from the dig if possible."""
+    def dump(
+        self, load: Load, yaw_now_rad: float, from_xy_m: tuple[float, float] | None = None
+    ) -> tuple[float, tuple[float, float]] | None:
+        """Heading and stand for a load's dump, facing away from the dig (or from
+        ``from_xy_m``, where the rover leaves the dig: a trench's end) if possible."""
         p = self.params
-        (dx, dy), (ux, uy) = load.dig_xy_m, load.dump_xy_m
+        (dx, dy), (ux, uy) = from_xy_m or load.dig_xy_m, load.dump_xy_m
         base = math.atan2(uy - dy, ux - dx) if load.carry_m > 1e-6 else yaw_now_rad
         reach, _ = bucket_edge_m(
             self.config, self.tool, self.poses.dump_boom_rad, self.poses.dump_curl_rad
         )
-        for turn in (0.0, 0.5 * math.pi, -0.5 * math.pi, math.pi):
-            heading = base + turn
+        for k in sorted(range(-DUMP_HEADINGS // 2 + 1, DUMP_HEADINGS // 2 + 1), key=abs):
+            heading = base + 2.0 * math.pi * k / DUMP_HEADINGS
             c, s = math.cos(heading), math.sin(heading)
             stand = (ux - reach * c, uy - reach * s)
             approach = (stand[0] - p.approach_m * c, stand[1] - p.approach_m * s)
