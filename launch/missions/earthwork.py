@@ -25,7 +25,7 @@ from lunarsite.robot.site.design import Design, bounds_xy_m
 from lunarsite.robot.site.grid import GridSpec
 from lunarsite.robot.site.survey import box_polygon, region_weights
 from lunarsite.robot.tasks.earthwork import Earthwork, EarthworkTaskParams
-from lunarsite.robot.tasks.earthwork_stations import deepest_cut_m
+from lunarsite.robot.tasks.earthwork_reach import deepest_cut_m
 
 from ..fields import CommonAcceptance, speed_problem
 from ..files import Finite, Problem

@@ -1,10 +1,10 @@
 """Where an earthwork rover stands to dig and to dump a load, and how it sets its bucket.
 
-:class:`Stations` is a :class:`~.earthwork_footing.Footing` (where the wheels may stand:
-off deep cuts and fresh fill, or straddling a trench) that also knows the bucket: how far
-it reaches at a depth, and which pass through a load's cell sweeps the most of the cut.
-The earthwork task (:mod:`.earthwork`) asks it for each load's :class:`DigStation` and
-dump stand.
+:class:`Stations` is a :class:`~.earthwork_reach.BucketReach` (where the wheels may
+stand: off deep cuts and fresh fill, or straddling a trench; how far the bucket reaches
+at a depth) that picks which pass through a load's cell sweeps the most of the cut, where
+the rover lines up for it, and where it stands to dump. The earthwork task
+(:mod:`.earthwork`) asks it for each load's :class:`DigStation` and dump stand.
 
 A deep cut narrower than the bucket (a trench) is dug along its line, the bucket centred
 on it and the wheels straddling the channel it digs, run in from beyond the trench's
@@ -25,19 +25,20 @@ import numpy as np
 import numpy.typing as npt
 
 from ..config import RoverConfig, ToolConfig
-from ..control.bucket import BucketPoses, bucket_edge_m, dig_angles_rad, max_dig_depth_m
+from ..control.bucket import BucketPoses, bucket_edge_m
 from ..planning.earthwork import CutFill
 from ..planning.hauls import Load
 from ..site.grid import FloatArray
 from ..types import wrap_angle
 from .earthwork_exits import entry_heading
-from .earthwork_footing import Footing, cut_width_m, on_site
+from .earthwork_footing import cut_width_m
 from .earthwork_passes import cut_at, cut_axes, pass_through, swept_score
+from .earthwork_reach import BucketReach
 
 if TYPE_CHECKING:
     from .earthwork_params import EarthworkTaskParams
 
-__all__ = ["DEEP_CUT_M", "DIG_PITCHES_RAD", "LAYER_M", "DigStation", "Stations", "deepest_cut_m"]
+__all__ = ["DEEP_CUT_M", "LAYER_M", "DigStation", "Stations"]
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -53,10 +54,6 @@ under the loose top, stalled the rover after 7 cm of its 0.3 m pass (2.2 kg take
 DEEP_CUT_M = 0.08
 """Where the designs lie this far below the first survey the wheels do not stand (a
 trench, dug or to be dug), in m."""
-DIG_PITCHES_RAD = (-0.3, -0.5)
-"""Bucket floor pitches (nose down) tried, in order, for cuts deeper than the usual dig
-pitch reaches: tipping the bucket forward lowers its edge (excavator_66kg reaches 0.18 m
-below its wheels at -0.15 rad, 0.25 m at -0.5 rad)."""
 MIN_PASS_M = 0.2
 """Shortest dig pass, in m."""
 PASS_SHIFTS = (0.0, -0.25, 0.25, -0.5, 0.5)
@@ -106,7 +103,7 @@ class DigStation:
     bucket over the site's edge (it then backs along the line to the run-in's start)."""
 
 
-class Stations(Footing):
+class Stations(BucketReach):
     """Dig and dump stations of an earthwork rover (see the module docstring).
 
     Args:
@@ -127,10 +124,8 @@ class Stations(Footing):
         site_size_m: tuple[float, float] | None,
         ground_under: Callable[[float, float], float],
     ) -> None:
-        super().__init__(config, tool, params.grid, site_size_m)
-        self.poses = poses
+        super().__init__(config, tool, poses, params.grid, site_size_m, ground_under)
         self.params = params
-        self.ground_under = ground_under
 
     def can_stand(self, stand: tuple[float, float], approach: tuple[float, float]) -> bool:
         """Whether the rover may stand at a station and at its run-in: clear of the site's
@@ -180,16 +175,6 @@ class Stations(Footing):
                 return d
             d -= self.params.grid.cell_size_m
         return None
-
-    def ground_at(self, stand: tuple[float, float], heading: float) -> float:
-        """The surveyed ground the wheels stand on at ``stand`` facing ``heading``, in m:
-        under the chassis centre where it stands clear, else (straddling a trench, the
-        centre over the channel) the mean under the four wheels."""
-        if self.standable(*stand):
-            return self.ground_under(*stand)
-        px, py = on_site(self.wheel_centres_m, stand[0], stand[1], heading)
-        heights = [self.ground_under(float(x), float(y)) for x, y in zip(px, py, strict=True)]
-        return float(np.mean(heights))
 
     def narrow_axis(self, x_m: float, y_m: float) -> tuple[float, tuple[float, float]] | None:
         """For a load in a deep cut narrower than the bucket (a trench): the cut's line
@@ -340,95 +325,3 @@ class Stations(Footing):
             if self.can_stand(stand, approach):
                 return heading, stand
         return None
-
-    def pitch_compensated(
-        self,
-        boom: float,
-        curl: float,
-        z_cut: float,
-        stand: tuple[float, float],
-        pitch: float,
-        ground_m: float | None = None,
-    ) -> tuple[float, float]:
-        """Boom and curl for the cut, standing at the stand now: the chassis' pitch at rest
-        (accelerometer) moves the edge by ``reach·sin(pitch)``, which the depth takes back
-        (as machine-control graders correct the blade for the machine's tilt). The
-        wheels' ground is ``ground_m``, else the survey's under the stand."""
-        reach, _ = bucket_edge_m(self.config, self.tool, boom, curl)
-        ground = self.ground_under(*stand) if ground_m is None else ground_m
-        angles = self.reach_depth(ground - z_cut - reach * math.sin(pitch))
-        return angles if angles is not None else (boom, curl)
-
-    def carved(
-        self,
-        expected_m: FloatArray,
-        stand: tuple[float, float],
-        heading: float,
-        length: float,
-        z_cut: float,
-        ground_m: float | None = None,
-    ) -> FloatArray:
-        """The expected surface after a pass from ``stand`` (the wheels on ``ground_m``,
-        else the survey's ground under it): lowered to the cut's height where the bucket
-        swept (its width, from the edge's start to its end), so the next load of the
-        round at the same place takes the next layer, not the soil already in the
-        bucket."""
-        reach, _ = self.reach_at(z_cut, stand, ground_m)
-        dx, dy = self._gx - stand[0], self._gy - stand[1]
-        c, s = math.cos(heading), math.sin(heading)
-        along = dx * c + dy * s - reach
-        across = -dx * s + dy * c
-        swept = (along >= 0.0) & (along <= length) & (np.abs(across) <= 0.5 * self.tool.width_m)
-        out: FloatArray = np.where(swept, np.fmin(expected_m, z_cut), expected_m)
-        return out
-
-    def reach_at(
-        self, z_cut: float, stand: tuple[float, float], ground_m: float | None = None
-    ) -> tuple[float, float]:
-        """How far ahead of the chassis centre and how high the edge is when set for a cut
-        at ``z_cut`` from ``stand`` (level chassis; the wheels on ``ground_m``, else the
-        survey's ground under the stand), in m."""
-        ground = self.ground_under(*stand) if ground_m is None else ground_m
-        angles = self.reach_depth(ground - z_cut)
-        if angles is None:
-            return 1.0, 0.0
-        return bucket_edge_m(self.config, self.tool, *angles)
-
-    def reach_depth(self, depth_m: float) -> tuple[float, float] | None:
-        """Boom and curl that put the edge ``depth_m`` below the wheels' ground: with the
-        bucket floor at the dig pitch, or tipped further nose-down (:data:`DIG_PITCHES_RAD`)
-        for a cut the usual pitch cannot reach; None when none reaches."""
-        for floor in (self.poses.dig_pitch_rad, *DIG_PITCHES_RAD):
-            poses = dataclasses.replace(self.poses, dig_pitch_rad=floor)
-            angles = dig_angles_rad(self.config, self.tool, depth_m, poses)
-            if angles is not None:
-                return angles
-        return None
-
-    def angles_for(
-        self, edge_xy: tuple[float, float], heading: float, z_cut: float
-    ) -> tuple[float, float, float, float] | None:
-        """Boom, curl, reach and the wheels' ground (:meth:`ground_at`) that put the edge
-        at ``z_cut`` from where the rover will stand behind ``edge_xy`` (two passes: the
-        stand depends on the reach)."""
-        reach = 1.0
-        angles = None
-        ground = 0.0
-        for _ in range(2):
-            sx = edge_xy[0] - reach * math.cos(heading)
-            sy = edge_xy[1] - reach * math.sin(heading)
-            ground = self.ground_at((sx, sy), heading)
-            angles = self.reach_depth(ground - z_cut)
-            if angles is None:
-                return None
-            reach, _ = bucket_edge_m(self.config, self.tool, *angles)
-        assert angles is not None
-        return angles[0], angles[1], reach, ground
-
-
-def deepest_cut_m(config: RoverConfig, tool: ToolConfig, poses: BucketPoses) -> float:
-    """Deepest cut below the wheels' ground at any of the pitches a station may use, m."""
-    return max(
-        max_dig_depth_m(config, tool, dataclasses.replace(poses, dig_pitch_rad=floor))
-        for floor in (poses.dig_pitch_rad, *DIG_PITCHES_RAD)
-    )
