@@ -104,16 +104,9 @@ class DigStation:
 
 
 class Stations(BucketReach):
-    """Dig and dump stations of an earthwork rover (see the module docstring).
-
-    Args:
-        config: the rover file.
-        tool: its bucket on a boom.
-        poses: the bucket's servo poses.
-        params: the task's parameters (grid, planner, borrow cells, run-in, pass length).
-        site_size_m: the site's size, or None (no edges to keep clear of).
-        ground_under: the surveyed ground height at (x, y), in m.
-    """
+    """Dig and dump stations of an earthwork rover (see the module docstring). Its
+    arguments are :class:`~.earthwork_reach.BucketReach`'s, with the task's ``params``
+    (grid, planner, borrow cells, run-in, pass length) in place of the grid."""
 
     def __init__(
         self,
