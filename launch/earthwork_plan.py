@@ -11,26 +11,16 @@ those the rover's first plan would make from such a survey. Nothing here loads P
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lunarsite.robot.control.bucket import BucketPoses, dig_bucket
-from lunarsite.robot.planning.earthwork import (
-    CutFill,
-    HaulFlows,
-    combine_designs,
-    cut_fill,
-    haul_flows,
-)
+from lunarsite.robot.planning.earthwork import CutFill, HaulFlows, cut_fill, haul_flows
 from lunarsite.robot.planning.hauls import HaulPlan, plan_loads
 from lunarsite.robot.site.design import ModuleBox, bounding_box
 from lunarsite.robot.site.grid import FloatArray, GridSpec
 from lunarsite.robot.site.survey import region_weights
-from lunarsite.robot.tasks.earthwork_exits import carry_via_ends
-from lunarsite.robot.tasks.earthwork_stations import DEEP_CUT_M, Stations
 
 from .files import ScenarioError
 
@@ -158,23 +148,12 @@ def preview_plan(scenario: LoadedScenario, seed: int) -> EarthworkPreview:
     ground = with_modules(terrain_on_grid(terrain, params.grid), params.grid, params.modules)
     designs = tuple(d.resolve(params.grid, ground) for d in params.designs)
     cf = cut_fill(ground, designs, params.grid, params.planner.deadband_m)
-    # Where the rover will stand and leave from, as the task judges it after a survey
-    # that saw this ground: loads out of a trench go by its ends.
-    carry = None
-    if (bucket := dig_bucket(scenario.rover)) is not None:
-        stations = Stations(
-            scenario.rover, bucket, BucketPoses(), params, scenario.site_size_m, lambda x, y: 0.0
-        )
-        with np.errstate(invalid="ignore"):
-            stations.deep_cut = (ground - combine_designs(designs, params.grid)) > DEEP_CUT_M
-        carry = partial(carry_via_ends, stations)
     flows = haul_flows(
         cf,
         params.planner,
         borrow_mask=params.borrow_mask,
         spoil_mask=params.spoil_mask,
         no_go_mask=params.no_go_mask,
-        carry_m=carry,
     )
     start = (scenario.start.x_m, scenario.start.y_m)
     plan = plan_loads(flows, params.planner, start)

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,7 +36,6 @@ from ..site.design import ResolvedDesign
 from ..site.grid import FloatArray, GridSpec
 
 __all__ = [
-    "CarryCost",
     "CutFill",
     "EarthworkParams",
     "HaulFlows",
@@ -51,9 +49,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 BoolArray = npt.NDArray[np.bool_]
-CarryCost = Callable[[FloatArray, FloatArray], FloatArray]
-"""(sources N × 2, sinks M × 2, site m) → N × M: how far the rover carries a load from
-each source to each sink, in m (at least the straight line)."""
 
 _FORBIDDEN = 1.0e6
 """Cost of a pair the plan must not use (m); far above any distance on a site."""
@@ -211,7 +206,6 @@ def haul_flows(
     no_go_mask: BoolArray | None = None,
     risen_m: FloatArray | None = None,
     may_leave_kg: float | None = None,
-    carry_m: CarryCost | None = None,
 ) -> HaulFlows:
     """Solve the transport problem of ``cutfill`` (see the module docstring).
 
@@ -223,10 +217,6 @@ def haul_flows(
     ``may_leave_kg`` is how much cut no fill or spoil can take may stay in the ground,
     the cells farthest from any fill or spoil first (None: a bucketful, the
     planner's); the rest is a planning failure.
-
-    ``carry_m`` is how far the rover must really carry from a source to a sink where that
-    is further than the straight line (out of a trench by its ends); the flows then
-    minimise that, and the bound stays the straight-line optimum.
 
     Raises:
         PlanningError: more fill than cut and borrow can give, or more cut than fill and
@@ -276,44 +266,29 @@ def haul_flows(
     dummy_sink = cut_kg + float(bor_m.sum()) - fill_kg
     a = np.concatenate([cut_m, bor_m, [spoil_room]])
     b = np.concatenate([fill_m, spo_m, [dummy_sink]])
-    straight = np.zeros((n_cut + n_bor, n_fill + n_spo))
+    cost = np.full((len(a), len(b)), _FORBIDDEN)
     if len(src_xy) and len(snk_xy):
         diff = src_xy[:, None, :] - snk_xy[None, :, :]
-        straight = np.hypot(diff[..., 0], diff[..., 1])
-
-    def costs(real: FloatArray) -> FloatArray:
-        cost = np.full((len(a), len(b)), _FORBIDDEN)
-        cost[: n_cut + n_bor, : n_fill + n_spo] = real
-        cost[n_cut : n_cut + n_bor, n_fill : n_fill + n_spo] = _FORBIDDEN  # borrow to spoil
-        cost[n_cut : n_cut + n_bor, -1] = 0.0  # borrow left in the ground
-        cost[-1, n_fill : n_fill + n_spo] = 0.0  # spoil room left empty
-        cost[-1, -1] = 0.0
-        if left_kg > 1e-6:
-            cost[:n_cut, -1] = _LEAVE_M  # the excess cut left in the ground, the farthest first
-        return cost
-
-    def solve(cost: FloatArray) -> FloatArray:
-        if float(a.sum()) <= 0.0:
-            return np.zeros((n_cut + n_bor, n_fill + n_spo))
+        cost[: n_cut + n_bor, : n_fill + n_spo] = np.hypot(diff[..., 0], diff[..., 1])
+    cost[n_cut : n_cut + n_bor, n_fill : n_fill + n_spo] = _FORBIDDEN  # borrow to spoil
+    cost[n_cut : n_cut + n_bor, -1] = 0.0  # borrow left in the ground
+    cost[-1, n_fill : n_fill + n_spo] = 0.0  # spoil room left empty
+    cost[-1, -1] = 0.0
+    if left_kg > 1e-6:
+        cost[:n_cut, -1] = _LEAVE_M  # the excess cut left in the ground, the farthest first
+    total = float(a.sum())
+    if total <= 0.0:
+        flow = np.zeros((n_cut + n_bor, n_fill + n_spo))
+    else:
         # emd wants equal totals to rounding: renormalise b to a's sum.
-        bb = b * (float(a.sum()) / float(b.sum()))
-        plan = np.asarray(ot.emd(a, bb, cost, numItermax=10_000_000), dtype=np.float64)
+        b = b * (total / float(b.sum()))
+        plan = np.asarray(ot.emd(a, b, cost, numItermax=10_000_000), dtype=np.float64)
         real = plan[: n_cut + n_bor, : n_fill + n_spo]
         if float(np.sum(real * (cost[: n_cut + n_bor, : n_fill + n_spo] >= _FORBIDDEN))) > 1e-6:
             raise PlanningError("the transport problem found no plan that moves only real soil")
-        return real
-
-    def work(flow: FloatArray, cost: FloatArray) -> float:
-        dist = cost[: n_cut + n_bor, : n_fill + n_spo]
-        return float(np.sum(flow * np.where(dist >= _FORBIDDEN, 0.0, dist)))
-
-    line_cost = costs(straight)
-    if carry_m is None or not (len(src_xy) and len(snk_xy)):
-        flow = solve(line_cost)
-        bound = work(flow, line_cost)
-    else:
-        flow = solve(costs(np.maximum(carry_m(src_xy, snk_xy), straight)))
-        bound = work(solve(line_cost), line_cost)
+        flow = real
+    dist = cost[: n_cut + n_bor, : n_fill + n_spo]
+    bound = float(np.sum(flow * np.where(dist >= _FORBIDDEN, 0.0, dist)))
     log.debug(
         "earthwork: %d cut, %d borrow, %d fill, %d spoil haul cells; %.0f kg; bound %.0f kg·m",
         n_cut,

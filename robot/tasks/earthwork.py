@@ -32,7 +32,6 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from functools import partial
 
 import numpy as np
 import numpy.typing as npt
@@ -61,7 +60,6 @@ from ..site.design import DesignError, bounding_box
 from ..site.grid import FloatArray
 from ..site.survey import region_weights
 from ..types import CameraFrame, Pose2
-from .earthwork_exits import carry_via_ends
 from .earthwork_grading import grade_round
 from .earthwork_haul import haul
 from .earthwork_params import EarthworkProgress, EarthworkTaskParams
@@ -265,7 +263,6 @@ class Earthwork(PilotedScript):
                     # Begun, cut with no room left stays in the ground and the work goes
                     # on; only the first plan refuses a design the site cannot hold.
                     may_leave_kg=None if st.first_plan is None else math.inf,
-                    carry_m=partial(carry_via_ends, self.stations),
                 )
             except PlanningError as exc:
                 return ActionResult(ActionStatus.PLANNING_FAILED, str(exc))

@@ -30,7 +30,6 @@ from ..planning.earthwork import CutFill
 from ..planning.hauls import Load
 from ..site.grid import FloatArray
 from ..types import wrap_angle
-from .earthwork_exits import entry_heading
 from .earthwork_footing import cut_width_m
 from .earthwork_passes import cut_at, cut_axes, pass_through, swept_score
 from .earthwork_reach import BucketReach
@@ -235,8 +234,6 @@ class Stations(BucketReach):
             channel = self.channel()
             assert channel is not None
             headings, shifts, scored = [axis, axis + math.pi], (0.0,), cut | channel
-            # The rover leaves a trench by the end it ran in from: the end nearer the dump.
-            base = entry_heading(self, axis, (dx, dy), (ux, uy))
         headings.sort(key=lambda h: abs(wrap_angle(h - base)))
         step = g.cell_size_m
         best: DigStation | None = None
