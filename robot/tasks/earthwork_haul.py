@@ -89,8 +89,7 @@ def haul(task: Earthwork, load: Load, cf: CutFill) -> ScriptBody:
     # Out of a trench the rover backs to where it ran in, and heads for the dump from there.
     leaves = None
     if dig is not None and task.stations.narrow_axis(*load.dig_xy_m) is not None:
-        c, s = math.cos(dig.heading_rad), math.sin(dig.heading_rad)
-        leaves = (dig.stand_xy_m[0] - dig.turn_m * c, dig.stand_xy_m[1] - dig.turn_m * s)
+        leaves = dig.turn_xy_m
     dump = task.stations.dump(load, pilot.pose.yaw_rad, leaves)
     if dig is None or dump is None:
         log.warning(
@@ -141,7 +140,7 @@ def _dig_pass(
     c, s = math.cos(heading), math.sin(heading)
     st.haul_phase = 1
     yield ToolsTo(pilot, carry)
-    yield from task.go(stand[0] - turn * c, stand[1] - turn * s, heading)
+    yield from task.go(*dig.turn_xy_m, heading)
     speed = min(0.15, p.cruise_speed_mps)
     if run_in > turn:  # turned nearer the stand, clear of the site's edge: back to the start
         yield Straight(pilot, -(run_in - turn), speed, heading, line_through_m=stand)
@@ -232,10 +231,9 @@ def _dig_pass(
         pilot, -out, speed, heading, timeout_s=_timeout_s(out, speed), line_through_m=stand
     )
     if turn > p.approach_m:
-        entry = (stand[0] - turn * c, stand[1] - turn * s)
         yield from travel_direct(
             pilot,
-            entry,
+            dig.turn_xy_m,
             heading,
             p.cruise_speed_mps,
             speed,

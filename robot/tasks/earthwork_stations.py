@@ -101,6 +101,12 @@ class DigStation:
     in m: the run-in's start, or nearer the stand where turning there would sweep the
     bucket over the site's edge (it then backs along the line to the run-in's start)."""
 
+    @property
+    def turn_xy_m(self) -> tuple[float, float]:
+        """Where the rover turns onto the pass's line and off it (:attr:`turn_m` back)."""
+        c, s = math.cos(self.heading_rad), math.sin(self.heading_rad)
+        return self.stand_xy_m[0] - self.turn_m * c, self.stand_xy_m[1] - self.turn_m * s
+
 
 class Stations(BucketReach):
     """Dig and dump stations of an earthwork rover (see the module docstring). Its
